@@ -1,0 +1,3 @@
+from leadflow.starter.cli import app
+
+app(prog_name="leadflow")

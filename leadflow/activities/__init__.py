@@ -1,0 +1,1 @@
+"""Activities: everything with I/O (PostgreSQL, Twilio, SendGrid)."""

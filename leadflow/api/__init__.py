@@ -1,0 +1,1 @@
+"""HTTP API: REST for backend services and ISAs, and provider webhooks."""

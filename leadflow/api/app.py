@@ -1,0 +1,112 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from leadflow import __version__
+from leadflow.api.leads import router as leads_router
+from leadflow.config import Settings
+from leadflow.starter.client import LeadflowClient
+from leadflow.store.db import check_database, create_engine
+from leadflow.temporal import connect
+
+HEALTH_TIMEOUT = 2.0
+
+
+@dataclass
+class Services:
+    leads: LeadflowClient
+    engine: AsyncEngine
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    temporal: Literal["up", "down"]
+    database: Literal["up", "down"]
+    version: str = __version__
+
+
+async def _temporal_up(client: Client) -> bool:
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            return await client.service_client.check_health()
+    except Exception:
+        return False
+
+
+async def _database_up(engine: AsyncEngine) -> bool:
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    client: Client | None = None,
+    engine: AsyncEngine | None = None,
+) -> FastAPI:
+    """Build the app; tests hand in a connected client and engine, processes give settings."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned: AsyncEngine | None = None
+        temporal, db = client, engine
+        if db is None or temporal is None:
+            assert settings is not None, "create_app needs settings or a client and an engine"
+            if db is None:
+                db = owned = create_engine(settings.database)
+                await check_database(db)
+            if temporal is None:
+                temporal = await connect(settings.temporal_address, settings.temporal_namespace)
+        queue = settings.temporal_task_queue if settings else "leadflow"
+        app.state.services = Services(LeadflowClient(temporal, queue), db)
+        try:
+            yield
+        finally:
+            if owned is not None:
+                await owned.dispose()
+
+    app = FastAPI(
+        title="leadflow",
+        version=__version__,
+        summary="Lead follow-up engine on Temporal",
+        lifespan=lifespan,
+    )
+
+    @app.get("/health", response_model=Health, tags=["ops"])
+    async def health(found: Annotated[Services, Depends(services)]) -> JSONResponse:
+        """Whether Temporal and PostgreSQL answer; 503 when either is down."""
+        temporal_up, database_up = await asyncio.gather(
+            _temporal_up(found.leads.temporal), _database_up(found.engine)
+        )
+        body = Health(
+            status="ok" if temporal_up and database_up else "degraded",
+            temporal="up" if temporal_up else "down",
+            database="up" if database_up else "down",
+        )
+        return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
+
+    app.include_router(leads_router)
+    return app

@@ -1,0 +1,82 @@
+"""Process configuration, read from the environment (and a local `.env` when present)."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from leadflow.errors import ConfigError
+
+S = TypeVar("S", bound="DatabaseSettings")
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
+
+
+class DatabaseSettings(BaseSettings):
+    """Enough to reach PostgreSQL (migrations need nothing more)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    database_url: str = Field(description="postgresql://user:password@host:port/database")
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                f"expected postgresql://user:password@host:port/database, got {value!r}"
+            ) from None
+        if url.get_backend_name() != "postgresql":
+            raise ValueError(f"expected a postgresql:// URL, got scheme {url.drivername!r}")
+        if not url.database:
+            raise ValueError("the URL names no database (postgresql://.../DATABASE)")
+        return value
+
+    @cached_property
+    def database(self) -> URL:
+        """The database URL bound to the asyncpg driver whatever scheme the user wrote."""
+        return make_url(self.database_url).set(drivername="postgresql+asyncpg")
+
+
+class Settings(DatabaseSettings):
+    """Everything the worker and the API need to reach Temporal, PostgreSQL and providers."""
+
+    temporal_address: str = Field(description="host:port of the Temporal frontend")
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "leadflow"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_base_url: str | None = None
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_base_url: str | None = None
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if not _HOST_PORT.match(value):
+            raise ValueError(f"expected host:port such as localhost:7233, got {value!r}")
+        return value
+
+
+def load_settings(kind: type[S] = Settings, **overrides: object) -> S:  # type: ignore[assignment]
+    """Read settings, turning the first validation problem into a one-line ConfigError."""
+    try:
+        return kind(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        variable = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        if first["type"] == "missing":
+            raise ConfigError(f"{variable} is not set") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{variable} is invalid: {message}") from None

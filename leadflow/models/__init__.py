@@ -1,0 +1,1 @@
+"""Shared data: the messages between API, client, workflow and activities (pydantic)."""

@@ -1,0 +1,1 @@
+"""How backend services and people reach leadflow: the Python client and the CLI."""

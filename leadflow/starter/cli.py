@@ -1,0 +1,140 @@
+"""The `leadflow` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from leadflow.config import DatabaseSettings, Settings, load_settings
+from leadflow.errors import ConfigError
+
+app = typer.Typer(
+    name="leadflow",
+    help="Lead follow-up engine on Temporal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fails_in_one_line(command: Callable[P, R]) -> Callable[P, R]:
+    """Configuration problems end the command with one line naming the variable, exit 2."""
+
+    @wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as exc:
+            err.print(f"[bold red]leadflow: error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+@fails_in_one_line
+def worker(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Run a worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL from the environment)."""
+    from leadflow.worker import run_worker
+
+    settings = load_settings()
+    _logging(verbose)
+    asyncio.run(run_worker(settings))
+
+
+@app.command()
+@fails_in_one_line
+def api(
+    host: Annotated[str | None, typer.Option(help="bind address (API_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (API_PORT)")] = None,
+) -> None:
+    """Run the HTTP API (same environment as the worker, plus API_HOST/API_PORT)."""
+    settings = load_settings()
+    asyncio.run(_serve_api(settings, host or settings.api_host, port or settings.api_port))
+
+
+async def _serve_api(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from leadflow.api.app import create_app
+    from leadflow.store.db import check_database, create_engine
+    from leadflow.temporal import connect
+
+    engine = create_engine(settings.database)
+    try:
+        await check_database(engine)
+        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings, client=client, engine=engine),
+                host=host,
+                port=port,
+                log_level="info",
+                proxy_headers=True,
+            )
+        )
+        await server.serve()
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+@fails_in_one_line
+def migrate(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply database migrations (DATABASE_URL)."""
+    from leadflow.store.db import check_database, create_engine
+    from leadflow.store.db import migrate as upgrade
+
+    settings = load_settings(DatabaseSettings)
+
+    async def reachable() -> None:
+        engine = create_engine(settings.database)
+        try:
+            await check_database(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(reachable())
+    upgrade(settings.database, revision)
+    err.print(f"database at revision {revision}")
+
+
+@app.command()
+@fails_in_one_line
+def dev(
+    data_dir: Annotated[
+        Path, typer.Option(help="where PostgreSQL and Temporal keep their data")
+    ] = Path(".leadflow"),
+    api_port: int = 8000,
+    temporal_port: int = 7233,
+    ui_port: int = 8233,
+    demo: Annotated[bool, typer.Option(help="create a demo lead")] = True,
+) -> None:
+    """Run the whole stack locally: PostgreSQL, Temporal + Web UI, worker, API."""
+    from leadflow.devstack import DevStack
+
+    code = DevStack(
+        data_dir=data_dir.resolve(),
+        api_port=api_port,
+        temporal_port=temporal_port,
+        ui_port=ui_port,
+        demo=demo,
+    ).run()
+    raise typer.Exit(code)

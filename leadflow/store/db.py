@@ -1,0 +1,53 @@
+"""Engine creation, connectivity checks and migrations."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from leadflow.errors import ConfigError
+from leadflow.paths import shipped
+
+
+def async_url(url: str | URL) -> URL:
+    """Bind any postgresql URL to the asyncpg driver."""
+    return make_url(url).set(drivername="postgresql+asyncpg")
+
+
+def create_engine(url: str | URL, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+async def check_database(engine: AsyncEngine, *, timeout: float = 5.0) -> None:
+    """Fail fast with a message naming DATABASE_URL when the database can't be reached."""
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        async with asyncio.timeout(timeout):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    except TimeoutError:
+        raise ConfigError(f"DATABASE_URL: no answer from {where} within {timeout:g}s") from None
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"DATABASE_URL: cannot connect to {where} ({reason})") from None
+
+
+def alembic_config(url: str | URL) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(shipped("migrations")))
+    # Alembic's config is ConfigParser-based: escape '%' in passwords.
+    rendered = async_url(url).render_as_string(hide_password=False).replace("%", "%%")
+    config.set_main_option("sqlalchemy.url", rendered)
+    return config
+
+
+def migrate(url: str | URL, revision: str = "head") -> None:
+    """Bring the schema to `revision`. Synchronous: call it outside a running event loop."""
+    command.upgrade(alembic_config(url), revision)

@@ -1,0 +1,87 @@
+"""The CRM tables. Every row an activity writes carries a business key, so retries upsert."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKeyConstraint, Index, MetaData, String, Text, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Lead(Base):
+    """One row per lead; the workflow with `workflow_id` is the source of truth for its schedule."""
+
+    __tablename__ = "leads"
+
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(300), unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    milestone: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str | None] = mapped_column(String(100))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class HistoryNote(Base):
+    """M2: every update to a lead leaves a note (action, milestone, status, text, who, when)."""
+
+    __tablename__ = "history_notes"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account_id", "lead_id"], ["leads.account_id", "leads.lead_id"], ondelete="CASCADE"
+        ),
+        Index("ix_history_notes_lead", "account_id", "lead_id", "occurred_at"),
+    )
+
+    # Business key of the change that wrote the note: a retried activity hits the same key.
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(128))
+    lead_id: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(100))
+    milestone: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(200))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = _now()
+
+
+class Task(Base):
+    """Work for a person on the team: a follow-up that came due, an assignment to make."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account_id", "lead_id"], ["leads.account_id", "leads.lead_id"], ondelete="CASCADE"
+        ),
+        Index("ix_tasks_open_due", "account_id", "due_at", postgresql_where="completed_at IS NULL"),
+    )
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(128))
+    lead_id: Mapped[str] = mapped_column(String(128))
+    subject: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()

@@ -1,0 +1,78 @@
+"""Connecting to Temporal: one data converter everywhere, fail-fast checks, search attributes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+
+from leadflow.errors import ConfigError
+from leadflow.workflows import search_attributes
+
+DATA_CONVERTER = pydantic_data_converter
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+async def connect(address: str, namespace: str = "default", *, timeout: float = 10.0) -> Client:
+    """Connect and prove the namespace exists, naming the variable to fix on failure."""
+    try:
+        async with asyncio.timeout(timeout):
+            client = await Client.connect(
+                address, namespace=namespace, data_converter=DATA_CONVERTER
+            )
+    except TimeoutError:
+        raise ConfigError(
+            f"TEMPORAL_ADDRESS: no answer from {address} within {timeout:g}s"
+        ) from None
+    except Exception as exc:
+        raise ConfigError(
+            f"TEMPORAL_ADDRESS: cannot connect to {address} ({_reason(exc)})"
+        ) from None
+    try:
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=namespace), timeout=None
+        )
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ConfigError(
+                f"TEMPORAL_NAMESPACE: namespace {namespace!r} does not exist on {address}"
+            ) from None
+        raise ConfigError(
+            f"TEMPORAL_ADDRESS: {address} refused the check ({_reason(exc)})"
+        ) from None
+    return client
+
+
+async def ensure_search_attributes(client: Client) -> list[str]:
+    """Register leadflow's custom search attributes that are missing; return the ones added."""
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+        known = set(existing.custom_attributes)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.UNIMPLEMENTED:  # the time-skipping server can't list
+            raise
+        known = set()
+    missing = {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type)
+        for key in search_attributes.ALL
+        if key.name not in known
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+    return sorted(missing)

@@ -1,0 +1,55 @@
+"""The worker process: runs LeadWorkflow and its activities."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.worker import Worker
+
+from leadflow.activities.store import LeadStoreActivities
+from leadflow.config import Settings
+from leadflow.store.db import check_database, create_engine
+from leadflow.temporal import connect, ensure_search_attributes
+from leadflow.workflows.lead import LeadWorkflow
+
+log = logging.getLogger("leadflow.worker")
+
+WORKFLOWS = [LeadWorkflow]
+
+
+def build_worker(client: Client, engine: AsyncEngine, task_queue: str) -> Worker:
+    store = LeadStoreActivities(engine)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=store.all(),
+    )
+
+
+async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or `stop`), then finish in-flight tasks and exit."""
+    engine = create_engine(settings.database)
+    try:
+        await check_database(engine)
+        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        try:
+            added = await ensure_search_attributes(client)
+            if added:
+                log.info("registered search attributes %s", ", ".join(added))
+        except RPCError as exc:
+            log.warning("could not register search attributes (%s); ask an operator to", exc)
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        async with build_worker(client, engine, settings.temporal_task_queue):
+            log.info("worker polling task queue %r", settings.temporal_task_queue)
+            await stop.wait()
+    finally:
+        await engine.dispose()

