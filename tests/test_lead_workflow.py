@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.models.lead import LeadRef
-from leadflow.starter.client import ChangeRejected, LeadflowClient, LeadNotFound
+from leadflow.starter.client import ChangeRejected, LeadflowClient, LeadNotFound, LeadUnavailable
 from leadflow.store.tables import HistoryNote, Lead, Task
 from leadflow.workflows import search_attributes as sa
 from tests.factories import change, eventually, new_lead
@@ -152,3 +152,11 @@ async def test_search_attributes_follow_the_lead(
     assert attributes.get(sa.LEAD_MILESTONE) == "Quoted"
     assert attributes.get(sa.LEAD_STATUS) == "Hot"
     assert attributes.get(sa.LEAD_NEXT_TOUCH) == due
+
+
+async def test_a_lead_nobody_works_on_answers_with_a_clear_error(
+    time_env: WorkflowEnvironment,
+) -> None:
+    orphan = LeadflowClient(time_env.client, task_queue="no-worker-here", answer_timeout=1)
+    with pytest.raises(LeadUnavailable, match="is a leadflow worker running on task queue"):
+        await orphan.ensure_lead(new_lead())

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from leadflow import __version__
+from leadflow.api import errors
 from leadflow.api.leads import router as leads_router
 from leadflow.config import Settings
 from leadflow.starter.client import LeadflowClient
@@ -66,6 +67,7 @@ def create_app(
     *,
     client: Client | None = None,
     engine: AsyncEngine | None = None,
+    task_queue: str | None = None,
 ) -> FastAPI:
     """Build the app; tests hand in a connected client and engine, processes give settings."""
 
@@ -80,7 +82,7 @@ def create_app(
                 await check_database(db)
             if temporal is None:
                 temporal = await connect(settings.temporal_address, settings.temporal_namespace)
-        queue = settings.temporal_task_queue if settings else "leadflow"
+        queue = task_queue or (settings.temporal_task_queue if settings else "leadflow")
         app.state.services = Services(LeadflowClient(temporal, queue), db)
         try:
             yield
@@ -108,5 +110,6 @@ def create_app(
         )
         return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
 
+    errors.install(app)
     app.include_router(leads_router)
     return app

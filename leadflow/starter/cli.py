@@ -77,22 +77,17 @@ async def _serve_api(settings: Settings, host: str, port: int) -> None:
     from leadflow.store.db import check_database, create_engine
     from leadflow.temporal import connect
 
+    # Fail fast, before uvicorn starts, with the variable to fix; the app connects on its own.
     engine = create_engine(settings.database)
     try:
         await check_database(engine)
-        client = await connect(settings.temporal_address, settings.temporal_namespace)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings, client=client, engine=engine),
-                host=host,
-                port=port,
-                log_level="info",
-                proxy_headers=True,
-            )
-        )
-        await server.serve()
     finally:
         await engine.dispose()
+    await connect(settings.temporal_address, settings.temporal_namespace)
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, log_level="info", proxy_headers=True
+    )
+    await uvicorn.Server(config).serve()
 
 
 @app.command()

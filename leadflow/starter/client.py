@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 
 from temporalio.client import (
     Client,
@@ -47,10 +50,30 @@ class ChangeRejected(LeadflowError):
         self.kind = kind
 
 
+class LeadUnavailable(LeadflowError):
+    """The lead did not answer in time: no worker is polling, or the worker is overloaded."""
+
+
 class LeadflowClient:
-    def __init__(self, client: Client, task_queue: str = "leadflow") -> None:
+    def __init__(
+        self, client: Client, task_queue: str = "leadflow", *, answer_timeout: float = 30.0
+    ) -> None:
         self.temporal = client
         self.task_queue = task_queue
+        self.answer_timeout = answer_timeout
+
+    @contextlib.asynccontextmanager
+    async def _answer_in_time(self, lead: LeadRef) -> AsyncIterator[None]:
+        """Bound every call: an update with no worker to run it would otherwise wait forever."""
+        try:
+            async with asyncio.timeout(self.answer_timeout):
+                yield
+        except TimeoutError:
+            raise LeadUnavailable(
+                f"lead {lead.lead_id!r} of account {lead.account_id!r} did not answer within "
+                f"{self.answer_timeout:g}s; is a leadflow worker running on task queue "
+                f"{self.task_queue!r}? The request can be retried safely."
+            ) from None
 
     async def ensure_lead(self, request: EnsureLead) -> LeadSnapshot:
         """Start the lead's workflow if absent; either way return where the lead stands."""
@@ -67,18 +90,20 @@ class LeadflowClient:
             static_summary=f"Lead {request.lead.lead_id} of {request.lead.account_id}",
         )
         try:
-            return await self.temporal.execute_update_with_start_workflow(
-                LeadWorkflow.ensure, request, start_workflow_operation=start
-            )
+            async with self._answer_in_time(request.lead):
+                return await self.temporal.execute_update_with_start_workflow(
+                    LeadWorkflow.ensure, request, start_workflow_operation=start
+                )
         except WorkflowUpdateFailedError as exc:
             raise _rejected(exc) from None
 
     async def change_milestone(self, lead: LeadRef, change: MilestoneChange) -> LeadSnapshot:
         handle = self.temporal.get_workflow_handle_for(LeadWorkflow.run, lead.workflow_id)
         try:
-            return await handle.execute_update(
-                LeadWorkflow.change_milestone, change, id=f"change:{change.request_id}"
-            )
+            async with self._answer_in_time(lead):
+                return await handle.execute_update(
+                    LeadWorkflow.change_milestone, change, id=f"change:{change.request_id}"
+                )
         except WorkflowUpdateFailedError as exc:
             raise _rejected(exc) from None
         except RPCError as exc:
@@ -87,7 +112,8 @@ class LeadflowClient:
     async def describe(self, lead: LeadRef) -> LeadState:
         handle = self.temporal.get_workflow_handle_for(LeadWorkflow.run, lead.workflow_id)
         try:
-            return await handle.query(LeadWorkflow.state)
+            async with self._answer_in_time(lead):
+                return await handle.query(LeadWorkflow.state)
         except RPCError as exc:
             raise _missing(exc, lead) from None
 

@@ -1,0 +1,105 @@
+"""Configuration: a missing, malformed or unreachable setting fails fast, naming the variable."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from leadflow.config import DatabaseSettings, Settings, load_settings
+from leadflow.errors import ConfigError
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(os.path.dirname(__file__))  # no stray .env
+    return monkeypatch
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "DATABASE_URL is not set"),
+        ({"DATABASE_URL": "postgresql://u@h/db"}, "TEMPORAL_ADDRESS is not set"),
+        (
+            {"DATABASE_URL": "mysql://u@h/db", "TEMPORAL_ADDRESS": "h:7233"},
+            "DATABASE_URL is invalid: expected a postgresql:// URL, got scheme 'mysql'",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://u@h", "TEMPORAL_ADDRESS": "h:7233"},
+            "DATABASE_URL is invalid: the URL names no database",
+        ),
+        (
+            {"DATABASE_URL": "not a url", "TEMPORAL_ADDRESS": "h:7233"},
+            "DATABASE_URL is invalid: expected postgresql://",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://u@h/db", "TEMPORAL_ADDRESS": "temporal"},
+            "TEMPORAL_ADDRESS is invalid: expected host:port",
+        ),
+    ],
+)
+def test_bad_settings_name_the_variable(
+    clean_env: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for name, value in env.items():
+        clean_env.setenv(name, value)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert str(error.value).startswith(message)
+
+
+def test_any_postgres_scheme_is_bound_to_asyncpg(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("DATABASE_URL", "postgres://u:p@db:5432/leadflow")
+    settings = load_settings(DatabaseSettings)
+    assert settings.database.drivername == "postgresql+asyncpg"
+    assert settings.database.database == "leadflow"
+    assert not isinstance(settings, Settings)
+
+
+def _leadflow(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "leadflow", *args],
+        env={"PATH": os.environ["PATH"], "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_worker_with_unreachable_database_exits_with_one_line() -> None:
+    url = f"postgresql://leadflow:secret@127.0.0.1:{_closed_port()}/leadflow"
+    result = _leadflow(["worker"], {"DATABASE_URL": url, "TEMPORAL_ADDRESS": "127.0.0.1:7233"})
+
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("leadflow: error: DATABASE_URL: cannot connect to")
+    assert "secret" not in lines[0]
+
+
+def test_api_with_unreachable_temporal_exits_with_one_line(database_url: str) -> None:
+    address = f"127.0.0.1:{_closed_port()}"
+    result = _leadflow(["api"], {"DATABASE_URL": database_url, "TEMPORAL_ADDRESS": address})
+
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"leadflow: error: TEMPORAL_ADDRESS: cannot connect to {address}")
+
+
+def test_worker_without_settings_says_what_is_missing(tmp_path: object) -> None:
+    result = _leadflow(["worker"], {})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "leadflow: error: DATABASE_URL is not set"
