@@ -11,6 +11,7 @@ from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -65,10 +66,13 @@ class LeadflowClient:
     @contextlib.asynccontextmanager
     async def _answer_in_time(self, lead: LeadRef) -> AsyncIterator[None]:
         """Bound every call: an update with no worker to run it would otherwise wait forever."""
+        deadline = asyncio.timeout(self.answer_timeout)
         try:
-            async with asyncio.timeout(self.answer_timeout):
+            async with deadline:
                 yield
-        except TimeoutError:
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            if not deadline.expired():
+                raise
             raise LeadUnavailable(
                 f"lead {lead.lead_id!r} of account {lead.account_id!r} did not answer within "
                 f"{self.answer_timeout:g}s; is a leadflow worker running on task queue "
