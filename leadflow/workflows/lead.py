@@ -14,7 +14,12 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributeKey,
+    SearchAttributeUpdate,
+    SearchAttributeValueType,
+)
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -37,6 +42,12 @@ STORE_TIMEOUT = timedelta(seconds=30)
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 # Continue-as-new well before the server's own limits, even if it has not suggested it yet.
 MAX_HISTORY_EVENTS = 8_000
+
+
+def _set_or_unset(
+    key: SearchAttributeKey[SearchAttributeValueType], value: SearchAttributeValueType | None
+) -> SearchAttributeUpdate[SearchAttributeValueType]:
+    return key.value_unset() if value is None else key.value_set(value)
 
 
 @dataclass
@@ -243,21 +254,16 @@ class LeadWorkflow:
     def _publish(self) -> None:
         """Keep search attributes and the current-details line in step with the state (M27)."""
         state = self._state
-        wanted: dict[str, object] = {
-            sa.LEAD_ACCOUNT.name: state.lead.account_id,
-            sa.LEAD_MILESTONE.name: state.milestone,
-            sa.LEAD_STATUS.name: state.status,
-            sa.LEAD_NEXT_TOUCH.name: state.follow_up_at,
-        }
-        updates: list[SearchAttributeUpdate[Any]] = []
-        for key in (sa.LEAD_ACCOUNT, sa.LEAD_MILESTONE, sa.LEAD_STATUS, sa.LEAD_NEXT_TOUCH):
-            value = wanted[key.name]
-            if self._published.get(key.name, ...) == value:
-                continue
-            updates.append(key.value_unset() if value is None else key.value_set(value))  # type: ignore[attr-defined]
-        if updates:
-            workflow.upsert_search_attributes(updates)
-            self._published = wanted
+        wanted: list[SearchAttributeUpdate[Any]] = [
+            sa.LEAD_ACCOUNT.value_set(state.lead.account_id),
+            sa.LEAD_MILESTONE.value_set(state.milestone),
+            _set_or_unset(sa.LEAD_STATUS, state.status),
+            _set_or_unset(sa.LEAD_NEXT_TOUCH, state.follow_up_at),
+        ]
+        changed = [u for u in wanted if self._published.get(u.key.name, ...) != u.value]
+        if changed:
+            workflow.upsert_search_attributes(changed)
+            self._published.update((u.key.name, u.value) for u in changed)
         workflow.set_current_details(self._details())
 
     def _details(self) -> str:
