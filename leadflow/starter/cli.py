@@ -14,6 +14,7 @@ from rich.console import Console
 
 from leadflow.config import DatabaseSettings, Settings, load_settings
 from leadflow.errors import ConfigError
+from leadflow.starter.playbook_cli import app as playbook_app
 
 app = typer.Typer(
     name="leadflow",
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
+app.add_typer(playbook_app, name="playbook")
 
 P = ParamSpec("P")
 R = TypeVar("R")
