@@ -163,14 +163,14 @@ def _loops(book: Playbook) -> Iterator[Problem]:
         starts[milestone] = {a.campaign for a in actions if a.campaign}
     leads_to: dict[str, set[str]] = {}  # campaign -> campaigns started when it completes
     for name, campaign in book.campaigns.items():
-        milestone = campaign.on_complete.milestone if campaign.on_complete else None
-        leads_to[name] = starts.get(milestone, set()) if milestone else set()
+        target = campaign.on_complete.milestone if campaign.on_complete else None
+        leads_to[name] = starts.get(target, set()) if target else set()
 
     reported: set[frozenset[str]] = set()
 
     def visit(name: str, trail: list[str]) -> Iterator[Problem]:
         if name in trail:
-            cycle = trail[trail.index(name) :] + [name]
+            cycle = [*trail[trail.index(name) :], name]
             if frozenset(cycle) not in reported:
                 reported.add(frozenset(cycle))
                 yield (

@@ -81,7 +81,9 @@ def _start(text: str | None) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO 8601 time", param_hint="--start")
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO 8601 time", param_hint="--start"
+        ) from None
     if moment.tzinfo is None:
         raise typer.BadParameter(
             "give a time zone offset, e.g. 2026-03-02T09:00-06:00", param_hint="--start"

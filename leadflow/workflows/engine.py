@@ -19,6 +19,7 @@ from leadflow.models.engine import (
     CallLogged,
     CampaignChanged,
     CampaignRun,
+    Channel,
     Command,
     CreateTask,
     Decision,
@@ -175,7 +176,7 @@ def _follow_up_completed(run: _Run, event: FollowUpCompleted) -> None:
 
 def _horizon_stated(run: _Run, event: HorizonStated) -> None:
     """M21: check in at the latest after a third (configurable) of the time to the horizon."""
-    s, book = run.s, run.book
+    s = run.s
     horizon = localtime.at_local(event.horizon, time(10), s.time_zone)
     if horizon <= run.now:
         raise InvalidChange(f"horizon {event.horizon} is not in the future", "InvalidHorizon")
@@ -203,12 +204,22 @@ def _reply_received(run: _Run, event: ReplyReceived) -> None:
     _history(run, "Reply", f"Reply by {event.channel} from {event.party}", event.party)
 
 
+_OPT_OUT_COVERS: dict[str, set[Channel]] = {
+    "all": {"sms", "mms", "email", "call"},
+    "sms": {"sms", "mms"},  # texts cover MMS too
+    "email": {"email"},
+    "call": {"call"},
+}
+
+
+def _channels(named: str) -> set[Channel]:
+    return _OPT_OUT_COVERS[named]
+
+
 def _opted_out(run: _Run, event: OptedOut) -> None:
     s = run.s
-    channels = ["sms", "mms", "email", "call"] if event.channel == "all" else [event.channel]
-    if event.channel == "sms":
-        channels.append("mms")
-    s.opted_out = sorted(set(s.opted_out) | set(channels))  # type: ignore[arg-type]
+    channels = _channels(event.channel)
+    s.opted_out = sorted(set(s.opted_out) | channels)
     s.agenda = [a for a in s.agenda if not (a.touch and a.touch.channel in channels)]
     if "call" in channels:
         _dequeue(run, "opted out of calls")
@@ -216,9 +227,7 @@ def _opted_out(run: _Run, event: OptedOut) -> None:
 
 
 def _opted_in(run: _Run, event: OptedIn) -> None:
-    channels = {"sms", "mms", "email", "call"} if event.channel == "all" else {event.channel}
-    if event.channel == "sms":
-        channels.add("mms")
+    channels = _channels(event.channel)
     run.s.opted_out = [c for c in run.s.opted_out if c not in channels]
     run.audit(f"opt-in:{event.channel}", "note", f"opted back in to {event.channel}")
 
