@@ -30,6 +30,7 @@ class Party(Data):
     email: str | None = None
     time_zone: str | None = None  # where they are, if not where the lead is
     region: str | None = None  # two-letter state code, for state quiet hours and caps
+    sms_consent: bool = False  # recorded consent to automated texts (B2)
 
     @property
     def first_name(self) -> str | None:
@@ -114,7 +115,7 @@ class EngineState(BaseModel):
     time_zone: str
     region: str | None = None
     loan_purpose: str | None = None
-    sms_consent: bool = False
+    sms_consent: bool = False  # the borrower's consent; other parties carry their own
     parties: dict[str, Party] = {}
     designations: dict[str, Member] = {}
     key_dates: dict[str, date] = {}

@@ -80,6 +80,15 @@ def _problems(book: Playbook) -> Iterator[Problem]:
                     yield from _known(outcome.status, statuses, f"{base}.on_complete.status")
                 else:
                     yield from _combination(book, f"{base}.on_complete", milestone, outcome.status)
+                if (
+                    book.has_status(outcome.status)
+                    and book.status(outcome.status).requires_follow_up
+                ):
+                    yield (
+                        f"{base}.on_complete.status",
+                        f"{outcome.status!r} requires a follow-up, which a completing campaign "
+                        "cannot schedule",
+                    )
 
     for name, disposition in book.dispositions.items():
         yield from _known(disposition.status, statuses, f"dispositions.{name}.status", "status")

@@ -549,7 +549,7 @@ def _touch(run: _Run, touch: PendingTouch) -> None:
     elif (
         touch.channel in ("sms", "mms")
         and book.compliance.sms_requires_consent
-        and (touch.party == "borrower" and not s.sms_consent)
+        and not (party.sms_consent or (touch.party == "borrower" and s.sms_consent))
     ):
         reason = "no recorded consent for automated texts"
     if reason is not None:

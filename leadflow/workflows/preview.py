@@ -32,6 +32,7 @@ def sample_lead(book: Playbook, **facts: Any) -> EngineState:
             name=f"{role.replace('_', ' ').title()} Example",
             phone=f"+1312555{1000 + i:04d}",
             email=f"{role}@example.com",
+            sms_consent=True,
         )
         for i, role in enumerate(book.parties)
     }

@@ -1,0 +1,89 @@
+"""Drive the pure engine through time in tests: events at moments, timers in between."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from leadflow.models.engine import (
+    Command,
+    EngineState,
+    Event,
+    LeadCreated,
+    QueueCall,
+    SendMessage,
+    TimerFired,
+)
+from leadflow.models.playbook import Playbook
+from leadflow.playbooks import default_playbook
+from leadflow.workflows import localtime
+from leadflow.workflows.engine import decide
+from leadflow.workflows.preview import sample_lead
+
+CHICAGO = "America/Chicago"
+
+
+def local(day: date, clock: time, zone: str = CHICAGO) -> datetime:
+    return localtime.at_local(day, clock, zone).astimezone(UTC)
+
+
+@dataclass
+class Sent:
+    at: datetime
+    command: Command
+
+
+@dataclass
+class Lead:
+    """A lead, its playbook and everything the engine told us to do, with when."""
+
+    book: Playbook
+    state: EngineState
+    now: datetime
+    log: list[Sent] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, playbook: str | Playbook, at: datetime, **facts: Any) -> Lead:
+        book = default_playbook(playbook) if isinstance(playbook, str) else playbook
+        lead = cls(book, sample_lead(book, **facts), at)
+        lead.send(LeadCreated())
+        return lead
+
+    def send(self, event: Event, at: datetime | None = None) -> list[Command]:
+        """Run timers up to `at`, then apply the event there."""
+        if at is not None:
+            self.run_until(at)
+        decision = decide(self.book, self.state, event, self.now)
+        self.state = decision.state
+        self.log += [Sent(self.now, c) for c in decision.commands]
+        return decision.commands
+
+    def run_until(self, moment: datetime) -> None:
+        while self.state.next_due is not None and self.state.next_due <= moment:
+            self.now = self.state.next_due
+            self.send(TimerFired())
+        self.now = max(self.now, moment)
+
+    def run_for(self, delta: timedelta) -> None:
+        self.run_until(self.now + delta)
+
+    def commands(self, kind: str, since: datetime | None = None) -> list[Any]:
+        return [
+            s.command
+            for s in self.log
+            if s.command.kind == kind and (since is None or s.at >= since)
+        ]
+
+    def messages(self, since: datetime | None = None) -> list[SendMessage]:
+        return self.commands("send_message", since)
+
+    def calls(self, since: datetime | None = None) -> list[QueueCall]:
+        return self.commands("queue_call", since)
+
+    def audits(self, outcome: str) -> list[Any]:
+        return [c for c in self.commands("audit") if c.outcome == outcome]
+
+    def day_of(self, moment: datetime, start: datetime) -> int:
+        zone = self.state.time_zone
+        return (localtime.local_date(moment, zone) - localtime.local_date(start, zone)).days
