@@ -115,7 +115,6 @@ class EngineState(BaseModel):
     time_zone: str
     region: str | None = None
     loan_purpose: str | None = None
-    sms_consent: bool = False  # the borrower's consent; other parties carry their own
     parties: dict[str, Party] = {}
     designations: dict[str, Member] = {}
     key_dates: dict[str, date] = {}

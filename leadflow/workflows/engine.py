@@ -549,7 +549,7 @@ def _touch(run: _Run, touch: PendingTouch) -> None:
     elif (
         touch.channel in ("sms", "mms")
         and book.compliance.sms_requires_consent
-        and not (party.sms_consent or (touch.party == "borrower" and s.sms_consent))
+        and not party.sms_consent
     ):
         reason = "no recorded consent for automated texts"
     if reason is not None:
@@ -577,11 +577,7 @@ def _touch(run: _Run, touch: PendingTouch) -> None:
     opens = localtime.opening_in_all(earliest, zones, window.start, window.end)
     if opens > run.now:
         if not why or opens > earliest:
-            where = f"{region} " if region in book.compliance.state_quiet_hours else ""
-            quiet = (
-                f"quiet hours: {where}window {window.start:%H:%M}-{window.end:%H:%M} "
-                f"{', '.join(zones)}"
-            )
+            quiet = _quiet_hours(book, region, zones)
             why = f"{why}; then {quiet}" if why else quiet
         _defer(run, touch, opens, why)
         return
@@ -608,6 +604,13 @@ def _touch(run: _Run, touch: PendingTouch) -> None:
     )
     s.touches.append(TouchLog(at=run.now, address=address))
     run.audit(touch.key, "fired", f"{touch.channel} to {touch.party} ({touch.cause})")
+
+
+def _quiet_hours(book: Playbook, region: str | None, zones: list[str]) -> str:
+    rules = book.compliance
+    where = f"{region} " if region in rules.state_quiet_hours else ""
+    window = rules.state_quiet_hours.get(region or "", rules.quiet_hours)
+    return f"quiet hours: {where}window {window.start:%H:%M}-{window.end:%H:%M} {', '.join(zones)}"
 
 
 def _defer(run: _Run, touch: PendingTouch, until: datetime, why: str) -> None:
@@ -827,8 +830,8 @@ def _queue(run: _Run, label: QueueLabel, at: datetime, key: str, notes: str) -> 
             f"{existing.label} already queued for {existing.available_at.isoformat()}",
         )
         return
-    if label not in APPOINTMENTS and s.hold_until is not None:
-        at = max(at, s.hold_until)
+    if label == "Redial" and s.hold_until is not None:
+        at = max(at, s.hold_until)  # CallASAP and appointments are not held back
     available = _calling_hours(run, at)
     _, boost = _cycle(run, available)
     priority = book.priorities.get(label, 0) + status.priority + boost
@@ -838,9 +841,8 @@ def _queue(run: _Run, label: QueueLabel, at: datetime, key: str, notes: str) -> 
         QueueCall(key=key, label=label, priority=priority, available_at=available, notes=notes)
     )
     if available > at:
-        run.audit(
-            key, "deferred", "outside calling hours: queued for the next window", until=available
-        )
+        reason = _quiet_hours(book, s.region, [s.time_zone]) + ": queued for the next window"
+        run.audit(key, "deferred", reason, until=available)
     else:
         run.audit(key, "fired", f"queued as {label}")
 

@@ -49,7 +49,6 @@ def sample_lead(book: Playbook, **facts: Any) -> EngineState:
         "lead": LeadRef(account_id="preview", lead_id="sample"),
         "first_name": "Jordan",
         "last_name": "Example",
-        "sms_consent": True,
         "parties": parties,
         "designations": members,
     }

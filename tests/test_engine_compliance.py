@@ -1,0 +1,158 @@
+"""The compliance gate at send time (B2) and the per-touch audit (B5)."""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+
+from leadflow.models.engine import (
+    CallLogged,
+    CampaignChanged,
+    DeliveryFailed,
+    OptedIn,
+    OptedOut,
+    Party,
+    StatusChanged,
+)
+from leadflow.workflows import localtime
+from tests.engine_driver import Lead, local
+
+MONDAY = date(2026, 3, 2)
+
+
+def test_a_lead_arriving_at_night_is_texted_and_called_at_eight_local() -> None:
+    lead = Lead.create("isa", local(MONDAY, time(22, 15)))
+    assert not lead.messages()
+    deferred = lead.audits("deferred")
+    assert deferred and "quiet hours" in deferred[0].reason
+    assert deferred[0].until == local(MONDAY + timedelta(days=1), time(8))
+    assert lead.calls()[0].available_at == local(MONDAY + timedelta(days=1), time(8))
+
+    lead.run_until(local(MONDAY + timedelta(days=1), time(8, 1)))
+    first = [m.template for m in lead.messages()]
+    assert first == ["intro_sms", "intro_email"]
+
+
+def test_florida_ends_the_day_at_eight_pm() -> None:
+    zone = "America/New_York"
+    lead = Lead.create(
+        "isa", localtime.at_local(MONDAY, time(20, 30), zone), time_zone=zone, region="FL"
+    )
+    assert not lead.messages()
+    assert "FL window 08:00-20:00" in lead.audits("deferred")[0].reason
+    lead.run_for(timedelta(hours=12))
+    assert lead.messages()
+    assert min(
+        localtime.to_local(s.at, zone).time() for s in lead.log if s.command.kind == "send_message"
+    ) >= time(8)
+
+
+def test_florida_caps_texts_at_three_a_day() -> None:
+    zone = "America/New_York"
+    lead = Lead.create(
+        "isa", localtime.at_local(MONDAY, time(9), zone), time_zone=zone, region="FL"
+    )
+    phone = lead.state.parties["borrower"].phone
+    for i in range(3):  # three milestone-triggered texts (the intro already used one)
+        lead.send(StatusChanged(milestone="Contacted", status="Engaged", note=f"#{i}"))
+        lead.send(StatusChanged(milestone="Prospect", status="Engaged"))
+    lead.run_for(timedelta(days=3))
+    sent = [s for s in lead.log if s.command.kind == "send_message" and s.command.to == phone]
+    for s in sent:
+        window = [o for o in sent if s.at - timedelta(hours=24) < o.at <= s.at]
+        assert len(window) <= 3
+
+
+def test_caps_defer_with_the_reason() -> None:
+    zone = "America/New_York"
+    lead = Lead.create(
+        "isa", localtime.at_local(MONDAY, time(9), zone), time_zone=zone, region="FL"
+    )
+    book = lead.book
+    steps = [
+        s.model_copy(update={"after": timedelta(minutes=10 * i), "at": None})
+        for i, s in enumerate(book.campaigns["isa_touches"].steps[:5])
+    ]
+    campaign = book.campaigns["isa_touches"].model_copy(update={"steps": steps})
+    lead.book = book.model_copy(update={"campaigns": {**book.campaigns, "isa_touches": campaign}})
+    lead.send(CampaignChanged(op="cancel", campaign="isa_touches"))
+    lead.send(CampaignChanged(op="start", campaign="isa_touches"))
+    lead.run_for(timedelta(hours=1))
+    capped = [a for a in lead.audits("deferred") if "frequency cap" in a.reason]
+    assert capped and "3 per 1 day" in capped[0].reason
+
+
+def test_no_touch_outside_calling_hours_across_a_weekend_and_dst() -> None:
+    # Friday evening before the March DST change, in Chicago; then two weeks of cadence.
+    lead = Lead.create("isa", local(date(2026, 3, 6), time(19, 45)))
+    lead.run_for(timedelta(days=20))
+    for sent in lead.log:
+        c = sent.command
+        if c.kind == "send_message":
+            assert time(8) <= localtime.to_local(sent.at, "America/Chicago").time() < time(21)
+        if c.kind == "queue_call":
+            clock = localtime.to_local(c.available_at, "America/Chicago").time()
+            assert time(8) <= clock < time(21)
+
+
+def test_stop_blocks_texts_at_once_and_start_allows_them_again() -> None:
+    lead = Lead.create("isa", local(MONDAY, time(10)))
+    lead.send(OptedOut(channel="sms"))
+    lead.run_for(timedelta(days=10))
+    texts_after = [
+        m for m in lead.messages(since=lead.log[0].at + timedelta(minutes=1)) if m.channel == "sms"
+    ]
+    assert texts_after == []
+    assert any("opted out of sms" in a.reason for a in lead.audits("skipped"))
+    assert any(
+        m.channel == "email" for m in lead.messages(since=lead.log[0].at + timedelta(minutes=1))
+    )
+    lead.send(OptedIn(channel="sms"))
+    lead.run_for(timedelta(days=15))
+    assert any(m.channel == "sms" for m in lead.messages(since=lead.now - timedelta(days=15)))
+
+
+def test_do_not_call_and_bad_numbers_block_calls_and_texts() -> None:
+    lead = Lead.create("isa", local(MONDAY, time(10)))
+    lead.send(CallLogged(disposition="Do Not Call"))
+    assert lead.state.queue is None
+    lead.run_for(timedelta(days=30))
+    since = lead.log[0].at + timedelta(minutes=1)
+    assert not lead.calls(since=since)
+    assert not [m for m in lead.messages(since=since) if m.channel == "sms"]
+
+    other = Lead.create("isa", local(MONDAY, time(10)))
+    other.send(DeliveryFailed(key="x", channel="sms", reason="bad_number"))
+    assert other.state.status == "Bad Phone Number" and other.state.queue is None
+    other.run_for(timedelta(days=30))
+    assert not other.calls(since=since)
+
+
+def test_texts_need_recorded_consent() -> None:
+    lead = Lead.create("isa", local(MONDAY, time(10)))
+    lead.state.parties["borrower"] = lead.state.parties["borrower"].model_copy(
+        update={"sms_consent": False}
+    )
+    lead.state.campaigns.clear()
+    lead.log.clear()
+    lead.send(CampaignChanged(op="start", campaign="isa_touches"))
+    assert [m.channel for m in lead.messages()] == ["email"]
+    assert any(
+        a.reason == "no recorded consent for automated texts" for a in lead.audits("skipped")
+    )
+
+
+def test_parties_in_another_time_zone_get_their_own_hours() -> None:
+    partner = Party(
+        name="Rita Partner", phone="+12135550123", time_zone="America/Los_Angeles", sms_consent=True
+    )
+    lead = Lead.create("mortgage", local(MONDAY, time(9)))
+    lead.state.parties["referral_partner"] = partner
+    lead.send(StatusChanged(milestone="Called Left Voicemail", status="Attempted Contact"))
+    assert not [m for m in lead.messages() if m.party == "referral_partner"]
+    lead.run_for(timedelta(hours=3))
+    sent = [
+        s
+        for s in lead.log
+        if s.command.kind == "send_message" and s.command.party == "referral_partner"
+    ]
+    assert sent[0].at == localtime.at_local(MONDAY, time(8), "America/Los_Angeles")
