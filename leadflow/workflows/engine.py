@@ -819,8 +819,8 @@ def _queue(run: _Run, label: QueueLabel, at: datetime, key: str, notes: str) -> 
     if blocked:
         run.audit(key, "skipped", f"call not queued: {blocked}")
         return
-    if label in ("CallASAP", "Redial") and s.contacted:
-        run.audit(key, "skipped", "call not queued: contact already made")
+    if label == "Redial" and s.contacted:
+        run.audit(key, "skipped", "no redial: contact already made")
         return
     existing = s.queue
     if existing is not None and existing.label in APPOINTMENTS and label not in APPOINTMENTS:
