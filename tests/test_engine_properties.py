@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ from leadflow.workflows import localtime
 from leadflow.workflows.engine import decide
 from leadflow.workflows.preview import sample_lead
 
+EXAMPLES = int(os.environ.get("LEADFLOW_PROPERTY_EXAMPLES", "300"))
 BOOKS = {name: default_playbook(name) for name in DEFAULTS}
 ZONES = ["America/Chicago", "America/New_York", "America/Los_Angeles", "America/Phoenix"]
 REGIONS = [None, "FL", "TX", "MD", "CA"]
@@ -151,7 +153,8 @@ class Checker:
         self.commands += len(decision.commands)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# LEADFLOW_PROPERTY_EXAMPLES=5000 for a longer soak than CI's.
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from(DEFAULTS),
     zone=st.sampled_from(ZONES),

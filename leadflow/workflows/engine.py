@@ -294,7 +294,7 @@ def _campaign_changed(run: _Run, event: CampaignChanged) -> None:
         )
     running = s.campaigns.get(event.campaign)
     if event.op == "start":
-        _enroll(run, event.campaign, f"started by {event.actor}")
+        _enroll(run, event.campaign, f"started by {event.actor}", asked=True)
     elif event.op == "switch":
         if event.switch_from is None or event.switch_from not in s.campaigns:
             raise InvalidChange(
@@ -302,7 +302,9 @@ def _campaign_changed(run: _Run, event: CampaignChanged) -> None:
                 "CampaignNotRunning",
             )
         _stop_campaign(run, event.switch_from, f"switched to {event.campaign} by {event.actor}")
-        _enroll(run, event.campaign, f"switched from {event.switch_from} by {event.actor}")
+        _enroll(
+            run, event.campaign, f"switched from {event.switch_from} by {event.actor}", asked=True
+        )
     elif running is None:
         raise InvalidChange(
             f"campaign {event.campaign!r} is not running on this lead", "CampaignNotRunning"
@@ -690,8 +692,15 @@ def _run_key(run: CampaignRun) -> str:
     return f"campaign:{run.name}:{run.run}"
 
 
-def _enroll(run: _Run, name: str, why: str) -> None:
+def _enroll(run: _Run, name: str, why: str, *, asked: bool = False) -> None:
+    """Start a campaign; `asked` when a person asked for it, who hears why it cannot run."""
     s = run.s
+    if s.contacted and run.book.campaigns[name].stop_on_contact:
+        message = f"campaign {name!r} runs until contact, and this lead was already contacted"
+        if asked:
+            raise InvalidChange(message, "CampaignNotApplicable")
+        run.audit(f"campaign:{name}", "skipped", message)
+        return
     if name in s.campaigns:
         run.audit(_run_key(s.campaigns[name]), "note", f"already running; {why} ignored")
         return
