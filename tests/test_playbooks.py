@@ -179,3 +179,21 @@ def test_preview_reads_lead_facts_and_reports_bad_ones(tmp_path: Path) -> None:
 def test_default_playbook_names_are_checked() -> None:
     with pytest.raises(PlaybookError, match="no default playbook 'crm'"):
         default_playbook("crm")
+
+
+def test_presets_carry_the_seeds_vocabulary() -> None:
+    insurance, isa = default_playbook("insurance"), default_playbook("isa")
+    # M1 (seed 001): actions, ordered milestones starting at "No Milestone", statuses.
+    assert {"Call", "Email", "Meeting", "Lead Update"} <= set(insurance.actions)
+    assert insurance.milestones[:4] == ["No Milestone", "Contacted", "Quoted", "Sold"]
+    assert {"Hot", "Follow Up", "Requote", "Bad Phone Number"} <= {
+        s.name for s in insurance.statuses
+    }
+    assert insurance.status("Hot").requires_follow_up
+    # M5 (seed 004): New, Contact Attempted, Engaged, Nurture, Converted.
+    assert {"New", "Contact Attempted", "Engaged", "Nurture", "Converted"} <= {
+        s.name for s in isa.statuses
+    }
+    # M16 (seed 002): the cadence days are in the file, as the seed writes them.
+    calls = [s.after.days for s in isa.campaigns["isa_call_campaign"].steps if s.do == "call"]
+    assert calls == [0, 2, 4, 7, 15, 30, 45, 50, 60]
