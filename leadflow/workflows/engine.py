@@ -232,50 +232,33 @@ def _opted_in(run: _Run, event: OptedIn) -> None:
     run.audit(f"opt-in:{event.channel}", "note", f"opted back in to {event.channel}")
 
 
-def _key_dates_changed(run: _Run, event: KeyDatesChanged) -> None:
-    s = run.s
-    for name in event.dates:
-        if name not in run.book.key_dates:
+def _merge(into: dict[str, Any], changes: dict[str, Any], known: list[str], what: str) -> None:
+    """Set or (with None) remove named facts, refusing names the playbook does not define."""
+    for name in changes:
+        if name not in known:
             raise InvalidChange(
-                f"unknown key date {name!r}; the playbook has {', '.join(run.book.key_dates)}",
-                "UnknownKeyDate",
+                f"unknown {what} {name!r}; the playbook has {', '.join(known) or '(none)'}",
+                f"Unknown{what.title().replace(' ', '')}",
             )
-    for name, value in event.dates.items():
+    for name, value in changes.items():
         if value is None:
-            s.key_dates.pop(name, None)
+            into.pop(name, None)
         else:
-            s.key_dates[name] = value
+            into[name] = value
+
+
+def _key_dates_changed(run: _Run, event: KeyDatesChanged) -> None:
+    _merge(run.s.key_dates, event.dates, run.book.key_dates, "key date")
     _schedule_date_rules(run, list(event.dates))
 
 
 def _parties_changed(run: _Run, event: PartiesChanged) -> None:
-    for role in event.parties:
-        if role not in run.book.parties:
-            raise InvalidChange(
-                f"unknown party {role!r}; the playbook has {', '.join(run.book.parties)}",
-                "UnknownParty",
-            )
-    for role, party in event.parties.items():
-        if party is None:
-            run.s.parties.pop(role, None)
-        else:
-            run.s.parties[role] = party
+    _merge(run.s.parties, event.parties, run.book.parties, "party")
 
 
 def _designations_changed(run: _Run, event: DesignationsChanged) -> None:
     s = run.s
-    for name in event.assignments:
-        if name not in run.book.designations:
-            raise InvalidChange(
-                f"unknown designation {name!r}; the playbook has "
-                f"{', '.join(run.book.designations)}",
-                "UnknownDesignation",
-            )
-    for name, member in event.assignments.items():
-        if member is None:
-            s.designations.pop(name, None)
-        else:
-            s.designations[name] = member
+    _merge(s.designations, event.assignments, run.book.designations, "designation")
     # Held actions waiting for a designation become due now (M8).
     s.agenda = [
         a.model_copy(update={"due": run.now, "kind": "touch"})
