@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from leadflow.errors import ConfigError
+from leadflow.models.engine import Member, Party
 from leadflow.models.lead import EnsureLead, LeadRef
 from leadflow.paths import binary
 from leadflow.store.db import migrate
@@ -209,9 +210,19 @@ class DevStack:
         await client.ensure_lead(
             EnsureLead(
                 lead=LeadRef(account_id="demo", lead_id="lead-1"),
+                playbook="isa",
                 first_name="Dana",
                 last_name="Demo",
                 time_zone="America/Chicago",
+                parties={
+                    "borrower": Party(
+                        name="Dana Demo",
+                        phone="+13125550142",
+                        email="dana@example.com",
+                        sms_consent=True,
+                    )
+                },
+                designations={"isa": Member(id="isa-1", name="Ivy Isa", phone="+13125550100")},
             )
         )
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from leadflow.activities.store import LeadStoreActivities
 from leadflow.config import Settings
@@ -22,6 +23,14 @@ log = logging.getLogger("leadflow.worker")
 WORKFLOWS = [LeadWorkflow]
 
 
+# Jinja2 compiles templates to Python that imports its runtime lazily; inside the sandbox
+# those imports would load fresh, restricted copies. The engine only renders strings, so
+# Jinja2 and MarkupSafe pass through like the standard library does.
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("jinja2", "markupsafe")
+)
+
+
 def build_worker(client: Client, engine: AsyncEngine, task_queue: str) -> Worker:
     store = LeadStoreActivities(engine)
     return Worker(
@@ -29,6 +38,7 @@ def build_worker(client: Client, engine: AsyncEngine, task_queue: str) -> Worker
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=store.all(),
+        workflow_runner=SANDBOX,
     )
 
 

@@ -5,22 +5,82 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
-from leadflow.models.lead import EnsureLead, LeadRef, MilestoneChange
+from leadflow.models.engine import Member, Party
+from leadflow.models.lead import (
+    CallLog,
+    EnsureLead,
+    FollowUpRequest,
+    LeadRef,
+    MilestoneChange,
+)
 
 T = TypeVar("T")
 
+PARTIES = {
+    "borrower": Party(
+        name="Pat Lee", phone="+13125550111", email="pat@example.com", sms_consent=True
+    ),
+    "co_borrower": Party(
+        name="Sam Lee", phone="+13125550112", email="sam@example.com", sms_consent=True
+    ),
+    "referral_partner": Party(
+        name="Rita Realtor", phone="+13125550113", email="rita@example.com", sms_consent=True
+    ),
+    "buying_agent": Party(name="Ben Buyer", phone="+13125550114", sms_consent=True),
+    "listing_agent": Party(name="Lou Lister", phone="+13125550115", sms_consent=True),
+    "lead": Party(name="Pat Lee", phone="+13125550111", email="pat@example.com", sms_consent=True),
+}
+TEAM = {
+    "loan_assignee": Member(id="lo-1", name="Lena Officer", phone="+13125550100"),
+    "loan_officer_assistant": Member(id="loa-1", name="Ali Assistant", phone="+13125550101"),
+    "processor": Member(id="pr-1", name="Pat Processor", phone="+13125550102"),
+    "marketing_manager": Member(id="mm-1", name="Mo Marketing"),
+    "isa": Member(id="isa-1", name="Ivy Isa", phone="+13125550103", email="ivy@team.example"),
+    "loan_officer": Member(id="lo-2", name="Leo Officer"),
+    "agent": Member(id="ag-1", name="Ada Agent", phone="+13125550104", email="ada@x.example"),
+    "csr": Member(id="csr-1", name="Cy Service"),
+}
 
-def new_lead(account_id: str = "acme", **profile: Any) -> EnsureLead:
+
+def new_lead(account_id: str = "acme", playbook: str = "insurance", **profile: Any) -> EnsureLead:
+    """A lead with every party and designation its playbook knows, unless told otherwise."""
+    from leadflow.playbooks import default_playbook
+
+    book = default_playbook(playbook)
     lead = LeadRef(account_id=account_id, lead_id=f"lead-{uuid.uuid4().hex[:10]}")
-    return EnsureLead(lead=lead, **{"first_name": "Pat", "last_name": "Lee", **profile})
+    fields: dict[str, Any] = {
+        "playbook": playbook,
+        "first_name": "Pat",
+        "last_name": "Lee",
+        "parties": {role: p for role, p in PARTIES.items() if role in book.parties},
+        "designations": {name: m for name, m in TEAM.items() if name in book.designations},
+    }
+    return EnsureLead(lead=lead, **(fields | profile))
 
 
-def change(milestone: str, status: str | None = None, **fields: Any) -> MilestoneChange:
+def request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def change(
+    milestone: str | None,
+    status: str | None = None,
+    *,
+    follow_up_at: datetime | None = None,
+    **fields: Any,
+) -> MilestoneChange:
+    follow_up = FollowUpRequest(subject="Call", start_at=follow_up_at) if follow_up_at else None
     return MilestoneChange(
-        milestone=milestone, status=status, request_id=uuid.uuid4().hex, **fields
+        milestone=milestone, status=status, follow_up=follow_up, request_id=request_id(), **fields
     )
+
+
+def call(disposition: str, *, follow_up_at: datetime | None = None, **fields: Any) -> CallLog:
+    follow_up = FollowUpRequest(subject="Call", start_at=follow_up_at) if follow_up_at else None
+    return CallLog(disposition=disposition, follow_up=follow_up, request_id=request_id(), **fields)
 
 
 async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 10.0) -> T:

@@ -76,7 +76,7 @@ async def test_health_is_503_when_the_database_is_down(time_env: WorkflowEnviron
 
 
 async def test_put_creates_then_describes_the_lead(api: httpx.AsyncClient, lead_path: str) -> None:
-    body = {"first_name": "Rae", "time_zone": "America/Denver"}
+    body = {"first_name": "Rae", "time_zone": "America/Denver", "playbook": "insurance"}
     created = await api.put(lead_path, json=body)
     again = await api.put(lead_path, json=body)
 
@@ -91,18 +91,18 @@ async def test_put_creates_then_describes_the_lead(api: httpx.AsyncClient, lead_
 
 
 async def test_milestone_change_round_trip(api: httpx.AsyncClient, lead_path: str) -> None:
-    await api.put(lead_path, json={})
+    await api.put(lead_path, json={"playbook": "insurance"})
     response = await api.post(
         f"{lead_path}/milestone",
-        json={"milestone": "Quoted", "status": "Follow Up", "request_id": "req-1"},
+        json={"milestone": "Quoted", "status": "Requote", "request_id": "req-1"},
     )
     assert response.status_code == 200
     assert response.json()["milestone"] == "Quoted"
-    assert (await api.get(lead_path)).json()["status"] == "Follow Up"
+    assert (await api.get(lead_path)).json()["status"] == "Requote"
 
 
 async def test_user_errors_are_4xx_with_the_reason(api: httpx.AsyncClient, lead_path: str) -> None:
-    await api.put(lead_path, json={})
+    await api.put(lead_path, json={"playbook": "insurance"})
 
     bad_zone = await api.put(lead_path, json={"time_zone": "Mars/Olympus"})
     assert bad_zone.status_code == 422
@@ -118,14 +118,23 @@ async def test_user_errors_are_4xx_with_the_reason(api: httpx.AsyncClient, lead_
 
     past = await api.post(
         f"{lead_path}/milestone",
-        json={"milestone": "Quoted", "request_id": "r", "follow_up_at": "2001-01-01T00:00:00Z"},
+        json={
+            "milestone": "Contacted",
+            "status": "Hot",
+            "request_id": "r",
+            "follow_up": {"start_at": "2001-01-01T00:00:00Z"},
+        },
     )
     assert past.status_code == 422
     assert "in the past" in past.json()["detail"]
 
     naive = await api.post(
         f"{lead_path}/milestone",
-        json={"milestone": "Quoted", "request_id": "r", "follow_up_at": "2031-01-01T00:00:00"},
+        json={
+            "milestone": "Quoted",
+            "request_id": "r",
+            "follow_up": {"start_at": "2031-01-01T00:00:00"},
+        },
     )
     assert naive.status_code == 422
 

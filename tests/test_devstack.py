@@ -105,7 +105,7 @@ def test_dev_runs_the_stack_and_resumes_with_the_same_data(stack: Stack) -> None
     assert [w["execution"]["workflowId"] for w in first] == ["lead:demo:lead-1"]  # type: ignore[index]
     changed = httpx.post(
         f"http://127.0.0.1:{stack.api}/v1/accounts/demo/leads/lead-1/milestone",
-        json={"milestone": "Contacted", "status": "Hot", "request_id": "before-restart"},
+        json={"milestone": "Contacted", "status": "Engaged", "request_id": "before-restart"},
         timeout=30,
     )
     assert changed.status_code == 200
@@ -118,5 +118,5 @@ def test_dev_runs_the_stack_and_resumes_with_the_same_data(stack: Stack) -> None
     again = stack.workflows()
     assert again[0]["execution"] == first[0]["execution"]  # same workflow, same run
     lead = httpx.get(f"http://127.0.0.1:{stack.api}/v1/accounts/demo/leads/lead-1", timeout=30)
-    assert (lead.json()["milestone"], lead.json()["status"]) == ("Contacted", "Hot")
+    assert (lead.json()["milestone"], lead.json()["status"]) == ("Contacted", "Engaged")
     assert stack.stop() == 0

@@ -1,16 +1,37 @@
-"""Activities that keep the CRM tables in step with a lead's workflow.
+"""The activity that keeps the CRM tables in step with a lead's decisions.
 
-Each write is keyed by a business key, so a retried activity leaves exactly one row.
+One decision's commands are written in one transaction. Every row carries a business key
+(the lead's decision counter and the command's place, or the engine's own touch key), so
+a retried activity leaves exactly one row.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
-from leadflow.models.lead import FollowUpDue, LeadRecord, MilestoneRecord
-from leadflow.store.tables import HistoryNote, Lead, Task
+from leadflow.models.engine import (
+    Audit,
+    CreateTask,
+    DequeueCall,
+    QueueCall,
+    RecordHistory,
+    SendMessage,
+    SetStatus,
+)
+from leadflow.models.lead import ApplyDecision, LeadRecord
+from leadflow.store.tables import (
+    AuditEntry,
+    CallQueueEntry,
+    HistoryNote,
+    Lead,
+    OutboxMessage,
+    Task,
+)
 
 
 class LeadStoreActivities:
@@ -18,72 +39,121 @@ class LeadStoreActivities:
         self._engine = engine
 
     @activity.defn
-    async def record_lead(self, record: LeadRecord) -> None:
-        values = {
-            "account_id": record.lead.account_id,
-            "lead_id": record.lead.lead_id,
-            "workflow_id": record.lead.workflow_id,
-            "first_name": record.first_name,
-            "last_name": record.last_name,
-            "time_zone": record.time_zone,
-            "milestone": record.milestone,
-            "status": record.status,
-            "created_at": record.at,
-            "updated_at": record.at,
-        }
-        statement = insert(Lead).values(values).on_conflict_do_nothing()
+    async def apply_decision(self, decision: ApplyDecision) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(statement)
-
-    @activity.defn
-    async def record_milestone(self, record: MilestoneRecord) -> None:
-        """Write the history note and the lead's new milestone/status in one transaction."""
-        change = record.change
-        note = (
-            insert(HistoryNote)
-            .values(
-                key=record.key,
-                account_id=record.lead.account_id,
-                lead_id=record.lead.lead_id,
-                action=change.action,
-                milestone=change.milestone,
-                status=change.status,
-                note=change.note,
-                actor=change.actor,
-                occurred_at=record.at,
-            )
-            .on_conflict_do_nothing(index_elements=[HistoryNote.key])
-            .returning(HistoryNote.key)
-        )
-        async with self._engine.begin() as conn:
-            inserted = (await conn.execute(note)).scalar_one_or_none()
-            if inserted is None:
-                return  # a retry of a change already recorded
-            lead = (
-                Lead.__table__.update()
-                .where(Lead.account_id == record.lead.account_id)
-                .where(Lead.lead_id == record.lead.lead_id)
-                .where(Lead.updated_at <= record.at)
-                .values(milestone=change.milestone, status=change.status, updated_at=record.at)
-            )
-            await conn.execute(lead)
-
-    @activity.defn
-    async def create_task(self, task: FollowUpDue) -> None:
-        statement = (
-            insert(Task)
-            .values(
-                key=task.key,
-                account_id=task.lead.account_id,
-                lead_id=task.lead.lead_id,
-                subject=task.subject,
-                notes=task.notes,
-                due_at=task.due_at,
-            )
-            .on_conflict_do_nothing(index_elements=[Task.key])
-        )
-        async with self._engine.begin() as conn:
-            await conn.execute(statement)
+            if decision.record is not None:
+                await _record_lead(conn, decision.record)
+            for index, command in enumerate(decision.commands):
+                await _write(conn, decision, index, command)
 
     def all(self) -> list[object]:
-        return [self.record_lead, self.record_milestone, self.create_task]
+        return [self.apply_decision]
+
+
+async def _record_lead(conn: AsyncConnection, record: LeadRecord) -> None:
+    values = {
+        "account_id": record.lead.account_id,
+        "lead_id": record.lead.lead_id,
+        "workflow_id": record.lead.workflow_id,
+        "first_name": record.first_name,
+        "last_name": record.last_name,
+        "time_zone": record.time_zone,
+        "milestone": record.milestone,
+        "status": record.status,
+        "created_at": record.at,
+        "updated_at": record.at,
+    }
+    await conn.execute(insert(Lead).values(values).on_conflict_do_nothing())
+
+
+async def _write(conn: AsyncConnection, decision: ApplyDecision, index: int, command: Any) -> None:
+    lead = decision.lead
+    owner = {"account_id": lead.account_id, "lead_id": lead.lead_id}
+    row_key = f"{lead.workflow_id}:{decision.decision}:{index}"
+    if isinstance(command, SetStatus):
+        await conn.execute(
+            update(Lead)
+            .where(Lead.account_id == lead.account_id, Lead.lead_id == lead.lead_id)
+            .where(Lead.updated_at <= decision.at)
+            .values(milestone=command.milestone, status=command.status, updated_at=decision.at)
+        )
+    elif isinstance(command, RecordHistory):
+        await conn.execute(
+            insert(HistoryNote)
+            .values(
+                key=row_key,
+                **owner,
+                action=command.action,
+                milestone=command.milestone,
+                status=command.status,
+                note=command.note,
+                actor=command.actor,
+                occurred_at=decision.at,
+            )
+            .on_conflict_do_nothing()
+        )
+    elif isinstance(command, CreateTask):
+        values = {
+            "subject": command.subject,
+            "notes": command.notes,
+            "assignee": command.assignee,
+            "due_at": command.due_at,
+        }
+        await conn.execute(
+            insert(Task)
+            .values(key=f"{lead.workflow_id}:{command.key}", **owner, **values)
+            .on_conflict_do_update(index_elements=[Task.key], set_=values)
+        )
+    elif isinstance(command, QueueCall):
+        values = {
+            "key": command.key,
+            "label": command.label,
+            "priority": command.priority,
+            "available_at": command.available_at,
+            "notes": command.notes,
+            "queued_at": decision.at,
+        }
+        await conn.execute(
+            insert(CallQueueEntry)
+            .values(**owner, **values)
+            .on_conflict_do_update(index_elements=["account_id", "lead_id"], set_=values)
+        )
+    elif isinstance(command, DequeueCall):
+        await conn.execute(
+            delete(CallQueueEntry).where(
+                CallQueueEntry.account_id == lead.account_id,
+                CallQueueEntry.lead_id == lead.lead_id,
+            )
+        )
+    elif isinstance(command, SendMessage):
+        await conn.execute(
+            insert(OutboxMessage)
+            .values(
+                key=f"{lead.workflow_id}:{command.key}",
+                **owner,
+                channel=command.channel,
+                party=command.party,
+                to_address=command.to,
+                sender_id=command.sender.id,
+                template=command.template,
+                subject=command.subject,
+                body=command.body,
+                media=command.media,
+                created_at=decision.at,
+            )
+            .on_conflict_do_nothing()
+        )
+    elif isinstance(command, Audit):
+        await conn.execute(
+            insert(AuditEntry)
+            .values(
+                key=row_key,
+                **owner,
+                at=decision.at,
+                touch_key=command.key,
+                outcome=command.outcome,
+                reason=command.reason,
+                until=command.until,
+            )
+            .on_conflict_do_nothing()
+        )

@@ -10,13 +10,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
+from leadflow.models.engine import EngineState
 from leadflow.models.lead import (
     EnsureLead,
     Identifier,
     LeadProfile,
     LeadRef,
     LeadSnapshot,
-    LeadState,
     MilestoneChange,
 )
 from leadflow.starter.client import LeadflowClient
@@ -54,8 +54,8 @@ async def ensure_lead(
     return snapshot
 
 
-@router.get("/{lead_id}", response_model=LeadState)
-async def get_lead(account_id: Identifier, lead_id: Identifier, client: Leads) -> LeadState:
+@router.get("/{lead_id}", response_model=EngineState)
+async def get_lead(account_id: Identifier, lead_id: Identifier, client: Leads) -> EngineState:
     return await client.describe(LeadRef(account_id=account_id, lead_id=lead_id))
 
 

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from leadflow.models.lead import LeadRef
 from leadflow.models.playbook import QueueLabel
+from leadflow.models.refs import LeadRef
 
 Channel = Literal["sms", "mms", "email", "call"]
 MessageChannel = Literal["sms", "mms", "email"]

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime, timedelta
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from leadflow.models.engine import Audit, Command, EngineState, FollowUp, Member, Party
+from leadflow.models.playbook import Playbook
+from leadflow.models.refs import Identifier, LeadRef, Message
 from leadflow.models.timezones import check_time_zone
 
-Identifier = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+\-]{0,127}$"),
-    Field(description="1-128 characters: letters, digits and . _ @ + -, starting alphanumeric"),
-]
+__all__ = ["Identifier", "LeadRef", "Message"]
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 TimeZone = Annotated[str, AfterValidator(check_time_zone)]
 
@@ -21,29 +21,23 @@ TimeZone = Annotated[str, AfterValidator(check_time_zone)]
 REMEMBERED_REQUESTS = 512
 
 
-class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LeadRef(Message):
-    """Which lead: unique per account; the workflow id is derived from it (M25)."""
-
-    account_id: Identifier
-    lead_id: Identifier
-
-    @property
-    def workflow_id(self) -> str:
-        return f"lead:{self.account_id}:{self.lead_id}"
-
-
 class LeadProfile(Message):
-    """Who the lead is and where it starts: the body of an ensure request."""
+    """Who the lead is and where it starts: the body of an ensure request.
 
+    Anything left out comes from the account's playbook (default milestone, status, zone).
+    """
+
+    playbook: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$")] | None = None
     first_name: Annotated[str, StringConstraints(max_length=200)] | None = None
     last_name: Annotated[str, StringConstraints(max_length=200)] | None = None
-    time_zone: TimeZone = "America/Chicago"
-    milestone: Name = "No Milestone"
-    status: Name | None = "New"
+    time_zone: TimeZone | None = None
+    region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    loan_purpose: Annotated[str, StringConstraints(max_length=100)] | None = None
+    milestone: Name | None = None
+    status: Name | None = None
+    parties: dict[Name, Party] = {}
+    designations: dict[Name, Member] = {}
+    key_dates: dict[Name, date] = {}
 
 
 class EnsureLead(LeadProfile):
@@ -52,66 +46,105 @@ class EnsureLead(LeadProfile):
     lead: LeadRef
 
 
+class FollowUpRequest(Message):
+    """M20: a follow-up as a person schedules it."""
+
+    subject: Name = "Call"
+    start_at: AwareDatetime
+    duration: timedelta = timedelta(minutes=15)
+    notes: Annotated[str, StringConstraints(max_length=4000)] = ""
+    assignee: Name | None = None
+    priority: Literal["High", "Normal", "Low"] = "Normal"
+    lead_requested: bool = False
+
+    def for_lead(self, id: str) -> FollowUp:
+        return FollowUp(id=id, **self.model_dump())
+
+
+RequestId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,127}$"),
+    Field(description="idempotency key: repeating a request returns the first answer"),
+]
+
+
 class MilestoneChange(Message):
     """A history-note update: action + milestone + status + text, by someone (M2)."""
 
-    milestone: Name
+    milestone: Name | None = None
     status: Name | None = None
     action: Name = "Lead Update"
     note: Annotated[str, StringConstraints(max_length=4000)] = ""
     actor: Name = "system"
-    follow_up_at: AwareDatetime | None = None
-    request_id: Identifier = Field(description="idempotency key: a repeat returns the first answer")
+    follow_up: FollowUpRequest | None = None
+    request_id: RequestId
 
 
-class HistoryEntry(Message):
-    key: str
-    action: str
-    milestone: str
-    status: str | None
-    note: str
-    actor: str
-    occurred_at: datetime
+class CallLog(Message):
+    """The communication log (M19)."""
+
+    disposition: Name
+    channel: Literal["call", "sms"] = "call"
+    direction: Literal["outbound", "inbound"] = "outbound"
+    comments: Annotated[str, StringConstraints(max_length=4000)] = ""
+    actor: Name = "agent"
+    follow_up: FollowUpRequest | None = None
+    request_id: RequestId
 
 
-class LeadState(BaseModel):
-    """Everything the lead's workflow knows; continue-as-new carries it whole."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    lead: LeadRef
-    first_name: str | None = None
-    last_name: str | None = None
-    time_zone: str
-    milestone: str
-    status: str | None
-    follow_up_at: datetime | None = None
-    created_at: datetime
-    updated_at: datetime
-    changes: int = 0
-    processed_requests: list[str] = Field(default_factory=list)
-
-    def remember(self, request_id: str) -> None:
-        self.processed_requests.append(request_id)
-        del self.processed_requests[:-REMEMBERED_REQUESTS]
-
-
-class LeadInput(Message):
-    """Workflow input: a new lead, or the state carried over by continue-as-new."""
-
-    ensure: EnsureLead
-    carried: LeadState | None = None
+class ScheduleFollowUp(Message):
+    follow_up: FollowUpRequest
+    actor: Name = "agent"
+    request_id: RequestId
 
 
 class LeadSnapshot(Message):
-    """What callers get back from ensure/change: where the lead stands now."""
+    """What callers get back from an update: where the lead stands now."""
 
     workflow_id: str
     milestone: str
-    status: str | None
-    follow_up_at: datetime | None
+    status: str
+    contacted: bool
+    campaigns: list[str]
+    queue_label: str | None = None
+    back_in_queue_at: datetime | None = None
+    next_due: datetime | None = None
     changes: int
     created: bool = False
+
+
+class LeadCarry(BaseModel):
+    """What continue-as-new hands to the next run, besides the input it started with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: EngineState
+    processed: list[str] = []
+    decisions: int = 0
+    audit: list[Audit] = []
+
+    def remember(self, request_id: str) -> None:
+        self.processed.append(request_id)
+        del self.processed[:-REMEMBERED_REQUESTS]
+
+
+class LeadInput(Message):
+    """Workflow input: a new lead and its pinned playbook, or a run carried over (B3)."""
+
+    ensure: EnsureLead
+    playbook: Playbook
+    carried: LeadCarry | None = None
+    history_limit: int = Field(default=8_000, ge=100)
+
+
+class ApplyDecision(Message):
+    """One decision's commands, written in one transaction by the store activity."""
+
+    lead: LeadRef
+    decision: int  # the lead's decision counter: with the index, the key of each row
+    at: datetime
+    commands: list[Command]
+    record: LeadRecord | None = None  # the lead's own row, on its first decision
 
 
 class LeadRecord(Message):
@@ -124,18 +157,3 @@ class LeadRecord(Message):
     milestone: str
     status: str | None
     at: datetime
-
-
-class MilestoneRecord(Message):
-    lead: LeadRef
-    key: str
-    change: MilestoneChange
-    at: datetime
-
-
-class FollowUpDue(Message):
-    lead: LeadRef
-    key: str
-    due_at: datetime
-    subject: str = "Follow up"
-    notes: str = ""

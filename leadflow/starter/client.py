@@ -1,15 +1,23 @@
-"""The client backend services use to create and change leads (M26)."""
+"""The client backend services use to create and change leads (M26).
+
+Every method returns a typed result or raises a `LeadflowError` whose message a caller can
+show to a person: `LeadNotFound`, `ChangeRejected` (with the reason), `LeadUnavailable`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
 
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -21,16 +29,36 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from leadflow.models.engine import (
+    Audit,
+    CampaignChanged,
+    DesignationsChanged,
+    EngineState,
+    InvalidChange,
+    KeyDatesChanged,
+    Member,
+    OptedIn,
+    OptedOut,
+    PartiesChanged,
+    Party,
+    ReplyReceived,
+)
 from leadflow.models.lead import (
+    CallLog,
     EnsureLead,
     LeadInput,
     LeadRef,
     LeadSnapshot,
-    LeadState,
     MilestoneChange,
+    ScheduleFollowUp,
 )
+from leadflow.models.playbook import Playbook
+from leadflow.paths import shipped
+from leadflow.playbooks import PlaybookError, load_playbook
 from leadflow.workflows import search_attributes as sa
+from leadflow.workflows.engine import initial_state
 from leadflow.workflows.lead import LeadWorkflow, memo_for
+from leadflow.workflows.preview import Entry
 
 
 class LeadflowError(Exception):
@@ -55,13 +83,177 @@ class LeadUnavailable(LeadflowError):
     """The lead did not answer in time: no worker is polling, or the worker is overloaded."""
 
 
+class PlaybookSource:
+    """Where playbooks come from by name: a folder of YAML files (the shipped defaults)."""
+
+    def __init__(self, folder: Path | None = None, default: str = "isa") -> None:
+        self.folder = folder or shipped("playbooks")
+        self.default = default
+        self._loaded: dict[str, Playbook] = {}
+
+    def get(self, name: str | None) -> Playbook:
+        name = name or self.default
+        if name not in self._loaded:
+            file = self.folder / f"{name}.yaml"
+            if not file.exists():
+                known = sorted(p.stem for p in self.folder.glob("*.yaml"))
+                raise ChangeRejected(
+                    f"unknown playbook {name!r}; have {', '.join(known)}", "UnknownPlaybook"
+                )
+            try:
+                self._loaded[name] = load_playbook(file)
+            except PlaybookError as exc:
+                raise ChangeRejected(str(exc), "InvalidPlaybook") from None
+        return self._loaded[name]
+
+
 class LeadflowClient:
     def __init__(
-        self, client: Client, task_queue: str = "leadflow", *, answer_timeout: float = 30.0
+        self,
+        client: Client,
+        task_queue: str = "leadflow",
+        *,
+        answer_timeout: float = 30.0,
+        playbooks: PlaybookSource | None = None,
+        history_limit: int = 8_000,
     ) -> None:
         self.temporal = client
         self.task_queue = task_queue
         self.answer_timeout = answer_timeout
+        self.playbooks = playbooks or PlaybookSource()
+        self.history_limit = history_limit
+
+    # ---- creating and changing leads -------------------------------------------------------
+
+    async def ensure_lead(self, request: EnsureLead) -> LeadSnapshot:
+        """Start the lead's workflow if absent; either way return where the lead stands."""
+        book = self.playbooks.get(request.playbook)
+        try:
+            initial_state(book, request)  # refuse bad input here, before anything starts
+        except InvalidChange as exc:
+            raise ChangeRejected(str(exc), exc.reason) from None
+        start = WithStartWorkflowOperation(
+            LeadWorkflow.run,
+            LeadInput(ensure=request, playbook=book, history_limit=self.history_limit),
+            id=request.lead.workflow_id,
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            memo=memo_for(request.lead, request.first_name, request.last_name),
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(sa.LEAD_ACCOUNT, request.lead.account_id)]
+            ),
+            static_summary=f"Lead {request.lead.lead_id} of {request.lead.account_id} "
+            f"({book.name} v{book.version})",
+        )
+        async with self._answer_in_time(request.lead):
+            try:
+                return await self.temporal.execute_update_with_start_workflow(
+                    LeadWorkflow.ensure, request, start_workflow_operation=start
+                )
+            except WorkflowUpdateFailedError as exc:
+                raise _rejected(exc) from None
+
+    async def change_milestone(self, lead: LeadRef, change: MilestoneChange) -> LeadSnapshot:
+        return await self._update(lead, LeadWorkflow.change_milestone, change, change.request_id)
+
+    async def log_call(self, lead: LeadRef, call: CallLog) -> LeadSnapshot:
+        """M19: the snapshot says the new status and when the lead is back in the queue."""
+        return await self._update(lead, LeadWorkflow.log_call, call, call.request_id)
+
+    async def schedule_follow_up(self, lead: LeadRef, request: ScheduleFollowUp) -> LeadSnapshot:
+        return await self._update(
+            lead, LeadWorkflow.schedule_follow_up, request, request.request_id
+        )
+
+    # ---- facts that need no answer (signals) --------------------------------------------------
+
+    async def reply_received(self, lead: LeadRef, event: ReplyReceived) -> None:
+        await self._signal(lead, LeadWorkflow.reply_received, event)
+
+    async def opt_out(self, lead: LeadRef, channel: str = "sms", source: str = "lead") -> None:
+        await self._signal(lead, LeadWorkflow.opt_out, OptedOut(channel=channel, source=source))  # type: ignore[arg-type]
+
+    async def opt_in(self, lead: LeadRef, channel: str = "sms") -> None:
+        await self._signal(lead, LeadWorkflow.opt_in, OptedIn(channel=channel))  # type: ignore[arg-type]
+
+    async def set_key_dates(self, lead: LeadRef, dates: dict[str, date | None]) -> None:
+        await self._signal(lead, LeadWorkflow.set_key_dates, KeyDatesChanged(dates=dates))
+
+    async def set_parties(self, lead: LeadRef, parties: dict[str, Party | None]) -> None:
+        await self._signal(lead, LeadWorkflow.set_parties, PartiesChanged(parties=parties))
+
+    async def assign_designation(
+        self, lead: LeadRef, designation: str, member: Member | None
+    ) -> None:
+        event = DesignationsChanged(assignments={designation: member})
+        await self._signal(lead, LeadWorkflow.assign_designations, event)
+
+    async def enroll(self, lead: LeadRef, campaign: str, actor: str = "system") -> None:
+        await self._campaign(lead, CampaignChanged(op="start", campaign=campaign, actor=actor))
+
+    async def switch_campaign(
+        self, lead: LeadRef, from_campaign: str, to_campaign: str, actor: str = "system"
+    ) -> None:
+        event = CampaignChanged(
+            op="switch", campaign=to_campaign, switch_from=from_campaign, actor=actor
+        )
+        await self._campaign(lead, event)
+
+    async def pause_campaign(self, lead: LeadRef, campaign: str, actor: str = "system") -> None:
+        await self._campaign(lead, CampaignChanged(op="pause", campaign=campaign, actor=actor))
+
+    async def resume_campaign(self, lead: LeadRef, campaign: str, actor: str = "system") -> None:
+        await self._campaign(lead, CampaignChanged(op="resume", campaign=campaign, actor=actor))
+
+    async def cancel_campaign(self, lead: LeadRef, campaign: str, actor: str = "system") -> None:
+        await self._campaign(lead, CampaignChanged(op="cancel", campaign=campaign, actor=actor))
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    async def describe(self, lead: LeadRef) -> EngineState:
+        return await self._query(lead, LeadWorkflow.state)
+
+    async def agenda(self, lead: LeadRef, days: int = 30) -> list[Entry]:
+        return await self._query(lead, LeadWorkflow.agenda, days)
+
+    async def audit(self, lead: LeadRef) -> list[Audit]:
+        return await self._query(lead, LeadWorkflow.audit)
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    def _handle(self, lead: LeadRef) -> WorkflowHandle[Any, Any]:
+        return self.temporal.get_workflow_handle_for(LeadWorkflow.run, lead.workflow_id)
+
+    async def _update(
+        self, lead: LeadRef, update: Callable[..., Any], arg: Any, request_id: str
+    ) -> LeadSnapshot:
+        async with self._answer_in_time(lead):
+            try:
+                result: LeadSnapshot = await self._handle(lead).execute_update(
+                    update, arg, id=f"{update.__name__}:{request_id}"
+                )
+                return result
+            except WorkflowUpdateFailedError as exc:
+                raise _rejected(exc) from None
+            except RPCError as exc:
+                raise _missing(exc, lead) from None
+
+    async def _signal(self, lead: LeadRef, signal: Callable[..., Any], arg: Any) -> None:
+        async with self._answer_in_time(lead):
+            try:
+                await self._handle(lead).signal(signal, arg)
+            except RPCError as exc:
+                raise _missing(exc, lead) from None
+
+    async def _campaign(self, lead: LeadRef, event: CampaignChanged) -> None:
+        await self._signal(lead, LeadWorkflow.campaign, event)
+
+    async def _query(self, lead: LeadRef, query: Callable[..., Any], *args: Any) -> Any:
+        async with self._answer_in_time(lead):
+            try:
+                return await self._handle(lead).query(query, *args)
+            except RPCError as exc:
+                raise _missing(exc, lead) from None
 
     @contextlib.asynccontextmanager
     async def _answer_in_time(self, lead: LeadRef) -> AsyncIterator[None]:
@@ -78,48 +270,6 @@ class LeadflowClient:
                 f"{self.answer_timeout:g}s; is a leadflow worker running on task queue "
                 f"{self.task_queue!r}? The request can be retried safely."
             ) from None
-
-    async def ensure_lead(self, request: EnsureLead) -> LeadSnapshot:
-        """Start the lead's workflow if absent; either way return where the lead stands."""
-        start = WithStartWorkflowOperation(
-            LeadWorkflow.run,
-            LeadInput(ensure=request),
-            id=request.lead.workflow_id,
-            task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            memo=memo_for(request.lead, request.first_name, request.last_name),
-            search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(sa.LEAD_ACCOUNT, request.lead.account_id)]
-            ),
-            static_summary=f"Lead {request.lead.lead_id} of {request.lead.account_id}",
-        )
-        try:
-            async with self._answer_in_time(request.lead):
-                return await self.temporal.execute_update_with_start_workflow(
-                    LeadWorkflow.ensure, request, start_workflow_operation=start
-                )
-        except WorkflowUpdateFailedError as exc:
-            raise _rejected(exc) from None
-
-    async def change_milestone(self, lead: LeadRef, change: MilestoneChange) -> LeadSnapshot:
-        handle = self.temporal.get_workflow_handle_for(LeadWorkflow.run, lead.workflow_id)
-        try:
-            async with self._answer_in_time(lead):
-                return await handle.execute_update(
-                    LeadWorkflow.change_milestone, change, id=f"change:{change.request_id}"
-                )
-        except WorkflowUpdateFailedError as exc:
-            raise _rejected(exc) from None
-        except RPCError as exc:
-            raise _missing(exc, lead) from None
-
-    async def describe(self, lead: LeadRef) -> LeadState:
-        handle = self.temporal.get_workflow_handle_for(LeadWorkflow.run, lead.workflow_id)
-        try:
-            async with self._answer_in_time(lead):
-                return await handle.query(LeadWorkflow.state)
-        except RPCError as exc:
-            raise _missing(exc, lead) from None
 
 
 def new_request_id() -> str:

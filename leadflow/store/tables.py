@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKeyConstraint, Index, MetaData, String, Text, func
+from sqlalchemy import DateTime, ForeignKeyConstraint, Index, Integer, MetaData, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -85,3 +86,72 @@ class Task(Base):
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
+
+
+class CallQueueEntry(Base):
+    """M17-M18: at most one entry per lead, the call an agent should make next."""
+
+    __tablename__ = "call_queue"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account_id", "lead_id"], ["leads.account_id", "leads.lead_id"], ondelete="CASCADE"
+        ),
+        Index("ix_call_queue_next", "account_id", "priority", "available_at"),
+    )
+
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    key: Mapped[str] = mapped_column(String(400))
+    label: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[int] = mapped_column(Integer)
+    available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    queued_at: Mapped[datetime] = _now()
+
+
+class OutboxMessage(Base):
+    """B1: every message a lead is to receive, written before any provider is called."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account_id", "lead_id"], ["leads.account_id", "leads.lead_id"], ondelete="CASCADE"
+        ),
+        Index("ix_outbox_lead", "account_id", "lead_id", "created_at"),
+    )
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(128))
+    lead_id: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(10))
+    party: Mapped[str] = mapped_column(String(100))
+    to_address: Mapped[str] = mapped_column(String(320))
+    sender_id: Mapped[str] = mapped_column(String(200))
+    template: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    media: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    provider_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = _now()
+
+
+class AuditEntry(Base):
+    """B5: why each touch fired, was deferred, held or skipped."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account_id", "lead_id"], ["leads.account_id", "leads.lead_id"], ondelete="CASCADE"
+        ),
+        Index("ix_audit_log_lead", "account_id", "lead_id", "at"),
+    )
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(128))
+    lead_id: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    touch_key: Mapped[str] = mapped_column(String(400))
+    outcome: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -50,6 +50,7 @@ from leadflow.models.engine import (
     TimerFired,
     TouchLog,
 )
+from leadflow.models.lead import EnsureLead
 from leadflow.models.playbook import Action, Playbook, QueueLabel, Sender, Window
 from leadflow.workflows.templates import TemplateProblem, render
 
@@ -975,3 +976,55 @@ def _run_due(run: _Run) -> None:
         elif item.touch is not None:
             _touch(run, item.touch)
     raise RuntimeError("more than MAX_STEPS_PER_DECISION items came due at once")
+
+
+# ---- new leads and what is next ------------------------------------------------------------
+
+
+def initial_state(book: Playbook, ensure: EnsureLead) -> EngineState:
+    """The state of a new lead from an ensure request; refuses what the playbook lacks."""
+    milestone = ensure.milestone or book.defaults.milestone
+    status = ensure.status or book.defaults.status
+    _check_combination(book, milestone, status)
+    if book.status(status).requires_follow_up:
+        raise InvalidChange(
+            f"a new lead cannot start as {status!r}: it requires a follow-up; create the lead, "
+            "then change its status with one",
+            "FollowUpRequired",
+        )
+    state = new_state(
+        book,
+        lead=ensure.lead,
+        first_name=ensure.first_name,
+        last_name=ensure.last_name,
+        time_zone=ensure.time_zone or book.defaults.time_zone,
+        region=ensure.region,
+        loan_purpose=ensure.loan_purpose,
+        milestone=milestone,
+        status=status,
+    )
+    _merge(state.parties, dict(ensure.parties), book.parties, "party")
+    _merge(state.designations, dict(ensure.designations), book.designations, "designation")
+    _merge(state.key_dates, dict(ensure.key_dates), book.key_dates, "key date")
+    return state
+
+
+def describe_next(book: Playbook, s: EngineState) -> str | None:
+    """'isa_call_campaign day 7 call': what the lead's next wake-up is for, in words."""
+    if s.next_due is None:
+        return None
+    for item in s.agenda:
+        if item.due == s.next_due:
+            if item.kind == "date_rule":
+                return f"date rule {item.rule}"
+            if item.touch is not None:
+                return f"{item.touch.channel} to {item.touch.party} (deferred)"
+    for name in sorted(s.campaigns):
+        campaign = s.campaigns[name]
+        if _step_due(book, s, campaign) == s.next_due:
+            steps = book.campaigns[name].steps
+            if campaign.next_step >= len(steps):
+                return f"{name} completes"
+            step = steps[campaign.next_step]
+            return f"{name} day {step.after.days} {step.do}"
+    return "next step"

@@ -1,7 +1,8 @@
-"""LeadWorkflow: one durable workflow per lead (M25).
+"""LeadWorkflow: one durable workflow per lead, as long as the lead lives (M25).
 
-Updates and timers become events in an inbox; a single loop applies them one at a time,
-records each change in PostgreSQL through activities, and sleeps until the next due item.
+Updates and signals become events in an inbox. One loop takes them one at a time, or the
+timer when the next touch is due, asks the engine what to do, writes the commands in one
+activity, and sleeps again. Continue-as-new keeps each run's history short.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import asyncio
 import contextlib
 from collections import deque
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -26,34 +27,52 @@ with workflow.unsafe.imports_passed_through():
     import leadflow.workflows.localtime as localtime
     import leadflow.workflows.search_attributes as sa
     from leadflow.activities.store import LeadStoreActivities
+    from leadflow.models.engine import (
+        Audit,
+        CallLogged,
+        CampaignChanged,
+        Decision,
+        DeliveryFailed,
+        DesignationsChanged,
+        EngineState,
+        FollowUpScheduled,
+        InvalidChange,
+        KeyDatesChanged,
+        LeadCreated,
+        OptedIn,
+        OptedOut,
+        PartiesChanged,
+        ReplyReceived,
+        StatusChanged,
+        TimerFired,
+    )
     from leadflow.models.lead import (
+        ApplyDecision,
+        CallLog,
         EnsureLead,
-        FollowUpDue,
+        LeadCarry,
         LeadInput,
         LeadRecord,
         LeadRef,
         LeadSnapshot,
-        LeadState,
         MilestoneChange,
-        MilestoneRecord,
+        ScheduleFollowUp,
     )
+    from leadflow.workflows.engine import decide, describe_next, initial_state
+    from leadflow.workflows.preview import Entry, project
 
 STORE_TIMEOUT = timedelta(seconds=30)
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
-# Continue-as-new well before the server's own limits, even if it has not suggested it yet.
-MAX_HISTORY_EVENTS = 8_000
-
-
-def _set_or_unset(
-    key: SearchAttributeKey[SearchAttributeValueType], value: SearchAttributeValueType | None
-) -> SearchAttributeUpdate[SearchAttributeValueType]:
-    return key.value_unset() if value is None else key.value_set(value)
+AUDIT_KEPT = 100
 
 
 @dataclass
 class _Pending:
-    change: MilestoneChange
+    event: Any
+    request_id: str | None = None
     result: LeadSnapshot | None = None
+    error: ApplicationError | None = None
+    done: bool = False
 
 
 def memo_for(lead: LeadRef, first_name: str | None, last_name: str | None) -> dict[str, Any]:
@@ -62,45 +81,81 @@ def memo_for(lead: LeadRef, first_name: str | None, last_name: str | None) -> di
     return {"account": lead.account_id, "lead": lead.lead_id, "name": name}
 
 
+def _set_or_unset(
+    key: SearchAttributeKey[SearchAttributeValueType], value: SearchAttributeValueType | None
+) -> SearchAttributeUpdate[SearchAttributeValueType]:
+    return key.value_unset() if value is None else key.value_set(value)
+
+
+def _refused(exc: InvalidChange) -> ApplicationError:
+    return ApplicationError(str(exc), type=exc.reason, non_retryable=True)
+
+
 @workflow.defn
 class LeadWorkflow:
     @workflow.init
     def __init__(self, input: LeadInput) -> None:
-        now = workflow.now()
-        new = input.ensure
+        self._book = input.playbook
         self._is_new = input.carried is None
-        self._state = input.carried or LeadState(
-            lead=new.lead,
-            first_name=new.first_name,
-            last_name=new.last_name,
-            time_zone=new.time_zone,
-            milestone=new.milestone,
-            status=new.status,
-            created_at=now,
-            updated_at=now,
-        )
+        self._invalid: InvalidChange | None = None
+        if input.carried is not None:
+            self._carry = input.carried
+        else:
+            try:
+                state = initial_state(self._book, input.ensure)
+            except InvalidChange as exc:  # callers check first; this is the last line
+                self._invalid = exc
+                state = EngineState(
+                    lead=input.ensure.lead,
+                    playbook=self._book.name,
+                    playbook_version=self._book.version,
+                    time_zone="UTC",
+                    milestone="?",
+                    status="?",
+                )
+            self._carry = LeadCarry(engine=state)
         self._inbox: deque[_Pending] = deque()
         self._recorded = not self._is_new
         self._ensure_answered = False
         self._published: dict[str, object] = {}
 
+    @property
+    def _state(self) -> EngineState:
+        return self._carry.engine
+
     @workflow.run
     async def run(self, input: LeadInput) -> None:
+        if self._invalid is not None:
+            raise _refused(self._invalid)
         self._publish()
         if self._is_new:
-            await self._record_lead()
+            s = self._state
+            record = LeadRecord(
+                lead=s.lead,
+                first_name=s.first_name,
+                last_name=s.last_name,
+                time_zone=s.time_zone,
+                milestone=s.milestone,
+                status=s.status,
+                at=workflow.now(),
+            )
+            await self._decide(_Pending(LeadCreated()), record=record)
+            self._recorded = True
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
                 await workflow.wait_condition(
-                    lambda: bool(self._inbox),
-                    timeout=self._time_to_follow_up(),
-                    timeout_summary="until the lead's follow-up",
+                    lambda: bool(self._inbox) or self._must_continue(input),
+                    timeout=self._until_next_due(),
+                    timeout_summary=describe_next(self._book, self._state) or "next touch",
                 )
-            await self._drain()
-            if self._follow_up_due():
-                await self._follow_up()
-            if self._history_too_long():
+            if self._inbox:
+                await self._decide(self._inbox.popleft())
+            elif self._due():
+                await self._decide(_Pending(TimerFired()))
+            if self._must_continue(input):
                 await self._continue_as_new(input)
+
+    # ---- updates: the caller needs an answer ----------------------------------------------
 
     @workflow.update
     async def ensure(self, request: EnsureLead) -> LeadSnapshot:
@@ -121,144 +176,196 @@ class LeadWorkflow:
 
     @workflow.update
     async def change_milestone(self, change: MilestoneChange) -> LeadSnapshot:
-        if change.request_id in self._state.processed_requests:
-            return self._snapshot()
-        pending = _Pending(change)
-        self._inbox.append(pending)
-        await workflow.wait_condition(lambda: pending.result is not None)
-        assert pending.result is not None
-        return pending.result
+        return await self._submit(_status_event(change), change.request_id)
 
     @change_milestone.validator
     def _check_change(self, change: MilestoneChange) -> None:
-        if change.follow_up_at is not None and change.follow_up_at <= workflow.now():
-            raise ApplicationError(
-                f"follow_up_at {change.follow_up_at.isoformat()} is in the past; "
-                "a follow-up must be scheduled in the future",
-                type="InvalidChange",
-                non_retryable=True,
-            )
+        self._validate(_status_event(change), change.request_id)
+
+    @workflow.update
+    async def log_call(self, call: CallLog) -> LeadSnapshot:
+        """M19: returns the new status and when the lead is back in the queue."""
+        return await self._submit(_call_event(call), call.request_id)
+
+    @log_call.validator
+    def _check_call(self, call: CallLog) -> None:
+        self._validate(_call_event(call), call.request_id)
+
+    @workflow.update
+    async def schedule_follow_up(self, request: ScheduleFollowUp) -> LeadSnapshot:
+        return await self._submit(_follow_up_event(request), request.request_id)
+
+    @schedule_follow_up.validator
+    def _check_follow_up(self, request: ScheduleFollowUp) -> None:
+        self._validate(_follow_up_event(request), request.request_id)
+
+    # ---- signals: facts that need no answer ------------------------------------------------
+
+    @workflow.signal
+    def reply_received(self, event: ReplyReceived) -> None:
+        self._inbox.append(_Pending(event))
+
+    @workflow.signal
+    def opt_out(self, event: OptedOut) -> None:
+        self._inbox.append(_Pending(event))
+
+    @workflow.signal
+    def opt_in(self, event: OptedIn) -> None:
+        self._inbox.append(_Pending(event))
+
+    @workflow.signal
+    def set_key_dates(self, event: KeyDatesChanged) -> None:
+        self._inbox.append(_Pending(event))
+
+    @workflow.signal
+    def set_parties(self, event: PartiesChanged) -> None:
+        self._inbox.append(_Pending(event))
+
+    @workflow.signal
+    def assign_designations(self, event: DesignationsChanged) -> None:
+        self._inbox.append(_Pending(event))
+
+    @workflow.signal
+    def campaign(self, event: CampaignChanged) -> None:
+        self._inbox.append(_Pending(event))
+
+    @workflow.signal
+    def delivery_failed(self, event: DeliveryFailed) -> None:
+        self._inbox.append(_Pending(event))
+
+    # ---- queries ---------------------------------------------------------------------------
 
     @workflow.query
-    def state(self) -> LeadState:
+    def state(self) -> EngineState:
         return self._state
 
-    async def _drain(self) -> None:
-        while self._inbox:
-            pending = self._inbox.popleft()
-            await self._apply(pending)
+    @workflow.query
+    def agenda(self, days: int = 30) -> list[Entry]:
+        """What the lead receives over the next `days` if nothing else happens."""
+        return project(self._book, self._state, workflow.now(), days)
 
-    async def _apply(self, pending: _Pending) -> None:
-        change = pending.change
-        if change.request_id not in self._state.processed_requests:
-            now = workflow.now()
+    @workflow.query
+    def audit(self) -> list[Audit]:
+        return self._carry.audit
+
+    # ---- the loop's work -------------------------------------------------------------------
+
+    def _validate(self, event: Any, request_id: str) -> None:
+        if request_id in self._carry.processed:
+            return  # a repeat: the handler answers with the lead as it is
+        try:
+            decide(self._book, self._state, event, workflow.now())
+        except InvalidChange as exc:
+            raise _refused(exc) from None
+
+    async def _submit(self, event: Any, request_id: str) -> LeadSnapshot:
+        if request_id in self._carry.processed:
+            return self._snapshot()
+        pending = _Pending(event, request_id)
+        self._inbox.append(pending)
+        await workflow.wait_condition(lambda: pending.done)
+        if pending.error is not None:
+            raise pending.error
+        assert pending.result is not None
+        return pending.result
+
+    async def _decide(self, pending: _Pending, record: LeadRecord | None = None) -> None:
+        now = workflow.now()
+        if pending.request_id is not None and pending.request_id in self._carry.processed:
+            pending.result, pending.done = self._snapshot(), True
+            return
+        try:
+            decision = decide(self._book, self._state, pending.event, now)
+        except InvalidChange as exc:
+            if pending.request_id is not None:  # an update: its caller hears why
+                pending.error, pending.done = _refused(exc), True
+                return
+            workflow.logger.warning("refused %s: %s", pending.event.type, exc)
+            reason = f"{pending.event.type} refused: {exc}"
+            refusal = Audit(key=f"refused:{pending.event.type}", outcome="skipped", reason=reason)
+            decision = Decision(state=self._state, commands=[refusal])
+        self._carry.decisions += 1
+        if decision.commands or record is not None:
             await workflow.execute_activity_method(
-                LeadStoreActivities.record_milestone,
-                MilestoneRecord(
+                LeadStoreActivities.apply_decision,
+                ApplyDecision(
                     lead=self._state.lead,
-                    key=f"{self._state.lead.workflow_id}:{change.request_id}",
-                    change=change,
+                    decision=self._carry.decisions,
                     at=now,
+                    commands=decision.commands,
+                    record=record,
                 ),
                 start_to_close_timeout=STORE_TIMEOUT,
                 retry_policy=STORE_RETRY,
-                summary=f"Record {change.action}: {change.milestone} / {change.status or '-'}",
+                summary=_summary(decision),
             )
-            state = self._state
-            state.milestone = change.milestone
-            state.status = change.status
-            state.follow_up_at = change.follow_up_at
-            state.updated_at = now
-            state.changes += 1
-            state.remember(change.request_id)
-            self._publish()
-        pending.result = self._snapshot()
+        self._carry.engine = decision.state
+        audits = [c for c in decision.commands if isinstance(c, Audit)]
+        self._carry.audit = (self._carry.audit + audits)[-AUDIT_KEPT:]
+        if pending.request_id is not None:
+            self._carry.remember(pending.request_id)
+        self._publish()
+        pending.result, pending.done = self._snapshot(), True
 
-    def _time_to_follow_up(self) -> timedelta | None:
-        due = self._state.follow_up_at
-        if due is None:
-            return None
-        return max(due - workflow.now(), timedelta(0))
+    def _until_next_due(self) -> timedelta | None:
+        due = self._state.next_due
+        return None if due is None else max(due - workflow.now(), timedelta(0))
 
-    def _follow_up_due(self) -> bool:
-        due = self._state.follow_up_at
+    def _due(self) -> bool:
+        due = self._state.next_due
         return due is not None and due <= workflow.now()
 
-    async def _follow_up(self) -> None:
-        state = self._state
-        assert state.follow_up_at is not None
-        due = state.follow_up_at
-        await workflow.execute_activity_method(
-            LeadStoreActivities.create_task,
-            FollowUpDue(
-                lead=state.lead,
-                key=f"{state.lead.workflow_id}:follow-up:{due.isoformat()}",
-                due_at=due,
-                notes=f"Follow-up due with {state.milestone} / {state.status or '-'}",
-            ),
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
-            summary="Create follow-up task",
-        )
-        state.follow_up_at = None
-        self._publish()
-
-    async def _record_lead(self) -> None:
-        state = self._state
-        await workflow.execute_activity_method(
-            LeadStoreActivities.record_lead,
-            LeadRecord(
-                lead=state.lead,
-                first_name=state.first_name,
-                last_name=state.last_name,
-                time_zone=state.time_zone,
-                milestone=state.milestone,
-                status=state.status,
-                at=state.created_at,
-            ),
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
-            summary="Record new lead",
-        )
-        self._recorded = True
-
-    def _history_too_long(self) -> bool:
+    def _must_continue(self, input: LeadInput) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() > (
-            MAX_HISTORY_EVENTS
+        return info.is_continue_as_new_suggested() or (
+            info.get_current_history_length() > input.history_limit
         )
 
     async def _continue_as_new(self, input: LeadInput) -> None:
-        # Updates wait on the loop, so keep applying them until every handler has returned.
-        while not workflow.all_handlers_finished():
-            await workflow.wait_condition(
-                lambda: bool(self._inbox) or workflow.all_handlers_finished()
-            )
-            await self._drain()
+        # Updates wait on the loop: keep deciding until every handler has returned.
+        while self._inbox or not workflow.all_handlers_finished():
+            if self._inbox:
+                await self._decide(self._inbox.popleft())
+            else:
+                await workflow.wait_condition(
+                    lambda: bool(self._inbox) or workflow.all_handlers_finished()
+                )
+        s = self._state
         workflow.continue_as_new(
-            LeadInput(ensure=input.ensure, carried=self._state),
-            memo=memo_for(self._state.lead, self._state.first_name, self._state.last_name),
+            LeadInput(
+                ensure=input.ensure,
+                playbook=self._book,
+                carried=self._carry,
+                history_limit=input.history_limit,
+            ),
+            memo=memo_for(s.lead, s.first_name, s.last_name),
         )
 
     def _snapshot(self, *, created: bool = False) -> LeadSnapshot:
-        state = self._state
+        s = self._state
         return LeadSnapshot(
-            workflow_id=state.lead.workflow_id,
-            milestone=state.milestone,
-            status=state.status,
-            follow_up_at=state.follow_up_at,
-            changes=state.changes,
+            workflow_id=s.lead.workflow_id,
+            milestone=s.milestone,
+            status=s.status,
+            contacted=s.contacted,
+            campaigns=sorted(s.campaigns),
+            queue_label=s.queue.label if s.queue else None,
+            back_in_queue_at=s.queue.available_at if s.queue else None,
+            next_due=s.next_due,
+            changes=s.changes,
             created=created,
         )
 
     def _publish(self) -> None:
-        """Keep search attributes and the current-details line in step with the state (M27)."""
-        state = self._state
+        """Keep search attributes and the current-details line in step (M27)."""
+        s = self._state
         wanted: list[SearchAttributeUpdate[Any]] = [
-            sa.LEAD_ACCOUNT.value_set(state.lead.account_id),
-            sa.LEAD_MILESTONE.value_set(state.milestone),
-            _set_or_unset(sa.LEAD_STATUS, state.status),
-            _set_or_unset(sa.LEAD_NEXT_TOUCH, state.follow_up_at),
+            sa.LEAD_ACCOUNT.value_set(s.lead.account_id),
+            sa.LEAD_MILESTONE.value_set(s.milestone),
+            sa.LEAD_STATUS.value_set(s.status),
+            sa.LEAD_CAMPAIGNS.value_set(sorted(s.campaigns)),
+            _set_or_unset(sa.LEAD_NEXT_TOUCH, s.next_due),
+            _set_or_unset(sa.LEAD_LOAN_PURPOSE, s.loan_purpose),
         ]
         changed = [u for u in wanted if self._published.get(u.key.name, ...) != u.value]
         if changed:
@@ -267,9 +374,66 @@ class LeadWorkflow:
         workflow.set_current_details(self._details())
 
     def _details(self) -> str:
-        state = self._state
-        line = f"{state.milestone} / {state.status or 'no status'}"
-        if state.follow_up_at is not None:
-            due = localtime.describe(state.follow_up_at, state.time_zone)
-            line += f". Next: follow-up {due}"
-        return line
+        s = self._state
+        lines = [f"{s.milestone} / {s.status}"]
+        if s.next_due is not None:
+            what = describe_next(self._book, s)
+            lines.append(f"Next: {what}, {localtime.describe(s.next_due, s.time_zone)}")
+        if s.queue is not None:
+            at = localtime.describe(s.queue.available_at, s.time_zone)
+            lines.append(f"Queue: {s.queue.label} (priority {s.queue.priority}) from {at}")
+        if s.campaigns:
+            lines.append("Campaigns: " + ", ".join(sorted(s.campaigns)))
+        return "\n".join(lines)
+
+
+def _status_event(change: MilestoneChange) -> StatusChanged:
+    return StatusChanged(
+        milestone=change.milestone,
+        status=change.status,
+        action=change.action,
+        note=change.note,
+        actor=change.actor,
+        follow_up=change.follow_up.for_lead(change.request_id) if change.follow_up else None,
+    )
+
+
+def _call_event(call: CallLog) -> CallLogged:
+    return CallLogged(
+        disposition=call.disposition,
+        channel=call.channel,
+        direction=call.direction,
+        comments=call.comments,
+        actor=call.actor,
+        follow_up=call.follow_up.for_lead(call.request_id) if call.follow_up else None,
+    )
+
+
+def _follow_up_event(request: ScheduleFollowUp) -> FollowUpScheduled:
+    return FollowUpScheduled(
+        follow_up=request.follow_up.for_lead(request.request_id), actor=request.actor
+    )
+
+
+def _summary(decision: Decision) -> str:
+    """A short line for the activity in the Temporal UI: what this decision writes."""
+    parts: list[str] = []
+    for command in decision.commands:
+        if command.kind == "set_status":
+            parts.append(f"set {command.milestone} / {command.status}")
+        elif command.kind == "send_message":
+            parts.append(f"{command.channel} to {command.party}")
+        elif command.kind == "queue_call":
+            parts.append(f"queue {command.label}")
+        elif command.kind == "dequeue_call":
+            parts.append("dequeue")
+        elif command.kind == "create_task":
+            parts.append(f"task {command.subject}")
+    audits = sum(1 for c in decision.commands if c.kind == "audit")
+    if audits:
+        parts.append(f"{audits} audit")
+    text = "; ".join(parts) or "record"
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+__all__ = ["LeadWorkflow", "datetime", "memo_for"]

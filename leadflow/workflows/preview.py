@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow.models.engine import (
     Command,
@@ -18,11 +19,16 @@ from leadflow.models.lead import LeadRef
 from leadflow.models.playbook import Playbook
 from leadflow.workflows.engine import decide, new_state
 
+MAX_WAKE_UPS = 10_000
 
-@dataclass(frozen=True)
-class Entry:
+
+class Entry(BaseModel):
+    """One command and the moment the engine issued it."""
+
+    model_config = ConfigDict(frozen=True)
+
     at: datetime
-    command: Command
+    command: Annotated[Command, Field(discriminator="kind")]
 
 
 def sample_lead(book: Playbook, **facts: Any) -> EngineState:
@@ -57,13 +63,20 @@ def sample_lead(book: Playbook, **facts: Any) -> EngineState:
 
 def timeline(book: Playbook, state: EngineState, start: datetime, days: int) -> list[Entry]:
     """Create the lead at `start`, then wake it at every due time until `days` have passed."""
-    end = start + timedelta(days=days)
     decision = decide(book, state, LeadCreated(), start)
-    entries = [Entry(start, command) for command in decision.commands]
-    state = decision.state
-    while state.next_due is not None and state.next_due <= end:
+    created = [Entry(at=start, command=command) for command in decision.commands]
+    return created + project(book, decision.state, start, days)
+
+
+def project(book: Playbook, state: EngineState, now: datetime, days: int) -> list[Entry]:
+    """Wake the lead at every due time for `days` from `now`, with no other event."""
+    end = now + timedelta(days=days)
+    entries: list[Entry] = []
+    for _ in range(MAX_WAKE_UPS):
+        if state.next_due is None or state.next_due > end:
+            break
         now = state.next_due
         decision = decide(book, state, TimerFired(), now)
-        entries += [Entry(now, command) for command in decision.commands]
+        entries += [Entry(at=now, command=command) for command in decision.commands]
         state = decision.state
     return entries

@@ -1,0 +1,28 @@
+"""Identifiers shared by every message: which account, which lead."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Identifier = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+\-]{0,127}$"),
+    Field(description="1-128 characters: letters, digits and . _ @ + -, starting alphanumeric"),
+]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LeadRef(Message):
+    """Which lead: unique per account; the workflow id is derived from it (M25)."""
+
+    account_id: Identifier
+    lead_id: Identifier
+
+    @property
+    def workflow_id(self) -> str:
+        return f"lead:{self.account_id}:{self.lead_id}"
