@@ -74,9 +74,13 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
         await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """Temporal's time-skipping test server: days pass in milliseconds."""
+    """Temporal's time-skipping test server: days pass in milliseconds.
+
+    One per test (it starts in ~0.1 s): skipping time wakes every workflow on the server,
+    and leads left by earlier tests would have no worker to run them.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
         data_converter=DATA_CONVERTER,
