@@ -110,6 +110,7 @@ class LeadSnapshot(Message):
     back_in_queue_at: datetime | None = None
     next_due: datetime | None = None
     changes: int
+    runs: int = 1
     created: bool = False
 
 
@@ -121,6 +122,7 @@ class LeadCarry(BaseModel):
     engine: EngineState
     processed: list[str] = []
     decisions: int = 0
+    runs: int = 1  # how many runs this lead's workflow has had (continue-as-new)
     audit: list[Audit] = []
 
     def remember(self, request_id: str) -> None:

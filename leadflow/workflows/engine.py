@@ -446,7 +446,9 @@ def _contact_made(run: _Run) -> None:
 # ---- actions (M6-M8, M10) -------------------------------------------------------------------
 
 
-def _action(run: _Run, action: Action, cause: str) -> None:
+def _action(run: _Run, action: Action, cause: str, due: datetime | None = None) -> None:
+    """Run an action that came due at `due` (now, unless a timer fired it a little late)."""
+    due = due or run.now
     s = run.s
     window = action.stop_communication
     if window is not None and window.key_date in s.key_dates:
@@ -476,13 +478,13 @@ def _action(run: _Run, action: Action, cause: str) -> None:
             _touch(run, touch)
     elif action.do == "task":
         assert action.subject is not None
-        _task(run, cause, action.subject, action.assignee, run.now + action.due_in)
+        _task(run, cause, action.subject, action.assignee, due + action.due_in)
     elif action.do == "campaign":
         assert action.campaign is not None
         _enroll(run, action.campaign, f"started by {cause}")
     else:
         assert action.label is not None
-        _queue(run, action.label, run.now, key=cause, notes="")
+        _queue(run, action.label, due, key=cause, notes="")
 
 
 def _sender(run: _Run, given: Sender | None) -> Sender:
@@ -718,7 +720,7 @@ def _step_due(book: Playbook, s: EngineState, campaign: CampaignRun) -> datetime
     return due
 
 
-def _run_campaign_step(run: _Run, name: str) -> None:
+def _run_campaign_step(run: _Run, name: str, due: datetime) -> None:
     s = run.s
     campaign = s.campaigns[name]
     spec = run.book.campaigns[name]
@@ -750,10 +752,10 @@ def _run_campaign_step(run: _Run, name: str) -> None:
     if step.do == "call":
         first = campaign.next_step == next(i for i, st in enumerate(spec.steps) if st.do == "call")
         label = step.label or ("CallASAP" if first and s.call_attempts == 0 else "Redial")
-        _queue(run, label, run.now, key=key, notes=f"{name}: day {step.after.days} call")
+        _queue(run, label, due, key=key, notes=f"{name}: day {step.after.days} call")
     elif step.do == "task":
         assert step.subject is not None
-        _task(run, key, step.subject, step.share_from, run.now)
+        _task(run, key, step.subject, step.share_from, due)
     else:
         assert step.template is not None
         sender = _sender(run, step.share_from)
@@ -946,7 +948,7 @@ def _schedule_date_rules(run: _Run, changed: list[str]) -> None:
 def _run_date_rule(run: _Run, item: AgendaItem) -> None:
     rule = next((r for r in run.book.date_rules if r.name == item.rule), None)
     if rule is not None:
-        _action(run, rule.action, cause=item.key)
+        _action(run, rule.action, cause=item.key, due=item.due)
 
 
 # ---- what is due ---------------------------------------------------------------------------
@@ -965,9 +967,9 @@ def _run_due(run: _Run) -> None:
                 candidates.append((due, 1, name))
         if not candidates:
             return
-        _, kind, key = min(candidates)
+        due, kind, key = min(candidates)
         if kind == 1:
-            _run_campaign_step(run, key)
+            _run_campaign_step(run, key, due)
             continue
         item = next(a for a in s.agenda if a.key == key)
         s.agenda.remove(item)

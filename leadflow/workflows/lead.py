@@ -331,6 +331,7 @@ class LeadWorkflow:
                     lambda: bool(self._inbox) or workflow.all_handlers_finished()
                 )
         s = self._state
+        self._carry.runs += 1
         workflow.continue_as_new(
             LeadInput(
                 ensure=input.ensure,
@@ -353,6 +354,7 @@ class LeadWorkflow:
             back_in_queue_at=s.queue.available_at if s.queue else None,
             next_due=s.next_due,
             changes=s.changes,
+            runs=self._carry.runs,
             created=created,
         )
 

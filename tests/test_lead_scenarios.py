@@ -1,0 +1,330 @@
+"""The seeds' scenarios through the real LeadWorkflow, store activity and PostgreSQL, under
+time skipping. Each asserts exact times, recipients and labels."""
+
+from __future__ import annotations
+
+import json
+from datetime import time, timedelta
+from pathlib import Path
+
+import yaml
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.testing import WorkflowEnvironment
+
+from leadflow.models.engine import Member, ReplyReceived
+from leadflow.paths import shipped
+from leadflow.starter.client import LeadflowClient, PlaybookSource
+from leadflow.workflows import localtime
+from leadflow.workflows import search_attributes as sa
+from tests.factories import TEAM, call, change, eventually, new_lead
+from tests.scenario_support import (
+    CHICAGO,
+    at,
+    audit,
+    close,
+    described,
+    lead_row,
+    outbox,
+    queue,
+    skip_to,
+    skip_to_next,
+    tasks,
+)
+
+MONDAY, FRIDAY = 0, 4
+
+
+async def test_referral_partner_chain(
+    leads: LeadflowClient, time_env: WorkflowEnvironment, db: AsyncEngine
+) -> None:
+    """Seed 000: voicemail -> high touch + partner SMS -> a week of silence ->
+    "No reply to outreach" -> low touch + another partner SMS."""
+    start = await skip_to_next(time_env, MONDAY, time(10))
+    request = new_lead(playbook="mortgage")
+    await leads.ensure_lead(request)
+    await leads.change_milestone(request.lead, change("Called Left Voicemail", "Attempted Contact"))
+    sent = await outbox(db, request.lead)
+    assert [(m.party, m.template, m.to_address) for m in sent] == [
+        ("referral_partner", "referral_left_voicemail", "+13125550113"),
+        ("borrower", "high_touch_sms_1", "+13125550111"),
+    ]
+    assert all(close(m.created_at, start) for m in sent)
+
+    await time_env.sleep(timedelta(days=8))
+
+    async def moved() -> bool:
+        return (await lead_row(db, request.lead)).milestone == "No reply to outreach"
+
+    assert await eventually(moved)
+    sent = await outbox(db, request.lead)
+    to_partner = [(m.template, m.created_at) for m in sent if m.party == "referral_partner"]
+    high_touch = [m for m in sent if m.key.split(":", 3)[3].startswith("campaign:high_touch")]
+    steps = leads.playbooks.get("mortgage").campaigns["high_touch"].steps
+    assert len(high_touch) == len(steps)
+    completed = high_touch[-1].created_at  # the last step; completion follows at once
+    assert [t for t, _ in to_partner] == ["referral_left_voicemail", "referral_no_reply"]
+    assert close(to_partner[0][1], start) and to_partner[1][1] == completed
+    state = await leads.describe(request.lead)
+    assert sorted(state.campaigns) == ["low_touch"]
+    attributes = (
+        await time_env.client.get_workflow_handle(request.lead.workflow_id).describe()
+    ).typed_search_attributes
+    assert attributes.get(sa.LEAD_CAMPAIGNS) == ["low_touch"]
+    assert attributes.get(sa.LEAD_STATUS) == "Nurture"
+
+
+async def test_a_reply_stops_the_drip_midway(
+    leads: LeadflowClient, time_env: WorkflowEnvironment, db: AsyncEngine
+) -> None:
+    await skip_to_next(time_env, MONDAY, time(10))
+    request = new_lead(playbook="mortgage")
+    await leads.ensure_lead(request)
+    await leads.change_milestone(request.lead, change("Called Left Voicemail", "Attempted Contact"))
+    await time_env.sleep(timedelta(days=2, hours=2))
+    await leads.reply_received(request.lead, ReplyReceived(channel="sms", body="call me"))
+
+    async def stopped() -> bool:
+        return "high_touch" not in (await leads.describe(request.lead)).campaigns
+
+    assert await eventually(stopped)
+    before = len(await outbox(db, request.lead))
+    await time_env.sleep(timedelta(days=30))
+    assert len(await outbox(db, request.lead)) == before
+    assert (await lead_row(db, request.lead)).milestone == "Called Left Voicemail"
+    reasons = [a.reason for a in await audit(db, request.lead) if a.outcome == "stopped"]
+    assert reasons == ["reply received by sms"]
+
+
+async def test_isa_cadence_with_contact_on_day_7(
+    leads: LeadflowClient, time_env: WorkflowEnvironment, db: AsyncEngine
+) -> None:
+    """Seed 002: CallASAP at once, Redial on days 2 and 4; contact on day 7 ends the
+    cadence, and the lead comes back only as a Callback."""
+    start = await skip_to_next(time_env, MONDAY, time(10))
+    request = new_lead(playbook="isa")
+    created = await leads.ensure_lead(request)
+    assert created.queue_label == "CallASAP" and close(created.back_in_queue_at, start)
+    entry = await queue(db, request.lead)
+    assert (entry.label, entry.priority) == ("CallASAP", 100)
+    assert close(entry.available_at, start)
+
+    day = localtime.local_date(start, CHICAGO)
+    for offset in (2, 4):
+        await skip_to(time_env, at(day + timedelta(days=offset), time(10, 5)))
+
+        async def redial(offset: int = offset) -> object:
+            entry = await queue(db, request.lead)
+            return (
+                entry is not None
+                and close(entry.available_at, at(day + timedelta(days=offset), time(10)))
+                and entry.label == "Redial"
+            )
+
+        assert await eventually(redial)
+
+    await skip_to(time_env, at(day + timedelta(days=7), time(10, 20)))
+    engaged = await leads.log_call(request.lead, call("Engaged", comments="buying in June"))
+    now = at(day + timedelta(days=7), time(10, 20))
+    assert (engaged.status, engaged.contacted) == ("Engaged", True)
+    assert engaged.queue_label == "Callback"
+    assert close(engaged.back_in_queue_at, now + timedelta(hours=48))
+    assert "isa_call_campaign" not in engaged.campaigns
+
+    await time_env.sleep(timedelta(days=60))
+    entry = await queue(db, request.lead)
+    assert entry.label == "Callback"  # no Redial came back after contact
+    redials = [a.at for a in await audit(db, request.lead) if a.reason == "queued as Redial"]
+    assert len(redials) == 3 and all(at < now for at in redials)  # days 2, 4 and 7 only
+
+
+async def test_dispositions_hold_and_a_follow_up_overrides(
+    time_env: WorkflowEnvironment, db: AsyncEngine, tmp_path: Path, leads: LeadflowClient
+) -> None:
+    """Seed 004: No Answer -> out 1 hour; Engaged -> out 48 hours; a follow-up date
+    overrides both (here with seed 003's callback periods taken out of the playbook)."""
+    data = yaml.safe_load((shipped("playbooks") / "isa.yaml").read_text())
+    data["name"], data["callback_periods"] = "isa-log", {}
+    (tmp_path / "isa-log.yaml").write_text(yaml.safe_dump(data))
+    client = LeadflowClient(time_env.client, leads.task_queue, playbooks=PlaybookSource(tmp_path))
+    start = await skip_to_next(time_env, MONDAY, time(10))
+    request = new_lead(playbook="isa")
+    request = request.model_copy(update={"playbook": "isa-log"})
+    await client.ensure_lead(request)
+
+    no_answer = await client.log_call(request.lead, call("No Answer"))
+    assert no_answer.status == "Contact Attempted"
+    assert close(no_answer.back_in_queue_at, start + timedelta(hours=1))
+    await time_env.sleep(timedelta(hours=1, minutes=5))
+    engaged = await client.log_call(request.lead, call("Engaged"))
+    logged = start + timedelta(hours=1, minutes=5)
+    assert close(engaged.back_in_queue_at, logged + timedelta(hours=48))
+
+    later = at(localtime.local_date(start, CHICAGO) + timedelta(days=5), time(15, 30))
+    with_date = await client.log_call(request.lead, call("Left VM", follow_up_at=later))
+    assert (with_date.queue_label, with_date.back_in_queue_at) == ("Callback", later)
+    entry = await queue(db, request.lead)
+    assert (entry.label, entry.available_at) == ("Callback", later)
+
+
+async def test_callback_periods_follow_the_status_and_the_production_cycle(
+    leads: LeadflowClient, time_env: WorkflowEnvironment, db: AsyncEngine
+) -> None:
+    """Seed 003: attempted -> every 2-4 hours, contacted -> 18-24 hours, back and forth;
+    early in the month "contacted, no application" is called sooner and ahead."""
+    now = await time_env.get_current_time()
+    month_end = localtime.local_date(now, CHICAGO).replace(day=28)
+    if month_end <= localtime.local_date(now, CHICAGO):
+        month_end = (month_end + timedelta(days=10)).replace(day=28)
+    await skip_to(time_env, at(month_end, time(10)))
+    month_end = localtime.local_date(await time_env.get_current_time(), CHICAGO)
+    request = new_lead(playbook="isa")
+    await leads.ensure_lead(request)
+
+    first = await leads.log_call(request.lead, call("No Answer"))
+    assert first.status == "Contact Attempted"
+    assert close(first.back_in_queue_at, at(month_end, time(12)))
+    await leads.change_milestone(request.lead, change("Contacted", "Engaged"))
+    late = await leads.log_call(request.lead, call("No Answer"))
+    # Month end, "contacted, no application": the band stretches 2h to 3h.
+    assert close(late.back_in_queue_at, at(month_end, time(13)))
+    assert (await queue(db, request.lead)).priority == 80
+
+    next_month = (month_end + timedelta(days=7)).replace(day=2)
+    await skip_to(time_env, at(next_month, time(10)))
+    early = await leads.log_call(request.lead, call("No Answer"))
+    # Early month: tightened to half (1 h, the disposition's hold) and 20 points ahead.
+    assert close(early.back_in_queue_at, at(next_month, time(11)))
+    assert (await queue(db, request.lead)).priority == 100
+
+
+async def test_date_rules_move_with_their_key_date(
+    leads: LeadflowClient, time_env: WorkflowEnvironment, db: AsyncEngine
+) -> None:
+    start = await skip_to_next(time_env, MONDAY, time(10))
+    day = localtime.local_date(start, CHICAGO)
+    request = new_lead(playbook="mortgage")
+    await leads.ensure_lead(request)
+    await leads.set_key_dates(request.lead, {"lock_expiration": day + timedelta(days=20)})
+    await time_env.sleep(timedelta(days=10))
+    moved = day + timedelta(days=30)
+    await leads.set_key_dates(request.lead, {"lock_expiration": moved})
+    await skip_to(time_env, at(day + timedelta(days=14), time(12)))
+    assert not [t for t in await tasks(db, request.lead) if "lock" in t.subject]
+
+    await skip_to(time_env, at(moved - timedelta(days=7), time(9, 30)))
+
+    async def lock_tasks() -> list[object]:
+        return [t for t in await tasks(db, request.lead) if "lock" in t.subject]
+
+    found = await eventually(lock_tasks)
+    rule = leads.playbooks.get("mortgage").date_rules[0]
+    assert [(t.due_at, t.assignee) for t in found] == [
+        (at(moved - timedelta(days=7), time(9)) + rule.action.due_in, "loa-1")
+    ]
+
+
+async def test_stop_communication_window_before_funding(
+    leads: LeadflowClient, time_env: WorkflowEnvironment, db: AsyncEngine
+) -> None:
+    start = await skip_to_next(time_env, MONDAY, time(10))
+    funded = localtime.local_date(start, CHICAGO) + timedelta(days=2)
+    request = new_lead(
+        playbook="mortgage", loan_purpose="Purchase", key_dates={"funded_date": funded}
+    )
+    await leads.ensure_lead(request)
+    await leads.change_milestone(request.lead, change("Clear to Close", "In Process"))
+    assert {m.party for m in await outbox(db, request.lead)} == {"borrower", "co_borrower"}
+    reasons = [a.reason for a in await audit(db, request.lead) if a.outcome == "skipped"]
+    assert any(r.startswith("stop communication: within 3 days") for r in reasons)
+
+
+async def test_missing_designation_holds_and_asks_for_an_assignment(
+    leads: LeadflowClient, time_env: WorkflowEnvironment, db: AsyncEngine
+) -> None:
+    await skip_to_next(time_env, MONDAY, time(10))
+    team = {k: v for k, v in TEAM.items() if k in ("loan_assignee", "processor")}
+    request = new_lead(playbook="mortgage", designations=team)
+    await leads.ensure_lead(request)
+    await leads.change_milestone(request.lead, change("Conditional Approval", "In Process"))
+
+    sent = await outbox(db, request.lead)
+    assert {(m.party, m.sender_id) for m in sent} == {
+        ("buying_agent", "lo-1"),
+        ("listing_agent", "lo-1"),
+    }
+    assign = [t for t in await tasks(db, request.lead) if t.subject.startswith("Assign")]
+    assert {(t.subject, t.assignee) for t in assign} == {
+        ("Assign a loan_officer_assistant to this lead", "lo-1")
+    }
+    held = [a for a in await audit(db, request.lead) if a.outcome == "held"]
+    assert len(held) == 2 and "no loan_officer_assistant assigned" in held[0].reason
+
+    await leads.assign_designation(
+        request.lead,
+        "loan_officer_assistant",
+        Member(id="loa-9", name="Ali Assistant", phone="+1312555019"),
+    )
+
+    async def released() -> set[tuple[str, str]]:
+        return {
+            (m.party, m.sender_id)
+            for m in await outbox(db, request.lead)
+            if m.party in ("borrower", "co_borrower")
+        }
+
+    assert await eventually(released) == {("borrower", "loa-9"), ("co_borrower", "loa-9")}
+
+
+async def test_loan_purpose_selects_the_workflow(
+    leads: LeadflowClient, time_env: WorkflowEnvironment, db: AsyncEngine
+) -> None:
+    await skip_to_next(time_env, MONDAY, time(10))
+    for purpose, template in (
+        ("Purchase", "borrower_application_purchase"),
+        ("Refinance", "borrower_application_refinance"),
+        ("VA", "borrower_application"),
+    ):
+        request = new_lead(playbook="mortgage", loan_purpose=purpose)
+        await leads.ensure_lead(request)
+        await leads.change_milestone(request.lead, change("Application", "In Process"))
+        borrower = [m.template for m in await outbox(db, request.lead) if m.party == "borrower"]
+        assert borrower == [template]
+    notes = [a.reason for a in await audit(db, request.lead) if "loan purpose" in a.reason]
+    assert notes == ["loan purpose 'VA' matches no workflow: default used"]
+
+
+async def test_two_years_of_low_touch_continue_as_new_with_state_intact(
+    time_env: WorkflowEnvironment, db: AsyncEngine, leads: LeadflowClient
+) -> None:
+    client = LeadflowClient(time_env.client, leads.task_queue, history_limit=120)
+    await skip_to_next(time_env, MONDAY, time(10))
+    request = new_lead(playbook="mortgage")
+    await client.ensure_lead(request)
+    await client.change_milestone(request.lead, change("No reply to outreach", "Nurture"))
+    first_run, _ = await described(time_env, request.lead.workflow_id)
+
+    await time_env.sleep(timedelta(days=2 * 365 + 30))
+    steps = client.playbooks.get("mortgage").campaigns["low_touch"].steps
+
+    async def all_sent() -> bool:
+        low = [m for m in await outbox(db, request.lead) if ":campaign:low_touch:" in m.key]
+        return len(low) == len(steps)
+
+    assert await eventually(all_sent, timeout=30)
+    snapshot = await client.change_milestone(request.lead, change("Contacted", "Nurture"))
+    assert snapshot.runs >= 3
+    assert snapshot.changes == 2 and snapshot.campaigns == []
+    run_id, attributes = await described(time_env, request.lead.workflow_id)
+    assert run_id != first_run
+    assert attributes["LeadMilestone"] == "Contacted"
+    assert attributes["LeadAccount"] == "acme"
+    assert attributes["LeadCampaigns"] == []
+    memo = (
+        (await time_env.client.get_workflow_handle(request.lead.workflow_id).fetch_history())
+        .events[0]
+        .workflow_execution_started_event_attributes.memo
+    )
+    assert json.loads(memo.fields["name"].data) == "Pat Lee"
+    # Processed request ids came along: the first change, repeated, is still a no-op.
+    state = await client.describe(request.lead)
+    assert state.changes == 2
