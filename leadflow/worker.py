@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
@@ -31,13 +32,18 @@ SANDBOX = SandboxedWorkflowRunner(
 )
 
 
-def build_worker(client: Client, engine: AsyncEngine, task_queue: str) -> Worker:
-    store = LeadStoreActivities(engine)
+def build_worker(
+    client: Client, engine: AsyncEngine | None, task_queue: str, *, activities: Any = None
+) -> Worker:
+    """A worker for LeadWorkflow and the store activity (PostgreSQL, or `activities`)."""
+    if activities is None:
+        assert engine is not None, "the store activity needs a database engine"
+        activities = LeadStoreActivities(engine)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=store.all(),
+        activities=activities.all(),
         workflow_runner=SANDBOX,
     )
 

@@ -114,6 +114,38 @@ def migrate(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
 
 @app.command()
+def simulate(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table")] = False,
+    audit: Annotated[bool, typer.Option(help="show audit lines for touches that fired")] = False,
+) -> None:
+    """Run a scripted lead through the real workflow in skipped time; print its timeline."""
+    import json
+
+    from rich.table import Table
+
+    from leadflow.starter.simulate import ScenarioError, load_scenario
+    from leadflow.starter.simulate import simulate as run
+
+    try:
+        lines = asyncio.run(run(load_scenario(scenario), base=scenario.parent))
+    except ScenarioError as exc:
+        err.print(str(exc), highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps([line.model_dump(mode="json") for line in lines], indent=2))
+        return
+    table = Table(title=f"{scenario}")
+    for column in ("day", "local time", "what", "detail"):
+        table.add_column(column, overflow="fold")
+    for line in lines:
+        if not audit and line.what in ("audit fired", "audit note", "history"):
+            continue
+        table.add_row(str(line.day), line.local_time, line.what, line.detail)
+    Console().print(table)
+
+
+@app.command()
 @fails_in_one_line
 def dev(
     data_dir: Annotated[

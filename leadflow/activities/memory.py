@@ -1,0 +1,29 @@
+"""An in-memory stand-in for the store activity, behind the same activity name.
+
+`leadflow simulate` runs the real LeadWorkflow with it, so playbook authors need no
+database; every decision's commands are kept with the moment they were decided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from temporalio import activity
+
+from leadflow.models.lead import ApplyDecision
+
+
+@dataclass
+class MemoryStoreActivities:
+    decisions: list[ApplyDecision] = field(default_factory=list)
+    _seen: set[tuple[str, int]] = field(default_factory=set)
+
+    @activity.defn(name="apply_decision")
+    async def apply_decision(self, decision: ApplyDecision) -> None:
+        key = (decision.lead.workflow_id, decision.decision)
+        if key not in self._seen:  # a retry of a decision already kept
+            self._seen.add(key)
+            self.decisions.append(decision)
+
+    def all(self) -> list[object]:
+        return [self.apply_decision]
