@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -177,8 +178,16 @@ class Line(BaseModel):
     detail: str
 
 
-async def simulate(scenario: Scenario, base: Path | None = None) -> list[Line]:
-    """Run the scenario; return its timeline. Raises ScenarioError when it does not run."""
+Finish = Callable[[WorkflowEnvironment, LeadRef], Awaitable[None]]
+
+
+async def simulate(
+    scenario: Scenario, base: Path | None = None, on_finish: Finish | None = None
+) -> list[Line]:
+    """Run the scenario; return its timeline. Raises ScenarioError when it does not run.
+
+    `on_finish` sees the environment before it stops (to keep the workflow's history).
+    """
     source = PlaybookSource()
     playbook = scenario.playbook
     if playbook.endswith((".yaml", ".yml")):
@@ -226,6 +235,8 @@ async def simulate(scenario: Scenario, base: Path | None = None) -> list[Line]:
                 lines.append(_line(now, day0, zone, f"event {event.kind}", outcome))
             await _skip_to(env, start + timedelta(days=scenario.days))
             await client.describe(lead)  # the last timers' decisions are in
+            if on_finish is not None:
+                await on_finish(env, lead)
     finally:
         await env.shutdown()
     for decision in store.decisions:

@@ -1,0 +1,48 @@
+"""Record the histories the replay test checks: `python -m tests.histories.record`.
+
+Run it after a deliberate change to LeadWorkflow's commands (with `workflow.patched` for
+the old path), then commit the new files beside the old ones: old histories must keep
+replaying, which is the point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from leadflow.models.lead import LeadRef
+from leadflow.starter.simulate import load_scenario, simulate
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = HERE.parent.parent / "scenarios"
+RECORDED = [
+    "isa_contact_on_day_7",
+    "referral_partner_chain",
+    "missing_designation",
+    "rejected_combinations",
+    "dispositions_and_follow_up",
+    "low_touch_two_years",
+]
+
+
+async def record(name: str) -> Path:
+    target = HERE / f"{name}.json"
+
+    async def keep(env: WorkflowEnvironment, lead: LeadRef) -> None:
+        history = await env.client.get_workflow_handle(lead.workflow_id).fetch_history()
+        target.write_text(history.to_json())
+
+    file = SCENARIOS / f"{name}.yaml"
+    await simulate(load_scenario(file), base=file.parent, on_finish=keep)
+    return target
+
+
+async def main() -> None:
+    for name in RECORDED:
+        print(await record(name))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
