@@ -2,6 +2,7 @@
 
 import asyncio
 
-from bench import lead_updates
+from bench import history, lead_updates
 
+asyncio.run(history.main())
 asyncio.run(lead_updates.main())
