@@ -19,7 +19,7 @@ from leadflow.starter.client import (
 )
 from leadflow.store.tables import HistoryNote, Lead
 from leadflow.workflows import search_attributes as sa
-from tests.factories import change, new_lead
+from tests.factories import change, eventually, new_lead
 
 
 async def _lead_row(db: AsyncEngine, ref: LeadRef) -> Lead:
@@ -163,3 +163,27 @@ async def test_a_lead_nobody_works_on_answers_with_a_clear_error(
     orphan = LeadflowClient(time_env.client, task_queue="no-worker-here", answer_timeout=1)
     with pytest.raises(LeadUnavailable, match="is a leadflow worker running on task queue"):
         await orphan.ensure_lead(new_lead())
+
+
+async def test_agenda_audit_and_a_refused_signal(
+    leads: LeadflowClient, time_env: WorkflowEnvironment, db: AsyncEngine
+) -> None:
+    request = new_lead(playbook="isa")
+    await leads.ensure_lead(request)
+
+    agenda = await leads.agenda(request.lead, days=8)
+    calls = [e.command for e in agenda if e.command.kind == "queue_call"]
+    assert [c.label for c in calls] == ["Redial", "Redial", "Redial"]  # days 2, 4 and 7
+
+    await leads.enroll(request.lead, "no_such_campaign")
+
+    async def refused() -> list[str]:
+        return [a.reason for a in await leads.audit(request.lead) if a.outcome == "skipped"]
+
+    reasons = await eventually(refused)
+    assert reasons == [
+        "campaign_changed refused: unknown campaign 'no_such_campaign'; the "
+        "playbook has isa_call_campaign, isa_touches"
+    ]
+    fired = [a for a in await leads.audit(request.lead) if a.outcome == "fired"]
+    assert {a.reason for a in fired} >= {"queued as CallASAP"}

@@ -18,6 +18,10 @@ from leadflow.worker import SANDBOX, WORKFLOWS
 HISTORIES = sorted((Path(__file__).resolve().parent / "histories").glob("*.json"))
 
 
+def _read(file: Path) -> str:
+    return file.read_text()
+
+
 def test_histories_were_recorded() -> None:
     assert len(HISTORIES) >= 5
 
@@ -25,6 +29,6 @@ def test_histories_were_recorded() -> None:
 @pytest.mark.parametrize("file", HISTORIES, ids=[f.stem for f in HISTORIES])
 async def test_history_replays(file: Path) -> None:
     replayer = Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER, workflow_runner=SANDBOX)
-    history = WorkflowHistory.from_json(f"lead:{file.stem}", file.read_text())
+    history = WorkflowHistory.from_json(f"lead:{file.stem}", _read(file))
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
