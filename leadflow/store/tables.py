@@ -21,6 +21,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def _of_a_lead() -> ForeignKeyConstraint:
+    """Rows that belong to a lead go when the lead goes."""
+    return ForeignKeyConstraint(
+        ["account_id", "lead_id"], ["leads.account_id", "leads.lead_id"], ondelete="CASCADE"
+    )
+
+
 def _now() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -47,9 +54,7 @@ class HistoryNote(Base):
 
     __tablename__ = "history_notes"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["account_id", "lead_id"], ["leads.account_id", "leads.lead_id"], ondelete="CASCADE"
-        ),
+        _of_a_lead(),
         Index("ix_history_notes_lead", "account_id", "lead_id", "occurred_at"),
     )
 
@@ -71,9 +76,7 @@ class Task(Base):
 
     __tablename__ = "tasks"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["account_id", "lead_id"], ["leads.account_id", "leads.lead_id"], ondelete="CASCADE"
-        ),
+        _of_a_lead(),
         Index("ix_tasks_open_due", "account_id", "due_at", postgresql_where="completed_at IS NULL"),
     )
 
@@ -93,9 +96,7 @@ class CallQueueEntry(Base):
 
     __tablename__ = "call_queue"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["account_id", "lead_id"], ["leads.account_id", "leads.lead_id"], ondelete="CASCADE"
-        ),
+        _of_a_lead(),
         Index("ix_call_queue_next", "account_id", "priority", "available_at"),
     )
 
@@ -114,9 +115,7 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["account_id", "lead_id"], ["leads.account_id", "leads.lead_id"], ondelete="CASCADE"
-        ),
+        _of_a_lead(),
         Index("ix_outbox_lead", "account_id", "lead_id", "created_at"),
     )
 
@@ -141,9 +140,7 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_log"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["account_id", "lead_id"], ["leads.account_id", "leads.lead_id"], ondelete="CASCADE"
-        ),
+        _of_a_lead(),
         Index("ix_audit_log_lead", "account_id", "lead_id", "at"),
     )
 
