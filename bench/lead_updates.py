@@ -53,7 +53,10 @@ async def main() -> None:
         async with build_worker(running.env.client, running.engine, queue):
             leads = LeadflowClient(running.env.client, queue)
             refs = [LeadRef(account_id="bench", lead_id=f"L{i}") for i in range(LEADS)]
-            print(f"lead updates: {LEADS} leads, {CONCURRENCY} callers, dev server in memory")
+            print(
+                f"lead updates (isa playbook): {LEADS} leads, {CONCURRENCY} callers, "
+                "dev server in memory, PostgreSQL"
+            )
             wall, latencies = await _timed(
                 [lambda r=r: leads.ensure_lead(EnsureLead(lead=r)) for r in refs], CONCURRENCY
             )
@@ -61,7 +64,10 @@ async def main() -> None:
             wall, latencies = await _timed(
                 [
                     lambda r=r: leads.change_milestone(
-                        r, MilestoneChange(milestone="Contacted", request_id=uuid.uuid4().hex)
+                        r,
+                        MilestoneChange(
+                            milestone="Contacted", status="Engaged", request_id=uuid.uuid4().hex
+                        ),
                     )
                     for r in refs
                 ],
@@ -71,7 +77,10 @@ async def main() -> None:
             wall, latencies = await _timed(
                 [
                     lambda r=r: leads.change_milestone(
-                        r, MilestoneChange(milestone="Quoted", request_id=uuid.uuid4().hex)
+                        r,
+                        MilestoneChange(
+                            milestone="Application", status="Engaged", request_id=uuid.uuid4().hex
+                        ),
                     )
                     for r in refs[:50]
                 ],
