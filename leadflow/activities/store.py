@@ -20,6 +20,7 @@ from leadflow.models.engine import (
     DequeueCall,
     QueueCall,
     RecordHistory,
+    SaveParties,
     SendMessage,
     SetStatus,
 )
@@ -29,6 +30,7 @@ from leadflow.store.tables import (
     CallQueueEntry,
     HistoryNote,
     Lead,
+    LeadParty,
     OutboxMessage,
     Task,
 )
@@ -143,6 +145,26 @@ async def _write(conn: AsyncConnection, decision: ApplyDecision, index: int, com
             )
             .on_conflict_do_nothing()
         )
+    elif isinstance(command, SaveParties):
+        await conn.execute(
+            delete(LeadParty).where(
+                LeadParty.account_id == lead.account_id, LeadParty.lead_id == lead.lead_id
+            )
+        )
+        rows = [
+            {
+                **owner,
+                "role": role,
+                "name": p.name,
+                "phone": p.phone,
+                "email": p.email,
+                "time_zone": p.time_zone,
+                "sms_consent": p.sms_consent,
+            }
+            for role, p in command.parties.items()
+        ]
+        if rows:
+            await conn.execute(insert(LeadParty).values(rows))
     elif isinstance(command, Audit):
         await conn.execute(
             insert(AuditEntry)

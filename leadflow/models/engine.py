@@ -317,6 +317,13 @@ class RecordHistory(Data):
     actor: str
 
 
+class SaveParties(Data):
+    """The lead's parties as they are now, for the CRM record and the agent's view (M24)."""
+
+    kind: Literal["save_parties"] = "save_parties"
+    parties: dict[str, Party]
+
+
 class Audit(Data):
     """B5: why a touch fired, was deferred, held or skipped."""
 
@@ -328,7 +335,14 @@ class Audit(Data):
 
 
 Command = Annotated[
-    SendMessage | CreateTask | QueueCall | DequeueCall | SetStatus | RecordHistory | Audit,
+    SendMessage
+    | CreateTask
+    | QueueCall
+    | DequeueCall
+    | SetStatus
+    | RecordHistory
+    | SaveParties
+    | Audit,
     Field(discriminator="kind"),
 ]
 

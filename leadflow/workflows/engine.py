@@ -44,6 +44,7 @@ from leadflow.models.engine import (
     QueueEntry,
     RecordHistory,
     ReplyReceived,
+    SaveParties,
     SendMessage,
     SetStatus,
     StatusChanged,
@@ -106,6 +107,8 @@ def next_due(book: Playbook, s: EngineState) -> datetime | None:
 
 def _lead_created(run: _Run, event: LeadCreated) -> None:
     s = run.s
+    if s.parties:
+        run.emit(SaveParties(parties=s.parties))
     for i, action in enumerate(run.book.on_new_lead):
         _action(run, action, cause=f"new:{i}")
     status = run.book.status(s.status)
@@ -255,6 +258,7 @@ def _key_dates_changed(run: _Run, event: KeyDatesChanged) -> None:
 
 def _parties_changed(run: _Run, event: PartiesChanged) -> None:
     _merge(run.s.parties, event.parties, run.book.parties, "party")
+    run.emit(SaveParties(parties=run.s.parties))
 
 
 def _designations_changed(run: _Run, event: DesignationsChanged) -> None:
