@@ -29,12 +29,15 @@ from leadflow.errors import ConfigError
 from leadflow.models.engine import Member, Party
 from leadflow.models.lead import EnsureLead, LeadRef
 from leadflow.paths import binary
-from leadflow.store.db import migrate
+from leadflow.store.accounts import ensure_account, new_api_key
+from leadflow.store.db import create_engine, migrate
 from leadflow.temporal import connect
 from leadflow.workflows.search_attributes import cli_flags
 
 console = Console()
 DATABASE = "leadflow"
+DEV_ACCOUNT = "demo"
+DEV_KEY = "lf_dev_demo_key"  # local stack only; production keys come from `leadflow account`
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 
@@ -119,6 +122,7 @@ class DevStack:
                 self._spawn("worker", [sys.executable, "-m", "leadflow", "worker"], env)
                 self._spawn("api", [sys.executable, "-m", "leadflow", "api"], env)
                 asyncio.run(self._wait_for_api())
+            asyncio.run(self._dev_account(database_url))
             if self.demo:
                 asyncio.run(self._demo_lead())
             self._banner(database_url)
@@ -203,6 +207,15 @@ class DevStack:
                     raise ConfigError(f"the API did not answer {url} within {STARTUP_TIMEOUT:g}s")
                 await asyncio.sleep(0.3)
 
+    async def _dev_account(self, database_url: str) -> None:
+        """The `demo` account (isa playbook) with a fixed key, for local use only."""
+        engine = create_engine(database_url, pool_size=1)
+        try:
+            await ensure_account(engine, DEV_ACCOUNT, "Demo team", "isa")
+            await new_api_key(engine, DEV_ACCOUNT, "leadflow dev", key=DEV_KEY)
+        finally:
+            await engine.dispose()
+
     async def _demo_lead(self) -> None:
         from leadflow.starter.client import LeadflowClient
 
@@ -229,6 +242,7 @@ class DevStack:
     def _banner(self, database_url: str) -> None:
         lines = [
             f"API          http://localhost:{self.api_port}  (docs: /docs, health: /health)",
+            f"API key      {DEV_KEY}  (account {DEV_ACCOUNT!r}, isa playbook)",
             f"Temporal UI  http://localhost:{self.ui_port}",
             f"Temporal     {self.temporal_address}  (temporal workflow list)",
             f"PostgreSQL   {database_url}",

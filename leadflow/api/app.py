@@ -18,8 +18,11 @@ from temporalio.client import Client
 from leadflow import __version__
 from leadflow.api import errors
 from leadflow.api.leads import router as leads_router
+from leadflow.api.limits import BodyLimit
+from leadflow.api.queue import router as queue_router
+from leadflow.api.reports import router as reports_router
 from leadflow.config import Settings
-from leadflow.starter.client import LeadflowClient
+from leadflow.starter.client import LeadflowClient, PlaybookSource
 from leadflow.store.db import check_database, create_engine
 from leadflow.temporal import connect
 
@@ -68,6 +71,7 @@ def create_app(
     client: Client | None = None,
     engine: AsyncEngine | None = None,
     task_queue: str | None = None,
+    playbooks: PlaybookSource | None = None,
 ) -> FastAPI:
     """Build the app; tests hand in a connected client and engine, processes give settings."""
 
@@ -83,7 +87,7 @@ def create_app(
             if temporal is None:
                 temporal = await connect(settings.temporal_address, settings.temporal_namespace)
         queue = task_queue or (settings.temporal_task_queue if settings else "leadflow")
-        app.state.services = Services(LeadflowClient(temporal, queue), db)
+        app.state.services = Services(LeadflowClient(temporal, queue, playbooks=playbooks), db)
         try:
             yield
         finally:
@@ -111,5 +115,8 @@ def create_app(
         return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
 
     errors.install(app)
+    app.add_middleware(BodyLimit)
     app.include_router(leads_router)
+    app.include_router(queue_router)
+    app.include_router(reports_router)
     return app

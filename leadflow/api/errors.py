@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from leadflow.starter.client import ChangeRejected, LeadflowError, LeadNotFound, LeadUnavailable
 
@@ -25,5 +26,16 @@ async def _leadflow_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=code)
 
 
+async def _invalid(request: Request, exc: Exception) -> JSONResponse:
+    """Input that passed the request schema but not a model built from it: still a 422."""
+    assert isinstance(exc, ValidationError)
+    problems = [
+        {"loc": list(error["loc"]), "msg": str(error["msg"]).removeprefix("Value error, ")}
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": problems}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(LeadflowError, _leadflow_error)
+    app.add_exception_handler(ValidationError, _invalid)

@@ -1,27 +1,44 @@
-"""Lead endpoints: ensure, describe, change milestone/status.
+"""Lead endpoints. The account comes from the API key, never from the path.
 
 Client errors (LeadNotFound, ChangeRejected, LeadUnavailable) become HTTP answers in
-`leadflow.api.errors`, so the endpoints read as the business operation alone.
+`leadflow.api.errors`, so each endpoint reads as the business operation alone.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import base64
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from sqlalchemy import select, tuple_
 
-from leadflow.models.engine import EngineState
+from leadflow.api.auth import Authenticated, Caller
+from leadflow.api.schemas import (
+    CampaignIn,
+    DesignationsIn,
+    HistoryOut,
+    KeyDatesIn,
+    LeadIn,
+    LeadSummary,
+    LeadView,
+    Page,
+    PartiesIn,
+)
+from leadflow.models.engine import CampaignChanged
 from leadflow.models.lead import (
+    CallLog,
+    CompleteFollowUp,
     EnsureLead,
     Identifier,
-    LeadProfile,
-    LeadRef,
     LeadSnapshot,
     MilestoneChange,
+    ScheduleFollowUp,
 )
+from leadflow.models.playbook import Playbook
 from leadflow.starter.client import LeadflowClient
+from leadflow.store.tables import HistoryNote, Lead
 
-router = APIRouter(prefix="/v1/accounts/{account_id}/leads", tags=["leads"])
+router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
 
 def leads(request: Request) -> LeadflowClient:
@@ -30,6 +47,21 @@ def leads(request: Request) -> LeadflowClient:
 
 
 Leads = Annotated[LeadflowClient, Depends(leads)]
+LeadId = Annotated[Identifier, "the lead's id in your CRM"]
+
+
+def _book(client: LeadflowClient, caller: Caller) -> Playbook:
+    return client.playbooks.get(caller.playbook)
+
+
+def _known(names: Any, known: list[str], what: str) -> None:
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"unknown {what} {', '.join(map(repr, unknown))}; the playbook has "
+            f"{', '.join(known) or '(none)'}",
+        )
 
 
 @router.put(
@@ -38,30 +70,210 @@ Leads = Annotated[LeadflowClient, Depends(leads)]
     responses={201: {"model": LeadSnapshot, "description": "the lead was created"}},
 )
 async def ensure_lead(
-    account_id: Identifier,
-    lead_id: Identifier,
-    body: LeadProfile,
-    client: Leads,
-    response: Response,
+    lead_id: LeadId, body: LeadIn, caller: Authenticated, client: Leads, response: Response
 ) -> LeadSnapshot:
     """Create the lead if it does not exist (201); either way return where it stands (200)."""
-    request = EnsureLead(
-        lead=LeadRef(account_id=account_id, lead_id=lead_id),
-        **body.model_dump(exclude_unset=True),
-    )
+    profile = body.profile(caller.playbook)
+    request = EnsureLead(lead=caller.lead(lead_id), **profile.model_dump(exclude_unset=True))
     snapshot = await client.ensure_lead(request)
     response.status_code = status.HTTP_201_CREATED if snapshot.created else status.HTTP_200_OK
     return snapshot
 
 
-@router.get("/{lead_id}", response_model=EngineState)
-async def get_lead(account_id: Identifier, lead_id: Identifier, client: Leads) -> EngineState:
-    return await client.describe(LeadRef(account_id=account_id, lead_id=lead_id))
+@router.get("", response_model=Page[LeadSummary])
+async def list_leads(
+    request: Request,
+    caller: Authenticated,
+    status_is: Annotated[str | None, Query(alias="status")] = None,
+    milestone: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: str | None = None,
+) -> Page[LeadSummary]:
+    """The account's leads, newest change first; filter by status or milestone."""
+    query = select(
+        Lead.lead_id, Lead.first_name, Lead.last_name, Lead.milestone, Lead.status, Lead.updated_at
+    ).where(Lead.account_id == caller.account_id)
+    if status_is is not None:
+        query = query.where(Lead.status == status_is)
+    if milestone is not None:
+        query = query.where(Lead.milestone == milestone)
+    if cursor is not None:
+        after = _decode(cursor)
+        query = query.where(tuple_(Lead.updated_at, Lead.lead_id) < tuple_(*after))
+    query = query.order_by(Lead.updated_at.desc(), Lead.lead_id.desc()).limit(limit + 1)
+    async with request.app.state.services.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    items = [LeadSummary(**row._mapping) for row in rows[:limit]]
+    more = len(rows) > limit
+    return Page(items=items, next_cursor=_encode(items[-1]) if more and items else None)
+
+
+@router.get("/{lead_id}", response_model=LeadView)
+async def get_lead(
+    lead_id: LeadId,
+    request: Request,
+    caller: Authenticated,
+    client: Leads,
+    agenda_days: Annotated[int, Query(ge=1, le=365)] = 14,
+) -> LeadView:
+    """The lead with its parties, history notes, upcoming agenda and recent audit."""
+    ref = caller.lead(lead_id)
+    state = await client.describe(ref)
+    agenda = await client.agenda(ref, agenda_days)
+    audit = await client.audit(ref)
+    async with request.app.state.services.engine.connect() as conn:
+        notes = (
+            await conn.execute(
+                select(
+                    HistoryNote.occurred_at,
+                    HistoryNote.action,
+                    HistoryNote.milestone,
+                    HistoryNote.status,
+                    HistoryNote.note,
+                    HistoryNote.actor,
+                )
+                .where(HistoryNote.account_id == ref.account_id, HistoryNote.lead_id == lead_id)
+                .order_by(HistoryNote.occurred_at.desc())
+                .limit(50)
+            )
+        ).all()
+    snapshot = LeadSnapshot(
+        workflow_id=ref.workflow_id,
+        milestone=state.milestone,
+        status=state.status,
+        contacted=state.contacted,
+        campaigns=sorted(state.campaigns),
+        queue_label=state.queue.label if state.queue else None,
+        back_in_queue_at=state.queue.available_at if state.queue else None,
+        next_due=state.next_due,
+        changes=state.changes,
+    )
+    return LeadView(
+        lead_id=lead_id,
+        snapshot=snapshot,
+        first_name=state.first_name,
+        last_name=state.last_name,
+        time_zone=state.time_zone,
+        loan_purpose=state.loan_purpose,
+        parties=state.parties,
+        designations=state.designations,
+        key_dates=state.key_dates,
+        history=[
+            HistoryOut(
+                at=n.occurred_at,
+                action=n.action,
+                milestone=n.milestone,
+                status=n.status,
+                note=n.note,
+                actor=n.actor,
+            )
+            for n in notes
+        ],
+        agenda=agenda,
+        audit=audit,
+    )
 
 
 @router.post("/{lead_id}/milestone", response_model=LeadSnapshot)
 async def change_milestone(
-    account_id: Identifier, lead_id: Identifier, change: MilestoneChange, client: Leads
+    lead_id: LeadId, change: MilestoneChange, caller: Authenticated, client: Leads
 ) -> LeadSnapshot:
-    """Apply a history-note update; an invalid one is refused with the reason (422)."""
-    return await client.change_milestone(LeadRef(account_id=account_id, lead_id=lead_id), change)
+    """A history-note update; an invalid combination is refused with the reason (422)."""
+    return await client.change_milestone(caller.lead(lead_id), change)
+
+
+@router.post("/{lead_id}/calls", response_model=LeadSnapshot)
+async def log_call(
+    lead_id: LeadId, call: CallLog, caller: Authenticated, client: Leads
+) -> LeadSnapshot:
+    """The communication log (M19): answers with the new status and the return time."""
+    return await client.log_call(caller.lead(lead_id), call)
+
+
+@router.post("/{lead_id}/follow-ups", response_model=LeadSnapshot)
+async def schedule_follow_up(
+    lead_id: LeadId, request: ScheduleFollowUp, caller: Authenticated, client: Leads
+) -> LeadSnapshot:
+    return await client.schedule_follow_up(caller.lead(lead_id), request)
+
+
+@router.post("/{lead_id}/follow-ups/{follow_up_id}/complete", response_model=LeadSnapshot)
+async def complete_follow_up(
+    lead_id: LeadId,
+    follow_up_id: str,
+    caller: Authenticated,
+    client: Leads,
+    request_id: Annotated[str, Query(min_length=1, max_length=128)],
+) -> LeadSnapshot:
+    return await client.complete_follow_up(
+        caller.lead(lead_id), CompleteFollowUp(id=follow_up_id, request_id=request_id)
+    )
+
+
+@router.put("/{lead_id}/key-dates", status_code=status.HTTP_202_ACCEPTED)
+async def set_key_dates(
+    lead_id: LeadId, body: KeyDatesIn, caller: Authenticated, client: Leads
+) -> dict[str, str]:
+    _known(body.dates, _book(client, caller).key_dates, "key date")
+    await client.set_key_dates(caller.lead(lead_id), body.dates)
+    return {"status": "accepted"}
+
+
+@router.put("/{lead_id}/parties", status_code=status.HTTP_202_ACCEPTED)
+async def set_parties(
+    lead_id: LeadId, body: PartiesIn, caller: Authenticated, client: Leads
+) -> dict[str, str]:
+    _known(body.parties, _book(client, caller).parties, "party")
+    parties = {role: p.party() if p else None for role, p in body.parties.items()}
+    await client.set_parties(caller.lead(lead_id), parties)
+    return {"status": "accepted"}
+
+
+@router.put("/{lead_id}/designations", status_code=status.HTTP_202_ACCEPTED)
+async def set_designations(
+    lead_id: LeadId, body: DesignationsIn, caller: Authenticated, client: Leads
+) -> dict[str, str]:
+    _known(body.assignments, _book(client, caller).designations, "designation")
+    for name, member in body.assignments.items():
+        await client.assign_designation(
+            caller.lead(lead_id), name, member.member() if member else None
+        )
+    return {"status": "accepted"}
+
+
+@router.post("/{lead_id}/campaigns", status_code=status.HTTP_202_ACCEPTED)
+async def change_campaign(
+    lead_id: LeadId, body: CampaignIn, caller: Authenticated, client: Leads
+) -> dict[str, str]:
+    """Start, switch, pause, resume or cancel a campaign (M15)."""
+    book = _book(client, caller)
+    _known(
+        [body.campaign, *([body.switch_from] if body.switch_from else [])],
+        list(book.campaigns),
+        "campaign",
+    )
+    event = CampaignChanged(
+        op=body.op,
+        campaign=body.campaign,  # type: ignore[arg-type]
+        switch_from=body.switch_from,
+        actor=body.actor,
+    )
+    await client._campaign(caller.lead(lead_id), event)
+    return {"status": "accepted"}
+
+
+def _encode(item: LeadSummary) -> str:
+    raw = f"{item.updated_at.isoformat()}|{item.lead_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode(cursor: str) -> tuple[Any, str]:
+    from datetime import datetime
+
+    try:
+        at, lead_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(at), lead_id
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "cursor is not one this API returned"
+        ) from None

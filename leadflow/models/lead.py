@@ -98,6 +98,12 @@ class ScheduleFollowUp(Message):
     request_id: RequestId
 
 
+class CompleteFollowUp(Message):
+    id: Name
+    actor: Name = "agent"
+    request_id: RequestId
+
+
 class LeadSnapshot(Message):
     """What callers get back from an update: where the lead stands now."""
 

@@ -114,6 +114,39 @@ def migrate(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
 
 @app.command()
+@fails_in_one_line
+def account(
+    account_id: Annotated[str, typer.Argument(help="the account's id, e.g. acme")],
+    name: Annotated[str, typer.Option(help="display name")] = "",
+    playbook: Annotated[str, typer.Option(help="the account's playbook")] = "isa",
+    key_name: Annotated[str, typer.Option(help="a label for the new key")] = "default",
+) -> None:
+    """Create or update an account and print a new API key for it (DATABASE_URL)."""
+    from leadflow.starter.client import PlaybookSource
+    from leadflow.store.accounts import ensure_account, new_api_key
+    from leadflow.store.db import check_database, create_engine
+
+    settings = load_settings(DatabaseSettings)
+    try:
+        PlaybookSource().get(playbook)
+    except Exception as exc:
+        raise ConfigError(f"--playbook: {exc}") from None
+
+    async def make() -> str:
+        engine = create_engine(settings.database, pool_size=1)
+        try:
+            await check_database(engine)
+            await ensure_account(engine, account_id, name or account_id, playbook)
+            return await new_api_key(engine, account_id, key_name)
+        finally:
+            await engine.dispose()
+
+    key = asyncio.run(make())
+    err.print(f"account {account_id!r} uses playbook {playbook!r}; its new API key (shown once):")
+    typer.echo(key)
+
+
+@app.command()
 def simulate(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table")] = False,

@@ -45,6 +45,7 @@ from leadflow.models.engine import (
 )
 from leadflow.models.lead import (
     CallLog,
+    CompleteFollowUp,
     EnsureLead,
     LeadInput,
     LeadRef,
@@ -163,6 +164,11 @@ class LeadflowClient:
     async def schedule_follow_up(self, lead: LeadRef, request: ScheduleFollowUp) -> LeadSnapshot:
         return await self._update(
             lead, LeadWorkflow.schedule_follow_up, request, request.request_id
+        )
+
+    async def complete_follow_up(self, lead: LeadRef, request: CompleteFollowUp) -> LeadSnapshot:
+        return await self._update(
+            lead, LeadWorkflow.complete_follow_up, request, request.request_id
         )
 
     # ---- facts that need no answer (signals) --------------------------------------------------

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         DeliveryFailed,
         DesignationsChanged,
         EngineState,
+        FollowUpCompleted,
         FollowUpScheduled,
         InvalidChange,
         KeyDatesChanged,
@@ -49,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from leadflow.models.lead import (
         ApplyDecision,
         CallLog,
+        CompleteFollowUp,
         EnsureLead,
         LeadCarry,
         LeadInput,
@@ -198,6 +200,14 @@ class LeadWorkflow:
     @schedule_follow_up.validator
     def _check_follow_up(self, request: ScheduleFollowUp) -> None:
         self._validate(_follow_up_event(request), request.request_id)
+
+    @workflow.update
+    async def complete_follow_up(self, request: CompleteFollowUp) -> LeadSnapshot:
+        return await self._submit(_completed_event(request), request.request_id)
+
+    @complete_follow_up.validator
+    def _check_completed(self, request: CompleteFollowUp) -> None:
+        self._validate(_completed_event(request), request.request_id)
 
     # ---- signals: facts that need no answer ------------------------------------------------
 
@@ -415,6 +425,10 @@ def _follow_up_event(request: ScheduleFollowUp) -> FollowUpScheduled:
     return FollowUpScheduled(
         follow_up=request.follow_up.for_lead(request.request_id), actor=request.actor
     )
+
+
+def _completed_event(request: CompleteFollowUp) -> FollowUpCompleted:
+    return FollowUpCompleted(id=request.id, actor=request.actor)
 
 
 def _summary(decision: Decision) -> str:
