@@ -2,7 +2,8 @@
 
 import asyncio
 
-from bench import history, lead_updates
+from bench import claims, history, lead_updates
 
 asyncio.run(history.main())
 asyncio.run(lead_updates.main())
+asyncio.run(claims.main())

@@ -15,9 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from leadflow.devstack import DEV_KEY
 from leadflow.paths import binary
 
 START_TIMEOUT = 120
+KEY = {"Authorization": f"Bearer {DEV_KEY}"}
 
 
 def _free_port() -> int:
@@ -104,7 +106,8 @@ def test_dev_runs_the_stack_and_resumes_with_the_same_data(stack: Stack) -> None
     first = stack.workflows()
     assert [w["execution"]["workflowId"] for w in first] == ["lead:demo:lead-1"]  # type: ignore[index]
     changed = httpx.post(
-        f"http://127.0.0.1:{stack.api}/v1/accounts/demo/leads/lead-1/milestone",
+        f"http://127.0.0.1:{stack.api}/v1/leads/lead-1/milestone",
+        headers=KEY,
         json={"milestone": "Contacted", "status": "Engaged", "request_id": "before-restart"},
         timeout=30,
     )
@@ -117,6 +120,7 @@ def test_dev_runs_the_stack_and_resumes_with_the_same_data(stack: Stack) -> None
     stack.start()
     again = stack.workflows()
     assert again[0]["execution"] == first[0]["execution"]  # same workflow, same run
-    lead = httpx.get(f"http://127.0.0.1:{stack.api}/v1/accounts/demo/leads/lead-1", timeout=30)
-    assert (lead.json()["milestone"], lead.json()["status"]) == ("Contacted", "Engaged")
+    lead = httpx.get(f"http://127.0.0.1:{stack.api}/v1/leads/lead-1", headers=KEY, timeout=30)
+    snapshot = lead.json()["snapshot"]
+    assert (snapshot["milestone"], snapshot["status"]) == ("Contacted", "Engaged")
     assert stack.stop() == 0

@@ -8,13 +8,14 @@ disappears.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import json
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from leadflow.store.tables import CallQueueEntry, HistoryNote, Lead, LeadParty
+from leadflow.store.tables import CallQueueEntry
 
 LEASE = timedelta(minutes=15)
 RECENT_NOTES = 5
@@ -54,6 +55,40 @@ class ClaimedCall(BaseModel):
     recent_notes: list[Note]
 
 
+# One round trip: pick, lease, and gather what the agent sees. SKIP LOCKED lets concurrent
+# claims pass over a row another agent is taking instead of waiting for it.
+CLAIM_SQL = text("""
+WITH picked AS (
+    SELECT lead_id FROM call_queue
+    WHERE account_id = :account AND available_at <= :now
+      AND (claimed_until IS NULL OR claimed_until < :now)
+    ORDER BY priority DESC, available_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE call_queue AS q
+    SET claimed_by = :agent, claimed_until = :until
+    FROM picked
+    WHERE q.account_id = :account AND q.lead_id = picked.lead_id
+    RETURNING q.lead_id, q.label, q.priority, q.available_at, q.notes, q.claimed_until
+)
+SELECT c.*, l.first_name, l.last_name, l.time_zone, l.milestone, l.status,
+    (SELECT coalesce(json_agg(json_build_object(
+                'role', p.role, 'name', p.name, 'phone', p.phone, 'email', p.email)
+            ORDER BY p.role), '[]')
+     FROM parties AS p WHERE p.account_id = :account AND p.lead_id = c.lead_id) AS contacts,
+    (SELECT coalesce(json_agg(json_build_object(
+                'at', n.occurred_at, 'action', n.action, 'milestone', n.milestone,
+                'status', n.status, 'note', n.note, 'actor', n.actor)
+            ORDER BY n.occurred_at DESC), '[]')
+     FROM (SELECT * FROM history_notes AS h
+           WHERE h.account_id = :account AND h.lead_id = c.lead_id
+           ORDER BY h.occurred_at DESC LIMIT :notes) AS n) AS recent_notes
+FROM claimed AS c
+JOIN leads AS l ON l.account_id = :account AND l.lead_id = c.lead_id
+""")
+
+
 async def claim_next(
     engine: AsyncEngine,
     account_id: str,
@@ -63,83 +98,23 @@ async def claim_next(
     now: datetime | None = None,
 ) -> ClaimedCall | None:
     """Take the next due call for `agent`, or None when nothing is due."""
-    q = CallQueueEntry
-    at = now or func.now()
-    free = or_(q.claimed_until.is_(None), q.claimed_until < at)
-    candidate = (
-        select(q.lead_id)
-        .where(q.account_id == account_id, q.available_at <= at, free)
-        .order_by(q.priority.desc(), q.available_at)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    claim = (
-        update(q)
-        .where(and_(q.account_id == account_id, q.lead_id == candidate))
-        .values(claimed_by=agent, claimed_until=(now or func.now()) + lease)
-        .returning(q.lead_id, q.label, q.priority, q.available_at, q.notes, q.claimed_until)
-    )
+    at = now or datetime.now(UTC)
+    params = {
+        "account": account_id,
+        "now": at,
+        "agent": agent,
+        "until": at + lease,
+        "notes": RECENT_NOTES,
+    }
     async with engine.begin() as conn:
-        row = (await conn.execute(claim)).one_or_none()
-        if row is None:
-            return None
-        lead = (
-            await conn.execute(
-                select(
-                    Lead.first_name, Lead.last_name, Lead.time_zone, Lead.milestone, Lead.status
-                ).where(Lead.account_id == account_id, Lead.lead_id == row.lead_id)
-            )
-        ).one()
-        contacts = (
-            await conn.execute(
-                select(LeadParty.role, LeadParty.name, LeadParty.phone, LeadParty.email)
-                .where(LeadParty.account_id == account_id, LeadParty.lead_id == row.lead_id)
-                .order_by(LeadParty.role)
-            )
-        ).all()
-        notes = (
-            await conn.execute(
-                select(
-                    HistoryNote.occurred_at,
-                    HistoryNote.action,
-                    HistoryNote.milestone,
-                    HistoryNote.status,
-                    HistoryNote.note,
-                    HistoryNote.actor,
-                )
-                .where(HistoryNote.account_id == account_id, HistoryNote.lead_id == row.lead_id)
-                .order_by(HistoryNote.occurred_at.desc())
-                .limit(RECENT_NOTES)
-            )
-        ).all()
-    return ClaimedCall(
-        lead_id=row.lead_id,
-        label=row.label,
-        priority=row.priority,
-        available_at=row.available_at,
-        notes=row.notes,
-        claimed_until=row.claimed_until,
-        first_name=lead.first_name,
-        last_name=lead.last_name,
-        time_zone=lead.time_zone,
-        milestone=lead.milestone,
-        status=lead.status,
-        contacts=[
-            Contact(role=c.role, name=c.name, phone=c.phone, email=c.email) for c in contacts
-        ],
-        recent_notes=[
-            Note(
-                at=n.occurred_at,
-                action=n.action,
-                milestone=n.milestone,
-                status=n.status,
-                note=n.note,
-                actor=n.actor,
-            )
-            for n in notes
-        ],
-    )
+        row = (await conn.execute(CLAIM_SQL, params)).mappings().one_or_none()
+    if row is None:
+        return None
+    data = dict(row)
+    for field in ("contacts", "recent_notes"):
+        if isinstance(data[field], str):
+            data[field] = json.loads(data[field])
+    return ClaimedCall.model_validate(data)
 
 
 async def release(engine: AsyncEngine, account_id: str, lead_id: str, agent: str) -> bool:
