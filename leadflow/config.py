@@ -56,6 +56,7 @@ class Settings(DatabaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    playbooks_dir: str | None = None  # a folder of playbook YAML files; default: shipped
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, Request
@@ -87,7 +88,10 @@ def create_app(
             if temporal is None:
                 temporal = await connect(settings.temporal_address, settings.temporal_namespace)
         queue = task_queue or (settings.temporal_task_queue if settings else "leadflow")
-        app.state.services = Services(LeadflowClient(temporal, queue, playbooks=playbooks), db)
+        source = playbooks
+        if source is None and settings is not None and settings.playbooks_dir:
+            source = PlaybookSource(Path(settings.playbooks_dir))
+        app.state.services = Services(LeadflowClient(temporal, queue, playbooks=source), db)
         try:
             yield
         finally:
