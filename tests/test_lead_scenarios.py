@@ -328,3 +328,30 @@ async def test_two_years_of_low_touch_continue_as_new_with_state_intact(
     # Processed request ids came along: the first change, repeated, is still a no-op.
     state = await client.describe(request.lead)
     assert state.changes == 2
+
+
+async def test_a_completed_follow_up_closes_its_task(
+    leads: LeadflowClient, time_env: WorkflowEnvironment, db: AsyncEngine
+) -> None:
+    from leadflow.models.lead import CompleteFollowUp, FollowUpRequest, ScheduleFollowUp
+
+    start = await skip_to_next(time_env, MONDAY, time(10))
+    request = new_lead(playbook="isa")
+    await leads.ensure_lead(request)
+    await leads.log_call(request.lead, call("Engaged"))
+    when = start + timedelta(days=2)
+    await leads.schedule_follow_up(
+        request.lead,
+        ScheduleFollowUp(
+            follow_up=FollowUpRequest(subject="Call", start_at=when, notes="rates"),
+            request_id="fu-1",
+        ),
+    )
+    entry = await queue(db, request.lead)
+    assert (entry.label, entry.notes) == ("Callback", "rates")
+    done = await leads.complete_follow_up(
+        request.lead, CompleteFollowUp(id="fu-1", request_id="done-1")
+    )
+    assert done.queue_label is None
+    (task,) = [t for t in await tasks(db, request.lead) if t.key.endswith("follow-up:fu-1")]
+    assert task.completed_at is not None and await queue(db, request.lead) is None

@@ -16,6 +16,7 @@ from temporalio import activity
 
 from leadflow.models.engine import (
     Audit,
+    CompleteTask,
     CreateTask,
     DequeueCall,
     QueueCall,
@@ -105,6 +106,12 @@ async def _write(conn: AsyncConnection, decision: ApplyDecision, index: int, com
             insert(Task)
             .values(key=f"{lead.workflow_id}:{command.key}", **owner, **values)
             .on_conflict_do_update(index_elements=[Task.key], set_=values)
+        )
+    elif isinstance(command, CompleteTask):
+        await conn.execute(
+            update(Task)
+            .where(Task.key == f"{lead.workflow_id}:{command.key}", Task.completed_at.is_(None))
+            .values(completed_at=decision.at)
         )
     elif isinstance(command, QueueCall):
         values = {

@@ -287,6 +287,11 @@ class CreateTask(Data):
     notes: str = ""
 
 
+class CompleteTask(Data):
+    kind: Literal["complete_task"] = "complete_task"
+    key: str
+
+
 class QueueCall(Data):
     kind: Literal["queue_call"] = "queue_call"
     key: str
@@ -337,6 +342,7 @@ class Audit(Data):
 Command = Annotated[
     SendMessage
     | CreateTask
+    | CompleteTask
     | QueueCall
     | DequeueCall
     | SetStatus

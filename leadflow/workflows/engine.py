@@ -21,6 +21,7 @@ from leadflow.models.engine import (
     CampaignRun,
     Channel,
     Command,
+    CompleteTask,
     CreateTask,
     Decision,
     DeliveryFailed,
@@ -173,6 +174,7 @@ def _follow_up_completed(run: _Run, event: FollowUpCompleted) -> None:
     s.follow_ups = [
         f.model_copy(update={"completed": True}) if f is found else f for f in s.follow_ups
     ]
+    run.emit(CompleteTask(key=f"follow-up:{found.id}"))
     if s.queue is not None and s.queue.key == f"follow-up:{found.id}":
         _dequeue(run, "follow-up completed")
     _history(run, "Follow Up", f"Follow-up completed: {found.subject}", event.actor)
