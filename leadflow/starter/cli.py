@@ -172,7 +172,7 @@ def simulate(
     for column in ("day", "local time", "what", "detail"):
         table.add_column(column, overflow="fold")
     for line in lines:
-        if not audit and line.what in ("audit fired", "audit note", "history"):
+        if not audit and line.what in ("audit fired", "audit note", "history", "parties"):
             continue
         table.add_row(str(line.day), line.local_time, line.what, line.detail)
     Console().print(table)

@@ -245,16 +245,15 @@ async def simulate(
     return sorted(lines, key=lambda line: line.at)
 
 
-_RUNTIME: Runtime | None = None
-
-
 def _quiet_runtime() -> Runtime:
-    """The SDK core logs to stdout; a simulation's stdout is its timeline (and its JSON)."""
-    global _RUNTIME
-    if _RUNTIME is None:
-        logging = LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
-        _RUNTIME = Runtime(telemetry=TelemetryConfig(logging=logging))
-    return _RUNTIME
+    """The SDK core logs to stdout; a simulation's stdout is its timeline (and its JSON).
+
+    Installed as the process's default runtime (once), so the SDK shuts it down as usual.
+    """
+    logging = LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+    quiet = Runtime(telemetry=TelemetryConfig(logging=logging))
+    Runtime.set_default(quiet, error_if_already_set=False)
+    return Runtime.default()
 
 
 async def _apply(
@@ -447,6 +446,10 @@ def _command_line(at: datetime, day0: date, zone: str, command: Any) -> Line:
             "history",
             f"{command.action} by {command.actor}: {command.note}".rstrip(": "),
         )
+    if kind == "save_parties":
+        return _line(at, day0, zone, "parties", ", ".join(sorted(command.parties)))
+    if kind == "complete_task":
+        return _line(at, day0, zone, "task done", command.key)
     until = f" until {localtime.describe(command.until, zone)}" if command.until else ""
     return _line(
         at, day0, zone, f"audit {command.outcome}", f"{command.key}: {command.reason}{until}"
