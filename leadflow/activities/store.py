@@ -21,6 +21,7 @@ from leadflow.models.engine import (
     DequeueCall,
     QueueCall,
     RecordHistory,
+    RecordOptOut,
     SaveParties,
     SendMessage,
     SetStatus,
@@ -29,9 +30,11 @@ from leadflow.models.lead import ApplyDecision, LeadRecord
 from leadflow.store.tables import (
     AuditEntry,
     CallQueueEntry,
+    Consent,
     HistoryNote,
     Lead,
     LeadParty,
+    OptOut,
     OutboxMessage,
     Task,
 )
@@ -172,6 +175,41 @@ async def _write(conn: AsyncConnection, decision: ApplyDecision, index: int, com
         ]
         if rows:
             await conn.execute(insert(LeadParty).values(rows))
+        consents = [
+            {
+                "account_id": lead.account_id,
+                "channel": "sms",
+                "address": p.phone,
+                "source": f"lead {lead.lead_id} ({role})",
+                "at": decision.at,
+            }
+            for role, p in command.parties.items()
+            if p.sms_consent and p.phone
+        ]
+        if consents:
+            await conn.execute(insert(Consent).values(consents).on_conflict_do_nothing())
+    elif isinstance(command, RecordOptOut):
+        for channel in command.channels:
+            for address in command.addresses:
+                where = (
+                    OptOut.account_id == lead.account_id,
+                    OptOut.channel == channel,
+                    OptOut.address == address,
+                )
+                if command.opted_in:
+                    await conn.execute(delete(OptOut).where(*where))
+                else:
+                    await conn.execute(
+                        insert(OptOut)
+                        .values(
+                            account_id=lead.account_id,
+                            channel=channel,
+                            address=address,
+                            source=command.source,
+                            at=decision.at,
+                        )
+                        .on_conflict_do_nothing()
+                    )
     elif isinstance(command, Audit):
         await conn.execute(
             insert(AuditEntry)

@@ -22,6 +22,7 @@ from leadflow.api.leads import router as leads_router
 from leadflow.api.limits import BodyLimit
 from leadflow.api.queue import router as queue_router
 from leadflow.api.reports import router as reports_router
+from leadflow.api.users import router as users_router
 from leadflow.config import Settings
 from leadflow.starter.client import LeadflowClient, PlaybookSource
 from leadflow.store.db import check_database, create_engine
@@ -123,4 +124,5 @@ def create_app(
     app.include_router(leads_router)
     app.include_router(queue_router)
     app.include_router(reports_router)
+    app.include_router(users_router)
     return app

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from sqlalchemy import select, tuple_
 
-from leadflow.api.auth import Authenticated, Caller
+from leadflow.api.auth import Authenticated
 from leadflow.api.schemas import (
     CampaignIn,
     DesignationsIn,
@@ -21,6 +21,7 @@ from leadflow.api.schemas import (
     LeadIn,
     LeadSummary,
     LeadView,
+    MemberIn,
     Page,
     PartiesIn,
 )
@@ -36,7 +37,9 @@ from leadflow.models.lead import (
 )
 from leadflow.models.playbook import Playbook
 from leadflow.starter.client import LeadflowClient
+from leadflow.store.playbooks import current_version
 from leadflow.store.tables import HistoryNote, Lead
+from leadflow.store.users import member_for
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
@@ -50,8 +53,13 @@ Leads = Annotated[LeadflowClient, Depends(leads)]
 LeadId = Annotated[Identifier, "the lead's id in your CRM"]
 
 
-def _book(client: LeadflowClient, caller: Caller) -> Playbook:
-    return client.playbooks.get(caller.playbook)
+async def account_playbook(request: Request, caller: Authenticated, client: Leads) -> Playbook:
+    """The account's current playbook: its newest stored version, else the shipped file."""
+    stored = await current_version(request.app.state.services.engine, caller.account_id)
+    return stored or client.playbooks.get(caller.playbook)
+
+
+Book = Annotated[Playbook, Depends(account_playbook)]
 
 
 def _known(names: Any, known: list[str], what: str) -> None:
@@ -70,12 +78,18 @@ def _known(names: Any, known: list[str], what: str) -> None:
     responses={201: {"model": LeadSnapshot, "description": "the lead was created"}},
 )
 async def ensure_lead(
-    lead_id: LeadId, body: LeadIn, caller: Authenticated, client: Leads, response: Response
+    lead_id: LeadId,
+    body: LeadIn,
+    caller: Authenticated,
+    client: Leads,
+    book: Book,
+    response: Response,
 ) -> LeadSnapshot:
     """Create the lead if it does not exist (201); either way return where it stands (200)."""
-    profile = body.profile(caller.playbook)
+    profile = body.profile(book.name)
     request = EnsureLead(lead=caller.lead(lead_id), **profile.model_dump(exclude_unset=True))
-    snapshot = await client.ensure_lead(request)
+    chosen = book if body.playbook in (None, book.name) else None
+    snapshot = await client.ensure_lead(request, playbook=chosen)
     response.status_code = status.HTTP_201_CREATED if snapshot.created else status.HTTP_200_OK
     return snapshot
 
@@ -212,18 +226,18 @@ async def complete_follow_up(
 
 @router.put("/{lead_id}/key-dates", status_code=status.HTTP_202_ACCEPTED)
 async def set_key_dates(
-    lead_id: LeadId, body: KeyDatesIn, caller: Authenticated, client: Leads
+    lead_id: LeadId, body: KeyDatesIn, caller: Authenticated, client: Leads, book: Book
 ) -> dict[str, str]:
-    _known(body.dates, _book(client, caller).key_dates, "key date")
+    _known(body.dates, book.key_dates, "key date")
     await client.set_key_dates(caller.lead(lead_id), body.dates)
     return {"status": "accepted"}
 
 
 @router.put("/{lead_id}/parties", status_code=status.HTTP_202_ACCEPTED)
 async def set_parties(
-    lead_id: LeadId, body: PartiesIn, caller: Authenticated, client: Leads
+    lead_id: LeadId, body: PartiesIn, caller: Authenticated, client: Leads, book: Book
 ) -> dict[str, str]:
-    _known(body.parties, _book(client, caller).parties, "party")
+    _known(body.parties, book.parties, "party")
     parties = {role: p.party() if p else None for role, p in body.parties.items()}
     await client.set_parties(caller.lead(lead_id), parties)
     return {"status": "accepted"}
@@ -231,22 +245,29 @@ async def set_parties(
 
 @router.put("/{lead_id}/designations", status_code=status.HTTP_202_ACCEPTED)
 async def set_designations(
-    lead_id: LeadId, body: DesignationsIn, caller: Authenticated, client: Leads
+    lead_id: LeadId,
+    body: DesignationsIn,
+    request: Request,
+    caller: Authenticated,
+    client: Leads,
+    book: Book,
 ) -> dict[str, str]:
-    _known(body.assignments, _book(client, caller).designations, "designation")
-    for name, member in body.assignments.items():
-        await client.assign_designation(
-            caller.lead(lead_id), name, member.member() if member else None
-        )
+    """Assign team members (inline, or by user id from /v1/users) to designations."""
+    _known(body.assignments, book.designations, "designation")
+    engine = request.app.state.services.engine
+    for name, who in body.assignments.items():
+        member = who.member() if isinstance(who, MemberIn) else None
+        if isinstance(who, str):
+            member = await member_for(engine, caller.account_id, who, name)
+        await client.assign_designation(caller.lead(lead_id), name, member)
     return {"status": "accepted"}
 
 
 @router.post("/{lead_id}/campaigns", status_code=status.HTTP_202_ACCEPTED)
 async def change_campaign(
-    lead_id: LeadId, body: CampaignIn, caller: Authenticated, client: Leads
+    lead_id: LeadId, body: CampaignIn, caller: Authenticated, client: Leads, book: Book
 ) -> dict[str, str]:
     """Start, switch, pause, resume or cancel a campaign (M15)."""
-    book = _book(client, caller)
     _known(
         [body.campaign, *([body.switch_from] if body.switch_from else [])],
         list(book.campaigns),

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import and_, not_, or_, select, tuple_
 
 from leadflow.api.auth import Authenticated
+from leadflow.api.leads import account_playbook
 from leadflow.store.tables import Lead
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -34,7 +35,7 @@ async def unlinked(
     cursor: str | None = None,
 ) -> UnlinkedPage:
     """After the links change, the leads whose current combination became invalid."""
-    book = request.app.state.services.leads.playbooks.get(caller.playbook)
+    book = await account_playbook(request, caller, request.app.state.services.leads)
     linked = [(m, s) for m, statuses in book.links.items() for s in statuses]
     query = select(Lead.lead_id, Lead.milestone, Lead.status).where(
         Lead.account_id == caller.account_id,

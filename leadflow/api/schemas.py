@@ -89,7 +89,20 @@ class PartiesIn(_In):
 
 
 class DesignationsIn(_In):
-    assignments: dict[str, MemberIn | None]
+    """Each designation gets a member inline, a user id from /v1/users, or null to clear."""
+
+    assignments: dict[str, MemberIn | Annotated[str, Field(min_length=1)] | None]
+
+
+class UserIn(_In):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    phone: Phone | None = None
+    email: EmailStr | None = None
+    designations: list[str] = []
+
+
+class UserOut(UserIn):
+    id: str
 
 
 class CampaignIn(_In):

@@ -322,6 +322,16 @@ class RecordHistory(Data):
     actor: str
 
 
+class RecordOptOut(Data):
+    """Remember across the account that these addresses opted out (or back in)."""
+
+    kind: Literal["record_opt_out"] = "record_opt_out"
+    channels: list[Channel]
+    addresses: list[str]
+    source: str
+    opted_in: bool = False
+
+
 class SaveParties(Data):
     """The lead's parties as they are now, for the CRM record and the agent's view (M24)."""
 
@@ -348,6 +358,7 @@ Command = Annotated[
     | SetStatus
     | RecordHistory
     | SaveParties
+    | RecordOptOut
     | Audit,
     Field(discriminator="kind"),
 ]

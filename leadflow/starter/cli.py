@@ -118,32 +118,48 @@ def migrate(revision: Annotated[str, typer.Argument()] = "head") -> None:
 def account(
     account_id: Annotated[str, typer.Argument(help="the account's id, e.g. acme")],
     name: Annotated[str, typer.Option(help="display name")] = "",
-    playbook: Annotated[str, typer.Option(help="the account's playbook")] = "isa",
-    key_name: Annotated[str, typer.Option(help="a label for the new key")] = "default",
+    playbook: Annotated[
+        str, typer.Option(help="a shipped playbook's name or a playbook file")
+    ] = "isa",
+    key: Annotated[bool, typer.Option(help="print a new API key")] = True,
 ) -> None:
-    """Create or update an account and print a new API key for it (DATABASE_URL)."""
-    from leadflow.starter.client import PlaybookSource
+    """Create or update an account, store its playbook as a version, print a new API key.
+
+    New leads start on the newest stored version; running leads keep theirs (B3).
+    """
+    from leadflow.playbooks import PlaybookError, default_playbook, load_playbook
     from leadflow.store.accounts import ensure_account, new_api_key
     from leadflow.store.db import check_database, create_engine
+    from leadflow.store.playbooks import VersionConflict, save_version
 
     settings = load_settings(DatabaseSettings)
     try:
-        PlaybookSource().get(playbook)
-    except Exception as exc:
+        file = Path(playbook)
+        book = (
+            load_playbook(file) if file.suffix in (".yaml", ".yml") else default_playbook(playbook)
+        )
+    except PlaybookError as exc:
         raise ConfigError(f"--playbook: {exc}") from None
 
-    async def make() -> str:
+    async def make() -> tuple[bool, str | None]:
         engine = create_engine(settings.database, pool_size=1)
         try:
             await check_database(engine)
-            await ensure_account(engine, account_id, name or account_id, playbook)
-            return await new_api_key(engine, account_id, key_name)
+            await ensure_account(engine, account_id, name or account_id, book.name)
+            try:
+                stored = await save_version(engine, account_id, book)
+            except VersionConflict as exc:
+                raise ConfigError(f"--playbook: {exc}") from None
+            return stored, await new_api_key(engine, account_id) if key else None
         finally:
             await engine.dispose()
 
-    key = asyncio.run(make())
-    err.print(f"account {account_id!r} uses playbook {playbook!r}; its new API key (shown once):")
-    typer.echo(key)
+    stored, new_key = asyncio.run(make())
+    what = "stored" if stored else "already stored"
+    err.print(f"account {account_id!r}: playbook {book.name} v{book.version} {what}")
+    if new_key is not None:
+        err.print("its new API key (shown once):")
+        typer.echo(new_key)
 
 
 @app.command()
@@ -167,7 +183,7 @@ def simulate(
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps([line.model_dump(mode="json") for line in lines], indent=2))
-        return
+        _leave()
     table = Table(title=f"{scenario}")
     for column in ("day", "local time", "what", "detail"):
         table.add_column(column, overflow="fold")
@@ -176,6 +192,19 @@ def simulate(
             continue
         table.add_row(str(line.day), line.local_time, line.what, line.detail)
     Console().print(table)
+    _leave()
+
+
+def _leave() -> None:
+    """End `simulate` once its output is out. The test server and worker are shut down by
+    then, but the SDK core's threads can still race interpreter finalization and abort it,
+    which would turn a clean run into a crash code; nothing is left to clean up."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @app.command()

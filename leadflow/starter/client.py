@@ -126,9 +126,15 @@ class LeadflowClient:
 
     # ---- creating and changing leads -------------------------------------------------------
 
-    async def ensure_lead(self, request: EnsureLead) -> LeadSnapshot:
-        """Start the lead's workflow if absent; either way return where the lead stands."""
-        book = self.playbooks.get(request.playbook)
+    async def ensure_lead(
+        self, request: EnsureLead, playbook: Playbook | None = None
+    ) -> LeadSnapshot:
+        """Start the lead's workflow if absent; either way return where the lead stands.
+
+        A new lead starts on `playbook` (the account's current version) or, without one,
+        the playbook its request names; an existing lead keeps the one it has.
+        """
+        book = playbook or self.playbooks.get(request.playbook)
         try:
             initial_state(book, request)  # refuse bad input here, before anything starts
         except InvalidChange as exc:

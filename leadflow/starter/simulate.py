@@ -448,6 +448,15 @@ def _command_line(at: datetime, day0: date, zone: str, command: Any) -> Line:
         )
     if kind == "save_parties":
         return _line(at, day0, zone, "parties", ", ".join(sorted(command.parties)))
+    if kind == "record_opt_out":
+        verb = "opted back in" if command.opted_in else "opted out"
+        return _line(
+            at,
+            day0,
+            zone,
+            "opt-out",
+            f"{', '.join(command.addresses)} {verb} of {', '.join(command.channels)}",
+        )
     if kind == "complete_task":
         return _line(at, day0, zone, "task done", command.key)
     until = f" until {localtime.describe(command.until, zone)}" if command.until else ""

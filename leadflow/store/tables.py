@@ -208,3 +208,57 @@ class LeadParty(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     time_zone: Mapped[str | None] = mapped_column(String(64))
     sms_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PlaybookVersion(Base):
+    """B3: every version of an account's playbook; a lead keeps the one it started with."""
+
+    __tablename__ = "playbook_versions"
+
+    account_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body: Mapped[dict[str, object]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now()
+
+
+class User(Base):
+    """A team member, with the designations they can fill on leads (M8)."""
+
+    __tablename__ = "users"
+
+    account_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(320))
+    designations: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    created_at: Mapped[datetime] = _now()
+
+
+class OptOut(Base):
+    """B2: an address that asked not to be contacted on a channel, across the account."""
+
+    __tablename__ = "opt_outs"
+
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Consent(Base):
+    """B2: recorded consent to automated texts, per address."""
+
+    __tablename__ = "consents"
+
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

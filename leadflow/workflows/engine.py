@@ -44,6 +44,7 @@ from leadflow.models.engine import (
     QueueCall,
     QueueEntry,
     RecordHistory,
+    RecordOptOut,
     ReplyReceived,
     SaveParties,
     SendMessage,
@@ -222,6 +223,17 @@ def _channels(named: str) -> set[Channel]:
     return _OPT_OUT_COVERS[named]
 
 
+def _addresses(s: EngineState, channels: set[Channel]) -> list[str]:
+    """The lead's own phone and email, as far as the channels go."""
+    borrower = s.parties.get("borrower") or next(iter(s.parties.values()), None)
+    if borrower is None:
+        return []
+    found = {borrower.phone} if channels - {"email"} else set()
+    if "email" in channels:
+        found.add(borrower.email)
+    return sorted(a for a in found if a)
+
+
 def _opted_out(run: _Run, event: OptedOut) -> None:
     s = run.s
     channels = _channels(event.channel)
@@ -229,12 +241,25 @@ def _opted_out(run: _Run, event: OptedOut) -> None:
     s.agenda = [a for a in s.agenda if not (a.touch and a.touch.channel in channels)]
     if "call" in channels:
         _dequeue(run, "opted out of calls")
+    run.emit(
+        RecordOptOut(
+            channels=sorted(channels), addresses=_addresses(s, channels), source=event.source
+        )
+    )
     run.audit(f"opt-out:{event.channel}", "note", f"opted out of {event.channel} ({event.source})")
 
 
 def _opted_in(run: _Run, event: OptedIn) -> None:
     channels = _channels(event.channel)
     run.s.opted_out = [c for c in run.s.opted_out if c not in channels]
+    run.emit(
+        RecordOptOut(
+            channels=sorted(channels),
+            addresses=_addresses(run.s, channels),
+            source="lead",
+            opted_in=True,
+        )
+    )
     run.audit(f"opt-in:{event.channel}", "note", f"opted back in to {event.channel}")
 
 

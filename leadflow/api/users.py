@@ -1,0 +1,39 @@
+"""The account's team: users and the designations they can fill on leads (M8)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from leadflow.api.auth import Authenticated
+from leadflow.api.leads import Book, _known
+from leadflow.api.schemas import UserIn, UserOut
+from leadflow.models.lead import Identifier
+from leadflow.store.users import list_users, save_user
+
+router = APIRouter(prefix="/v1/users", tags=["team"])
+
+
+@router.put("/{user_id}", response_model=UserOut)
+async def put_user(
+    user_id: Identifier, body: UserIn, request: Request, caller: Authenticated, book: Book
+) -> UserOut:
+    _known(body.designations, book.designations, "designation")
+    await save_user(
+        request.app.state.services.engine,
+        caller.account_id,
+        user_id,
+        body.name,
+        body.phone,
+        body.email,
+        body.designations,
+    )
+    return UserOut(id=user_id, **body.model_dump())
+
+
+@router.get("", response_model=list[UserOut])
+async def get_users(request: Request, caller: Authenticated) -> list[UserOut]:
+    users = await list_users(request.app.state.services.engine, caller.account_id)
+    return [
+        UserOut(id=u.id, name=u.name, phone=u.phone, email=u.email, designations=u.designations)
+        for u in users
+    ]

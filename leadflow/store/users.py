@@ -1,0 +1,63 @@
+"""Team members and the designations they fill (M8)."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, status
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from leadflow.models.engine import Member
+from leadflow.store.tables import User
+
+
+async def save_user(
+    engine: AsyncEngine,
+    account_id: str,
+    user_id: str,
+    name: str,
+    phone: str | None,
+    email: str | None,
+    designations: list[str],
+) -> None:
+    values = {"name": name, "phone": phone, "email": email, "designations": designations}
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(User)
+            .values(account_id=account_id, id=user_id, **values)
+            .on_conflict_do_update(index_elements=[User.account_id, User.id], set_=values)
+        )
+
+
+async def list_users(engine: AsyncEngine, account_id: str) -> list[User]:
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(User.__table__).where(User.account_id == account_id).order_by(User.id)
+            )
+        ).all()
+    return [User(**row._mapping) for row in rows]
+
+
+async def member_for(
+    engine: AsyncEngine, account_id: str, user_id: str, designation: str
+) -> Member:
+    """The user as a lead's member for `designation`; 422 if unknown or not designated."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(User.__table__).where(User.account_id == account_id, User.id == user_id)
+            )
+        ).one_or_none()
+    if row is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"unknown user {user_id!r}; add them with PUT /v1/users/{user_id}",
+        )
+    if designation not in row.designations:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"user {user_id!r} is not designated {designation!r} "
+            f"(has {', '.join(row.designations) or 'none'})",
+        )
+    return Member(id=row.id, name=row.name, phone=row.phone, email=row.email)
