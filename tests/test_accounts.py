@@ -77,7 +77,11 @@ async def test_designations_can_name_a_team_member(api: httpx.AsyncClient) -> No
     assert (
         await api.put("/v1/users/x", json={"name": "X", "designations": ["pilot"]})
     ).status_code == 422
-    assert [u["id"] for u in (await api.get("/v1/users")).json()] == ["ivy"]
+    await api.put("/v1/users/zed", json={"name": "Zed", "designations": ["isa"]})
+    first = (await api.get("/v1/users", params={"limit": 1})).json()
+    assert [u["id"] for u in first["items"]] == ["ivy"] and first["next_cursor"] == "ivy"
+    rest = (await api.get("/v1/users", params={"cursor": "ivy"})).json()
+    assert [u["id"] for u in rest["items"]] == ["zed"] and rest["next_cursor"] is None
 
     await api.put("/v1/leads/L1", json=BORROWER)
     assigned = await api.put("/v1/leads/L1/designations", json={"assignments": {"isa": "ivy"}})

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 
 from leadflow.api.auth import Authenticated
 from leadflow.api.leads import Book, _known
-from leadflow.api.schemas import UserIn, UserOut
+from leadflow.api.schemas import Page, UserIn, UserOut
 from leadflow.models.lead import Identifier
 from leadflow.store.users import list_users, save_user
 
@@ -30,10 +32,19 @@ async def put_user(
     return UserOut(id=user_id, **body.model_dump())
 
 
-@router.get("", response_model=list[UserOut])
-async def get_users(request: Request, caller: Authenticated) -> list[UserOut]:
-    users = await list_users(request.app.state.services.engine, caller.account_id)
-    return [
+@router.get("", response_model=Page[UserOut])
+async def get_users(
+    request: Request,
+    caller: Authenticated,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: str | None = None,
+) -> Page[UserOut]:
+    users = await list_users(
+        request.app.state.services.engine, caller.account_id, after=cursor, limit=limit + 1
+    )
+    items = [
         UserOut(id=u.id, name=u.name, phone=u.phone, email=u.email, designations=u.designations)
-        for u in users
+        for u in users[:limit]
     ]
+    more = len(users) > limit
+    return Page(items=items, next_cursor=items[-1].id if more and items else None)

@@ -29,13 +29,14 @@ async def save_user(
         )
 
 
-async def list_users(engine: AsyncEngine, account_id: str) -> list[User]:
+async def list_users(
+    engine: AsyncEngine, account_id: str, *, after: str | None = None, limit: int = 100
+) -> list[User]:
+    query = select(User.__table__).where(User.account_id == account_id)
+    if after is not None:
+        query = query.where(User.id > after)
     async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(User.__table__).where(User.account_id == account_id).order_by(User.id)
-            )
-        ).all()
+        rows = (await conn.execute(query.order_by(User.id).limit(limit))).all()
     return [User(**row._mapping) for row in rows]
 
 
