@@ -11,6 +11,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ from temporalio.worker import Worker
 
 from leadflow.devstack import ensure_database
 from leadflow.paths import binary
+from leadflow.providers.clients import ProviderConfig
+from leadflow.providers.fake import FakeState
+from leadflow.providers.serve import running_fake
 from leadflow.starter.client import LeadflowClient
 from leadflow.store.db import create_engine, migrate
 from leadflow.store.tables import Base
@@ -126,3 +130,38 @@ async def dev_leads(dev_env: WorkflowEnvironment, db: AsyncEngine) -> AsyncItera
     worker, queue = _worker(dev_env.client, db)
     async with worker:
         yield LeadflowClient(dev_env.client, queue)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def fake_server() -> AsyncIterator[tuple[str, FakeState]]:
+    """The in-repo Twilio + SendGrid fake on 127.0.0.1, for the session."""
+    async with running_fake() as served:
+        yield served
+
+
+@pytest_asyncio.fixture
+async def providers(fake_server: tuple[str, FakeState]) -> AsyncIterator[ProvidersUnderTest]:
+    """The fake, emptied for this test, and a config pointing the real SDKs at it."""
+    url, state = fake_server
+    state.messages.clear()
+    state.emails.clear()
+    state.failures.clear()
+    config = ProviderConfig(
+        twilio_account_sid=state.account_sid,
+        twilio_auth_token=state.auth_token,
+        twilio_from="+13125550000",
+        sendgrid_api_key=state.sendgrid_key,
+        sendgrid_from="team@leadflow.example",
+        twilio_base_url=url,
+        sendgrid_base_url=url,
+        timeout=2.0,
+    )
+    state.hang_seconds = 4.0
+    yield ProvidersUnderTest(url, state, config)
+
+
+@dataclass
+class ProvidersUnderTest:
+    url: str
+    state: FakeState
+    config: ProviderConfig

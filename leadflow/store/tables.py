@@ -147,6 +147,9 @@ class OutboxMessage(Base):
     media: Mapped[list[str]] = mapped_column(JSONB, default=list)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     provider_id: Mapped[str | None] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
 
 

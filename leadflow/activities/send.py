@@ -1,0 +1,241 @@
+"""Sending an outbox message exactly once (B1) through the real Twilio and SendGrid SDKs.
+
+The outbox row exists before any provider is called (the decision wrote it). Each attempt
+marks the row `sending`, calls the provider, then records the provider's id. A retry that
+finds `sending` or `unknown` looks the message up at the provider first, and sends only if
+it is not there. Errors that mean "it was not sent" (429, refused connection) retry
+plainly; errors that may hide a send (timeouts, 5xx) are reconciled; errors about the
+number or the recipient end the attempt with a type the workflow acts on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import urllib.error
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from python_http_client.exceptions import HTTPError as SendGridHTTPError
+from sendgrid import SendGridAPIClient
+from sendgrid.helpers.mail import CustomArg, Mail
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from twilio.base.exceptions import TwilioException
+from twilio.rest import Client as TwilioClient
+
+from leadflow.models.refs import LeadRef, Message
+from leadflow.providers.clients import ProviderConfig, sendgrid_client, twilio_client
+from leadflow.store.tables import OptOut, OutboxMessage
+
+BAD_NUMBER = {21211, 21614, 30005, 30006}
+UNSUBSCRIBED = 21610
+UNREACHABLE = 30003
+FILTERED = 30007
+UNREACHABLE_ATTEMPTS = 3
+
+
+class SendRequest(Message):
+    lead: LeadRef
+    key: str  # the outbox row's key
+
+
+class SendResult(Message):
+    provider_id: str
+    resent: bool = False  # False when a retry found the message already at the provider
+
+
+class _Outcome(Exception):
+    """How an attempt ended, when it did not end in a provider id."""
+
+    def __init__(self, status: str, error: ApplicationError) -> None:
+        self.status = status
+        self.error = error
+
+
+class SendActivities:
+    def __init__(self, engine: AsyncEngine, config: ProviderConfig) -> None:
+        self._engine = engine
+        self._config = config
+        self._twilio: TwilioClient = twilio_client(config)
+        self._sendgrid: SendGridAPIClient = sendgrid_client(config)
+        self._sendgrid.client.timeout = config.timeout
+
+    @activity.defn(name="send_message")
+    async def send_message(self, request: SendRequest) -> SendResult:
+        row = await self._row(request.key)
+        if row.provider_id:
+            return SendResult(provider_id=row.provider_id)
+        if await self._opted_out(row):
+            await self._mark(row.key, status="suppressed", error="opted out")
+            raise ApplicationError(
+                f"{row.to_address} opted out of {row.channel}", type="OptedOut", non_retryable=True
+            )
+        if row.status in ("sending", "unknown"):
+            found = await asyncio.to_thread(self._find, row)
+            if found is not None:
+                await self._mark(row.key, status="sent", provider_id=found)
+                return SendResult(provider_id=found)
+        await self._mark(
+            row.key, status="sending", attempts=row.attempts + 1, attempted_at=datetime.now(UTC)
+        )
+        try:
+            provider_id = await asyncio.to_thread(self._send, row)
+        except _Outcome as outcome:
+            await self._mark(row.key, status=outcome.status, error=outcome.error.message)
+            if outcome.error.type == "OptedOut":
+                await self._record_opt_out(row)
+            raise outcome.error from None
+        await self._mark(row.key, status="sent", provider_id=provider_id)
+        return SendResult(provider_id=provider_id, resent=row.attempts > 0)
+
+    def all(self) -> list[object]:
+        return [self.send_message]
+
+    # ---- providers (blocking SDK calls, run in a thread) -----------------------------------
+
+    def _send(self, row: Any) -> str:
+        if row.channel == "email":
+            return self._send_email(row)
+        try:
+            message = self._twilio.messages.create(
+                to=row.to_address,
+                from_=self._config.twilio_from,
+                body=row.body,
+                media_url=list(row.media) or None,
+            )
+        except TwilioException as exc:
+            raise self._twilio_outcome(row, exc) from None
+        except (OSError, urllib.error.URLError) as exc:
+            raise self._network_outcome(exc) from None
+        return str(message.sid)
+
+    def _send_email(self, row: Any) -> str:
+        mail = Mail(
+            from_email=self._config.sendgrid_from,
+            to_emails=row.to_address,
+            subject=row.subject or "",
+            plain_text_content=row.body,
+        )
+        mail.custom_arg = CustomArg("leadflow_key", row.key)
+        try:
+            response = self._sendgrid.send(mail)
+        except SendGridHTTPError as exc:
+            status = int(exc.status_code)
+            raise self._http_outcome(status, f"SendGrid {status}: {exc.body!r}") from None
+        except (OSError, urllib.error.URLError) as exc:
+            raise self._network_outcome(exc) from None
+        return str(response.headers.get("X-Message-Id", ""))
+
+    def _find(self, row: Any) -> str | None:
+        """Reconcile: did an earlier attempt reach the provider after all?"""
+        since = (row.attempted_at or row.created_at) - timedelta(minutes=1)
+        if row.channel == "email":
+            query = f"unique_args['leadflow_key']=\"{row.key}\""
+            response = self._sendgrid.client.messages.get(
+                query_params={"query": query, "limit": 10}
+            )
+            found = json.loads(response.body or b"{}").get("messages", [])
+            return str(found[0]["msg_id"]) if found else None
+        for message in self._twilio.messages.list(
+            to=row.to_address, date_sent_after=since, limit=50
+        ):
+            if message.body == row.body:
+                return str(message.sid)
+        return None
+
+    def _twilio_outcome(self, row: Any, exc: TwilioException) -> _Outcome:
+        code = getattr(exc, "code", None)
+        status = int(getattr(exc, "status", 0) or 0)
+        text = f"Twilio {code or status}: {getattr(exc, 'msg', '') or exc}"
+        if code in BAD_NUMBER:
+            return _Outcome("failed", ApplicationError(text, type="BadNumber", non_retryable=True))
+        if code == UNSUBSCRIBED:
+            return _Outcome("failed", ApplicationError(text, type="OptedOut", non_retryable=True))
+        if code == FILTERED:
+            return _Outcome("failed", ApplicationError(text, type="Filtered", non_retryable=True))
+        if code == UNREACHABLE:
+            if row.attempts + 1 >= UNREACHABLE_ATTEMPTS:
+                return _Outcome(
+                    "failed", ApplicationError(text, type="Undeliverable", non_retryable=True)
+                )
+            return _Outcome(
+                "queued",
+                ApplicationError(text, type="Unreachable", next_retry_delay=timedelta(minutes=30)),
+            )
+        return self._http_outcome(status, text)
+
+    @staticmethod
+    def _http_outcome(status: int, text: str) -> _Outcome:
+        if status == 429:
+            return _Outcome("queued", ApplicationError(text, type="RateLimited"))
+        if status >= 500:  # it may have been sent: reconcile before any resend
+            return _Outcome("unknown", ApplicationError(text, type="ProviderError"))
+        if status in (401, 403):
+            return _Outcome(
+                "queued", ApplicationError(f"{text} (check the credentials)", type="ProviderAuth")
+            )
+        return _Outcome("failed", ApplicationError(text, type="Rejected", non_retryable=True))
+
+    @staticmethod
+    def _network_outcome(exc: BaseException) -> _Outcome:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ConnectionRefusedError):
+            return _Outcome(
+                "queued", ApplicationError(f"connection refused: {reason}", type="Unavailable")
+            )
+        if isinstance(reason, TimeoutError | socket.timeout) or "timed out" in str(exc):
+            return _Outcome("unknown", ApplicationError(f"timed out: {exc}", type="Timeout"))
+        return _Outcome("unknown", ApplicationError(f"network error: {exc}", type="Network"))
+
+    # ---- the outbox ---------------------------------------------------------------------
+
+    async def _row(self, key: str) -> Any:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(select(OutboxMessage.__table__).where(OutboxMessage.key == key))
+            ).one_or_none()
+        if row is None:
+            raise ApplicationError(
+                f"no outbox message {key!r}", type="MissingOutbox", non_retryable=True
+            )
+        return row
+
+    async def _mark(self, key: str, **values: Any) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(OutboxMessage).where(OutboxMessage.key == key).values(**values)
+            )
+
+    async def _opted_out(self, row: Any) -> bool:
+        channel = "sms" if row.channel in ("sms", "mms") else row.channel
+        async with self._engine.connect() as conn:
+            found = (
+                await conn.execute(
+                    select(OptOut.address).where(
+                        OptOut.account_id == row.account_id,
+                        OptOut.channel == channel,
+                        OptOut.address == row.to_address,
+                    )
+                )
+            ).first()
+        return found is not None
+
+    async def _record_opt_out(self, row: Any) -> None:
+        async with self._engine.begin() as conn:
+            for channel in ("sms", "mms"):
+                await conn.execute(
+                    insert(OptOut)
+                    .values(
+                        account_id=row.account_id,
+                        channel=channel,
+                        address=row.to_address,
+                        source="carrier 21610",
+                        at=datetime.now(UTC),
+                    )
+                    .on_conflict_do_nothing()
+                )

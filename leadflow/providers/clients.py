@@ -1,0 +1,61 @@
+"""The real Twilio and SendGrid SDKs, optionally pointed at another base URL (the fake).
+
+With real credentials and no base URL they talk to the real services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sendgrid import SendGridAPIClient
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client as TwilioClient
+
+TIMEOUT = 10.0
+TWILIO_API = "https://api.twilio.com"
+
+
+class _Rebased(TwilioHttpClient):
+    """Sends the SDK's requests to `base_url` instead of api.twilio.com."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        if url.startswith(TWILIO_API):
+            url = self.base_url + url[len(TWILIO_API) :]
+        return super().request(method, url, *args, **kwargs)
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    twilio_account_sid: str
+    twilio_auth_token: str
+    twilio_from: str
+    sendgrid_api_key: str
+    sendgrid_from: str
+    twilio_base_url: str | None = None
+    sendgrid_base_url: str | None = None
+    timeout: float = TIMEOUT
+
+
+def twilio_client(config: ProviderConfig) -> TwilioClient:
+    if config.twilio_base_url:
+        http = _Rebased(config.twilio_base_url, config.timeout)
+        return TwilioClient(
+            config.twilio_account_sid, config.twilio_auth_token, http_client=http, environment={}
+        )
+    return TwilioClient(
+        config.twilio_account_sid,
+        config.twilio_auth_token,
+        http_client=TwilioHttpClient(timeout=config.timeout),
+    )
+
+
+def sendgrid_client(config: ProviderConfig) -> SendGridAPIClient:
+    if config.sendgrid_base_url:
+        return SendGridAPIClient(config.sendgrid_api_key, host=config.sendgrid_base_url)
+    return SendGridAPIClient(config.sendgrid_api_key)

@@ -1,0 +1,190 @@
+"""A fake Twilio + SendGrid on 127.0.0.1 that speaks their wire API.
+
+It records every request, answers like the real services, and fails on demand: a
+`POST /_control/failures` entry makes the next sends to an address answer with a Twilio
+error code (21211, 21610, 21614, 30003, 30005, 30006, 30007), 429, a 5xx or a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+TWILIO_ERRORS = {
+    21211: "The 'To' number is not a valid phone number.",
+    21610: "Attempt to send to unsubscribed recipient",
+    21614: "'To' number is not a valid mobile number",
+    30003: "Unreachable destination handset",
+    30005: "Unknown destination handset",
+    30006: "Landline or unreachable carrier",
+    30007: "Message filtered",
+}
+
+
+@dataclass
+class Failure:
+    to: str
+    code: int | str  # a Twilio error code, an HTTP status, or "timeout"
+    times: int = 1
+    after_send: bool = False  # record the message, then fail (an ambiguous failure)
+
+
+@dataclass
+class FakeState:
+    account_sid: str = "AC" + "0" * 32
+    auth_token: str = "fake-auth-token"
+    sendgrid_key: str = "SG.fake-key"
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    emails: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    hang_seconds: float = 30.0
+
+    def failure_for(self, to: str) -> Failure | None:
+        for failure in self.failures:
+            if failure.to == to and failure.times > 0:
+                failure.times -= 1
+                return failure
+        return None
+
+
+def _twilio_error(code: int | str) -> Response:
+    if isinstance(code, int) and code in TWILIO_ERRORS:
+        body = {
+            "code": code,
+            "message": TWILIO_ERRORS[code],
+            "status": 400,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        }
+        return JSONResponse(body, status_code=400)
+    status = int(code)
+    return JSONResponse(
+        {
+            "code": 20429 if status == 429 else 20500,
+            "message": "Too Many Requests" if status == 429 else "Server error",
+            "status": status,
+        },
+        status_code=status,
+    )
+
+
+def build_app(state: FakeState) -> Starlette:
+    def authorized(request: Request, sid: str) -> bool:
+        header = request.headers.get("authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        return user == sid == state.account_sid and password == state.auth_token
+
+    async def create_message(request: Request) -> Response:
+        sid = request.path_params["sid"]
+        if not authorized(request, sid):
+            return JSONResponse(
+                {"code": 20003, "message": "Authenticate", "status": 401}, status_code=401
+            )
+        fields = parse_qs((await request.body()).decode())  # form-encoded, like Twilio's
+        form = {name: values[0] for name, values in fields.items()}
+        failure = state.failure_for(str(form.get("To", "")))
+        if failure is not None and failure.code == "timeout":
+            await asyncio.sleep(state.hang_seconds)
+        message = {
+            "sid": "SM" + secrets.token_hex(16),
+            "account_sid": sid,
+            "to": form.get("To"),
+            "from": form.get("From"),
+            "body": form.get("Body"),
+            "media_url": fields.get("MediaUrl", []),
+            "status": "queued",
+            "status_callback": form.get("StatusCallback"),
+            "date_created": datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000"),
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+        if failure is not None and failure.code != "timeout" and not failure.after_send:
+            return _twilio_error(failure.code)
+        state.messages.append(message)
+        if failure is not None and failure.after_send:
+            return _twilio_error(failure.code)
+        return JSONResponse(
+            {k: v for k, v in message.items() if k != "created_at"}, status_code=201
+        )
+
+    async def list_messages(request: Request) -> Response:
+        sid = request.path_params["sid"]
+        if not authorized(request, sid):
+            return JSONResponse({"code": 20003, "status": 401}, status_code=401)
+        to = request.query_params.get("To")
+        found = [
+            {k: v for k, v in m.items() if k != "created_at"}
+            for m in state.messages
+            if to is None or m["to"] == to
+        ]
+        return JSONResponse(
+            {
+                "messages": found,
+                "end": len(found),
+                "start": 0,
+                "page": 0,
+                "page_size": 50,
+                "next_page_uri": None,
+                "uri": str(request.url.path),
+            }
+        )
+
+    async def send_mail(request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {state.sendgrid_key}":
+            return JSONResponse({"errors": [{"message": "unauthorized"}]}, status_code=401)
+        payload = json.loads(await request.body())
+        to = payload["personalizations"][0]["to"][0]["email"]
+        failure = state.failure_for(to)
+        if failure is not None and failure.code == "timeout":
+            await asyncio.sleep(state.hang_seconds)
+        message_id = secrets.token_urlsafe(16)
+        if failure is not None and failure.code != "timeout" and not failure.after_send:
+            return JSONResponse({"errors": [{"message": "failed"}]}, status_code=int(failure.code))
+        state.emails.append({"msg_id": message_id, "to": to, "payload": payload})
+        if failure is not None and failure.after_send:
+            return JSONResponse({"errors": [{"message": "failed"}]}, status_code=int(failure.code))
+        return Response(status_code=202, headers={"X-Message-Id": message_id})
+
+    async def search_mail(request: Request) -> Response:
+        query = request.query_params.get("query", "")
+        found = [
+            {"msg_id": e["msg_id"], "to_email": e["to"]}
+            for e in state.emails
+            if any(f'"{v}"' in query for v in e["payload"].get("custom_args", {}).values())
+        ]
+        return JSONResponse({"messages": found})
+
+    async def add_failure(request: Request) -> Response:
+        body = await request.json()
+        state.failures.append(Failure(**body))
+        return JSONResponse({"ok": True})
+
+    async def recorded(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "messages": state.messages,
+                "emails": [{"msg_id": e["msg_id"], "to": e["to"]} for e in state.emails],
+            }
+        )
+
+    return Starlette(
+        routes=[
+            Route("/2010-04-01/Accounts/{sid}/Messages.json", create_message, methods=["POST"]),
+            Route("/2010-04-01/Accounts/{sid}/Messages.json", list_messages, methods=["GET"]),
+            Route("/v3/mail/send", send_mail, methods=["POST"]),
+            Route("/v3/messages", search_mail, methods=["GET"]),
+            Route("/_control/failures", add_failure, methods=["POST"]),
+            Route("/_control/requests", recorded, methods=["GET"]),
+        ]
+    )
