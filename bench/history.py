@@ -109,7 +109,7 @@ async def main() -> None:
         await ensure_search_attributes(env.client)
         queue = "bench-history"
         async with build_worker(env.client, None, queue, activities=MemoryStoreActivities()):
-            client = LeadflowClient(env.client, queue, playbooks=_Books())
+            client = LeadflowClient(env.client, queue, playbooks=_Books(), sends_task_queue=queue)
             print("history per lead, time-skipping server, in-memory store")
             await _one(env, client, "ISA cadence (isa)", "isa", 61)
             await _one(

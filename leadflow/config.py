@@ -12,6 +12,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from leadflow.errors import ConfigError
+from leadflow.providers.clients import ProviderConfig
 
 S = TypeVar("S", bound="DatabaseSettings")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
@@ -60,9 +61,36 @@ class Settings(DatabaseSettings):
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
-    twilio_base_url: str | None = None
+    twilio_from: str | None = None  # the sending number, E.164
+    twilio_base_url: str | None = None  # e.g. the fake provider server
     sendgrid_api_key: SecretStr | None = None
+    sendgrid_from: str | None = None
     sendgrid_base_url: str | None = None
+    sends_task_queue: str = "leadflow-sends"
+    sends_per_second: float = Field(default=10.0, gt=0)
+
+    def providers(self) -> ProviderConfig:
+        """The provider settings the send worker needs; a missing one is a ConfigError."""
+        needed = {
+            "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+            "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+            "TWILIO_FROM": self.twilio_from,
+            "SENDGRID_API_KEY": self.sendgrid_api_key,
+            "SENDGRID_FROM": self.sendgrid_from,
+        }
+        missing = [name for name, value in needed.items() if not value]
+        if missing:
+            raise ConfigError(f"{missing[0]} is not set (the worker sends texts and emails)")
+        assert self.twilio_auth_token is not None and self.sendgrid_api_key is not None
+        return ProviderConfig(
+            twilio_account_sid=str(self.twilio_account_sid),
+            twilio_auth_token=self.twilio_auth_token.get_secret_value(),
+            twilio_from=str(self.twilio_from),
+            sendgrid_api_key=self.sendgrid_api_key.get_secret_value(),
+            sendgrid_from=str(self.sendgrid_from),
+            twilio_base_url=self.twilio_base_url,
+            sendgrid_base_url=self.sendgrid_base_url,
+        )
 
     @field_validator("temporal_address")
     @classmethod

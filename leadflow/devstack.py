@@ -29,6 +29,7 @@ from leadflow.errors import ConfigError
 from leadflow.models.engine import Member, Party
 from leadflow.models.lead import EnsureLead, LeadRef
 from leadflow.paths import binary
+from leadflow.providers.fake import FakeState
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.db import create_engine, migrate
 from leadflow.temporal import connect
@@ -76,6 +77,7 @@ class DevStack:
     api_port: int = 8000
     temporal_port: int = 7233
     ui_port: int = 8233
+    providers_port: int = 8025
     demo: bool = True
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     _logs: list[IO[bytes]] = field(default_factory=list)
@@ -89,12 +91,13 @@ class DevStack:
         stop = _StopFlag()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "logs").mkdir(exist_ok=True)
-        busy = [p for p in (self.api_port, self.temporal_port, self.ui_port) if not _port_free(p)]
+        ports = (self.api_port, self.temporal_port, self.ui_port, self.providers_port)
+        busy = [p for p in ports if not _port_free(p)]
         if busy:
             raise ConfigError(
                 f"port {', '.join(map(str, busy))} already in use on 127.0.0.1 "
                 "(is another `leadflow dev` running?); pick others with --api-port, "
-                "--temporal-port, --ui-port"
+                "--temporal-port, --ui-port, --providers-port"
             )
         with warnings.catch_warnings():  # its platformdirs warns about XDG_RUNTIME_DIR on import
             warnings.simplefilter("ignore")
@@ -110,8 +113,30 @@ class DevStack:
             with console.status("starting Temporal dev server"):
                 self._start_temporal()
                 asyncio.run(self._wait_for_temporal())
+            fake = FakeState()
+            providers = f"http://127.0.0.1:{self.providers_port}"
+            self._spawn(
+                "providers",
+                [
+                    sys.executable,
+                    "-m",
+                    "leadflow",
+                    "fake-providers",
+                    "--port",
+                    str(self.providers_port),
+                ],
+                dict(os.environ),
+                log_name="providers.log",
+            )
             env = {
                 **os.environ,
+                "TWILIO_ACCOUNT_SID": fake.account_sid,
+                "TWILIO_AUTH_TOKEN": fake.auth_token,
+                "TWILIO_FROM": "+13125550000",
+                "TWILIO_BASE_URL": providers,
+                "SENDGRID_API_KEY": fake.sendgrid_key,
+                "SENDGRID_FROM": "team@leadflow.example",
+                "SENDGRID_BASE_URL": providers,
                 "TEMPORAL_ADDRESS": self.temporal_address,
                 "TEMPORAL_NAMESPACE": "default",
                 "DATABASE_URL": database_url,
@@ -245,6 +270,8 @@ class DevStack:
             f"API key      {DEV_KEY}  (account {DEV_ACCOUNT!r}, isa playbook)",
             f"Temporal UI  http://localhost:{self.ui_port}",
             f"Temporal     {self.temporal_address}  (temporal workflow list)",
+            f"Providers    http://127.0.0.1:{self.providers_port}  (fake Twilio + SendGrid; "
+            "sent: /_control/requests)",
             f"PostgreSQL   {database_url}",
             f"Data         {self.data_dir}",
         ]

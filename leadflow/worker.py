@@ -13,8 +13,10 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from leadflow.activities.send import SendActivities
 from leadflow.activities.store import LeadStoreActivities
 from leadflow.config import Settings
+from leadflow.providers.clients import ProviderConfig
 from leadflow.store.db import check_database, create_engine
 from leadflow.temporal import connect, ensure_search_attributes
 from leadflow.workflows.lead import LeadWorkflow
@@ -45,11 +47,31 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=activities.all(),
         workflow_runner=SANDBOX,
+        # Sends go through their own rate-limited queue, never eagerly from here.
+        disable_eager_activity_execution=True,
+    )
+
+
+def build_send_worker(
+    client: Client,
+    engine: AsyncEngine,
+    providers: ProviderConfig,
+    task_queue: str,
+    per_second: float = 10.0,
+) -> Worker:
+    """The send activity alone, on its own queue, rate-limited across all workers (B1)."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        activities=SendActivities(engine, providers).all(),
+        max_task_queue_activities_per_second=per_second,
+        max_concurrent_activities=32,
     )
 
 
 async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or `stop`), then finish in-flight tasks and exit."""
+    providers = settings.providers()
     engine = create_engine(settings.database)
     try:
         await check_database(engine)
@@ -64,7 +86,10 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        async with build_worker(client, engine, settings.temporal_task_queue):
+        sender = build_send_worker(
+            client, engine, providers, settings.sends_task_queue, settings.sends_per_second
+        )
+        async with build_worker(client, engine, settings.temporal_task_queue), sender:
             log.info("worker polling task queue %r", settings.temporal_task_queue)
             await stop.wait()
     finally:

@@ -34,7 +34,7 @@ from leadflow.starter.client import LeadflowClient
 from leadflow.store.db import create_engine, migrate
 from leadflow.store.tables import Base
 from leadflow.temporal import DATA_CONVERTER, ensure_search_attributes
-from leadflow.worker import build_worker
+from leadflow.worker import build_send_worker, build_worker
 from leadflow.workflows import search_attributes
 
 # Imported here rather than lazily by its pytest plugin at the end of the run, where
@@ -117,18 +117,25 @@ def _worker(client: Client, engine: AsyncEngine) -> tuple[Worker, str]:
 
 
 @pytest_asyncio.fixture
-async def leads(time_env: WorkflowEnvironment, db: AsyncEngine) -> AsyncIterator[LeadflowClient]:
-    """A client talking to a worker on its own task queue, under time skipping."""
+async def leads(
+    time_env: WorkflowEnvironment, db: AsyncEngine, providers: ProvidersUnderTest
+) -> AsyncIterator[LeadflowClient]:
+    """A client talking to workers on their own task queues, under time skipping; texts and
+    emails go through the real SDKs to the fake provider server."""
     worker, queue = _worker(time_env.client, db)
-    async with worker:
+    sender = build_send_worker(time_env.client, db, providers.config, f"{queue}-sends", 100)
+    async with worker, sender:
         yield LeadflowClient(time_env.client, queue)
 
 
 @pytest_asyncio.fixture
-async def dev_leads(dev_env: WorkflowEnvironment, db: AsyncEngine) -> AsyncIterator[LeadflowClient]:
-    """A client talking to a worker on its own task queue, on the real dev server."""
+async def dev_leads(
+    dev_env: WorkflowEnvironment, db: AsyncEngine, providers: ProvidersUnderTest
+) -> AsyncIterator[LeadflowClient]:
+    """A client talking to workers on their own task queues, on the real dev server."""
     worker, queue = _worker(dev_env.client, db)
-    async with worker:
+    sender = build_send_worker(dev_env.client, db, providers.config, f"{queue}-sends", 100)
+    async with worker, sender:
         yield LeadflowClient(dev_env.client, queue)
 
 

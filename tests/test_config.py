@@ -68,10 +68,19 @@ def test_any_postgres_scheme_is_bound_to_asyncpg(clean_env: pytest.MonkeyPatch) 
     assert not isinstance(settings, Settings)
 
 
+PROVIDERS = {
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "token",
+    "TWILIO_FROM": "+13125550000",
+    "SENDGRID_API_KEY": "SG.key",
+    "SENDGRID_FROM": "team@example.com",
+}
+
+
 def _leadflow(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "leadflow", *args],
-        env={"PATH": os.environ["PATH"], "COLUMNS": "200", **env},
+        env={"PATH": os.environ["PATH"], "COLUMNS": "200", **PROVIDERS, **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -100,6 +109,31 @@ def test_api_with_unreachable_temporal_exits_with_one_line(database_url: str) ->
 
 
 def test_worker_without_settings_says_what_is_missing(tmp_path: object) -> None:
-    result = _leadflow(["worker"], {})
+    result = subprocess.run(
+        [sys.executable, "-m", "leadflow", "worker"],
+        env={"PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == "leadflow: error: DATABASE_URL is not set"
+
+
+def test_worker_without_provider_credentials_says_which() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "leadflow", "worker"],
+        env={
+            "PATH": os.environ["PATH"],
+            "DATABASE_URL": "postgresql://u@h/db",
+            "TEMPORAL_ADDRESS": "h:7233",
+            "TWILIO_ACCOUNT_SID": "AC1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "leadflow: error: TWILIO_AUTH_TOKEN is not set (the worker sends texts and emails)"
+    )

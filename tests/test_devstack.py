@@ -32,6 +32,7 @@ class Stack:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.api, self.temporal, self.ui = _free_port(), _free_port(), _free_port()
+        self.providers = _free_port()
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
@@ -41,7 +42,7 @@ class Stack:
             [
                 *(sys.executable, "-m", "leadflow", "dev", "--data-dir", str(self.data_dir)),
                 *("--api-port", str(self.api), "--temporal-port", str(self.temporal)),
-                *("--ui-port", str(self.ui)),
+                *("--ui-port", str(self.ui), "--providers-port", str(self.providers)),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -63,6 +64,15 @@ class Stack:
         code = self.process.wait(timeout=60)
         self.process = None
         return code
+
+    def sent_to(self) -> list[str]:
+        url = f"http://127.0.0.1:{self.providers}/_control/requests"
+        for _ in range(100):
+            sent = [m["to"] for m in httpx.get(url, timeout=5).json()["messages"]]
+            if sent:
+                return sent
+            time.sleep(0.1)
+        return []
 
     def log(self) -> str:
         path = self.data_dir.parent / "dev.log"
@@ -113,8 +123,10 @@ def test_dev_runs_the_stack_and_resumes_with_the_same_data(stack: Stack) -> None
     )
     assert changed.status_code == 200
 
+    # The demo lead's intro text went through the real Twilio SDK to the fake provider.
+    assert stack.sent_to() == ["+13125550142"]
     assert stack.stop() == 0
-    for port in (stack.api, stack.temporal, stack.ui):
+    for port in (stack.api, stack.temporal, stack.ui, stack.providers):
         assert not _port_open(port), f"port {port} still open after stop"
 
     stack.start()

@@ -16,6 +16,7 @@ from leadflow.paths import shipped
 from leadflow.starter.client import LeadflowClient, PlaybookSource
 from leadflow.workflows import localtime
 from leadflow.workflows import search_attributes as sa
+from tests.conftest import ProvidersUnderTest
 from tests.factories import TEAM, call, change, eventually, new_lead
 from tests.scenario_support import (
     CHICAGO,
@@ -355,3 +356,50 @@ async def test_a_completed_follow_up_closes_its_task(
     assert done.queue_label is None
     (task,) = [t for t in await tasks(db, request.lead) if t.key.endswith("follow-up:fu-1")]
     assert task.completed_at is not None and await queue(db, request.lead) is None
+
+
+async def test_touches_reach_the_provider_once_and_a_bad_number_changes_the_status(
+    leads: LeadflowClient,
+    time_env: WorkflowEnvironment,
+    db: AsyncEngine,
+    providers: ProvidersUnderTest,
+) -> None:
+    from leadflow.providers.fake import Failure
+
+    await skip_to_next(time_env, MONDAY, time(10))
+    request = new_lead(playbook="isa")
+    await leads.ensure_lead(request)
+
+    async def delivered() -> list[str]:
+        return [m.status for m in await outbox(db, request.lead)]
+
+    assert await eventually(lambda: _all_sent(delivered)) is True
+    assert [(m["to"], m["body"][:8]) for m in providers.state.messages] == [
+        ("+13125550111", "Hi Pat, ")
+    ]
+    assert [e["to"] for e in providers.state.emails] == ["pat@example.com"]
+
+    bad = new_lead(playbook="isa")
+    bad_phone = "+13125550999"
+    bad = bad.model_copy(
+        update={
+            "parties": {"borrower": bad.parties["borrower"].model_copy(update={"phone": bad_phone})}
+        }
+    )
+    providers.state.failures.append(Failure(to=bad_phone, code=21211))
+    await leads.ensure_lead(bad)
+
+    async def status() -> str:
+        return (await lead_row(db, bad.lead)).status
+
+    assert await eventually(lambda: _equals(status, "Bad Phone Number")) is True
+    assert await queue(db, bad.lead) is None  # no calls to a number that does not exist
+
+
+async def _all_sent(statuses) -> bool:  # type: ignore[no-untyped-def]
+    found = await statuses()
+    return bool(found) and all(s == "sent" for s in found)
+
+
+async def _equals(read, expected) -> bool:  # type: ignore[no-untyped-def]
+    return await read() == expected

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from leadflow.activities.send import SendActivities, SendRequest
+from leadflow.activities.send import SendActivities
+from leadflow.models.lead import SendRequest
 from leadflow.models.refs import LeadRef
 from leadflow.store.tables import Lead, OptOut, OutboxMessage
 from tests.conftest import ProvidersUnderTest

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 
 from temporalio import activity
 
-from leadflow.models.lead import ApplyDecision
+from leadflow.models.lead import ApplyDecision, SendRequest, SendResult
 
 
 @dataclass
 class MemoryStoreActivities:
     decisions: list[ApplyDecision] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
     _seen: set[tuple[str, int]] = field(default_factory=set)
 
     @activity.defn(name="apply_decision")
@@ -25,5 +26,11 @@ class MemoryStoreActivities:
             self._seen.add(key)
             self.decisions.append(decision)
 
+    @activity.defn(name="send_message")
+    async def send_message(self, request: SendRequest) -> SendResult:
+        """Messages are in the decisions already; the simulation delivers every one."""
+        self.sent.append(request.key)
+        return SendResult(provider_id=f"sim-{len(self.sent)}")
+
     def all(self) -> list[object]:
-        return [self.apply_decision]
+        return [self.apply_decision, self.send_message]

@@ -28,7 +28,7 @@ from temporalio.exceptions import ApplicationError
 from twilio.base.exceptions import TwilioException
 from twilio.rest import Client as TwilioClient
 
-from leadflow.models.refs import LeadRef, Message
+from leadflow.models.lead import SendRequest, SendResult
 from leadflow.providers.clients import ProviderConfig, sendgrid_client, twilio_client
 from leadflow.store.tables import OptOut, OutboxMessage
 
@@ -37,16 +37,6 @@ UNSUBSCRIBED = 21610
 UNREACHABLE = 30003
 FILTERED = 30007
 UNREACHABLE_ATTEMPTS = 3
-
-
-class SendRequest(Message):
-    lead: LeadRef
-    key: str  # the outbox row's key
-
-
-class SendResult(Message):
-    provider_id: str
-    resent: bool = False  # False when a retry found the message already at the provider
 
 
 class _Outcome(Exception):

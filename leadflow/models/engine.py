@@ -239,7 +239,7 @@ class DeliveryFailed(Data):
     type: Literal["delivery_failed"] = "delivery_failed"
     key: str
     channel: MessageChannel
-    reason: Literal["bad_number", "opted_out", "bounced", "undeliverable"]
+    reason: Literal["bad_number", "opted_out", "bounced", "undeliverable", "filtered"]
 
 
 Event = Annotated[

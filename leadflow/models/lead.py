@@ -143,6 +143,19 @@ class LeadInput(Message):
     playbook: Playbook
     carried: LeadCarry | None = None
     history_limit: int = Field(default=8_000, ge=100)
+    sends_task_queue: str = "leadflow-sends"  # where the rate-limited send activity runs
+
+
+class SendRequest(Message):
+    """Send one outbox message (its key: `<workflow id>:<touch key>`)."""
+
+    lead: LeadRef
+    key: str
+
+
+class SendResult(Message):
+    provider_id: str
+    resent: bool = False  # True when an earlier attempt had not reached the provider
 
 
 class ApplyDecision(Message):

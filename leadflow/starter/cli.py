@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from functools import wraps
@@ -207,6 +208,22 @@ def _leave() -> None:
     os._exit(0)
 
 
+@app.command("fake-providers")
+def fake_providers(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8025,
+) -> None:
+    """Run the fake Twilio + SendGrid server (what `leadflow dev` points the worker at)."""
+    from leadflow.providers.serve import running_fake
+
+    async def serve() -> None:
+        async with running_fake(port) as (url, state):
+            err.print(f"fake providers on {url} (Twilio account {state.account_sid})")
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+
+
 @app.command()
 @fails_in_one_line
 def dev(
@@ -216,6 +233,7 @@ def dev(
     api_port: int = 8000,
     temporal_port: int = 7233,
     ui_port: int = 8233,
+    providers_port: int = 8025,
     demo: Annotated[bool, typer.Option(help="create a demo lead")] = True,
 ) -> None:
     """Run the whole stack locally: PostgreSQL, Temporal + Web UI, worker, API."""
@@ -226,6 +244,7 @@ def dev(
         api_port=api_port,
         temporal_port=temporal_port,
         ui_port=ui_port,
+        providers_port=providers_port,
         demo=demo,
     ).run()
     raise typer.Exit(code)

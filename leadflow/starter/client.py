@@ -117,9 +117,11 @@ class LeadflowClient:
         answer_timeout: float = 30.0,
         playbooks: PlaybookSource | None = None,
         history_limit: int = 8_000,
+        sends_task_queue: str | None = None,
     ) -> None:
         self.temporal = client
         self.task_queue = task_queue
+        self.sends_task_queue = sends_task_queue or f"{task_queue}-sends"
         self.answer_timeout = answer_timeout
         self.playbooks = playbooks or PlaybookSource()
         self.history_limit = history_limit
@@ -141,7 +143,12 @@ class LeadflowClient:
             raise ChangeRejected(str(exc), exc.reason) from None
         start = WithStartWorkflowOperation(
             LeadWorkflow.run,
-            LeadInput(ensure=request, playbook=book, history_limit=self.history_limit),
+            LeadInput(
+                ensure=request,
+                playbook=book,
+                history_limit=self.history_limit,
+                sends_task_queue=self.sends_task_queue,
+            ),
             id=request.lead.workflow_id,
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

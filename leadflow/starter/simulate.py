@@ -210,7 +210,7 @@ async def simulate(
         await ensure_search_attributes(env.client)
         queue = f"simulate-{uuid.uuid4().hex[:8]}"
         async with build_worker(env.client, None, queue, activities=store):
-            client = LeadflowClient(env.client, queue, playbooks=source)
+            client = LeadflowClient(env.client, queue, playbooks=source, sends_task_queue=queue)
             start = _start_time(scenario.start, await env.get_current_time(), zone)
             await _skip_to(env, start)
             start = await env.get_current_time()

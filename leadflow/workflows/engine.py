@@ -348,6 +348,17 @@ def _delivery_failed(run: _Run, event: DeliveryFailed) -> None:
     if event.reason == "opted_out":
         _opted_out(run, OptedOut(channel="sms", source="carrier"))
         return
+    if event.reason == "filtered":  # the carrier filters the content: a person should look
+        owner = run.book.defaults.sender
+        _task(
+            run,
+            f"filtered:{event.key}",
+            "Messages are being filtered by the carrier: review the template and the sender number",
+            owner,
+            run.now,
+        )
+        run.audit(event.key, "note", "delivery failed: filtered by the carrier")
+        return
     channels = ["sms", "mms", "call"] if event.reason == "bad_number" else [event.channel]
     s.unreachable = sorted(set(s.unreachable) | set(channels))  # type: ignore[arg-type]
     run.audit(event.key, "note", f"delivery failed: {event.reason}")

@@ -21,7 +21,7 @@ from temporalio.common import (
     SearchAttributeUpdate,
     SearchAttributeValueType,
 )
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     import leadflow.workflows.localtime as localtime
@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         OptedOut,
         PartiesChanged,
         ReplyReceived,
+        SendMessage,
         StatusChanged,
         TimerFired,
     )
@@ -59,10 +60,24 @@ with workflow.unsafe.imports_passed_through():
         LeadSnapshot,
         MilestoneChange,
         ScheduleFollowUp,
+        SendRequest,
+        SendResult,
     )
     from leadflow.workflows.engine import decide, describe_next, initial_state
     from leadflow.workflows.preview import Entry, project
 
+SENDS_PATCH = "send-messages"  # histories from before sending was wired in replay without it
+SEND_TIMEOUT = timedelta(seconds=60)
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10)
+)
+FAILED_BECAUSE = {  # the send activity's error type -> what the engine hears
+    "BadNumber": "bad_number",
+    "OptedOut": "opted_out",
+    "Filtered": "filtered",
+    "Undeliverable": "undeliverable",
+    "Rejected": "undeliverable",
+}
 STORE_TIMEOUT = timedelta(seconds=30)
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 AUDIT_KEPT = 100
@@ -117,6 +132,8 @@ class LeadWorkflow:
                 )
             self._carry = LeadCarry(engine=state)
         self._inbox: deque[_Pending] = deque()
+        self._sends_queue = input.sends_task_queue
+        self._sending: set[asyncio.Task[None]] = set()
         self._recorded = not self._is_new
         self._ensure_answered = False
         self._published: dict[str, object] = {}
@@ -309,6 +326,12 @@ class LeadWorkflow:
                 retry_policy=STORE_RETRY,
                 summary=_summary(decision),
             )
+        sends = [c for c in decision.commands if isinstance(c, SendMessage)]
+        if sends and workflow.patched(SENDS_PATCH):
+            for message in sends:
+                task = asyncio.create_task(self._send(message))
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
         self._carry.engine = decision.state
         audits = [c for c in decision.commands if isinstance(c, Audit)]
         self._carry.audit = (self._carry.audit + audits)[-AUDIT_KEPT:]
@@ -316,6 +339,30 @@ class LeadWorkflow:
             self._carry.remember(pending.request_id)
         self._publish()
         pending.result, pending.done = self._snapshot(), True
+
+    async def _send(self, message: SendMessage) -> None:
+        """Deliver one outbox message on the rate-limited queue, beside the loop; a failure
+        about the recipient comes back to the engine as an event."""
+        lead = self._state.lead
+        try:
+            await workflow.execute_activity(
+                "send_message",
+                SendRequest(lead=lead, key=f"{lead.workflow_id}:{message.key}"),
+                result_type=SendResult,
+                task_queue=self._sends_queue,
+                start_to_close_timeout=SEND_TIMEOUT,
+                retry_policy=SEND_RETRY,
+                summary=f"{message.channel} to {message.party}",
+            )
+        except ActivityError as exc:
+            cause = exc.cause
+            kind = cause.type if isinstance(cause, ApplicationError) else None
+            reason = FAILED_BECAUSE.get(kind or "", "undeliverable")
+            if message.channel == "email" and reason in ("bad_number", "undeliverable"):
+                reason = "bounced"
+            self._inbox.append(
+                _Pending(DeliveryFailed(key=message.key, channel=message.channel, reason=reason))
+            )
 
     def _until_next_due(self) -> timedelta | None:
         due = self._state.next_due
@@ -333,12 +380,15 @@ class LeadWorkflow:
 
     async def _continue_as_new(self, input: LeadInput) -> None:
         # Updates wait on the loop: keep deciding until every handler has returned.
-        while self._inbox or not workflow.all_handlers_finished():
+        while self._inbox or self._sending or not workflow.all_handlers_finished():
             if self._inbox:
                 await self._decide(self._inbox.popleft())
             else:
                 await workflow.wait_condition(
-                    lambda: bool(self._inbox) or workflow.all_handlers_finished()
+                    lambda: (
+                        bool(self._inbox)
+                        or (not self._sending and workflow.all_handlers_finished())
+                    )
                 )
         s = self._state
         self._carry.runs += 1
@@ -348,6 +398,7 @@ class LeadWorkflow:
                 playbook=self._book,
                 carried=self._carry,
                 history_limit=input.history_limit,
+                sends_task_queue=input.sends_task_queue,
             ),
             memo=memo_for(s.lead, s.first_name, s.last_name),
         )
