@@ -12,8 +12,10 @@ import uuid
 
 from bench.stack import stack
 from leadflow.models.lead import EnsureLead, LeadRef, MilestoneChange
+from leadflow.providers.clients import ProviderConfig
+from leadflow.providers.serve import running_fake
 from leadflow.starter.client import LeadflowClient
-from leadflow.worker import build_worker
+from leadflow.worker import build_send_worker, build_worker
 
 LEADS = 300
 CONCURRENCY = 16
@@ -48,9 +50,21 @@ def _report(name: str, wall: float, latencies: list[float]) -> None:
 
 
 async def main() -> None:
-    async with stack() as running:
+    async with stack() as running, running_fake() as (url, fake):
         queue = f"bench-{uuid.uuid4().hex[:6]}"
-        async with build_worker(running.env.client, running.engine, queue):
+        config = ProviderConfig(
+            fake.account_sid,
+            fake.auth_token,
+            "+13125550000",
+            fake.sendgrid_key,
+            "team@example.com",
+            url,
+            url,
+        )
+        sender = build_send_worker(
+            running.env.client, running.engine, config, f"{queue}-sends", 100
+        )
+        async with build_worker(running.env.client, running.engine, queue), sender:
             leads = LeadflowClient(running.env.client, queue)
             refs = [LeadRef(account_id="bench", lead_id=f"L{i}") for i in range(LEADS)]
             print(
