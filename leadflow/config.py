@@ -66,6 +66,8 @@ class Settings(DatabaseSettings):
     sendgrid_api_key: SecretStr | None = None
     sendgrid_from: str | None = None
     sendgrid_base_url: str | None = None
+    public_url: str | None = None  # how Twilio reaches the API: signatures cover this URL
+    sendgrid_webhook_public_key: str | None = None  # verifies the event webhook (ECDSA)
     sends_task_queue: str = "leadflow-sends"
     sends_per_second: float = Field(default=10.0, gt=0)
 

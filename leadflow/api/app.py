@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -23,6 +23,7 @@ from leadflow.api.limits import BodyLimit
 from leadflow.api.queue import router as queue_router
 from leadflow.api.reports import router as reports_router
 from leadflow.api.users import router as users_router
+from leadflow.api.webhooks import router as webhooks_router
 from leadflow.config import Settings
 from leadflow.starter.client import LeadflowClient, PlaybookSource
 from leadflow.store.db import check_database, create_engine
@@ -65,6 +66,17 @@ async def _database_up(engine: AsyncEngine) -> bool:
         return True
     except Exception:
         return False
+
+
+def _no_settings() -> Any:
+    """Apps built by tests without settings: webhooks then refuse every request (403)."""
+
+    class _Unset:
+        twilio_auth_token = None
+        public_url = None
+        sendgrid_webhook_public_key = None
+
+    return _Unset()
 
 
 def create_app(
@@ -125,4 +137,6 @@ def create_app(
     app.include_router(queue_router)
     app.include_router(reports_router)
     app.include_router(users_router)
+    app.include_router(webhooks_router)
+    app.state.settings = settings or _no_settings()
     return app

@@ -32,6 +32,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from leadflow.models.engine import (
     Audit,
     CampaignChanged,
+    DeliveryFailed,
     DesignationsChanged,
     EngineState,
     InvalidChange,
@@ -206,6 +207,10 @@ class LeadflowClient:
     ) -> None:
         event = DesignationsChanged(assignments={designation: member})
         await self._signal(lead, LeadWorkflow.assign_designations, event)
+
+    async def delivery_failed(self, lead: LeadRef, event: DeliveryFailed) -> None:
+        """A provider reported after the fact that a touch could not be delivered."""
+        await self._signal(lead, LeadWorkflow.delivery_failed, event)
 
     async def enroll(self, lead: LeadRef, campaign: str, actor: str = "system") -> None:
         await self._campaign(lead, CampaignChanged(op="start", campaign=campaign, actor=actor))

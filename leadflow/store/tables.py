@@ -265,3 +265,13 @@ class Consent(Base):
     address: Mapped[str] = mapped_column(String(320), primary_key=True)
     source: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookEvent(Base):
+    """Provider events already handled: a repeated delivery is acknowledged and ignored."""
+
+    __tablename__ = "webhook_events"
+
+    source: Mapped[str] = mapped_column(String(20), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime] = _now()
