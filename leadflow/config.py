@@ -92,6 +92,7 @@ class Settings(DatabaseSettings):
             sendgrid_from=str(self.sendgrid_from),
             twilio_base_url=self.twilio_base_url,
             sendgrid_base_url=self.sendgrid_base_url,
+            public_url=self.public_url,
         )
 
     @field_validator("temporal_address")

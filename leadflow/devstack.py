@@ -137,6 +137,7 @@ class DevStack:
                 "SENDGRID_API_KEY": fake.sendgrid_key,
                 "SENDGRID_FROM": "team@leadflow.example",
                 "SENDGRID_BASE_URL": providers,
+                "PUBLIC_URL": f"http://127.0.0.1:{self.api_port}",
                 "TEMPORAL_ADDRESS": self.temporal_address,
                 "TEMPORAL_NAMESPACE": "default",
                 "DATABASE_URL": database_url,

@@ -26,11 +26,13 @@ log = logging.getLogger("leadflow.worker")
 WORKFLOWS = [LeadWorkflow]
 
 
-# Jinja2 compiles templates to Python that imports its runtime lazily; inside the sandbox
-# those imports would load fresh, restricted copies. The engine only renders strings, so
-# Jinja2 and MarkupSafe pass through like the standard library does.
+# Jinja2 compiles templates to Python that imports its runtime lazily, and phonenumbers
+# loads its per-region data lazily; inside the sandbox those imports would load fresh,
+# restricted copies. Both are pure, so they pass through like the standard library does.
 SANDBOX = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("jinja2", "markupsafe")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "jinja2", "markupsafe", "phonenumbers"
+    )
 )
 
 

@@ -74,6 +74,24 @@ class Stack:
             time.sleep(0.1)
         return []
 
+    def callbacks(self) -> list[tuple[str, int]]:
+        url = f"http://127.0.0.1:{self.providers}/_control/requests"
+        for _ in range(100):
+            seen = httpx.get(url, timeout=5).json()["callbacks"]
+            if len(seen) >= 2:
+                return [(c["status"], c.get("answer", 0)) for c in seen]
+            time.sleep(0.1)
+        return []
+
+    def opted_out(self) -> bool:
+        url = f"http://127.0.0.1:{self.api}/v1/leads/lead-1"
+        for _ in range(100):
+            audit = httpx.get(url, headers=KEY, timeout=30).json()["audit"]
+            if any(a["reason"].startswith("opted out of sms") for a in audit):
+                return True
+            time.sleep(0.1)
+        return False
+
     def log(self) -> str:
         path = self.data_dir.parent / "dev.log"
         return path.read_text() if path.exists() else ""
@@ -123,8 +141,22 @@ def test_dev_runs_the_stack_and_resumes_with_the_same_data(stack: Stack) -> None
     )
     assert changed.status_code == 200
 
-    # The demo lead's intro text went through the real Twilio SDK to the fake provider.
+    # The demo lead's intro text went through the real Twilio SDK to the fake provider,
+    # whose signed status callbacks came back to the API...
     assert stack.sent_to() == ["+13125550142"]
+    assert stack.callbacks() == [("sent", 204), ("delivered", 204)]
+    # ...and a signed inbound STOP from the lead's phone opts it out.
+    stop = httpx.post(
+        f"http://127.0.0.1:{stack.providers}/_control/inbound",
+        timeout=30,
+        json={
+            "url": f"http://127.0.0.1:{stack.api}/webhooks/twilio/demo/sms",
+            "from": "+13125550142",
+            "body": "STOP",
+        },
+    )
+    assert stop.json()["status"] == 200
+    assert stack.opted_out()
     assert stack.stop() == 0
     for port in (stack.api, stack.temporal, stack.ui, stack.providers):
         assert not _port_open(port), f"port {port} still open after stop"

@@ -156,3 +156,25 @@ def test_parties_in_another_time_zone_get_their_own_hours() -> None:
         if s.command.kind == "send_message" and s.command.party == "referral_partner"
     ]
     assert sent[0].at == localtime.at_local(MONDAY, time(8), "America/Los_Angeles")
+
+
+def test_the_stricter_of_address_and_area_code_wins() -> None:
+    # The lead lives in Chicago, but the borrower's mobile is a Los Angeles number.
+    lead = Lead.create("isa", local(MONDAY, time(9)))
+    lead.state.parties["borrower"] = lead.state.parties["borrower"].model_copy(
+        update={"phone": "+12135550123"}
+    )
+    lead.log.clear()
+    lead.send(CampaignChanged(op="cancel", campaign="isa_touches"))
+    lead.send(CampaignChanged(op="start", campaign="isa_touches"))
+    assert [m.channel for m in lead.messages()] == ["email"]  # the text waits
+    deferred = [a for a in lead.audits("deferred") if a.key.endswith(":0:borrower")]
+    assert "America/Los_Angeles" in deferred[0].reason
+    assert deferred[0].until == localtime.at_local(MONDAY, time(8), "America/Los_Angeles")
+
+
+def test_toll_free_numbers_have_no_area_code_zone() -> None:
+    from leadflow.workflows.phones import zones_for
+
+    assert zones_for("+18005550100") == ()
+    assert zones_for("+13055550100") == ("America/New_York",)

@@ -92,11 +92,16 @@ class SendActivities:
         if row.channel == "email":
             return self._send_email(row)
         try:
+            callback = None
+            if self._config.public_url:
+                base = self._config.public_url.rstrip("/")
+                callback = f"{base}/webhooks/twilio/{row.account_id}/status"
             message = self._twilio.messages.create(
                 to=row.to_address,
                 from_=self._config.twilio_from,
                 body=row.body,
                 media_url=list(row.media) or None,
+                status_callback=callback,
             )
         except TwilioException as exc:
             raise self._twilio_outcome(row, exc) from None

@@ -40,6 +40,7 @@ class ProviderConfig:
     twilio_base_url: str | None = None
     sendgrid_base_url: str | None = None
     timeout: float = TIMEOUT
+    public_url: str | None = None  # where Twilio posts status callbacks (our API)
 
 
 def twilio_client(config: ProviderConfig) -> TwilioClient:

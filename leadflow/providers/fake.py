@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from twilio.request_validator import RequestValidator
 
 TWILIO_ERRORS = {
     21211: "The 'To' number is not a valid phone number.",
@@ -49,6 +51,8 @@ class FakeState:
     emails: list[dict[str, Any]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     hang_seconds: float = 30.0
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def failure_for(self, to: str) -> Failure | None:
         for failure in self.failures:
@@ -76,6 +80,31 @@ def _twilio_error(code: int | str) -> Response:
         },
         status_code=status,
     )
+
+
+async def _post_signed(state: FakeState, url: str, form: dict[str, str]) -> httpx.Response:
+    signature = RequestValidator(state.auth_token).compute_signature(url, form)
+    async with httpx.AsyncClient(timeout=10) as client:
+        return await client.post(url, data=form, headers={"X-Twilio-Signature": signature})
+
+
+async def _report_status(state: FakeState, message: dict[str, Any]) -> None:
+    """Twilio's status callbacks for a message: sent, then delivered."""
+    for status in ("sent", "delivered"):
+        await asyncio.sleep(0.05)
+        form = {
+            "MessageSid": message["sid"],
+            "MessageStatus": status,
+            "AccountSid": state.account_sid,
+            "To": str(message["to"]),
+        }
+        try:
+            answer = await _post_signed(state, str(message["status_callback"]), form)
+            state.callbacks.append(
+                {"sid": message["sid"], "status": status, "answer": answer.status_code}
+            )
+        except httpx.HTTPError as exc:
+            state.callbacks.append({"sid": message["sid"], "status": status, "error": str(exc)})
 
 
 def build_app(state: FakeState) -> Starlette:
@@ -114,6 +143,10 @@ def build_app(state: FakeState) -> Starlette:
         state.messages.append(message)
         if failure is not None and failure.after_send:
             return _twilio_error(failure.code)
+        if message["status_callback"]:
+            task = asyncio.create_task(_report_status(state, message))
+            state.background.add(task)
+            task.add_done_callback(state.background.discard)
         return JSONResponse(
             {k: v for k, v in message.items() if k != "created_at"}, status_code=201
         )
@@ -165,6 +198,19 @@ def build_app(state: FakeState) -> Starlette:
         ]
         return JSONResponse({"messages": found})
 
+    async def inbound(request: Request) -> Response:
+        """Post a signed inbound SMS to `url`, as Twilio would: {url, from, to, body}."""
+        body = await request.json()
+        form = {
+            "MessageSid": "SM" + secrets.token_hex(16),
+            "AccountSid": state.account_sid,
+            "From": body["from"],
+            "To": body.get("to", "+13125550000"),
+            "Body": body["body"],
+        }
+        answer = await _post_signed(state, body["url"], form)
+        return JSONResponse({"status": answer.status_code, "body": answer.text})
+
     async def add_failure(request: Request) -> Response:
         body = await request.json()
         state.failures.append(Failure(**body))
@@ -173,6 +219,7 @@ def build_app(state: FakeState) -> Starlette:
     async def recorded(request: Request) -> Response:
         return JSONResponse(
             {
+                "callbacks": state.callbacks,
                 "messages": state.messages,
                 "emails": [{"msg_id": e["msg_id"], "to": e["to"]} for e in state.emails],
             }
@@ -185,6 +232,7 @@ def build_app(state: FakeState) -> Starlette:
             Route("/v3/mail/send", send_mail, methods=["POST"]),
             Route("/v3/messages", search_mail, methods=["GET"]),
             Route("/_control/failures", add_failure, methods=["POST"]),
+            Route("/_control/inbound", inbound, methods=["POST"]),
             Route("/_control/requests", recorded, methods=["GET"]),
         ]
     )

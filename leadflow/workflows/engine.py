@@ -13,6 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import leadflow.workflows.localtime as localtime
+import leadflow.workflows.phones as phones
 from leadflow.models.engine import (
     AgendaItem,
     Audit,
@@ -591,7 +592,7 @@ def _touch(run: _Run, touch: PendingTouch) -> None:
     if member is None:
         _hold(run, touch, sender.designation or "?")
         return
-    zones = [party.time_zone or s.time_zone]
+    zones = sorted({party.time_zone or s.time_zone, *_phone_zones(touch.channel, address)})
     region = party.region or s.region
     window = book.compliance.state_quiet_hours.get(region or "", book.compliance.quiet_hours)
     earliest, why = run.now, ""
@@ -641,6 +642,11 @@ def _quiet_hours(book: Playbook, region: str | None, zones: list[str]) -> str:
     where = f"{region} " if region in rules.state_quiet_hours else ""
     window = rules.state_quiet_hours.get(region or "", rules.quiet_hours)
     return f"quiet hours: {where}window {window.start:%H:%M}-{window.end:%H:%M} {', '.join(zones)}"
+
+
+def _phone_zones(channel: str, address: str) -> tuple[str, ...]:
+    """Texts also respect where the number's area code is (the stricter window wins)."""
+    return phones.zones_for(address) if channel in ("sms", "mms") else ()
 
 
 def _defer(run: _Run, touch: PendingTouch, until: datetime, why: str) -> None:

@@ -66,3 +66,12 @@ def add_wall_clock(moment: datetime, delta: timedelta, time_zone: str) -> dateti
     """`moment` plus `delta` on the local calendar: day 7 at 10:00 stays 10:00 across DST."""
     local = to_local(moment, time_zone).replace(tzinfo=None) + delta
     return at_local(local.date(), local.time(), time_zone).astimezone(UTC)
+
+
+@cache
+def known_zone(name: str) -> bool:
+    try:
+        zone(name)
+    except (KeyError, ValueError):
+        return False
+    return True
