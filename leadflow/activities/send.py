@@ -47,6 +47,17 @@ class _Outcome(Exception):
         self.error = error
 
 
+async def _beating(call: Any, *args: Any) -> Any:
+    """Run a blocking SDK call in a thread, heartbeating meanwhile: if this worker dies
+    mid-call, the server hands the attempt to another worker within the heartbeat timeout
+    (which then reconciles before sending)."""
+    task = asyncio.ensure_future(asyncio.to_thread(call, *args))
+    while not task.done():
+        activity.heartbeat()
+        await asyncio.wait({task}, timeout=1.0)
+    return task.result()
+
+
 class SendActivities:
     def __init__(self, engine: AsyncEngine, config: ProviderConfig) -> None:
         self._engine = engine
@@ -66,7 +77,7 @@ class SendActivities:
                 f"{row.to_address} opted out of {row.channel}", type="OptedOut", non_retryable=True
             )
         if row.status in ("sending", "unknown"):
-            found = await asyncio.to_thread(self._find, row)
+            found = await _beating(self._find, row)
             if found is not None:
                 await self._mark(row.key, status="sent", provider_id=found)
                 return SendResult(provider_id=found)
@@ -74,7 +85,7 @@ class SendActivities:
             row.key, status="sending", attempts=row.attempts + 1, attempted_at=datetime.now(UTC)
         )
         try:
-            provider_id = await asyncio.to_thread(self._send, row)
+            provider_id = await _beating(self._send, row)
         except _Outcome as outcome:
             await self._mark(row.key, status=outcome.status, error=outcome.error.message)
             if outcome.error.type == "OptedOut":

@@ -37,7 +37,7 @@ TWILIO_ERRORS = {
 @dataclass
 class Failure:
     to: str
-    code: int | str  # a Twilio error code, an HTTP status, or "timeout"
+    code: int | str  # a Twilio error code, an HTTP status, "timeout" or "drop"
     times: int = 1
     after_send: bool = False  # record the message, then fail (an ambiguous failure)
 
@@ -52,6 +52,7 @@ class FakeState:
     failures: list[Failure] = field(default_factory=list)
     hang_seconds: float = 30.0
     callbacks: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: int = 0  # sends the fake is holding (a hang in progress)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def failure_for(self, to: str) -> Failure | None:
@@ -124,8 +125,18 @@ def build_app(state: FakeState) -> Starlette:
         fields = parse_qs((await request.body()).decode())  # form-encoded, like Twilio's
         form = {name: values[0] for name, values in fields.items()}
         failure = state.failure_for(str(form.get("To", "")))
-        if failure is not None and failure.code == "timeout":
-            await asyncio.sleep(state.hang_seconds)
+        state.in_flight += 1
+        try:
+            if (
+                failure is not None
+                and failure.code in ("timeout", "drop")
+                and not (failure.after_send)
+            ):
+                await asyncio.sleep(state.hang_seconds)
+            if failure is not None and failure.code == "drop":  # never reached the provider
+                return JSONResponse({"code": 20500, "status": 503}, status_code=503)
+        finally:
+            state.in_flight -= 1
         message = {
             "sid": "SM" + secrets.token_hex(16),
             "account_sid": sid,
@@ -138,11 +149,21 @@ def build_app(state: FakeState) -> Starlette:
             "date_created": datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000"),
             "created_at": datetime.now(UTC).isoformat(),
         }
-        if failure is not None and failure.code != "timeout" and not failure.after_send:
+        if (
+            failure is not None
+            and failure.code not in ("timeout", "drop")
+            and not (failure.after_send)
+        ):
             return _twilio_error(failure.code)
         state.messages.append(message)
         if failure is not None and failure.after_send:
-            return _twilio_error(failure.code)
+            if failure.code == "timeout":  # taken, then no answer: hang after recording
+                state.in_flight += 1
+                try:
+                    await asyncio.sleep(state.hang_seconds)
+                finally:
+                    state.in_flight -= 1
+            return _twilio_error(failure.code if failure.code != "timeout" else 504)
         if message["status_callback"]:
             task = asyncio.create_task(_report_status(state, message))
             state.background.add(task)

@@ -68,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
 
 SENDS_PATCH = "send-messages"  # histories from before sending was wired in replay without it
 SEND_TIMEOUT = timedelta(seconds=60)
+SEND_HEARTBEAT = timedelta(seconds=10)  # a dead worker's send moves on within this
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10)
 )
@@ -351,6 +352,7 @@ class LeadWorkflow:
                 result_type=SendResult,
                 task_queue=self._sends_queue,
                 start_to_close_timeout=SEND_TIMEOUT,
+                heartbeat_timeout=SEND_HEARTBEAT,
                 retry_policy=SEND_RETRY,
                 summary=f"{message.channel} to {message.party}",
             )
