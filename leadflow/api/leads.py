@@ -151,17 +151,7 @@ async def get_lead(
                 .limit(50)
             )
         ).all()
-    snapshot = LeadSnapshot(
-        workflow_id=ref.workflow_id,
-        milestone=state.milestone,
-        status=state.status,
-        contacted=state.contacted,
-        campaigns=sorted(state.campaigns),
-        queue_label=state.queue.label if state.queue else None,
-        back_in_queue_at=state.queue.available_at if state.queue else None,
-        next_due=state.next_due,
-        changes=state.changes,
-    )
+    snapshot = LeadSnapshot.of(state)
     return LeadView(
         lead_id=lead_id,
         snapshot=snapshot,

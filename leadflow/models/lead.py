@@ -119,6 +119,23 @@ class LeadSnapshot(Message):
     runs: int = 1
     created: bool = False
 
+    @classmethod
+    def of(cls, state: EngineState, *, runs: int = 1, created: bool = False) -> LeadSnapshot:
+        queue = state.queue
+        return cls(
+            workflow_id=state.lead.workflow_id,
+            milestone=state.milestone,
+            status=state.status,
+            contacted=state.contacted,
+            campaigns=sorted(state.campaigns),
+            queue_label=queue.label if queue else None,
+            back_in_queue_at=queue.available_at if queue else None,
+            next_due=state.next_due,
+            changes=state.changes,
+            runs=runs,
+            created=created,
+        )
+
 
 class LeadCarry(BaseModel):
     """What continue-as-new hands to the next run, besides the input it started with."""

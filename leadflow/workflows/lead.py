@@ -406,20 +406,7 @@ class LeadWorkflow:
         )
 
     def _snapshot(self, *, created: bool = False) -> LeadSnapshot:
-        s = self._state
-        return LeadSnapshot(
-            workflow_id=s.lead.workflow_id,
-            milestone=s.milestone,
-            status=s.status,
-            contacted=s.contacted,
-            campaigns=sorted(s.campaigns),
-            queue_label=s.queue.label if s.queue else None,
-            back_in_queue_at=s.queue.available_at if s.queue else None,
-            next_due=s.next_due,
-            changes=s.changes,
-            runs=self._carry.runs,
-            created=created,
-        )
+        return LeadSnapshot.of(self._state, runs=self._carry.runs, created=created)
 
     def _publish(self) -> None:
         """Keep search attributes and the current-details line in step (M27)."""
