@@ -70,6 +70,12 @@ class Settings(DatabaseSettings):
     sendgrid_webhook_public_key: str | None = None  # verifies the event webhook (ECDSA)
     sends_task_queue: str = "leadflow-sends"
     sends_per_second: float = Field(default=10.0, gt=0)
+    # Sending numbers with a rate of their own, e.g. {"+13125550000": 1} (JSON): each gets
+    # its own rate-limited queue; every other number shares SENDS_TASK_QUEUE.
+    sender_rates: dict[str, float] = {}
+
+    def sender_queues(self) -> dict[str, str]:
+        return {number: sender_queue(self.sends_task_queue, number) for number in self.sender_rates}
 
     def providers(self) -> ProviderConfig:
         """The provider settings the send worker needs; a missing one is a ConfigError."""
@@ -101,6 +107,10 @@ class Settings(DatabaseSettings):
         if not _HOST_PORT.match(value):
             raise ValueError(f"expected host:port such as localhost:7233, got {value!r}")
         return value
+
+
+def sender_queue(sends_task_queue: str, number: str) -> str:
+    return f"{sends_task_queue}-{number.lstrip('+')}"
 
 
 def load_settings(kind: type[S] = Settings, **overrides: object) -> S:  # type: ignore[assignment]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from typing import Any
@@ -88,10 +89,21 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        sender = build_send_worker(
-            client, engine, providers, settings.sends_task_queue, settings.sends_per_second
-        )
-        async with build_worker(client, engine, settings.temporal_task_queue), sender:
+        senders = [
+            build_send_worker(
+                client, engine, providers, settings.sends_task_queue, settings.sends_per_second
+            ),
+            *(
+                build_send_worker(client, engine, providers, queue, settings.sender_rates[number])
+                for number, queue in settings.sender_queues().items()
+            ),
+        ]
+        async with contextlib.AsyncExitStack() as running:
+            await running.enter_async_context(
+                build_worker(client, engine, settings.temporal_task_queue)
+            )
+            for sender in senders:
+                await running.enter_async_context(sender)
             log.info("worker polling task queue %r", settings.temporal_task_queue)
             await stop.wait()
     finally:

@@ -137,3 +137,17 @@ def test_worker_without_provider_credentials_says_which() -> None:
     assert result.stderr.strip() == (
         "leadflow: error: TWILIO_AUTH_TOKEN is not set (the worker sends texts and emails)"
     )
+
+
+def test_sending_numbers_with_their_own_rate_get_their_own_queue(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("DATABASE_URL", "postgresql://u@h/db")
+    clean_env.setenv("TEMPORAL_ADDRESS", "h:7233")
+    clean_env.setenv("SENDER_RATES", '{"+13125550000": 1, "+18005550100": 30}')
+    settings = load_settings()
+    assert settings.sender_rates == {"+13125550000": 1.0, "+18005550100": 30.0}
+    assert settings.sender_queues() == {
+        "+13125550000": "leadflow-sends-13125550000",
+        "+18005550100": "leadflow-sends-18005550100",
+    }

@@ -403,3 +403,41 @@ async def _all_sent(statuses) -> bool:  # type: ignore[no-untyped-def]
 
 async def _equals(read, expected) -> bool:  # type: ignore[no-untyped-def]
     return await read() == expected
+
+
+async def test_a_member_with_a_number_of_their_own_sends_on_its_rate_limited_queue(
+    time_env: WorkflowEnvironment, db: AsyncEngine, providers: ProvidersUnderTest
+) -> None:
+    from leadflow.config import sender_queue
+    from leadflow.models.engine import Member as TeamMember
+    from leadflow.worker import build_send_worker, build_worker
+
+    own = "+13125550777"
+    queue = f"own-{request_id_suffix()}"
+    dedicated = sender_queue(f"{queue}-sends", own)
+    # Only the member's own queue has a send worker: a send routed anywhere else would
+    # never complete.
+    async with (
+        build_worker(time_env.client, db, queue),
+        build_send_worker(time_env.client, db, providers.config, dedicated, per_second=1),
+    ):
+        client = LeadflowClient(time_env.client, queue, sender_queues={own: dedicated})
+        await skip_to_next(time_env, MONDAY, time(10))
+        request = new_lead(
+            playbook="isa",
+            designations={"isa": TeamMember(id="isa-7", name="Ivy Isa", sms_from=own)},
+        )
+        await client.ensure_lead(request)
+
+        async def texted() -> list[tuple[str, str]]:
+            return [(m["from"], m["to"]) for m in providers.state.messages]
+
+        assert await eventually(texted) == [(own, "+13125550111")]
+        sms = [m for m in await outbox(db, request.lead) if m.channel == "sms"]
+        assert [(m.from_number, m.status) for m in sms] == [(own, "sent")]
+
+
+def request_id_suffix() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:8]

@@ -47,6 +47,7 @@ async def app(leads: LeadflowClient, db: AsyncEngine) -> FastAPI:
         twilio_auth_token=TOKEN,
         public_url=PUBLIC,
         sendgrid_webhook_public_key=PUBLIC_KEY,
+        sends_task_queue=leads.sends_task_queue,
     )
     return create_app(settings, client=leads.temporal, engine=db, task_queue=leads.task_queue)
 

@@ -109,7 +109,7 @@ class SendActivities:
                 callback = f"{base}/webhooks/twilio/{row.account_id}/status"
             message = self._twilio.messages.create(
                 to=row.to_address,
-                from_=self._config.twilio_from,
+                from_=row.from_number or self._config.twilio_from,
                 body=row.body,
                 media_url=list(row.media) or None,
                 status_callback=callback,

@@ -147,6 +147,7 @@ async def _write(conn: AsyncConnection, decision: ApplyDecision, index: int, com
                 party=command.party,
                 to_address=command.to,
                 sender_id=command.sender.id,
+                from_number=command.sender.sms_from,
                 template=command.template,
                 subject=command.subject,
                 body=command.body,

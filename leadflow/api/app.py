@@ -68,6 +68,15 @@ async def _database_up(engine: AsyncEngine) -> bool:
         return False
 
 
+def _sends(settings: Settings | None) -> dict[str, Any]:
+    if settings is None or not hasattr(settings, "sends_task_queue"):
+        return {}
+    return {
+        "sends_task_queue": settings.sends_task_queue,
+        "sender_queues": settings.sender_queues(),
+    }
+
+
 def _no_settings() -> Any:
     """Apps built by tests without settings: webhooks then refuse every request (403)."""
 
@@ -104,7 +113,9 @@ def create_app(
         source = playbooks
         if source is None and settings is not None and settings.playbooks_dir:
             source = PlaybookSource(Path(settings.playbooks_dir))
-        app.state.services = Services(LeadflowClient(temporal, queue, playbooks=source), db)
+        app.state.services = Services(
+            LeadflowClient(temporal, queue, playbooks=source, **_sends(settings)), db
+        )
         try:
             yield
         finally:

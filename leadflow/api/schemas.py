@@ -50,6 +50,7 @@ class MemberIn(_In):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     phone: Phone | None = None
     email: EmailStr | None = None
+    sms_from: Phone | None = None
 
     def member(self) -> Member:
         return Member(**self.model_dump())

@@ -44,6 +44,7 @@ class Member(Data):
     name: str
     phone: str | None = None
     email: str | None = None
+    sms_from: str | None = None  # the Twilio number this member texts from, if their own
 
 
 class FollowUp(Data):

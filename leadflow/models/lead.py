@@ -161,6 +161,7 @@ class LeadInput(Message):
     carried: LeadCarry | None = None
     history_limit: int = Field(default=8_000, ge=100)
     sends_task_queue: str = "leadflow-sends"  # where the rate-limited send activity runs
+    sender_queues: dict[str, str] = {}  # sending numbers with a queue (and rate) of their own
 
 
 class SendRequest(Message):

@@ -119,10 +119,12 @@ class LeadflowClient:
         playbooks: PlaybookSource | None = None,
         history_limit: int = 8_000,
         sends_task_queue: str | None = None,
+        sender_queues: dict[str, str] | None = None,
     ) -> None:
         self.temporal = client
         self.task_queue = task_queue
         self.sends_task_queue = sends_task_queue or f"{task_queue}-sends"
+        self.sender_queues = sender_queues or {}
         self.answer_timeout = answer_timeout
         self.playbooks = playbooks or PlaybookSource()
         self.history_limit = history_limit
@@ -149,6 +151,7 @@ class LeadflowClient:
                 playbook=book,
                 history_limit=self.history_limit,
                 sends_task_queue=self.sends_task_queue,
+                sender_queues=self.sender_queues,
             ),
             id=request.lead.workflow_id,
             task_queue=self.task_queue,

@@ -141,6 +141,7 @@ class OutboxMessage(Base):
     party: Mapped[str] = mapped_column(String(100))
     to_address: Mapped[str] = mapped_column(String(320))
     sender_id: Mapped[str] = mapped_column(String(200))
+    from_number: Mapped[str | None] = mapped_column(String(32))  # texts: the sender's own
     template: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)

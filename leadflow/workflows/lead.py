@@ -134,6 +134,7 @@ class LeadWorkflow:
             self._carry = LeadCarry(engine=state)
         self._inbox: deque[_Pending] = deque()
         self._sends_queue = input.sends_task_queue
+        self._sender_queues = input.sender_queues
         self._sending: set[asyncio.Task[None]] = set()
         self._recorded = not self._is_new
         self._ensure_answered = False
@@ -350,7 +351,9 @@ class LeadWorkflow:
                 "send_message",
                 SendRequest(lead=lead, key=f"{lead.workflow_id}:{message.key}"),
                 result_type=SendResult,
-                task_queue=self._sends_queue,
+                task_queue=self._sender_queues.get(
+                    message.sender.sms_from or "", self._sends_queue
+                ),
                 start_to_close_timeout=SEND_TIMEOUT,
                 heartbeat_timeout=SEND_HEARTBEAT,
                 retry_policy=SEND_RETRY,
@@ -401,6 +404,7 @@ class LeadWorkflow:
                 carried=self._carry,
                 history_limit=input.history_limit,
                 sends_task_queue=input.sends_task_queue,
+                sender_queues=input.sender_queues,
             ),
             memo=memo_for(s.lead, s.first_name, s.last_name),
         )
