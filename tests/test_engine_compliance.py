@@ -178,3 +178,13 @@ def test_toll_free_numbers_have_no_area_code_zone() -> None:
 
     assert zones_for("+18005550100") == ()
     assert zones_for("+13055550100") == ("America/New_York",)
+
+
+def test_carrier_filtering_asks_a_person_to_look_and_stops_nothing_else() -> None:
+    lead = Lead.create("isa", local(MONDAY, time(10)))
+    lead.send(
+        DeliveryFailed(key="campaign:isa_touches:1:0:borrower", channel="sms", reason="filtered")
+    )
+    tasks = [t for t in lead.commands("create_task") if "filtered" in t.subject]
+    assert len(tasks) == 1 and tasks[0].assignee == "isa"
+    assert lead.state.unreachable == [] and lead.state.status == "New"

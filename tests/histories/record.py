@@ -27,8 +27,12 @@ RECORDED = [
 ]
 
 
+# Bump when recording after a change guarded by `workflow.patched`; older files stay.
+GENERATION = 2
+
+
 async def record(name: str) -> Path:
-    target = HERE / f"{name}.json"
+    target = HERE / (f"{name}.json" if GENERATION == 1 else f"{name}.v{GENERATION}.json")
 
     async def keep(env: WorkflowEnvironment, lead: LeadRef) -> None:
         history = await env.client.get_workflow_handle(lead.workflow_id).fetch_history()
