@@ -244,28 +244,26 @@ class User(Base):
     created_at: Mapped[datetime] = _now()
 
 
-class OptOut(Base):
+class _AddressFact:
+    """What an address said about a channel, account-wide: who recorded it, and when."""
+
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OptOut(_AddressFact, Base):
     """B2: an address that asked not to be contacted on a channel, across the account."""
 
     __tablename__ = "opt_outs"
 
-    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(10), primary_key=True)
-    address: Mapped[str] = mapped_column(String(320), primary_key=True)
-    source: Mapped[str] = mapped_column(String(100))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-
-class Consent(Base):
+class Consent(_AddressFact, Base):
     """B2: recorded consent to automated texts, per address."""
 
     __tablename__ = "consents"
-
-    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(10), primary_key=True)
-    address: Mapped[str] = mapped_column(String(320), primary_key=True)
-    source: Mapped[str] = mapped_column(String(100))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class WebhookEvent(Base):

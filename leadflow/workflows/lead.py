@@ -397,15 +397,9 @@ class LeadWorkflow:
                 )
         s = self._state
         self._carry.runs += 1
+        # The same input, carrying this run's state: nothing else to keep in step.
         workflow.continue_as_new(
-            LeadInput(
-                ensure=input.ensure,
-                playbook=self._book,
-                carried=self._carry,
-                history_limit=input.history_limit,
-                sends_task_queue=input.sends_task_queue,
-                sender_queues=input.sender_queues,
-            ),
+            input.model_copy(update={"playbook": self._book, "carried": self._carry}),
             memo=memo_for(s.lead, s.first_name, s.last_name),
         )
 
