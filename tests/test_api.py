@@ -17,6 +17,8 @@ from leadflow.api.app import create_app
 from leadflow.starter.client import LeadflowClient
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.db import create_engine
+from leadflow.store.playbooks import save_version
+from tests.places import Place
 
 
 class Served:
@@ -248,22 +250,20 @@ async def test_unlinked_report_lists_leads_the_playbook_no_longer_allows(
 
 
 async def test_queue_claim_and_release_over_http(
-    app: FastAPI, db: AsyncEngine, time_env: WorkflowEnvironment
+    app: FastAPI, db: AsyncEngine, time_env: WorkflowEnvironment, place: Place
 ) -> None:
+    # Claims compare with the real clock: the lead lives where it is calling hours now.
+    await save_version(db, "beta", place.playbook("isa"))
+    fields = place.lead_fields(name="Quinn")
+    phone = fields["parties"]["borrower"]["phone"]
     async with Served(app, await new_api_key(db, "beta")) as api:
-        await api.put(
-            "/v1/leads/Q1",
-            json={
-                "parties": {
-                    "borrower": {"name": "Quinn", "phone": "+13125550177", "sms_consent": True}
-                }
-            },
-        )
+        created = await api.put("/v1/leads/Q1", json=fields)
+        assert created.status_code == 201, created.text
         claimed = await api.post("/v1/queue/next", json={"agent": "ana"})
-        assert claimed.status_code == 200
+        assert claimed.status_code == 200, place.describe()
         body = claimed.json()
         assert (body["lead_id"], body["label"]) == ("Q1", "CallASAP")
-        assert body["contacts"][0]["phone"] == "+13125550177"
+        assert body["contacts"][0]["phone"] == phone
         assert (await api.post("/v1/queue/next", json={"agent": "ben"})).status_code == 204
         assert (await api.post("/v1/queue/Q1/release", json={"agent": "ben"})).status_code == 409
         assert (await api.post("/v1/queue/Q1/release", json={"agent": "ana"})).status_code == 204

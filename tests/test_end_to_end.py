@@ -3,6 +3,7 @@ a lead comes in, an agent calls it, nobody answers, it is back an hour later (se
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -10,21 +11,24 @@ import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.api.app import create_app
-from leadflow.paths import shipped
 from leadflow.starter.client import LeadflowClient, PlaybookSource
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.queue import claim_next
+from tests.places import Place
 from tests.test_api import Served
 
 
 async def test_new_lead_is_called_and_comes_back_after_an_hour(
-    dev_leads: LeadflowClient, db: AsyncEngine, tmp_path: Path
+    dev_leads: LeadflowClient, db: AsyncEngine, tmp_path: Path, place: Place
 ) -> None:
-    # Seed 004's communication log alone: the isa preset without seed 003's callback periods.
-    data = yaml.safe_load((shipped("playbooks") / "isa.yaml").read_text())
-    data["name"], data["callback_periods"] = "isa-log", {}
-    (tmp_path / "isa-log.yaml").write_text(yaml.safe_dump(data))
-    await ensure_account(db, "e2e", "End to end", "isa-log")
+    # Seed 004's communication log alone: the isa preset without seed 003's callback periods,
+    # for a lead that lives where it is calling hours now.
+    book = place.playbook("isa").model_copy(update={"name": "isa-log", "callback_periods": {}})
+    (tmp_path / "isa-log.yaml").write_text(yaml.safe_dump(book.model_dump(mode="json")))
+    fields = place.lead_fields(name="Wren Ito")
+    account = f"e2e-{uuid.uuid4().hex[:8]}"  # the dev server lives for the whole session
+    phone = fields["parties"]["borrower"]["phone"]
+    await ensure_account(db, account, "End to end", "isa-log")
     app = create_app(
         client=dev_leads.temporal,
         engine=db,
@@ -32,29 +36,23 @@ async def test_new_lead_is_called_and_comes_back_after_an_hour(
         playbooks=PlaybookSource(tmp_path),
     )
 
-    async with Served(app, await new_api_key(db, "e2e")) as api:
+    async with Served(app, await new_api_key(db, account)) as api:
         created = await api.put(
             "/v1/leads/W-1",
             json={
                 "first_name": "Wren",
-                "parties": {
-                    "borrower": {
-                        "name": "Wren Ito",
-                        "phone": "+1 312 555 0190",
-                        "sms_consent": True,
-                    }
-                },
                 "designations": {"isa": {"id": "isa-1", "name": "Ivy Isa"}},
+                **fields,
             },
         )
         assert created.status_code == 201, created.text
 
         claimed = await api.post("/v1/queue/next", json={"agent": "ana"})
-        assert claimed.status_code == 200, claimed.text
+        assert claimed.status_code == 200, (place.describe(), claimed.text)
         call = claimed.json()
         assert (call["lead_id"], call["label"]) == ("W-1", "CallASAP")
         assert call["contacts"] == [
-            {"role": "borrower", "name": "Wren Ito", "phone": "+13125550190", "email": None}
+            {"role": "borrower", "name": "Wren Ito", "phone": phone, "email": None}
         ]
 
         logged = await api.post(
@@ -68,6 +66,6 @@ async def test_new_lead_is_called_and_comes_back_after_an_hour(
         assert abs(back - datetime.now(back.tzinfo) - timedelta(hours=1)) < timedelta(seconds=30)
 
         assert (await api.post("/v1/queue/next", json={"agent": "ana"})).status_code == 204
-        later = await claim_next(db, "e2e", "ana", now=back + timedelta(minutes=1))
+        later = await claim_next(db, account, "ana", now=back + timedelta(minutes=1))
         assert later is not None and (later.lead_id, later.label) == ("W-1", "Redial")
         assert later.recent_notes[0].note == "call outbound: No Answer. rang out"

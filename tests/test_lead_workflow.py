@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from datetime import timedelta
 
@@ -20,6 +21,9 @@ from leadflow.starter.client import (
 from leadflow.store.tables import HistoryNote, Lead
 from leadflow.workflows import search_attributes as sa
 from tests.factories import change, eventually, new_lead
+from tests.scenario_support import skip_to_next
+
+MONDAY = 0
 
 
 async def _lead_row(db: AsyncEngine, ref: LeadRef) -> Lead:
@@ -168,6 +172,7 @@ async def test_a_lead_nobody_works_on_answers_with_a_clear_error(
 async def test_agenda_audit_and_a_refused_signal(
     leads: LeadflowClient, time_env: WorkflowEnvironment, db: AsyncEngine
 ) -> None:
+    await skip_to_next(time_env, MONDAY, dt.time(10))  # a Chicago lead, in calling hours
     request = new_lead(playbook="isa")
     await leads.ensure_lead(request)
 

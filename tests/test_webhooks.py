@@ -4,6 +4,7 @@ events. A forged request is refused and nothing is recorded."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import time
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
 
 from leadflow.api.app import create_app
@@ -25,8 +27,10 @@ from leadflow.starter.client import LeadflowClient
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.tables import OptOut, OutboxMessage
 from tests.factories import eventually
+from tests.scenario_support import skip_to_next
 from tests.test_api import Served
 
+MONDAY = 0
 PUBLIC = "https://leadflow.example.com"
 TOKEN = "twilio-auth-token"
 PHONE, EMAIL = "+13125550111", "pat@example.com"
@@ -53,7 +57,11 @@ async def app(leads: LeadflowClient, db: AsyncEngine) -> FastAPI:
 
 
 @pytest_asyncio.fixture
-async def api(app: FastAPI, db: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+async def api(
+    app: FastAPI, db: AsyncEngine, time_env: WorkflowEnvironment
+) -> AsyncIterator[httpx.AsyncClient]:
+    # The lead (Chicago, a 312 number) arrives on a Monday at 10:00 its time, whenever this runs.
+    await skip_to_next(time_env, MONDAY, dt.time(10))
     async with Served(app, await new_api_key(db, "acme")) as client:
         await client.put(
             "/v1/leads/L1",

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,9 +21,10 @@ from temporalio.testing import WorkflowEnvironment
 from leadflow.models.engine import Member, Party
 from leadflow.models.lead import EnsureLead, LeadRef
 from leadflow.providers.fake import Failure
-from leadflow.starter.client import LeadflowClient
+from leadflow.starter.client import LeadflowClient, PlaybookSource
 from leadflow.store.tables import OutboxMessage
 from tests.conftest import ProvidersUnderTest
+from tests.places import Place
 
 
 def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -48,6 +50,8 @@ async def test_killed_worker_mid_send_still_sends_each_touch_once(
     database_url: str,
     db: AsyncEngine,
     providers: ProvidersUnderTest,
+    place: Place,
+    tmp_path: Path,
 ) -> None:
     queue = f"crash-{uuid.uuid4().hex[:8]}"
     state = providers.state
@@ -66,7 +70,7 @@ async def test_killed_worker_mid_send_still_sends_each_touch_once(
         "SENDGRID_FROM": "team@example.com",
         "SENDGRID_BASE_URL": providers.url,
     }
-    never_taken, taken = "+13125550402", "+13125550401"
+    never_taken, taken = place.phone(), place.phone()  # where it is calling hours now
     state.hang_seconds = 6
     state.failures += [
         Failure(to=never_taken, code="drop"),
@@ -75,12 +79,18 @@ async def test_killed_worker_mid_send_still_sends_each_touch_once(
     first = _worker(env)
     second: subprocess.Popen[bytes] | None = None
     try:
-        client = LeadflowClient(dev_env.client, queue, sends_task_queue=f"{queue}-sends")
+        client = LeadflowClient(
+            dev_env.client,
+            queue,
+            sends_task_queue=f"{queue}-sends",
+            playbooks=PlaybookSource(place.playbook_folder(tmp_path, "isa")),
+        )
         for phone in (never_taken, taken):
             await client.ensure_lead(
                 EnsureLead(
-                    lead=LeadRef(account_id="crash", lead_id=phone[-4:]),
+                    lead=LeadRef(account_id=queue, lead_id=phone[-4:]),
                     playbook="isa",
+                    time_zone=place.zone,
                     parties={"borrower": Party(name="Pat", phone=phone, sms_consent=True)},
                     designations={"isa": Member(id="isa-1", name="Ivy Isa")},
                 )
@@ -89,7 +99,7 @@ async def test_killed_worker_mid_send_still_sends_each_touch_once(
         async def both_held() -> bool:
             return state.in_flight == 2
 
-        assert await _until(both_held, 30), "the sends never reached the fake"
+        assert await _until(both_held, 30), f"the sends never reached the fake ({place.describe()})"
         first.kill()  # SIGKILL: no shutdown, no acknowledgement
         first.wait()
         second = _worker(env)
@@ -99,7 +109,7 @@ async def test_killed_worker_mid_send_still_sends_each_touch_once(
                 rows = (
                     await conn.execute(
                         select(OutboxMessage.status).where(
-                            OutboxMessage.account_id == "crash", OutboxMessage.channel == "sms"
+                            OutboxMessage.account_id == queue, OutboxMessage.channel == "sms"
                         )
                     )
                 ).all()

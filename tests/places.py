@@ -1,0 +1,134 @@
+"""Where a test's lead lives, chosen so the test means the same at any hour.
+
+Behaviour depends on the lead's local calling hours, and tests on the dev server (or on the
+time-skipping server before it skips) run at the machine's real time. A test that puts its
+lead in Chicago passes at 15:00 UTC and fails at 03:00 UTC. Such tests take a `Place`: a
+time zone where it is a chosen local hour *now*, and phone numbers whose area code rings
+there (texts and calls respect the number's zones too).
+
+The hour comes from `--lead-hours` (default `2,10,20`): every test using the `place`
+fixture runs once per hour. Where the playbook's calling window does not stay open for the
+next few hours at that hour, `Place.playbook` gives the test a copy whose window is open
+all day: the test is about its own behaviour, not the gate's (the gate's own tests pin
+both sides with fixed zones). The machine's clock cannot be moved; moving the lead is the
+same thing seen from the lead.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+import yaml
+
+from leadflow.models.playbook import Playbook, Window
+from leadflow.paths import shipped
+from leadflow.playbooks import load_playbook
+from leadflow.workflows import localtime, phones
+
+# A number whose area code rings in exactly one zone, for zones an hour or so apart all
+# round the clock (US zones first: they win a tie).
+_SAMPLES = {
+    "America/New_York": "+12125550100",
+    "America/Chicago": "+13125550100",
+    "America/Denver": "+13035550100",
+    "America/Los_Angeles": "+14155550100",
+    "America/Anchorage": "+19075550100",
+    "Pacific/Honolulu": "+18085550100",
+    "America/Puerto_Rico": "+17872345600",
+    "Pacific/Guam": "+16713001200",
+    "America/Sao_Paulo": "+551123456700",
+    "Atlantic/Cape_Verde": "+2382211200",
+    "Europe/London": "+441212345600",
+    "Europe/Berlin": "+4930123400",
+    "Europe/Helsinki": "+358131234500",
+    "Asia/Dubai": "+97122345600",
+    "Asia/Karachi": "+922123456700",
+    "Asia/Dhaka": "+88027111200",
+    "Asia/Bangkok": "+6621234500",
+    "Asia/Singapore": "+6561234500",
+    "Asia/Tokyo": "+81312345600",
+    "Pacific/Noumea": "+687201200",
+    "Pacific/Auckland": "+6432345600",
+    "Pacific/Apia": "+6857212300",
+    "Pacific/Pago_Pago": "+16846221200",
+}
+ALL_DAY = Window(start=time(0), end=time.max)
+OPEN_AHEAD = timedelta(hours=4)  # a test's holds and callbacks fit in this much window
+DEFAULT_HOURS = (2, 10, 20)
+_serial = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Place:
+    zone: str
+    sample: str  # a phone number in the zone; `phone()` varies its last digits
+
+    @classmethod
+    def where_it_is(cls, hour: int, now: datetime | None = None) -> Place:
+        """The zone whose local time is nearest `hour`:30 now."""
+        now = now or datetime.now(UTC)
+        target = timedelta(hours=hour, minutes=30)
+
+        def distance(zone: str) -> timedelta:
+            local = localtime.to_local(now, zone)
+            offset = timedelta(hours=local.hour, minutes=local.minute) - target
+            return min(abs(offset), timedelta(days=1) - abs(offset))
+
+        zone = min(_SAMPLES, key=distance)
+        return cls(zone, _SAMPLES[zone])
+
+    def phone(self) -> str:
+        """A fresh valid number in this zone (unique within the test session)."""
+        n = next(_serial) % 100
+        number = f"{self.sample[:-2]}{n:02d}"
+        parsed = phonenumbers.parse(number)
+        assert phonenumbers.is_valid_number(parsed), number
+        assert phones.zones_for(number) == (self.zone,), (number, phones.zones_for(number))
+        return number
+
+    def now(self) -> datetime:
+        return localtime.to_local(datetime.now(UTC), self.zone)
+
+    def describe(self) -> str:
+        return f"{self.zone} ({self.now():%H:%M} local)"
+
+    def playbook(self, book: Playbook | str) -> Playbook:
+        """The playbook as shipped if its window stays open here for a while, else the same
+        playbook open all day (and with no state rules: the lead has no state)."""
+        if isinstance(book, str):
+            book = load_playbook(shipped("playbooks") / f"{book}.yaml")
+        window = book.compliance.quiet_hours
+        now = self.now()
+        later = now + OPEN_AHEAD
+        if later.date() == now.date() and window.start <= now.time() and later.time() < window.end:
+            return book
+        compliance = book.compliance.model_copy(
+            update={"quiet_hours": ALL_DAY, "state_quiet_hours": {}}
+        )
+        return book.model_copy(update={"compliance": compliance})
+
+    def playbook_folder(self, folder: Path, *names: str) -> Path:
+        """Write `names` (shipped playbooks) as placed here into `folder`, for a
+        `PlaybookSource` or a `PLAYBOOKS_DIR`."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            data = self.playbook(name).model_dump(mode="json", exclude_defaults=False)
+            (folder / f"{name}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+        return folder
+
+    def lead_fields(self, **parties: Any) -> dict[str, Any]:
+        """`time_zone` and a borrower whose phone rings here, for an ensure request."""
+        borrower = {"name": "Pat Lee", "phone": self.phone(), "sms_consent": True} | parties
+        return {"time_zone": self.zone, "parties": {"borrower": borrower}}
+
+
+def hours_option(value: str) -> list[int]:
+    hours = [int(part) for part in value.split(",") if part.strip()]
+    if not hours or any(not 0 <= h <= 23 for h in hours):
+        raise ValueError(f"--lead-hours takes hours 0-23, comma-separated; got {value!r}")
+    return hours
