@@ -14,7 +14,7 @@ from leadflow.models.playbook import Playbook
 from leadflow.models.playbook_check import Problem, problems
 from leadflow.paths import shipped
 
-DEFAULTS = ("mortgage", "insurance", "isa")
+DEFAULTS = ("mortgage", "insurance", "isa", "callback-periods", "leads-queue")
 
 
 class PlaybookError(ValueError):

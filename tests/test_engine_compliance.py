@@ -188,3 +188,27 @@ def test_carrier_filtering_asks_a_person_to_look_and_stops_nothing_else() -> Non
     tasks = [t for t in lead.commands("create_task") if "filtered" in t.subject]
     assert len(tasks) == 1 and tasks[0].assignee == "isa"
     assert lead.state.unreachable == [] and lead.state.status == "New"
+
+
+def test_calls_wait_for_the_phones_area_code_zone_like_texts() -> None:
+    """A New York lead with a Chicago number (+1312...): 08:00 in New York is 07:00 where
+    the phone rings, so the call and the text both wait for 08:00 Chicago time."""
+    zone = "America/New_York"
+    lead = Lead.create("leads-queue", localtime.at_local(MONDAY, time(7, 30), zone), time_zone=zone)
+    assert lead.state.parties["borrower"].phone.startswith("+1312")
+    opens = localtime.at_local(MONDAY, time(9), zone)  # 08:00 America/Chicago
+    first = lead.calls()[0]
+    assert (first.label, first.available_at) == ("CallASAP", opens)
+    (deferred,) = [a for a in lead.audits("deferred") if a.key == first.key]
+    assert deferred.until == opens
+    assert deferred.reason == (
+        "quiet hours: window 08:00-21:00 America/Chicago, America/New_York: "
+        "queued for the next window"
+    )
+
+    isa = Lead.create("isa", localtime.at_local(MONDAY, time(7, 30), zone), time_zone=zone)
+    assert isa.calls()[0].available_at == opens
+    isa.run_until(opens)
+    sent = {(s.command.channel, s.at) for s in isa.log if s.command.kind == "send_message"}
+    # The text waits for Chicago; the email has no area code and goes at 08:00 New York.
+    assert sent == {("sms", opens), ("email", localtime.at_local(MONDAY, time(8), zone))}

@@ -165,6 +165,33 @@ def test_missing_designation_holds_the_action_and_asks_for_an_assignment() -> No
     }
 
 
+def test_a_missing_designation_gets_one_assign_task_which_closes_on_assignment() -> None:
+    lead = Lead.create("mortgage", T0, designations=_no_assistant())
+    follow_up = FollowUp(id="f", subject="Call", start_at=T0 + timedelta(days=3))
+    lead.send(StatusChanged(milestone="Application", status="In Process", follow_up=follow_up))
+    # Two texts are held (borrower and co-borrower); the next milestone holds two more.
+    lead.send(StatusChanged(milestone="Conditional Approval", status="In Process"))
+    assert len(lead.audits("held")) == 4
+    assign = [t for t in lead.commands("create_task") if t.subject.startswith("Assign")]
+    assert [(t.subject, t.assignee, t.due_at) for t in assign] == [
+        ("Assign a loan_officer_assistant to this lead", "lo-1", T0)
+    ]
+
+    assistant = Member(id="loa-1", name="Ali Assistant", phone="+13125550102")
+    lead.send(
+        DesignationsChanged(assignments={"loan_officer_assistant": assistant}),
+        at=T0 + timedelta(hours=1),
+    )
+    assert [c.key for c in lead.commands("complete_task")] == [assign[0].key]
+    assert len([m for m in lead.messages() if m.sender.id == "loa-1"]) == 4
+
+    # Unassigned again, the next held text asks again, with a task of its own.
+    lead.send(DesignationsChanged(assignments={"loan_officer_assistant": None}))
+    lead.send(StatusChanged(milestone="Application", status="In Process"))
+    again = [t for t in lead.commands("create_task") if t.subject.startswith("Assign")]
+    assert len(again) == 2 and again[1].key != assign[0].key
+
+
 # ---- M9: loan-purpose workflows -------------------------------------------------------------
 
 

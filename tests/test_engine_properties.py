@@ -27,7 +27,7 @@ from leadflow.models.engine import (
 )
 from leadflow.models.playbook import Playbook
 from leadflow.playbooks import DEFAULTS, default_playbook
-from leadflow.workflows import localtime
+from leadflow.workflows import localtime, phones
 from leadflow.workflows.engine import decide
 from leadflow.workflows.preview import sample_lead
 
@@ -61,7 +61,7 @@ def _events(book: Playbook) -> st.SearchStrategy[Any]:
         st.builds(
             CampaignChanged,
             op=st.sampled_from(["start", "pause", "resume", "cancel"]),
-            campaign=st.sampled_from(sorted(book.campaigns)),
+            campaign=st.sampled_from(sorted(book.campaigns) or ["none"]),
         ),
         st.builds(
             lambda name, days: KeyDatesChanged(
@@ -131,8 +131,11 @@ class Checker:
                 assert command.channel not in blocks, command
             if command.kind == "queue_call":
                 start, end = self.window(s.region)
-                clock = localtime.to_local(command.available_at, s.time_zone).time()
-                assert start <= clock < end, command
+                lead = s.parties.get("borrower") or next(iter(s.parties.values()))
+                # One gate for every channel: the lead's zone and the phone's area-code zones.
+                for zone in {s.time_zone, *phones.zones_for(lead.phone or "")}:
+                    clock = localtime.to_local(command.available_at, zone).time()
+                    assert start <= clock < end, (zone, command)
                 assert command.available_at >= now - timedelta(seconds=1)
                 if self.state.contacted:
                     assert command.label != "Redial", command

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from leadflow.models.durations import Duration
 
-QueueLabel = Literal["CallASAP", "Redial", "Callback", "Scheduled", "FollowUp"]
+QueueLabel = Literal["CallASAP", "Redial", "Callback", "Scheduled", "FollowUp", "SetCallback"]
 MessageChannel = Literal["sms", "mms", "email"]
 Blockable = Literal["call", "sms", "mms", "email"]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
@@ -144,6 +144,9 @@ class Disposition(Strict):
     status: Name
     hold: Duration  # out of the queue for this long
     contact: bool = False  # a conversation happened
+    # After the hold the lead is back in the queue (Redial before contact, Callback after).
+    # False: only the call cadence, a follow-up or the contact prompt brings it back (seed 002).
+    requeue: bool = True
 
 
 class FollowUpRules(Strict):
@@ -152,6 +155,15 @@ class FollowUpRules(Strict):
     subjects: list[Name] = ["Call", "Email", "Letter", "Quote", "Meeting", "Other"]
     durations: list[Duration] = [timedelta(minutes=15), timedelta(minutes=30), timedelta(hours=1)]
     horizon_fraction: float = Field(default=1 / 3, gt=0, le=1)
+
+
+class ContactPrompt(Strict):
+    """Seed 002: once contact is made the agent sets the next call (a Callback, or a
+    Scheduled Call when the lead named the time), so the lead is never re-queued on a guess.
+    Until a call follow-up is set, a task and a SetCallback queue entry say so."""
+
+    subject: Name = "Set a Callback or Scheduled Call"
+    assignee: Sender | None = None  # the defaults' sender when not given
 
 
 class CallbackPeriod(Strict):
@@ -256,10 +268,12 @@ class Playbook(Strict):
     campaigns: dict[Name, Campaign] = {}
     dispositions: dict[Name, Disposition] = {}
     follow_ups: FollowUpRules = FollowUpRules()
+    contact_prompt: ContactPrompt | None = None
     callback_periods: dict[Name, CallbackPeriod] = {}
     production_cycle: list[CycleBand] = []
     priorities: dict[QueueLabel, int] = {
         "CallASAP": 100,
+        "SetCallback": 95,
         "Scheduled": 90,
         "Callback": 80,
         "FollowUp": 70,

@@ -92,6 +92,14 @@ def _problems(book: Playbook) -> Iterator[Problem]:
 
     for name, disposition in book.dispositions.items():
         yield from _known(disposition.status, statuses, f"dispositions.{name}.status", "status")
+        if book.contact_prompt is not None and disposition.contact and disposition.requeue:
+            yield (
+                f"dispositions.{name}.requeue",
+                "with contact_prompt the agent sets the next call after contact: "
+                "set requeue: false (or remove contact_prompt)",
+            )
+    if book.contact_prompt is not None:
+        yield from _sender(book, "contact_prompt.assignee", book.contact_prompt.assignee)
     for status in book.callback_periods:
         yield from _known(status, statuses, f"callback_periods.{status}", "status")
     for i, band in enumerate(book.production_cycle):

@@ -41,6 +41,7 @@ from leadflow.models.engine import (
     OptedIn,
     OptedOut,
     PartiesChanged,
+    Party,
     PendingTouch,
     QueueCall,
     QueueEntry,
@@ -128,9 +129,12 @@ def _status_changed(run: _Run, event: StatusChanged) -> None:
     if event.follow_up is not None:
         _check_follow_up(run, event.follow_up)
     _check_follow_up_required(run, status, event.follow_up)
+    contacted_before = s.contacted
     _apply_change(run, milestone, status, event.action, event.note, event.actor)
     if event.follow_up is not None:
-        _add_follow_up(run, event.follow_up)
+        _add_follow_up(run, event.follow_up, _open_prompt(run))
+    if run.book.contact_prompt is not None and s.contacted and not contacted_before:
+        _prompt_next_call(run, f"set-callback:{s.changes}")
 
 
 def _call_logged(run: _Run, event: CallLogged) -> None:
@@ -151,15 +155,25 @@ def _call_logged(run: _Run, event: CallLogged) -> None:
     note = f"{event.channel} {event.direction}: {event.disposition}"
     if event.comments:
         note += f". {event.comments}"
+    prompt = _open_prompt(run)
+    contacted_before = s.contacted
     if disposition.contact:
         _contact_made(run)
     _dequeue(run, f"call logged: {event.disposition}")
     _apply_change(run, s.milestone, disposition.status, "Call", note, event.actor)
     s.hold_until = run.now + disposition.hold
     if event.follow_up is not None:
-        _add_follow_up(run, event.follow_up)  # a follow-up overrides the hold (M19)
+        _add_follow_up(run, event.follow_up, prompt)  # a follow-up overrides the hold (M19)
+        if s.queue is None:  # not a call: the lead is still back on the follow-up's date
+            _queue_follow_up(run, event.follow_up)
+        if s.queue is None and prompt is not None:
+            _prompt_next_call(run, prompt)
         return
-    _return_to_queue(run, disposition.hold)
+    made_contact = disposition.contact or (s.contacted and not contacted_before)
+    if run.book.contact_prompt is not None and (made_contact or prompt is not None):
+        _prompt_next_call(run, prompt or f"set-callback:{s.changes}")
+    elif disposition.requeue:
+        _return_to_queue(run, disposition.hold)
 
 
 def _follow_up_scheduled(run: _Run, event: FollowUpScheduled) -> None:
@@ -226,7 +240,7 @@ def _channels(named: str) -> set[Channel]:
 
 def _addresses(s: EngineState, channels: set[Channel]) -> list[str]:
     """The lead's own phone and email, as far as the channels go."""
-    borrower = s.parties.get("borrower") or next(iter(s.parties.values()), None)
+    borrower = _primary_party(s)
     if borrower is None:
         return []
     found = {borrower.phone} if channels - {"email"} else set()
@@ -292,7 +306,12 @@ def _parties_changed(run: _Run, event: PartiesChanged) -> None:
 def _designations_changed(run: _Run, event: DesignationsChanged) -> None:
     s = run.s
     _merge(s.designations, event.assignments, run.book.designations, "designation")
-    # Held actions waiting for a designation become due now (M8).
+    # Held actions waiting for a designation become due now (M8); so is the task asking for it.
+    for designation in sorted(event.assignments):
+        first = _first_held(s, designation)
+        if first is not None and designation in s.designations:
+            run.emit(CompleteTask(key=_assign_key(designation, first)))
+            run.audit(_assign_key(designation, first), "note", f"{designation} assigned")
     s.agenda = [
         a.model_copy(update={"due": run.now, "kind": "touch"})
         if a.kind == "held" and a.designation in s.designations
@@ -542,9 +561,10 @@ def _member(run: _Run, sender: Sender) -> Member | None:
     return run.s.designations.get(sender.designation)
 
 
-def _task(run: _Run, key: str, subject: str, assignee: Sender | None, due: datetime) -> None:
+def _task(
+    run: _Run, key: str, subject: str, assignee: Sender | None, due: datetime, notes: str = ""
+) -> None:
     who = None
-    notes = ""
     if assignee is not None:
         member = _member(run, assignee)
         if member is None:
@@ -592,9 +612,7 @@ def _touch(run: _Run, touch: PendingTouch) -> None:
     if member is None:
         _hold(run, touch, sender.designation or "?")
         return
-    zones = sorted({party.time_zone or s.time_zone, *_phone_zones(touch.channel, address)})
-    region = party.region or s.region
-    window = book.compliance.state_quiet_hours.get(region or "", book.compliance.quiet_hours)
+    zones, window, region = _reach(run, party, touch.channel, address)
     earliest, why = run.now, ""
     cap = book.compliance.frequency_caps.get(region or "") or book.compliance.frequency_caps.get(
         "default"
@@ -644,9 +662,23 @@ def _quiet_hours(book: Playbook, region: str | None, zones: list[str]) -> str:
     return f"quiet hours: {where}window {window.start:%H:%M}-{window.end:%H:%M} {', '.join(zones)}"
 
 
-def _phone_zones(channel: str, address: str) -> tuple[str, ...]:
-    """Texts also respect where the number's area code is (the stricter window wins)."""
-    return phones.zones_for(address) if channel in ("sms", "mms") else ()
+def _reach(
+    run: _Run, party: Party | None, channel: Channel, address: str | None
+) -> tuple[list[str], Window, str | None]:
+    """Where and when a party may be reached, one rule for calls, texts and emails: their own
+    zone and, by phone, the zones of the number's area code (the stricter wins), in their
+    state's window."""
+    s, rules = run.s, run.book.compliance
+    own = (party.time_zone if party is not None else None) or s.time_zone
+    by_phone = channel in ("sms", "mms", "call") and address is not None
+    zones = sorted({own, *(phones.zones_for(address) if by_phone and address else ())})
+    region = (party.region if party is not None else None) or s.region
+    return zones, rules.state_quiet_hours.get(region or "", rules.quiet_hours), region
+
+
+def _primary_party(s: EngineState) -> Party | None:
+    """Who the lead is: the borrower, or the first party on file."""
+    return s.parties.get("borrower") or next(iter(s.parties.values()), None)
 
 
 def _defer(run: _Run, touch: PendingTouch, until: datetime, why: str) -> None:
@@ -657,15 +689,24 @@ def _defer(run: _Run, touch: PendingTouch, until: datetime, why: str) -> None:
 def _hold(run: _Run, touch: PendingTouch, designation: str) -> None:
     """M8: nothing is sent from the wrong person. Hold it and ask for the assignment."""
     s = run.s
+    first = _first_held(s, designation)
     s.agenda.append(
         AgendaItem(
             key=touch.key, due=_far_future(run), kind="held", touch=touch, designation=designation
         )
     )
+    if first is not None:  # one open task per designation, whatever it holds
+        run.audit(
+            touch.key,
+            "held",
+            f"no {designation} assigned on the lead: held until one is "
+            f"(the task to assign one is open since {first})",
+        )
+        return
     owner = run.book.defaults.sender
     _task(
         run,
-        f"assign:{designation}:{touch.key}",
+        _assign_key(designation, touch.key),
         f"Assign a {designation} to this lead",
         owner if owner.designation != designation else None,
         run.now,
@@ -676,6 +717,17 @@ def _hold(run: _Run, touch: PendingTouch, designation: str) -> None:
         f"no {designation} assigned on the lead: "
         "held until one is, and a task to assign one was created",
     )
+
+
+def _first_held(s: EngineState, designation: str) -> str | None:
+    """The held touch that opened the designation's assign task, while any is held."""
+    return next(
+        (a.key for a in s.agenda if a.kind == "held" and a.designation == designation), None
+    )
+
+
+def _assign_key(designation: str, first_held: str) -> str:
+    return f"assign:{designation}:{first_held}"
 
 
 def _far_future(run: _Run) -> datetime:
@@ -826,14 +878,15 @@ def _run_campaign_step(run: _Run, name: str, due: datetime) -> None:
 # ---- the call queue (M17-M20, M22-M23) ------------------------------------------------------
 
 
-def _calling_window(run: _Run) -> Window:
-    c = run.book.compliance
-    return c.state_quiet_hours.get(run.s.region or "", c.quiet_hours)
+def _call_reach(run: _Run) -> tuple[list[str], Window, str | None]:
+    party = _primary_party(run.s)
+    return _reach(run, party, "call", party.phone if party is not None else None)
 
 
 def _calling_hours(run: _Run, moment: datetime) -> datetime:
-    window = _calling_window(run)
-    return localtime.opening_in_all(moment, [run.s.time_zone], window.start, window.end)
+    """The first moment at or after `moment` the lead may be called (the same gate as texts)."""
+    zones, window, _ = _call_reach(run)
+    return localtime.opening_in_all(moment, zones, window.start, window.end)
 
 
 def _cycle(run: _Run, moment: datetime) -> tuple[float, int]:
@@ -884,7 +937,8 @@ def _queue(run: _Run, label: QueueLabel, at: datetime, key: str, notes: str) -> 
         QueueCall(key=key, label=label, priority=priority, available_at=available, notes=notes)
     )
     if available > at:
-        reason = _quiet_hours(book, s.region, [s.time_zone]) + ": queued for the next window"
+        zones, _, region = _call_reach(run)
+        reason = _quiet_hours(book, region, zones) + ": queued for the next window"
         run.audit(key, "deferred", reason, until=available)
     else:
         run.audit(key, "fired", f"queued as {label}")
@@ -905,12 +959,6 @@ def _return_to_queue(run: _Run, hold: timedelta) -> None:
         factor, _ = _cycle(run, run.now)
         wait = max(wait, period.min * factor)
     label: QueueLabel = "Callback" if s.contacted else "Redial"
-    if (
-        not s.contacted
-        and not any(any(st.do == "call" for st in run.book.campaigns[n].steps) for n in s.campaigns)
-        and period is None
-    ):
-        return  # no cadence and no callback period: nobody asked for another call
     s.hold_until = run.now + wait
     _queue(run, label, run.now + wait, key=f"return:{s.changes}", notes=f"Back after {s.status}")
 
@@ -950,8 +998,11 @@ def _check_follow_up(run: _Run, follow_up: FollowUp) -> None:
         )
 
 
-def _add_follow_up(run: _Run, follow_up: FollowUp) -> None:
+def _add_follow_up(run: _Run, follow_up: FollowUp, prompt: str | None = None) -> None:
+    """Record a follow-up; a call follow-up puts the lead in the queue for its time and
+    settles the contact prompt (`prompt`: its key, when one is open)."""
     s = run.s
+    prompt = prompt or _open_prompt(run)
     s.follow_ups = [f for f in s.follow_ups if f.id != follow_up.id] + [follow_up]
     s.follow_ups = [f for f in s.follow_ups if not f.completed][-50:]
     key = f"follow-up:{follow_up.id}"
@@ -966,10 +1017,49 @@ def _add_follow_up(run: _Run, follow_up: FollowUp) -> None:
     )
     if follow_up.subject == "Call":
         label: QueueLabel = "Scheduled" if follow_up.lead_requested else "Callback"
+        if prompt is not None:
+            run.emit(CompleteTask(key=prompt))
+            run.audit(prompt, "note", f"{label} set for {follow_up.start_at.isoformat()}")
         if s.queue is not None:
             _dequeue(run, f"replaced by {label}")
         s.hold_until = follow_up.start_at
         _queue(run, label, follow_up.start_at, key=key, notes=follow_up.notes)
+
+
+def _queue_follow_up(run: _Run, follow_up: FollowUp) -> None:
+    """M19: a follow-up date from the communication log brings the lead back then, whatever
+    its subject (a call follow-up does so as a Callback or Scheduled call)."""
+    _queue(
+        run,
+        "FollowUp",
+        follow_up.start_at,
+        key=f"follow-up:{follow_up.id}",
+        notes=follow_up.notes or f"{follow_up.subject} follow-up",
+    )
+
+
+def _open_prompt(run: _Run) -> str | None:
+    """The key of the contact prompt waiting in the queue, if one is."""
+    queue = run.s.queue
+    return queue.key if queue is not None and queue.label == "SetCallback" else None
+
+
+def _prompt_next_call(run: _Run, key: str) -> None:
+    """Seed 002: after contact the agent sets the next call. Until a call follow-up is open,
+    a task and a SetCallback queue entry say so; nothing is re-queued on a guess."""
+    s, prompt = run.s, run.book.contact_prompt
+    assert prompt is not None
+    booked = [f for f in _open_follow_ups(run) if f.subject == "Call"]
+    if booked:
+        follow_up = min(booked, key=lambda f: f.start_at)
+        label: QueueLabel = "Scheduled" if follow_up.lead_requested else "Callback"
+        s.hold_until = follow_up.start_at
+        _queue(run, label, follow_up.start_at, f"follow-up:{follow_up.id}", follow_up.notes)
+        return
+    when = localtime.describe(run.now, s.time_zone)
+    notes = f"Contact made {when}: {prompt.subject[:1].lower()}{prompt.subject[1:]}"
+    _task(run, key, prompt.subject, prompt.assignee or run.book.defaults.sender, run.now, notes)
+    _queue(run, "SetCallback", run.now, key=key, notes=notes)
 
 
 # ---- date rules (M11) ----------------------------------------------------------------------
