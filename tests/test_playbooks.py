@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,16 @@ BROKEN = [
         "campaigns.isa_touches.steps[0].template: unknown template 'nope'",
     ),
     (
+        "isa",
+        _set(["dispositions", "Engaged", "requeue"], True),
+        "dispositions.Engaged.requeue: with contact_prompt the agent sets the next call",
+    ),
+    (
+        "isa",
+        _set(["contact_prompt", "assignee"], {"designation": "closer"}),
+        "contact_prompt.assignee.designation: unknown designation 'closer'",
+    ),
+    (
         "mortgage",
         _set(
             ["campaigns", "low_touch", "on_complete"],
@@ -183,17 +194,66 @@ def test_default_playbook_names_are_checked() -> None:
 
 def test_presets_carry_the_seeds_vocabulary() -> None:
     insurance, isa = default_playbook("insurance"), default_playbook("isa")
-    # M1 (seed 001): actions, ordered milestones starting at "No Milestone", statuses.
+    queue, periods = default_playbook("leads-queue"), default_playbook("callback-periods")
+    # Seed 001: actions, ordered milestones starting at "No Milestone", all twelve statuses.
     assert {"Call", "Email", "Meeting", "Lead Update"} <= set(insurance.actions)
-    assert insurance.milestones[:4] == ["No Milestone", "Contacted", "Quoted", "Sold"]
-    assert {"Hot", "Follow Up", "Requote", "Bad Phone Number"} <= {
-        s.name for s in insurance.statuses
-    }
-    assert insurance.status("Hot").requires_follow_up
-    # M5 (seed 004): New, Contact Attempted, Engaged, Nurture, Converted.
-    assert {"New", "Contact Attempted", "Engaged", "Nurture", "Converted"} <= {
-        s.name for s in isa.statuses
-    }
-    # M16 (seed 002): the cadence days are in the file, as the seed writes them.
+    assert insurance.milestones == [
+        "No Milestone",
+        "Contacted",
+        "Quoted",
+        "Sold",
+        "Not Interested",
+        "Cancelled Policy",
+    ]
+    assert [s.name for s in insurance.statuses] == [
+        "New",
+        "Attempted Contact",
+        "Hot",
+        "Follow Up",
+        "Requote",
+        "Customer",
+        "Cross-Sell Auto",
+        "Cross-Sell Home",
+        "Bad Phone Number",
+        "Do Not Call Number",
+        "Not Interested",
+        "Winback",
+    ]
+    assert [s.name for s in insurance.statuses if s.requires_follow_up] == ["Hot", "Follow Up"]
+    # The seed's example combinations are all linked.
+    for milestone, status in [
+        ("No Milestone", "New"),
+        ("No Milestone", "Bad Phone Number"),
+        ("No Milestone", "Attempted Contact"),
+        ("Contacted", "Follow Up"),
+        ("Contacted", "Hot"),
+        ("Quoted", "Hot"),
+        ("Quoted", "Follow Up"),
+        ("Quoted", "Requote"),
+        ("Sold", "Customer"),
+    ]:
+        assert status in insurance.links[milestone], (milestone, status)
+    assert not insurance.callback_periods and not insurance.production_cycle  # seed 003's
+    # Seed 004: New, Contact Attempted, Engaged, Nurture, Converted.
+    assert [s.name for s in queue.statuses][:5] == [
+        "New",
+        "Contact Attempted",
+        "Engaged",
+        "Nurture",
+        "Converted",
+    ]
+    # Seed 002: the cadence days are in the file, as the seed writes them; no seed 003 or
+    # seed 004 rules mixed in.
     calls = [s.after.days for s in isa.campaigns["isa_call_campaign"].steps if s.do == "call"]
     assert calls == [0, 2, 4, 7, 15, 30, 45, 50, 60]
+    assert not isa.callback_periods and not isa.production_cycle
+    assert all(not d.requeue for d in isa.dispositions.values())
+    assert isa.contact_prompt is not None
+    # Seed 003: 2-4 hours attempted, 18-24 hours contacted.
+    assert {
+        k: (v.min / timedelta(hours=1), v.max / timedelta(hours=1))
+        for k, v in periods.callback_periods.items()
+    } == {
+        "Contact Attempted": (2, 4),
+        "Contacted": (18, 24),
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 
 import pytest
@@ -35,22 +35,108 @@ async def test_every_scenario_runs_cleanly(file: Path) -> None:
     )
 
 
+def _queued(lines: list[Line]) -> list[tuple[int, str, str]]:
+    """(day, label, from when) of every queue entry, as `simulate` prints them."""
+    return [
+        (line.day, line.what.removeprefix("queue "), line.detail.split(", from ")[1].split(".")[0])
+        for line in lines
+        if line.what.startswith("queue ")
+    ]
+
+
+def _after(line: Line, delta: timedelta) -> str:
+    return localtime.describe(line.at + delta, "America/Chicago")
+
+
 async def test_contact_on_day_7_timeline() -> None:
+    """Seed 002 (isa): No Answer adds nothing outside the cadence; the callback the ISA sets
+    with the day-7 call is the only entry after contact."""
     lines = await _run("isa_contact_on_day_7")
     calls = [(line.day, line.what) for line in lines if line.what.startswith("queue ")]
     assert calls == [
         (0, "queue CallASAP"),
-        (0, "queue Redial"),
         (2, "queue Redial"),
-        (2, "queue Redial"),
-        (4, "queue Redial"),
         (4, "queue Redial"),
         (7, "queue Redial"),
         (7, "queue Callback"),
     ]
+    assert all(when.endswith("10:00 America/Chicago") for _, _, when in _queued(lines)[:4])
+    assert _queued(lines)[-1][2].endswith("15:00 America/Chicago")
     assert [line.detail for line in lines if line.what == "audit stopped"] == [
         "campaign:isa_call_campaign:1: contact made",
         "campaign:isa_touches:1: contact made",
+    ]
+
+
+async def test_isa_nobody_answers_gets_one_call_asap_and_eight_redials() -> None:
+    lines = await _run("isa_nobody_answers")
+    queued = _queued(lines)
+    assert [(day, label) for day, label, _ in queued] == [(0, "CallASAP")] + [
+        (day, "Redial") for day in (2, 4, 7, 15, 30, 45, 50, 60)
+    ]
+    assert all(when.endswith("10:00 America/Chicago") for _, _, when in queued)
+    touches = [line for line in lines if line.what.startswith(("sms ", "email "))]
+    assert len(touches) == 12
+    assert not [line for line in lines if line.what == "task"]
+
+
+async def test_callback_periods_timeline() -> None:
+    """Seed 003 (callback-periods): attempted -> back in 2 hours, contacted -> 18 hours
+    (into the next calling window when that lands at night), back and forth."""
+    lines = await _run("callback_periods")
+    assert _queued(lines) == [
+        (0, "CallASAP", "Tue 16 Mar 09:00 America/Chicago"),
+        (0, "Redial", "Tue 16 Mar 11:05 America/Chicago"),
+        (0, "Redial", "Tue 16 Mar 13:10 America/Chicago"),
+        (0, "Callback", "Wed 17 Mar 09:10 America/Chicago"),
+        (1, "Callback", "Wed 17 Mar 11:15 America/Chicago"),
+        (1, "Callback", "Thu 18 Mar 08:00 America/Chicago"),
+    ]
+    statuses = [line.detail for line in lines if line.what == "status"]
+    assert statuses == [
+        "Prospect / Contact Attempted",
+        "Prospect / Contact Attempted",
+        "Prospect / Contacted",
+        "Prospect / Contact Attempted",
+        "Prospect / Contacted",
+    ]
+
+
+async def test_production_cycle_timeline() -> None:
+    lines = await _run("production_cycle")
+    entries = [line for line in lines if line.what == "queue Callback"]
+    late, early = entries[1], entries[2]
+    # The 28th: 18 h stretched by half; the 2nd of the next month: halved, 20 points ahead.
+    assert late.detail.startswith(f"priority 80, from {_after(late, timedelta(hours=27))}")
+    assert early.detail.startswith(f"priority 100, from {_after(early, timedelta(hours=9))}")
+
+
+async def test_dispositions_and_follow_up_timeline() -> None:
+    """Seed 004 (leads-queue): out 1 hour after No Answer and Left VM, 48 hours after
+    Engaged; a follow-up date overrides, as a Scheduled call when the lead asked for it."""
+    lines = await _run("dispositions_and_follow_up")
+    queued = _queued(lines)
+    assert [(day, label) for day, label, _ in queued] == [
+        (0, "CallASAP"),
+        (0, "Redial"),
+        (0, "Redial"),
+        (0, "Callback"),
+        (2, "Scheduled"),
+    ]
+    assert [when.split()[-2] for _, _, when in queued] == [
+        "10:00",
+        "11:05",
+        "12:10",
+        "15:00",
+        "11:30",
+    ]
+    calls = [line for line in lines if line.what == "queue Callback"]
+    assert calls[0].detail.startswith(f"priority 80, from {_after(calls[0], timedelta(hours=48))}")
+    statuses = [line.detail for line in lines if line.what == "status"]
+    assert statuses[:3] == [
+        "Lead / Contact Attempted",
+        "Lead / Contact Attempted",
+        "Lead / Engaged",
     ]
 
 
