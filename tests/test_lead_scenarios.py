@@ -7,13 +7,11 @@ import json
 from datetime import time, timedelta
 from pathlib import Path
 
-import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.models.engine import Member, ReplyReceived
-from leadflow.paths import shipped
-from leadflow.starter.client import LeadflowClient, PlaybookSource
+from leadflow.starter.client import LeadflowClient
 from leadflow.workflows import localtime
 from leadflow.workflows import search_attributes as sa
 from tests.conftest import ProvidersUnderTest
@@ -100,7 +98,7 @@ async def test_isa_cadence_with_contact_on_day_7(
     leads: LeadflowClient, time_env: WorkflowEnvironment, db: AsyncEngine
 ) -> None:
     """Seed 002: CallASAP at once, Redial on days 2 and 4; contact on day 7 ends the
-    cadence, and the lead comes back only as a Callback."""
+    cadence, and the ISA is asked to set the next call (no Callback on a guess)."""
     start = await skip_to_next(time_env, MONDAY, time(10))
     request = new_lead(playbook="isa")
     created = await leads.ensure_lead(request)
@@ -127,13 +125,16 @@ async def test_isa_cadence_with_contact_on_day_7(
     engaged = await leads.log_call(request.lead, call("Engaged", comments="buying in June"))
     now = at(day + timedelta(days=7), time(10, 20))
     assert (engaged.status, engaged.contacted) == ("Engaged", True)
-    assert engaged.queue_label == "Callback"
-    assert close(engaged.back_in_queue_at, now + timedelta(hours=48))
+    assert engaged.queue_label == "SetCallback"
+    assert close(engaged.back_in_queue_at, now)
     assert "isa_call_campaign" not in engaged.campaigns
+    (prompt,) = [t for t in await tasks(db, request.lead) if t.subject.startswith("Set a")]
+    assert (prompt.subject, prompt.assignee) == ("Set a Callback or Scheduled Call", "isa-1")
+    assert prompt.completed_at is None
 
     await time_env.sleep(timedelta(days=60))
     entry = await queue(db, request.lead)
-    assert entry.label == "Callback"  # no Redial came back after contact
+    assert entry.label == "SetCallback"  # no Redial came back after contact
     redials = [a.at for a in await audit(db, request.lead) if a.reason == "queued as Redial"]
     assert len(redials) == 3 and all(at < now for at in redials)  # days 2, 4 and 7 only
 
@@ -141,15 +142,11 @@ async def test_isa_cadence_with_contact_on_day_7(
 async def test_dispositions_hold_and_a_follow_up_overrides(
     time_env: WorkflowEnvironment, db: AsyncEngine, tmp_path: Path, leads: LeadflowClient
 ) -> None:
-    """Seed 004: No Answer -> out 1 hour; Engaged -> out 48 hours; a follow-up date
-    overrides both (here with seed 003's callback periods taken out of the playbook)."""
-    data = yaml.safe_load((shipped("playbooks") / "isa.yaml").read_text())
-    data["name"], data["callback_periods"] = "isa-log", {}
-    (tmp_path / "isa-log.yaml").write_text(yaml.safe_dump(data))
-    client = LeadflowClient(time_env.client, leads.task_queue, playbooks=PlaybookSource(tmp_path))
+    """Seed 004 (the leads-queue preset): No Answer -> out 1 hour; Engaged -> out 48 hours;
+    a follow-up date overrides both."""
+    client = leads
     start = await skip_to_next(time_env, MONDAY, time(10))
-    request = new_lead(playbook="isa")
-    request = request.model_copy(update={"playbook": "isa-log"})
+    request = new_lead(playbook="leads-queue")
     await client.ensure_lead(request)
 
     no_answer = await client.log_call(request.lead, call("No Answer"))
@@ -178,13 +175,13 @@ async def test_callback_periods_follow_the_status_and_the_production_cycle(
         month_end = (month_end + timedelta(days=10)).replace(day=28)
     await skip_to(time_env, at(month_end, time(10)))
     month_end = localtime.local_date(await time_env.get_current_time(), CHICAGO)
-    request = new_lead(playbook="isa")
+    request = new_lead(playbook="callback-periods")
     await leads.ensure_lead(request)
 
     first = await leads.log_call(request.lead, call("No Answer"))
     assert first.status == "Contact Attempted"
     assert close(first.back_in_queue_at, at(month_end, time(12)))
-    await leads.change_milestone(request.lead, change("Contacted", "Engaged"))
+    await leads.change_milestone(request.lead, change("Contacted", "Contacted"))
     late = await leads.log_call(request.lead, call("No Answer"))
     # Month end, "contacted, no application": the band stretches 2h to 3h.
     assert close(late.back_in_queue_at, at(month_end, time(13)))
@@ -193,7 +190,7 @@ async def test_callback_periods_follow_the_status_and_the_production_cycle(
     next_month = (month_end + timedelta(days=7)).replace(day=2)
     await skip_to(time_env, at(next_month, time(10)))
     early = await leads.log_call(request.lead, call("No Answer"))
-    # Early month: tightened to half (1 h, the disposition's hold) and 20 points ahead.
+    # Early month: tightened to half (1 h) and 20 points ahead.
     assert close(early.back_in_queue_at, at(next_month, time(11)))
     assert (await queue(db, request.lead)).priority == 100
 
@@ -254,16 +251,16 @@ async def test_missing_designation_holds_and_asks_for_an_assignment(
         ("listing_agent", "lo-1"),
     }
     assign = [t for t in await tasks(db, request.lead) if t.subject.startswith("Assign")]
-    assert {(t.subject, t.assignee) for t in assign} == {
+    assert [(t.subject, t.assignee) for t in assign] == [
         ("Assign a loan_officer_assistant to this lead", "lo-1")
-    }
+    ]  # one task for the two held texts
     held = [a for a in await audit(db, request.lead) if a.outcome == "held"]
     assert len(held) == 2 and "no loan_officer_assistant assigned" in held[0].reason
 
     await leads.assign_designation(
         request.lead,
         "loan_officer_assistant",
-        Member(id="loa-9", name="Ali Assistant", phone="+1312555019"),
+        Member(id="loa-9", name="Ali Assistant", phone="+13125550119"),
     )
 
     async def released() -> set[tuple[str, str]]:
@@ -274,6 +271,8 @@ async def test_missing_designation_holds_and_asks_for_an_assignment(
         }
 
     assert await eventually(released) == {("borrower", "loa-9"), ("co_borrower", "loa-9")}
+    (done,) = [t for t in await tasks(db, request.lead) if t.subject.startswith("Assign")]
+    assert done.completed_at is not None  # the assignment closed it
 
 
 async def test_loan_purpose_selects_the_workflow(
