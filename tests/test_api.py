@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from datetime import time as dt_time
 
 import httpx
 import pytest
@@ -18,7 +19,9 @@ from leadflow.starter.client import LeadflowClient
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.db import create_engine
 from leadflow.store.playbooks import save_version
+from leadflow.workflows import localtime
 from tests.places import Place
+from tests.scenario_support import skip_to_next
 
 
 class Served:
@@ -74,6 +77,12 @@ PAT = {
     },
 }
 
+PAT_ISA = {
+    "first_name": "Pat",
+    "parties": {"borrower": {"name": "Pat Lee", "phone": "+13125550111", "sms_consent": True}},
+    "designations": {"isa": {"id": "isa-1", "name": "Ivy Isa"}},
+}
+
 
 async def test_health_reports_both_dependencies_up(api: httpx.AsyncClient) -> None:
     response = await api.get("/health")
@@ -100,6 +109,54 @@ async def test_put_creates_then_describes_the_lead(api: httpx.AsyncClient, lead_
     assert (view["first_name"], view["snapshot"]["status"]) == ("Pat", "New")
     assert view["parties"]["lead"]["phone"] == "+13125550111"  # normalised to E.164
     assert isinstance(view["agenda"], list) and isinstance(view["audit"], list)
+
+
+async def test_put_on_an_existing_lead_with_other_facts_names_the_endpoint_that_changes_them(
+    api: httpx.AsyncClient, lead_path: str
+) -> None:
+    assert (await api.put(lead_path, json=PAT)).status_code == 201
+    lead_id = lead_path.rsplit("/", 1)[1]
+    moved = {**PAT, "status": "Requote", "milestone": "Quoted", "first_name": "Patricia"}
+    moved["parties"] = {"lead": {**PAT["parties"]["lead"], "phone": "+13125550199"}}
+
+    refused = await api.put(lead_path, json=moved)
+
+    assert refused.status_code == 409
+    detail = refused.json()["detail"]
+    assert detail.startswith(
+        f"lead {lead_id!r} already exists with other first_name, milestone, status, parties:"
+    )
+    assert f"change parties with PUT /v1/leads/{lead_id}/parties" in detail
+    assert f"change status with POST /v1/leads/{lead_id}/milestone" in detail
+    assert "first_name is set when the lead is created and cannot change" in detail
+    view = (await api.get(lead_path)).json()  # nothing changed
+    assert (view["first_name"], view["snapshot"]["status"]) == ("Pat", "New")
+    assert view["parties"]["lead"]["phone"] == "+13125550111"
+    # The same facts, written another way (a national number), are the same lead.
+    same = {**PAT, "parties": {"lead": {**PAT["parties"]["lead"], "phone": "+1 312 555 0111"}}}
+    assert (await api.put(lead_path, json=same)).status_code == 200
+
+
+async def test_a_request_id_reused_for_another_change_is_409(
+    api: httpx.AsyncClient, lead_path: str
+) -> None:
+    await api.put(lead_path, json=PAT)
+    change = {"milestone": "Quoted", "status": "Requote", "request_id": "crm-1"}
+    first = await api.post(f"{lead_path}/milestone", json=change)
+    repeat = await api.post(f"{lead_path}/milestone", json=change)
+    assert first.status_code == repeat.status_code == 200
+    assert first.json()["changes"] == repeat.json()["changes"] == 1
+
+    other = await api.post(f"{lead_path}/milestone", json={**change, "note": "something else"})
+
+    assert other.status_code == 409
+    assert other.json() == {
+        "detail": "request_id 'crm-1' was already used for another request; "
+        "use a new request_id for a new change",
+        "reason": "RequestIdReused",
+    }
+    view = (await api.get(lead_path)).json()
+    assert len(view["history"]) == 1 and view["history"][0]["note"] == ""
 
 
 async def test_updates_round_trip_with_history(api: httpx.AsyncClient, lead_path: str) -> None:
@@ -253,7 +310,8 @@ async def test_queue_claim_and_release_over_http(
     app: FastAPI, db: AsyncEngine, time_env: WorkflowEnvironment, place: Place
 ) -> None:
     # Claims compare with the real clock: the lead lives where it is calling hours now.
-    await save_version(db, "beta", place.playbook("isa"))
+    await ensure_account(db, "beta", "Beta Realty", "callback-periods")
+    await save_version(db, "beta", place.playbook("callback-periods"))
     fields = place.lead_fields(name="Quinn")
     phone = fields["parties"]["borrower"]["phone"]
     async with Served(app, await new_api_key(db, "beta")) as api:
@@ -275,5 +333,37 @@ async def test_queue_claim_and_release_over_http(
         assert (snapshot["status"], snapshot["queue_label"]) == ("Contact Attempted", "Redial")
         now = await time_env.get_current_time()
         back = datetime.fromisoformat(snapshot["back_in_queue_at"])
-        # The isa playbook: the 1-hour hold, stretched by the attempted callback period.
+        # Seed 003: an attempted lead is back after the callback period's 2 hours.
         assert abs(back - (now + timedelta(hours=2))) < timedelta(seconds=5)
+
+
+async def test_a_horizon_as_a_lead_field_and_through_its_endpoint(
+    app: FastAPI, db: AsyncEngine, time_env: WorkflowEnvironment
+) -> None:
+    """Seed 002's rule of thumb over HTTP: a lead buying in 90 days is checked in with by day
+    30 at the latest; a horizon in the past is refused."""
+    await skip_to_next(time_env, 0, dt_time(10))  # Monday 10:00 in Chicago
+    now = await time_env.get_current_time()
+    today = localtime.local_date(now, "America/Chicago")
+    async with Served(app, await new_api_key(db, "beta")) as api:
+        created = await api.put(
+            "/v1/leads/H1",
+            json={**PAT_ISA, "horizon": (today + timedelta(days=90)).isoformat()},
+        )
+        assert created.status_code == 201, created.text
+        snapshot = created.json()
+        assert snapshot["queue_label"] == "Callback"
+        back = datetime.fromisoformat(snapshot["back_in_queue_at"])
+        assert localtime.local_date(back, "America/Chicago") <= today + timedelta(days=30)
+        assert back - now > timedelta(days=29)
+
+        later = {"horizon": (today + timedelta(days=300)).isoformat(), "request_id": "h-2"}
+        moved = await api.put("/v1/leads/H1/horizon", json=later)
+        assert moved.status_code == 200, moved.text
+        view = (await api.get("/v1/leads/H1")).json()
+        assert any(h["note"].startswith("Horizon stated") for h in view["history"])
+
+        past = {"horizon": (today - timedelta(days=1)).isoformat(), "request_id": "h-3"}
+        refused = await api.put("/v1/leads/H1/horizon", json=past)
+        assert refused.status_code == 422
+        assert refused.json()["reason"] == "InvalidHorizon"

@@ -7,7 +7,6 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.api.app import create_app
@@ -21,14 +20,13 @@ from tests.test_api import Served
 async def test_new_lead_is_called_and_comes_back_after_an_hour(
     dev_leads: LeadflowClient, db: AsyncEngine, tmp_path: Path, place: Place
 ) -> None:
-    # Seed 004's communication log alone: the isa preset without seed 003's callback periods,
-    # for a lead that lives where it is calling hours now.
-    book = place.playbook("isa").model_copy(update={"name": "isa-log", "callback_periods": {}})
-    (tmp_path / "isa-log.yaml").write_text(yaml.safe_dump(book.model_dump(mode="json")))
+    # Seed 004's communication log (the leads-queue preset), for a lead that lives where it
+    # is calling hours now.
+    place.playbook_folder(tmp_path, "leads-queue")
     fields = place.lead_fields(name="Wren Ito")
     account = f"e2e-{uuid.uuid4().hex[:8]}"  # the dev server lives for the whole session
     phone = fields["parties"]["borrower"]["phone"]
-    await ensure_account(db, account, "End to end", "isa-log")
+    await ensure_account(db, account, "End to end", "leads-queue")
     app = create_app(
         client=dev_leads.temporal,
         engine=db,

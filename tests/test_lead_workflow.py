@@ -11,9 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
+from leadflow.models.engine import Member, Party
 from leadflow.models.lead import LeadRef
 from leadflow.starter.client import (
     ChangeRejected,
+    Conflict,
     LeadflowClient,
     LeadNotFound,
     LeadUnavailable,
@@ -84,11 +86,15 @@ async def test_ensure_lead_starts_once_and_then_describes(
 ) -> None:
     request = new_lead()
     first = await leads.ensure_lead(request)
-    again = await leads.ensure_lead(request.model_copy(update={"first_name": "Other"}))
+    again = await leads.ensure_lead(request)
 
     assert first.created and not again.created
     assert first.workflow_id == again.workflow_id == f"lead:acme:{request.lead.lead_id}"
     assert await count(db, Lead, request.lead) == 1
+    # Other facts for an existing lead are refused, not silently dropped.
+    with pytest.raises(Conflict, match="already exists with other first_name") as refused:
+        await leads.ensure_lead(request.model_copy(update={"first_name": "Other"}))
+    assert (refused.value.kind, refused.value.fields) == ("LeadExists", ["first_name"])
     assert (await leads.describe(request.lead)).first_name == "Pat"
 
 
@@ -192,3 +198,19 @@ async def test_agenda_audit_and_a_refused_signal(
     ]
     fired = [a for a in await leads.audit(request.lead) if a.outcome == "fired"]
     assert {a.reason for a in fired} >= {"queued as CallASAP"}
+
+
+async def test_the_client_checks_contacts_as_the_api_does(leads: LeadflowClient) -> None:
+    bad = new_lead(parties={"lead": Party(name="Pat", phone="555", sms_consent=True)})
+    with pytest.raises(ChangeRejected, match=r"lead\.phone: '555' is not a valid phone number"):
+        await leads.ensure_lead(bad)
+    with pytest.raises(LeadNotFound):
+        await leads.describe(bad.lead)  # nothing started
+
+    good = new_lead(parties={"lead": Party(name="Pat", phone="(312) 555-0111")})
+    await leads.ensure_lead(good)
+    assert (await leads.describe(good.lead)).parties["lead"].phone == "+13125550111"
+    with pytest.raises(ChangeRejected, match=r"lead\.email: 'pat@' is not an email address"):
+        await leads.set_parties(good.lead, {"lead": Party(name="Pat", email="pat@")})
+    with pytest.raises(ChangeRejected, match=r"agent\.phone: '12' is not a valid phone number"):
+        await leads.assign_designation(good.lead, "agent", Member(id="a", name="A", phone="12"))

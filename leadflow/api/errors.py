@@ -6,10 +6,17 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from leadflow.starter.client import ChangeRejected, LeadflowError, LeadNotFound, LeadUnavailable
+from leadflow.starter.client import (
+    ChangeRejected,
+    Conflict,
+    LeadflowError,
+    LeadNotFound,
+    LeadUnavailable,
+)
 
-STATUS_FOR: dict[type[LeadflowError], int] = {
+STATUS_FOR: dict[type[LeadflowError], int] = {  # the first that matches
     LeadNotFound: status.HTTP_404_NOT_FOUND,
+    Conflict: status.HTTP_409_CONFLICT,
     ChangeRejected: status.HTTP_422_UNPROCESSABLE_CONTENT,
     LeadUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }

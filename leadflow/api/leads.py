@@ -24,8 +24,9 @@ from leadflow.api.schemas import (
     MemberIn,
     Page,
     PartiesIn,
+    ReplyIn,
 )
-from leadflow.models.engine import CampaignChanged
+from leadflow.models.engine import CampaignChanged, ReplyReceived
 from leadflow.models.lead import (
     CallLog,
     CompleteFollowUp,
@@ -34,9 +35,10 @@ from leadflow.models.lead import (
     LeadSnapshot,
     MilestoneChange,
     ScheduleFollowUp,
+    StateHorizon,
 )
 from leadflow.models.playbook import Playbook
-from leadflow.starter.client import LeadflowClient
+from leadflow.starter.client import Conflict, LeadflowClient
 from leadflow.store.playbooks import current_version
 from leadflow.store.tables import HistoryNote, Lead
 from leadflow.store.users import member_for
@@ -62,6 +64,27 @@ async def account_playbook(request: Request, caller: Authenticated, client: Lead
 Book = Annotated[Playbook, Depends(account_playbook)]
 
 
+# Where each fact of an existing lead changes; the others are set when the lead is created.
+CHANGED_BY = {
+    "parties": "PUT /v1/leads/{id}/parties",
+    "designations": "PUT /v1/leads/{id}/designations",
+    "key_dates": "PUT /v1/leads/{id}/key-dates",
+    "milestone": "POST /v1/leads/{id}/milestone",
+    "status": "POST /v1/leads/{id}/milestone",
+    "horizon": "PUT /v1/leads/{id}/horizon",
+}
+
+
+def _changed_elsewhere(lead_id: str, exc: Conflict) -> str:
+    how = [
+        f"change {field} with {CHANGED_BY[field].format(id=lead_id)}"
+        if field in CHANGED_BY
+        else f"{field} is set when the lead is created and cannot change"
+        for field in exc.fields
+    ]
+    return f"lead {lead_id!r} already exists with other {', '.join(exc.fields)}: " + "; ".join(how)
+
+
 def _known(names: Any, known: list[str], what: str) -> None:
     unknown = sorted(set(names) - set(known))
     if unknown:
@@ -75,7 +98,10 @@ def _known(names: Any, known: list[str], what: str) -> None:
 @router.put(
     "/{lead_id}",
     response_model=LeadSnapshot,
-    responses={201: {"model": LeadSnapshot, "description": "the lead was created"}},
+    responses={
+        201: {"model": LeadSnapshot, "description": "the lead was created"},
+        409: {"description": "the lead exists with other facts: the detail names the endpoint"},
+    },
 )
 async def ensure_lead(
     lead_id: LeadId,
@@ -85,11 +111,17 @@ async def ensure_lead(
     book: Book,
     response: Response,
 ) -> LeadSnapshot:
-    """Create the lead if it does not exist (201); either way return where it stands (200)."""
+    """Create the lead if it does not exist (201); an existing lead answers where it stands
+    (200) if the body agrees with it, else 409 naming the endpoint that changes each fact."""
     profile = body.profile(book.name)
     request = EnsureLead(lead=caller.lead(lead_id), **profile.model_dump(exclude_unset=True))
     chosen = book if body.playbook in (None, book.name) else None
-    snapshot = await client.ensure_lead(request, playbook=chosen)
+    try:
+        snapshot = await client.ensure_lead(request, playbook=chosen)
+    except Conflict as exc:
+        if exc.kind != "LeadExists":
+            raise
+        raise HTTPException(status.HTTP_409_CONFLICT, _changed_elsewhere(lead_id, exc)) from None
     response.status_code = status.HTTP_201_CREATED if snapshot.created else status.HTTP_200_OK
     return snapshot
 
@@ -201,6 +233,15 @@ async def schedule_follow_up(
     return await client.schedule_follow_up(caller.lead(lead_id), request)
 
 
+@router.put("/{lead_id}/horizon", response_model=LeadSnapshot)
+async def state_horizon(
+    lead_id: LeadId, request: StateHorizon, caller: Authenticated, client: Leads
+) -> LeadSnapshot:
+    """When the lead means to buy or sell: a check-in call is set no later than a third of
+    the way there, and later follow-ups are refused (422) with the latest allowed date."""
+    return await client.state_horizon(caller.lead(lead_id), request)
+
+
 @router.post("/{lead_id}/follow-ups/{follow_up_id}/complete", response_model=LeadSnapshot)
 async def complete_follow_up(
     lead_id: LeadId,
@@ -250,6 +291,18 @@ async def set_designations(
         if isinstance(who, str):
             member = await member_for(engine, caller.account_id, who, name)
         await client.assign_designation(caller.lead(lead_id), name, member)
+    return {"status": "accepted"}
+
+
+@router.post("/{lead_id}/replies", status_code=status.HTTP_202_ACCEPTED)
+async def reply_received(
+    lead_id: LeadId, body: ReplyIn, caller: Authenticated, client: Leads, book: Book
+) -> dict[str, str]:
+    """A reply the lead sent through your own channels. A text that is STOP, START or HELP
+    works as it does through the provider webhook; other replies stop drips that say so."""
+    _known([body.party], book.parties, "party")
+    event = ReplyReceived(channel=body.channel, party=body.party, body=body.body)
+    await client.reply_received(caller.lead(lead_id), event)
     return {"status": "accepted"}
 
 

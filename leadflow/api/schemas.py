@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from leadflow.models.contacts import Phone
 from leadflow.models.engine import Audit, Member, Party
 from leadflow.models.lead import LeadProfile, LeadSnapshot, TimeZone
 from leadflow.workflows.preview import Entry
 
 T = TypeVar("T")
-
-
-def e164(value: str) -> str:
-    """A phone number as dialled from the US if no country code is given; stored E.164."""
-    try:
-        number = phonenumbers.parse(value, "US")
-    except phonenumbers.NumberParseException:
-        raise ValueError(f"{value!r} is not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"{value!r} is not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-Phone = Annotated[str, AfterValidator(e164)]
 
 
 class _In(BaseModel):
@@ -70,6 +56,7 @@ class LeadIn(_In):
     parties: dict[str, PartyIn] = {}
     designations: dict[str, MemberIn] = {}
     key_dates: dict[str, date] = {}
+    horizon: date | None = Field(default=None, description="when the lead means to buy or sell")
 
     def profile(self, default_playbook: str) -> LeadProfile:
         data: dict[str, Any] = self.model_dump(
@@ -111,6 +98,12 @@ class CampaignIn(_In):
     campaign: str
     switch_from: str | None = None
     actor: str = "api"
+
+
+class ReplyIn(_In):
+    channel: Literal["sms", "mms", "email"] = "sms"
+    party: Annotated[str, Field(min_length=1, max_length=100)] = "borrower"
+    body: Annotated[str, Field(max_length=1600)]
 
 
 class AgentIn(_In):

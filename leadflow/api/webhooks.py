@@ -21,16 +21,16 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from twilio.request_validator import RequestValidator
 
+from leadflow.models import keywords
 from leadflow.models.engine import DeliveryFailed, ReplyReceived
+from leadflow.models.keywords import Keyword
 from leadflow.models.lead import Identifier, LeadRef
 from leadflow.starter.client import LeadflowClient, LeadNotFound
 from leadflow.store.tables import LeadParty, OptOut, OutboxMessage, WebhookEvent
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], include_in_schema=True)
 
-STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-START_WORDS = {"START", "UNSTOP", "YES"}
-HELP_WORDS = {"HELP", "INFO"}
+OPT_OUT_TYPES: dict[str, Keyword] = {"STOP": "stop", "START": "start", "HELP": "help"}
 STATUS_ORDER = ["queued", "sending", "sent", "delivered", "undelivered", "failed", "read"]
 BAD_NUMBER_CODES = {"21211", "21614", "30005", "30006"}
 SUPPRESSING = {"bounce", "dropped", "spamreport", "unsubscribe", "group_unsubscribe"}
@@ -94,11 +94,13 @@ async def _each(
 async def twilio_inbound(account_id: Identifier, request: Request) -> Response:
     form = await _twilio_form(request)
     sender, text = form.get("From", ""), form.get("Body", "").strip()
-    word = text.upper()
+    meaning = keywords.keyword(text) or OPT_OUT_TYPES.get(form.get("OptOutType", "").upper())
     services = request.app.state.services
     engine, leads = services.engine, services.leads
     found = await _leads_with(engine, account_id, LeadParty.phone, sender)
-    if word in STOP_WORDS or form.get("OptOutType") == "STOP":
+    # Across the account at once, before the 2xx: the send activity checks these rows, so a
+    # STOP holds even before the lead's workflow hears of it.
+    if meaning == "stop":
         async with engine.begin() as conn:
             for channel in ("sms", "mms"):
                 await conn.execute(
@@ -107,19 +109,12 @@ async def twilio_inbound(account_id: Identifier, request: Request) -> Response:
                         account_id=account_id,
                         channel=channel,
                         address=sender,
-                        source=f"reply {word or 'STOP'}",
+                        source=f"reply {text[:40] or 'STOP'}",
                         at=datetime.now(UTC),
                     )
                     .on_conflict_do_nothing()
                 )
-        await _each(
-            leads,
-            account_id,
-            found,
-            lambda lead, role: leads.opt_out(lead, "sms", source=f"reply {word}"),
-        )
-        return _twiml()
-    if word in START_WORDS or form.get("OptOutType") == "START":
+    elif meaning == "start":
         async with engine.begin() as conn:
             await conn.execute(
                 delete(OptOut).where(
@@ -128,19 +123,16 @@ async def twilio_inbound(account_id: Identifier, request: Request) -> Response:
                     OptOut.channel.in_(["sms", "mms"]),
                 )
             )
-        await _each(leads, account_id, found, lambda lead, role: leads.opt_in(lead, "sms"))
-        return _twiml()
-    if word in HELP_WORDS:
-        return _twiml("Reply STOP to stop texts, START to start them again.")
+    # The lead reads the keyword by the same rule as replies from any other path.
     await _each(
         leads,
         account_id,
         found,
         lambda lead, role: leads.reply_received(
-            lead, ReplyReceived(channel="sms", party=role, body=text[:1000])
+            lead, ReplyReceived(channel="sms", party=role, body=text[:1000], keyword=meaning)
         ),
     )
-    return _twiml()
+    return _twiml(keywords.HELP_TEXT if meaning == "help" else None)
 
 
 @router.post("/twilio/{account_id}/status", status_code=status.HTTP_204_NO_CONTENT)

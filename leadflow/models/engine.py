@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from leadflow.models.keywords import Keyword
 from leadflow.models.playbook import QueueLabel
 from leadflow.models.refs import LeadRef
 
@@ -190,10 +191,14 @@ class HorizonStated(Data):
 
 
 class ReplyReceived(Data):
+    """A reply from a party. A text that is a keyword (STOP, START, HELP) is read as one;
+    `keyword` says so when the provider detected it in other words (Twilio's OptOutType)."""
+
     type: Literal["reply_received"] = "reply_received"
     channel: MessageChannel = "sms"
     party: str = "borrower"
     body: str = ""
+    keyword: Keyword | None = None
 
 
 class OptedOut(Data):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -38,12 +39,41 @@ class LeadProfile(Message):
     parties: dict[Name, Party] = {}
     designations: dict[Name, Member] = {}
     key_dates: dict[Name, date] = {}
+    horizon: date | None = None  # when the lead means to buy or sell, if they said
 
 
 class EnsureLead(LeadProfile):
-    """Create the lead if it is new; otherwise leave it as it is and describe it (M26)."""
+    """Create the lead if it is new; otherwise describe it (M26). Facts it gives must match
+    the lead's: an existing lead changes through its own updates, never silently."""
 
     lead: LeadRef
+
+    def differences(self, state: EngineState) -> list[str]:
+        """The facts this request gives that the lead has otherwise, by field name."""
+        found = [
+            name
+            for name in PROFILE_FACTS
+            if (given := getattr(self, name)) is not None and given != getattr(state, name)
+        ]
+        for name in ("parties", "designations", "key_dates"):
+            given, have = getattr(self, name), getattr(state, name)
+            if any(have.get(key) != value for key, value in given.items()):
+                found.append(name)
+        return found
+
+
+# Facts of a lead that an ensure request may give; milestone and status are read as given.
+PROFILE_FACTS = (
+    "playbook",
+    "first_name",
+    "last_name",
+    "time_zone",
+    "region",
+    "loan_purpose",
+    "milestone",
+    "status",
+    "horizon",
+)
 
 
 class FollowUpRequest(Message):
@@ -98,6 +128,15 @@ class ScheduleFollowUp(Message):
     request_id: RequestId
 
 
+class StateHorizon(Message):
+    """The lead said when they mean to buy or sell: the next check-in comes no later than a
+    third (the playbook's fraction) of the time to it."""
+
+    horizon: date
+    actor: Name = "agent"
+    request_id: RequestId
+
+
 class CompleteFollowUp(Message):
     id: Name
     actor: Name = "agent"
@@ -144,13 +183,30 @@ class LeadCarry(BaseModel):
 
     engine: EngineState
     processed: list[str] = []
+    fingerprints: dict[str, str] = {}  # request id -> what it asked for (see `fingerprint`)
     decisions: int = 0
     runs: int = 1  # how many runs this lead's workflow has had (continue-as-new)
     audit: list[Audit] = []
 
-    def remember(self, request_id: str) -> None:
+    def reused(self, request_id: str, digest: str | None) -> bool:
+        """True when this request id was processed for a request that asked for something
+        else (an idempotency key reused for another change)."""
+        known = self.fingerprints.get(request_id)
+        return known is not None and digest is not None and known != digest
+
+    def remember(self, request_id: str, digest: str | None = None) -> None:
         self.processed.append(request_id)
+        if digest is not None:
+            self.fingerprints[request_id] = digest
+        for forgotten in self.processed[:-REMEMBERED_REQUESTS]:
+            self.fingerprints.pop(forgotten, None)
         del self.processed[:-REMEMBERED_REQUESTS]
+
+
+def fingerprint(request: BaseModel) -> str:
+    """What a request asks for, without its request id: a reused id must ask the same."""
+    body = request.model_dump_json(exclude={"request_id"})
+    return f"{type(request).__name__}:{hashlib.sha256(body.encode()).hexdigest()[:32]}"
 
 
 class LeadInput(Message):

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio.client import (
     Client,
@@ -29,6 +29,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from leadflow.models.contacts import checked_member, checked_party
 from leadflow.models.engine import (
     Audit,
     CampaignChanged,
@@ -53,6 +54,8 @@ from leadflow.models.lead import (
     LeadSnapshot,
     MilestoneChange,
     ScheduleFollowUp,
+    StateHorizon,
+    fingerprint,
 )
 from leadflow.models.playbook import Playbook
 from leadflow.paths import shipped
@@ -61,6 +64,8 @@ from leadflow.workflows import search_attributes as sa
 from leadflow.workflows.engine import initial_state
 from leadflow.workflows.lead import LeadWorkflow, memo_for
 from leadflow.workflows.preview import Entry
+
+T = TypeVar("T")
 
 
 class LeadflowError(Exception):
@@ -79,6 +84,18 @@ class ChangeRejected(LeadflowError):
     def __init__(self, message: str, kind: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class Conflict(ChangeRejected):
+    """The request contradicts what the lead already has: a reused request id, or facts of an
+    existing lead that only its own updates change (`fields` names them)."""
+
+    def __init__(self, message: str, kind: str | None = None, fields: list[str] | None = None):
+        super().__init__(message, kind)
+        self.fields = fields or []
+
+
+CONFLICTS = ("RequestIdReused", "LeadExists")
 
 
 class LeadUnavailable(LeadflowError):
@@ -140,6 +157,12 @@ class LeadflowClient:
         the playbook its request names; an existing lead keeps the one it has.
         """
         book = playbook or self.playbooks.get(request.playbook)
+        request = request.model_copy(
+            update={
+                "parties": _contacts(request.parties, checked_party),
+                "designations": _contacts(request.designations, checked_member),
+            }
+        )
         try:
             initial_state(book, request)  # refuse bad input here, before anything starts
         except InvalidChange as exc:
@@ -183,6 +206,10 @@ class LeadflowClient:
             lead, LeadWorkflow.schedule_follow_up, request, request.request_id
         )
 
+    async def state_horizon(self, lead: LeadRef, request: StateHorizon) -> LeadSnapshot:
+        """The lead said when they mean to buy or sell; a horizon in the past is refused."""
+        return await self._update(lead, LeadWorkflow.state_horizon, request, request.request_id)
+
     async def complete_follow_up(self, lead: LeadRef, request: CompleteFollowUp) -> LeadSnapshot:
         return await self._update(
             lead, LeadWorkflow.complete_follow_up, request, request.request_id
@@ -203,12 +230,14 @@ class LeadflowClient:
         await self._signal(lead, LeadWorkflow.set_key_dates, KeyDatesChanged(dates=dates))
 
     async def set_parties(self, lead: LeadRef, parties: dict[str, Party | None]) -> None:
-        await self._signal(lead, LeadWorkflow.set_parties, PartiesChanged(parties=parties))
+        event = PartiesChanged(parties=_contacts(parties, checked_party))
+        await self._signal(lead, LeadWorkflow.set_parties, event)
 
     async def assign_designation(
         self, lead: LeadRef, designation: str, member: Member | None
     ) -> None:
-        event = DesignationsChanged(assignments={designation: member})
+        assignments = _contacts({designation: member}, checked_member)
+        event = DesignationsChanged(assignments=assignments)
         await self._signal(lead, LeadWorkflow.assign_designations, event)
 
     async def delivery_failed(self, lead: LeadRef, event: DeliveryFailed) -> None:
@@ -256,8 +285,10 @@ class LeadflowClient:
     ) -> LeadSnapshot:
         async with self._answer_in_time(lead):
             try:
+                # The same request id with another body is another update: the lead refuses
+                # it (a repeat with the same body is the same update, answered once).
                 result: LeadSnapshot = await self._handle(lead).execute_update(
-                    update, arg, id=f"{update.__name__}:{request_id}"
+                    update, arg, id=f"{update.__name__}:{request_id}:{fingerprint(arg)[-12:]}"
                 )
                 return result
             except WorkflowUpdateFailedError as exc:
@@ -299,6 +330,16 @@ class LeadflowClient:
             ) from None
 
 
+def _contacts(given: Mapping[str, T | None], check: Callable[[str, T], T]) -> dict[str, T | None]:
+    """Every phone and email checked the one way the API checks them too."""
+    try:
+        return {
+            name: None if value is None else check(name, value) for name, value in given.items()
+        }
+    except ValueError as exc:
+        raise ChangeRejected(str(exc), "InvalidContact") from None
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
@@ -306,6 +347,9 @@ def new_request_id() -> str:
 def _rejected(exc: WorkflowUpdateFailedError) -> ChangeRejected:
     cause = exc.cause
     if isinstance(cause, ApplicationError):
+        if cause.type in CONFLICTS:
+            fields = list(cause.details[0]) if cause.details else []
+            return Conflict(cause.message, cause.type, fields)
         return ChangeRejected(cause.message, cause.type)
     return ChangeRejected(str(cause or exc))
 

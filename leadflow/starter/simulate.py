@@ -35,6 +35,7 @@ from leadflow.models.lead import (
     LeadRef,
     MilestoneChange,
     ScheduleFollowUp,
+    StateHorizon,
 )
 from leadflow.paths import binary
 from leadflow.starter.client import LeadflowClient, LeadflowError, PlaybookSource
@@ -97,6 +98,7 @@ class ScriptedEvent(_Strict):
     parties: dict[str, Party | None] | None = None
     designations: dict[str, Member | None] | None = None
     campaign: CampaignEvent | None = None
+    horizon: date | str | None = None  # when the lead means to buy or sell: a date or "day N"
     expect_rejected: bool = False
 
     @model_validator(mode="after")
@@ -124,6 +126,7 @@ _KINDS = (
     "parties",
     "designations",
     "campaign",
+    "horizon",
 )
 
 
@@ -322,6 +325,19 @@ async def _apply(
                 ScheduleFollowUp(follow_up=request_model, actor="scenario", request_id=request),
             )
             return f"follow-up {f.subject} at {localtime.describe(request_model.start_at, zone)}"
+        if event.horizon is not None:
+            horizon = event.horizon
+            if isinstance(horizon, str):
+                horizon = _event_time(horizon, day0, start, zone).date()
+            snap = await client.state_horizon(
+                lead, StateHorizon(horizon=horizon, actor="scenario", request_id=request)
+            )
+            check_in = (
+                f"{snap.queue_label} {localtime.describe(snap.back_in_queue_at, zone)}"
+                if snap.back_in_queue_at
+                else "no call queued"
+            )
+            return f"wants to move by {horizon:%a %d %b %Y}; next check-in: {check_in}"
         if event.reply is not None:
             await client.reply_received(lead, event.reply)
         elif event.opt_out is not None:

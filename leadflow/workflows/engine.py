@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+import leadflow.models.keywords as keywords
 import leadflow.workflows.localtime as localtime
 import leadflow.workflows.phones as phones
 from leadflow.models.engine import (
@@ -119,6 +120,12 @@ def _lead_created(run: _Run, event: LeadCreated) -> None:
     if status.queue is not None:
         _queue(run, status.queue, run.now, key="new", notes="New lead")
     _schedule_date_rules(run, list(s.key_dates))
+    if s.horizon is not None:  # stated on the lead as it came in
+        horizon, s.horizon = s.horizon, None
+        try:
+            _horizon_stated(run, HorizonStated(horizon=horizon, actor="lead"))
+        except InvalidChange as exc:
+            run.audit("horizon", "skipped", f"no check-in set: {exc}")
 
 
 def _status_changed(run: _Run, event: StatusChanged) -> None:
@@ -219,6 +226,17 @@ def _horizon_stated(run: _Run, event: HorizonStated) -> None:
 
 def _reply_received(run: _Run, event: ReplyReceived) -> None:
     s = run.s
+    meaning = event.keyword or (keywords.keyword(event.body) if event.channel != "email" else None)
+    said = f"{event.party} replied {event.body.strip()[:40]!r}"
+    if meaning == "stop":
+        _opted_out(run, OptedOut(channel="sms", source=f"reply {event.body.strip()[:40]}"))
+        return
+    if meaning == "start":
+        _opted_in(run, OptedIn(channel="sms"))
+        return
+    if meaning == "help":
+        run.audit("reply:help", "note", f"{said}: answered with the help text, nothing else")
+        return
     s.replied = True
     for name in sorted(s.campaigns):
         if run.book.campaigns[name].stop_on_reply:
@@ -1142,6 +1160,7 @@ def initial_state(book: Playbook, ensure: EnsureLead) -> EngineState:
         loan_purpose=ensure.loan_purpose,
         milestone=milestone,
         status=status,
+        horizon=ensure.horizon,
     )
     _merge(state.parties, dict(ensure.parties), book.parties, "party")
     _merge(state.designations, dict(ensure.designations), book.designations, "designation")

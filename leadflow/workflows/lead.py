@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         EngineState,
         FollowUpCompleted,
         FollowUpScheduled,
+        HorizonStated,
         InvalidChange,
         KeyDatesChanged,
         LeadCreated,
@@ -62,6 +63,8 @@ with workflow.unsafe.imports_passed_through():
         ScheduleFollowUp,
         SendRequest,
         SendResult,
+        StateHorizon,
+        fingerprint,
     )
     from leadflow.workflows.engine import decide, describe_next, initial_state
     from leadflow.workflows.preview import Entry, project
@@ -82,12 +85,14 @@ FAILED_BECAUSE = {  # the send activity's error type -> what the engine hears
 STORE_TIMEOUT = timedelta(seconds=30)
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 AUDIT_KEPT = 100
+Request = MilestoneChange | CallLog | ScheduleFollowUp | CompleteFollowUp | StateHorizon
 
 
 @dataclass
 class _Pending:
     event: Any
     request_id: str | None = None
+    fingerprint: str | None = None  # of the request: a reused request_id must match it
     result: LeadSnapshot | None = None
     error: ApplicationError | None = None
     done: bool = False
@@ -107,6 +112,15 @@ def _set_or_unset(
 
 def _refused(exc: InvalidChange) -> ApplicationError:
     return ApplicationError(str(exc), type=exc.reason, non_retryable=True)
+
+
+def _reused(request_id: str) -> ApplicationError:
+    return ApplicationError(
+        f"request_id {request_id!r} was already used for another request; "
+        "use a new request_id for a new change",
+        type="RequestIdReused",
+        non_retryable=True,
+    )
 
 
 @workflow.defn
@@ -194,39 +208,55 @@ class LeadWorkflow:
                 type="WrongLead",
                 non_retryable=True,
             )
+        if self._invalid is None and (changed := request.differences(self._state)):
+            raise ApplicationError(
+                f"lead {request.lead.lead_id!r} already exists with other {', '.join(changed)}; "
+                "an existing lead changes through its own updates",
+                changed,
+                type="LeadExists",
+                non_retryable=True,
+            )
 
     @workflow.update
     async def change_milestone(self, change: MilestoneChange) -> LeadSnapshot:
-        return await self._submit(_status_event(change), change.request_id)
+        return await self._submit(_status_event(change), change)
 
     @change_milestone.validator
     def _check_change(self, change: MilestoneChange) -> None:
-        self._validate(_status_event(change), change.request_id)
+        self._validate(_status_event(change), change)
 
     @workflow.update
     async def log_call(self, call: CallLog) -> LeadSnapshot:
         """M19: returns the new status and when the lead is back in the queue."""
-        return await self._submit(_call_event(call), call.request_id)
+        return await self._submit(_call_event(call), call)
 
     @log_call.validator
     def _check_call(self, call: CallLog) -> None:
-        self._validate(_call_event(call), call.request_id)
+        self._validate(_call_event(call), call)
 
     @workflow.update
     async def schedule_follow_up(self, request: ScheduleFollowUp) -> LeadSnapshot:
-        return await self._submit(_follow_up_event(request), request.request_id)
+        return await self._submit(_follow_up_event(request), request)
 
     @schedule_follow_up.validator
     def _check_follow_up(self, request: ScheduleFollowUp) -> None:
-        self._validate(_follow_up_event(request), request.request_id)
+        self._validate(_follow_up_event(request), request)
+
+    @workflow.update
+    async def state_horizon(self, request: StateHorizon) -> LeadSnapshot:
+        return await self._submit(_horizon_event(request), request)
+
+    @state_horizon.validator
+    def _check_horizon(self, request: StateHorizon) -> None:
+        self._validate(_horizon_event(request), request)
 
     @workflow.update
     async def complete_follow_up(self, request: CompleteFollowUp) -> LeadSnapshot:
-        return await self._submit(_completed_event(request), request.request_id)
+        return await self._submit(_completed_event(request), request)
 
     @complete_follow_up.validator
     def _check_completed(self, request: CompleteFollowUp) -> None:
-        self._validate(_completed_event(request), request.request_id)
+        self._validate(_completed_event(request), request)
 
     # ---- signals: facts that need no answer ------------------------------------------------
 
@@ -279,18 +309,20 @@ class LeadWorkflow:
 
     # ---- the loop's work -------------------------------------------------------------------
 
-    def _validate(self, event: Any, request_id: str) -> None:
-        if request_id in self._carry.processed:
+    def _validate(self, event: Any, request: Request) -> None:
+        if request.request_id in self._carry.processed:
+            if self._carry.reused(request.request_id, fingerprint(request)):
+                raise _reused(request.request_id)
             return  # a repeat: the handler answers with the lead as it is
         try:
             decide(self._book, self._state, event, workflow.now())
         except InvalidChange as exc:
             raise _refused(exc) from None
 
-    async def _submit(self, event: Any, request_id: str) -> LeadSnapshot:
-        if request_id in self._carry.processed:
+    async def _submit(self, event: Any, request: Request) -> LeadSnapshot:
+        if request.request_id in self._carry.processed:
             return self._snapshot()
-        pending = _Pending(event, request_id)
+        pending = _Pending(event, request.request_id, fingerprint(request))
         self._inbox.append(pending)
         await workflow.wait_condition(lambda: pending.done)
         if pending.error is not None:
@@ -301,7 +333,10 @@ class LeadWorkflow:
     async def _decide(self, pending: _Pending, record: LeadRecord | None = None) -> None:
         now = workflow.now()
         if pending.request_id is not None and pending.request_id in self._carry.processed:
-            pending.result, pending.done = self._snapshot(), True
+            if self._carry.reused(pending.request_id, pending.fingerprint):
+                pending.error, pending.done = _reused(pending.request_id), True
+            else:
+                pending.result, pending.done = self._snapshot(), True
             return
         try:
             decision = decide(self._book, self._state, pending.event, now)
@@ -338,7 +373,7 @@ class LeadWorkflow:
         audits = [c for c in decision.commands if isinstance(c, Audit)]
         self._carry.audit = (self._carry.audit + audits)[-AUDIT_KEPT:]
         if pending.request_id is not None:
-            self._carry.remember(pending.request_id)
+            self._carry.remember(pending.request_id, pending.fingerprint)
         self._publish()
         pending.result, pending.done = self._snapshot(), True
 
@@ -463,6 +498,10 @@ def _follow_up_event(request: ScheduleFollowUp) -> FollowUpScheduled:
     return FollowUpScheduled(
         follow_up=request.follow_up.for_lead(request.request_id), actor=request.actor
     )
+
+
+def _horizon_event(request: StateHorizon) -> HorizonStated:
+    return HorizonStated(horizon=request.horizon, actor=request.actor)
 
 
 def _completed_event(request: CompleteFollowUp) -> FollowUpCompleted:
