@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,6 +37,11 @@ def _queued(lines: list[Line]) -> list[tuple[int, str, str]]:
         for line in lines
         if line.what.startswith("queue ")
     ]
+
+
+def _on(day0: date, days: int, clock: time, zone: str = "America/Chicago") -> str:
+    """How simulate prints a local time `days` after the lead arrived."""
+    return localtime.describe(localtime.at_local(day0 + timedelta(days=days), clock, zone), zone)
 
 
 def _after(line: Line, delta: timedelta) -> str:
@@ -78,14 +83,16 @@ async def test_isa_nobody_answers_gets_one_call_asap_and_eight_redials() -> None
 async def test_callback_periods_timeline() -> None:
     """Seed 003 (callback-periods): attempted -> back in 2 hours, contacted -> 18 hours
     (into the next calling window when that lands at night), back and forth."""
-    lines = await _run("callback_periods")
+    lines = await _run("callback_periods")  # the 16th of next month: no band applies
+    day0 = localtime.local_date(lines[0].at, "America/Chicago")
+    assert day0.day == 16
     assert _queued(lines) == [
-        (0, "CallASAP", "Tue 16 Mar 09:00 America/Chicago"),
-        (0, "Redial", "Tue 16 Mar 11:05 America/Chicago"),
-        (0, "Redial", "Tue 16 Mar 13:10 America/Chicago"),
-        (0, "Callback", "Wed 17 Mar 09:10 America/Chicago"),
-        (1, "Callback", "Wed 17 Mar 11:15 America/Chicago"),
-        (1, "Callback", "Thu 18 Mar 08:00 America/Chicago"),
+        (0, "CallASAP", _on(day0, 0, time(9, 0))),
+        (0, "Redial", _on(day0, 0, time(11, 5))),
+        (0, "Redial", _on(day0, 0, time(13, 10))),
+        (0, "Callback", _on(day0, 1, time(9, 10))),
+        (1, "Callback", _on(day0, 1, time(11, 15))),
+        (1, "Callback", _on(day0, 2, time(8, 0))),
     ]
     statuses = [line.detail for line in lines if line.what == "status"]
     assert statuses == [
@@ -136,14 +143,17 @@ async def test_dispositions_and_follow_up_timeline() -> None:
 
 
 async def test_florida_lead_after_hours_waits_for_the_morning() -> None:
-    lines = await _run("weekend_and_dst")
+    lines = await _run("weekend_and_dst")  # the Friday before the spring change, 20:10
+    day0 = localtime.local_date(lines[0].at, "America/New_York")
+    assert day0.weekday() == 4 and day0.month == 3
+    saturday_eight = _on(day0, 1, time(8), "America/New_York")
     sent = [line for line in lines if line.what.startswith(("sms ", "email "))]
-    assert sent[0].local_time.startswith("Sat 13 Mar 08:00")
+    assert sent[0].local_time == saturday_eight
     for line in sent:
         clock = localtime.to_local(line.at, "America/New_York").time()
         assert time(8) <= clock < time(20), line
     first_call = next(line for line in lines if line.what == "queue CallASAP")
-    assert "from Sat 13 Mar 08:00 America/New_York" in first_call.detail
+    assert f"from {saturday_eight}" in first_call.detail
 
 
 async def test_referral_chain_timeline_tells_the_partner_twice() -> None:

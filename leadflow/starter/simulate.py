@@ -45,6 +45,7 @@ from leadflow.worker import build_worker
 _AT = re.compile(r"^day\s+(\d+)(?:\s+(\d{1,2}):(\d{2}))?$")
 _START = re.compile(
     r"^next\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday|month\s+day\s+(\d{1,2}))"
+    r"(?:\s+before\s+(spring|fall)\s+dst)?"
     r"\s+(\d{1,2}):(\d{2})$"
 )
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -166,7 +167,13 @@ def load_scenario(path: Path) -> Scenario:
         except ValueError:
             raise ScenarioError(
                 str(path),
-                [("start", "write 'next monday 10:00', 'next month day 28 10:00' or an ISO time")],
+                [
+                    (
+                        "start",
+                        "write 'next monday 10:00', 'next month day 28 10:00', "
+                        "'next friday before spring dst 20:10' or an ISO time",
+                    )
+                ],
             ) from None
     return scenario
 
@@ -387,15 +394,37 @@ def _start_time(text: str, now: datetime, zone: str) -> datetime:
                 [("start", f"{text} is in the past; the simulation's clock can only move forward")],
             )
         return moment
-    clock = time(int(match.group(3)), int(match.group(4)))
+    clock = time(int(match.group(4)), int(match.group(5)))
     today = localtime.local_date(now, zone)
     if match.group(2):
         first = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
         return localtime.at_local(first.replace(day=int(match.group(2))), clock, zone)
     day = today + timedelta(days=1)
+    if match.group(3):  # the weekday before the next clock change: the change comes after it
+        change = _next_clock_change(
+            today + timedelta(days=1), zone, spring=match.group(3) == "spring"
+        )
+        day = change - timedelta(days=1)
+        while WEEKDAYS[day.weekday()] != match.group(1):
+            day -= timedelta(days=1)
+        if day <= today:
+            return _start_time(text, localtime.at_local(change, time(12), zone), zone)
+        return localtime.at_local(day, clock, zone)
     while WEEKDAYS[day.weekday()] != match.group(1):
         day += timedelta(days=1)
     return localtime.at_local(day, clock, zone)
+
+
+def _next_clock_change(after: date, zone: str, *, spring: bool) -> date:
+    """The first day from `after` on which the zone's clocks go forward (or back)."""
+    day = after
+    for _ in range(3 * 366):
+        before = localtime.to_local(localtime.at_local(day, time(0), zone), zone).utcoffset()
+        then = localtime.to_local(localtime.at_local(day, time(23), zone), zone).utcoffset()
+        if before is not None and then is not None and before != then and (then > before) == spring:
+            return day
+        day += timedelta(days=1)
+    raise ScenarioError("start", [("start", f"{zone} does not change its clocks")])
 
 
 def _event_time(text: str, day0: date, start: datetime, zone: str) -> datetime:
