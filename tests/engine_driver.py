@@ -28,6 +28,13 @@ def local(day: date, clock: time, zone: str = CHICAGO) -> datetime:
     return localtime.at_local(day, clock, zone).astimezone(UTC)
 
 
+def with_hold(playbook: str, disposition: str, hold: timedelta) -> Playbook:
+    """A shipped playbook whose disposition holds the lead out of the queue for `hold`."""
+    book = default_playbook(playbook)
+    changed = book.dispositions[disposition].model_copy(update={"hold": hold})
+    return book.model_copy(update={"dispositions": {**book.dispositions, disposition: changed}})
+
+
 @dataclass
 class Sent:
     at: datetime

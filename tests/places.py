@@ -117,7 +117,7 @@ class Place:
         `PlaybookSource` or a `PLAYBOOKS_DIR`."""
         folder.mkdir(parents=True, exist_ok=True)
         for name in names:
-            data = self.playbook(name).model_dump(mode="json", exclude_defaults=False)
+            data = self.playbook(name).model_dump(mode="json")
             (folder / f"{name}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
         return folder
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from leadflow.models.engine import Member, Party
+from leadflow.models.engine import Member
 from leadflow.starter.client import LeadflowClient
 from leadflow.workflows import localtime
 from tests.conftest import ProvidersUnderTest
@@ -17,13 +17,8 @@ from tests.scenario_support import queue
 
 
 def _lead(place: Place) -> tuple[str, dict[str, object]]:
-    phone = place.phone()
-    fields = {
-        "time_zone": place.zone,
-        "parties": {"borrower": Party(name="Pat Lee", phone=phone, sms_consent=True)},
-        "designations": {"isa": Member(id="isa-1", name="Ivy Isa")},
-    }
-    return phone, fields
+    fields = place.lead_fields() | {"designations": {"isa": Member(id="isa-1", name="Ivy Isa")}}
+    return fields["parties"]["borrower"]["phone"], fields
 
 
 async def test_a_lead_at_two_in_the_morning_waits_for_eight(

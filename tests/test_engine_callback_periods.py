@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, time, timedelta
 
 from leadflow.models.engine import CallLogged, StatusChanged
-from tests.engine_driver import Lead, local
+from tests.engine_driver import Lead, local, with_hold
 
 MONDAY = date(2026, 3, 16)  # mid-month: no production-cycle band applies
 T0 = local(MONDAY, time(10))
@@ -32,11 +32,7 @@ def test_attempted_is_back_within_2_to_4_hours_and_contacted_within_18_to_24() -
 
 
 def test_no_answer_returns_the_lead_after_the_longer_of_hold_and_callback_period() -> None:
-    book = Lead.create("callback-periods", T0).book
-    held = book.dispositions["No Answer"].model_copy(update={"hold": timedelta(hours=1)})
-    lead = Lead.create(
-        book.model_copy(update={"dispositions": {**book.dispositions, "No Answer": held}}), T0
-    )
+    lead = Lead.create(with_hold("callback-periods", "No Answer", timedelta(hours=1)), T0)
     lead.send(CallLogged(disposition="No Answer"), at=T0 + timedelta(minutes=5))
     assert lead.state.status == "Contact Attempted"
     back = lead.calls()[-1]
@@ -45,10 +41,7 @@ def test_no_answer_returns_the_lead_after_the_longer_of_hold_and_callback_period
     assert back.available_at == T0 + timedelta(minutes=5, hours=2)
     assert lead.commands("dequeue_call")
 
-    longer = held.model_copy(update={"hold": timedelta(hours=5)})
-    lead = Lead.create(
-        book.model_copy(update={"dispositions": {**book.dispositions, "No Answer": longer}}), T0
-    )
+    lead = Lead.create(with_hold("callback-periods", "No Answer", timedelta(hours=5)), T0)
     lead.send(CallLogged(disposition="No Answer"), at=T0 + timedelta(minutes=5))
     assert lead.calls()[-1].available_at == T0 + timedelta(minutes=5, hours=5)
 

@@ -8,7 +8,7 @@ from datetime import date, time, timedelta
 import pytest
 
 from leadflow.models.engine import CallLogged, FollowUp, StatusChanged
-from tests.engine_driver import Lead, local
+from tests.engine_driver import Lead, local, with_hold
 
 WEDNESDAY = date(2026, 3, 4)
 T0 = local(WEDNESDAY, time(10))
@@ -37,11 +37,7 @@ def test_engaged_is_back_in_the_queue_48_hours_later() -> None:
 
 
 def test_disposition_holds_are_configuration() -> None:
-    book = Lead.create("leads-queue", T0).book
-    longer = book.dispositions["Left VM"].model_copy(update={"hold": timedelta(minutes=90)})
-    lead = Lead.create(
-        book.model_copy(update={"dispositions": {**book.dispositions, "Left VM": longer}}), T0
-    )
+    lead = Lead.create(with_hold("leads-queue", "Left VM", timedelta(minutes=90)), T0)
     lead.send(CallLogged(disposition="Left VM"), at=T0 + timedelta(minutes=5))
     assert lead.calls()[-1].available_at == T0 + timedelta(minutes=95)
 
