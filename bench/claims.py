@@ -16,8 +16,7 @@ import asyncpg
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from leadflow.devstack import ensure_database
-from leadflow.store.db import create_engine, migrate
+from leadflow.store.db import create_engine, ensure_database, migrate
 from leadflow.store.queue import CLAIM_SQL, claim_next
 from leadflow.store.tables import CallQueueEntry
 

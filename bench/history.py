@@ -12,14 +12,14 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.activities.memory import MemoryStoreActivities
-from leadflow.models.engine import Member, Party
-from leadflow.models.lead import EnsureLead, LeadRef, MilestoneChange
-from leadflow.models.playbook import Step
+from leadflow.client import LeadflowClient, PlaybookSource
+from leadflow.engine.vocabulary import Member, Party
 from leadflow.paths import binary
-from leadflow.playbooks import default_playbook
-from leadflow.starter.client import LeadflowClient, PlaybookSource
+from leadflow.playbook.load import default_playbook
+from leadflow.playbook.schema import Step
 from leadflow.temporal import DATA_CONVERTER, ensure_search_attributes
 from leadflow.worker import build_worker
+from leadflow.workflows.messages import EnsureLead, LeadRef, MilestoneChange
 
 BORROWER = Party(name="Bench Lead", phone="+13125550199", email="b@example.com", sms_consent=True)
 

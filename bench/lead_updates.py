@@ -11,11 +11,11 @@ import time
 import uuid
 
 from bench.stack import stack
-from leadflow.models.lead import EnsureLead, LeadRef, MilestoneChange
+from leadflow.client import LeadflowClient
 from leadflow.providers.clients import ProviderConfig
 from leadflow.providers.serve import running_fake
-from leadflow.starter.client import LeadflowClient
 from leadflow.worker import build_send_worker, build_worker
+from leadflow.workflows.messages import EnsureLead, LeadRef, MilestoneChange
 
 LEADS = 300
 CONCURRENCY = 16

@@ -13,9 +13,8 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
-from leadflow.devstack import ensure_database
 from leadflow.paths import binary
-from leadflow.store.db import create_engine, migrate
+from leadflow.store.db import create_engine, ensure_database, migrate
 from leadflow.temporal import DATA_CONVERTER
 from leadflow.workflows import search_attributes
 

@@ -1,3 +1,3 @@
-from leadflow.starter.cli import app
+from leadflow.cli.main import app
 
 app(prog_name="leadflow")

@@ -27,13 +27,12 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from leadflow.devstack import ensure_database
+from leadflow.client import LeadflowClient
 from leadflow.paths import binary
 from leadflow.providers.clients import ProviderConfig
 from leadflow.providers.fake import FakeState
 from leadflow.providers.serve import running_fake
-from leadflow.starter.client import LeadflowClient
-from leadflow.store.db import create_engine, migrate
+from leadflow.store.db import create_engine, ensure_database, migrate
 from leadflow.store.tables import Base
 from leadflow.temporal import DATA_CONVERTER, ensure_search_attributes
 from leadflow.worker import build_send_worker, build_worker
@@ -62,6 +61,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         except ValueError as exc:
             raise pytest.UsageError(str(exc)) from None
         metafunc.parametrize("lead_hour", hours, ids=[f"{h:02d}h" for h in hours])
+
+
+TIERS = ("unit", "workflow", "integration", "system")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is marked with its tier, the folder it sits in (see pyproject's markers)."""
+    for item in items:
+        tier = item.path.parent.name
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture

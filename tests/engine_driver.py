@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from leadflow.models.engine import (
+from leadflow.engine import localtime
+from leadflow.engine.preview import sample_lead
+from leadflow.engine.rules import decide
+from leadflow.engine.vocabulary import (
     Command,
     EngineState,
     Event,
@@ -15,11 +18,8 @@ from leadflow.models.engine import (
     SendMessage,
     TimerFired,
 )
-from leadflow.models.playbook import Playbook
-from leadflow.playbooks import default_playbook
-from leadflow.workflows import localtime
-from leadflow.workflows.engine import decide
-from leadflow.workflows.preview import sample_lead
+from leadflow.playbook.load import default_playbook
+from leadflow.playbook.schema import Playbook
 
 CHICAGO = "America/Chicago"
 

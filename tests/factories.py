@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from leadflow.models.engine import Member, Party
-from leadflow.models.lead import (
+from leadflow.engine.vocabulary import Member, Party
+from leadflow.workflows.messages import (
     CallLog,
     EnsureLead,
     FollowUpRequest,
@@ -47,7 +47,7 @@ TEAM = {
 
 def new_lead(account_id: str = "acme", playbook: str = "insurance", **profile: Any) -> EnsureLead:
     """A lead with every party and designation its playbook knows, unless told otherwise."""
-    from leadflow.playbooks import default_playbook
+    from leadflow.playbook.load import default_playbook
 
     book = default_playbook(playbook)
     lead = LeadRef(account_id=account_id, lead_id=f"lead-{uuid.uuid4().hex[:10]}")

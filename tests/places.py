@@ -25,10 +25,10 @@ from typing import Any
 import phonenumbers
 import yaml
 
-from leadflow.models.playbook import Playbook, Window
+from leadflow.engine import localtime, phones
 from leadflow.paths import shipped
-from leadflow.playbooks import load_playbook
-from leadflow.workflows import localtime, phones
+from leadflow.playbook.load import load_playbook
+from leadflow.playbook.schema import Playbook, Window
 
 # A number whose area code rings in exactly one zone, for zones an hour or so apart all
 # round the clock (US zones first: they win a tie).

@@ -12,9 +12,9 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.testing import WorkflowEnvironment
 
-from leadflow.models.lead import LeadRef
+from leadflow.engine import localtime
 from leadflow.store.tables import AuditEntry, CallQueueEntry, Lead, OutboxMessage, Task
-from leadflow.workflows import localtime
+from leadflow.workflows.messages import LeadRef
 
 CHICAGO = "America/Chicago"
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from temporalio import activity
 
-from leadflow.models.lead import ApplyDecision, SendRequest, SendResult
+from leadflow.activities.payloads import ApplyDecision, SendRequest, SendResult
 
 
 @dataclass

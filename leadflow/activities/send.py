@@ -28,7 +28,7 @@ from temporalio.exceptions import ApplicationError
 from twilio.base.exceptions import TwilioException
 from twilio.rest import Client as TwilioClient
 
-from leadflow.models.lead import SendRequest, SendResult
+from leadflow.activities.payloads import SendRequest, SendResult
 from leadflow.providers.clients import ProviderConfig, sendgrid_client, twilio_client
 from leadflow.store.tables import OptOut, OutboxMessage
 

@@ -14,7 +14,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
-from leadflow.models.engine import (
+from leadflow.activities.payloads import ApplyDecision, LeadRecord
+from leadflow.engine.vocabulary import (
     Audit,
     CompleteTask,
     CreateTask,
@@ -26,7 +27,6 @@ from leadflow.models.engine import (
     SendMessage,
     SetStatus,
 )
-from leadflow.models.lead import ApplyDecision, LeadRecord
 from leadflow.store.tables import (
     AuditEntry,
     CallQueueEntry,

@@ -18,14 +18,14 @@ from temporalio.client import Client
 
 from leadflow import __version__
 from leadflow.api import errors
-from leadflow.api.leads import router as leads_router
 from leadflow.api.limits import BodyLimit
-from leadflow.api.queue import router as queue_router
-from leadflow.api.reports import router as reports_router
-from leadflow.api.users import router as users_router
-from leadflow.api.webhooks import router as webhooks_router
+from leadflow.api.routes.leads import router as leads_router
+from leadflow.api.routes.queue import router as queue_router
+from leadflow.api.routes.reports import router as reports_router
+from leadflow.api.routes.users import router as users_router
+from leadflow.api.routes.webhooks import router as webhooks_router
+from leadflow.client import LeadflowClient, PlaybookSource
 from leadflow.config import Settings
-from leadflow.starter.client import LeadflowClient, PlaybookSource
 from leadflow.store.db import check_database, create_engine
 from leadflow.temporal import connect
 

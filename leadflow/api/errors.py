@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from leadflow.starter.client import (
+from leadflow.client import (
     ChangeRejected,
     Conflict,
     LeadflowError,

@@ -7,10 +7,10 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from leadflow.models.contacts import Phone
-from leadflow.models.engine import Audit, Member, Party
-from leadflow.models.lead import LeadProfile, LeadSnapshot, TimeZone
-from leadflow.workflows.preview import Entry
+from leadflow.engine.contacts import Phone
+from leadflow.engine.preview import Entry
+from leadflow.engine.vocabulary import Audit, Member, Party
+from leadflow.workflows.messages import LeadProfile, LeadSnapshot, TimeZone
 
 T = TypeVar("T")
 

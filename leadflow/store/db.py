@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
@@ -51,3 +52,13 @@ def alembic_config(url: str | URL) -> Config:
 def migrate(url: str | URL, revision: str = "head") -> None:
     """Bring the schema to `revision`. Synchronous: call it outside a running event loop."""
     command.upgrade(alembic_config(url), revision)
+
+
+async def ensure_database(admin_uri: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_uri)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()

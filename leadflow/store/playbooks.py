@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from leadflow.models.playbook import Playbook
+from leadflow.playbook.schema import Playbook
 from leadflow.store.tables import Account, PlaybookVersion
 
 

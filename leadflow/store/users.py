@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from leadflow.models.engine import Member
+from leadflow.engine.vocabulary import Member
 from leadflow.store.tables import User
 
 

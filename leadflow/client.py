@@ -1,0 +1,360 @@
+"""The client backend services use to create and change leads (M26).
+
+Every method returns a typed result or raises a `LeadflowError` whose message a caller can
+show to a person: `LeadNotFound`, `ChangeRejected` (with the reason), `LeadUnavailable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from leadflow.engine.contacts import checked_member, checked_party
+from leadflow.engine.preview import Entry
+from leadflow.engine.rules import initial_state
+from leadflow.engine.vocabulary import (
+    Audit,
+    CampaignChanged,
+    DeliveryFailed,
+    DesignationsChanged,
+    EngineState,
+    InvalidChange,
+    KeyDatesChanged,
+    Member,
+    OptedIn,
+    OptedOut,
+    PartiesChanged,
+    Party,
+    ReplyReceived,
+)
+from leadflow.paths import shipped
+from leadflow.playbook.load import PlaybookError, load_playbook
+from leadflow.playbook.schema import Playbook
+from leadflow.workflows import search_attributes as sa
+from leadflow.workflows.lead import LeadWorkflow, memo_for
+from leadflow.workflows.messages import (
+    CallLog,
+    CompleteFollowUp,
+    EnsureLead,
+    LeadInput,
+    LeadRef,
+    LeadSnapshot,
+    MilestoneChange,
+    ScheduleFollowUp,
+    StateHorizon,
+    fingerprint,
+)
+
+T = TypeVar("T")
+
+
+class LeadflowError(Exception):
+    """Base of the errors a caller can show to a person."""
+
+
+class LeadNotFound(LeadflowError):
+    def __init__(self, lead: LeadRef) -> None:
+        super().__init__(f"lead {lead.lead_id!r} of account {lead.account_id!r} does not exist")
+        self.lead = lead
+
+
+class ChangeRejected(LeadflowError):
+    """The lead refused the change; the message says why and what to do."""
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Conflict(ChangeRejected):
+    """The request contradicts what the lead already has: a reused request id, or facts of an
+    existing lead that only its own updates change (`fields` names them)."""
+
+    def __init__(self, message: str, kind: str | None = None, fields: list[str] | None = None):
+        super().__init__(message, kind)
+        self.fields = fields or []
+
+
+CONFLICTS = ("RequestIdReused", "LeadExists")
+
+
+class LeadUnavailable(LeadflowError):
+    """The lead did not answer in time: no worker is polling, or the worker is overloaded."""
+
+
+class PlaybookSource:
+    """Where playbooks come from by name: a folder of YAML files (the shipped defaults)."""
+
+    def __init__(self, folder: Path | None = None, default: str = "isa") -> None:
+        self.folder = folder or shipped("playbooks")
+        self.default = default
+        self._loaded: dict[str, Playbook] = {}
+
+    def get(self, name: str | None) -> Playbook:
+        name = name or self.default
+        if name not in self._loaded:
+            file = self.folder / f"{name}.yaml"
+            if not file.exists():
+                known = sorted(p.stem for p in self.folder.glob("*.yaml"))
+                raise ChangeRejected(
+                    f"unknown playbook {name!r}; have {', '.join(known)}", "UnknownPlaybook"
+                )
+            try:
+                self._loaded[name] = load_playbook(file)
+            except PlaybookError as exc:
+                raise ChangeRejected(str(exc), "InvalidPlaybook") from None
+        return self._loaded[name]
+
+
+class LeadflowClient:
+    def __init__(
+        self,
+        client: Client,
+        task_queue: str = "leadflow",
+        *,
+        answer_timeout: float = 30.0,
+        playbooks: PlaybookSource | None = None,
+        history_limit: int = 8_000,
+        sends_task_queue: str | None = None,
+        sender_queues: dict[str, str] | None = None,
+    ) -> None:
+        self.temporal = client
+        self.task_queue = task_queue
+        self.sends_task_queue = sends_task_queue or f"{task_queue}-sends"
+        self.sender_queues = sender_queues or {}
+        self.answer_timeout = answer_timeout
+        self.playbooks = playbooks or PlaybookSource()
+        self.history_limit = history_limit
+
+    # ---- creating and changing leads -------------------------------------------------------
+
+    async def ensure_lead(
+        self, request: EnsureLead, playbook: Playbook | None = None
+    ) -> LeadSnapshot:
+        """Start the lead's workflow if absent; either way return where the lead stands.
+
+        A new lead starts on `playbook` (the account's current version) or, without one,
+        the playbook its request names; an existing lead keeps the one it has.
+        """
+        book = playbook or self.playbooks.get(request.playbook)
+        request = request.model_copy(
+            update={
+                "parties": _contacts(request.parties, checked_party),
+                "designations": _contacts(request.designations, checked_member),
+            }
+        )
+        try:
+            initial_state(book, request)  # refuse bad input here, before anything starts
+        except InvalidChange as exc:
+            raise ChangeRejected(str(exc), exc.reason) from None
+        start = WithStartWorkflowOperation(
+            LeadWorkflow.run,
+            LeadInput(
+                ensure=request,
+                playbook=book,
+                history_limit=self.history_limit,
+                sends_task_queue=self.sends_task_queue,
+                sender_queues=self.sender_queues,
+            ),
+            id=request.lead.workflow_id,
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            memo=memo_for(request.lead, request.first_name, request.last_name),
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(sa.LEAD_ACCOUNT, request.lead.account_id)]
+            ),
+            static_summary=f"Lead {request.lead.lead_id} of {request.lead.account_id} "
+            f"({book.name} v{book.version})",
+        )
+        async with self._answer_in_time(request.lead):
+            try:
+                return await self.temporal.execute_update_with_start_workflow(
+                    LeadWorkflow.ensure, request, start_workflow_operation=start
+                )
+            except WorkflowUpdateFailedError as exc:
+                raise _rejected(exc) from None
+
+    async def change_milestone(self, lead: LeadRef, change: MilestoneChange) -> LeadSnapshot:
+        return await self._update(lead, LeadWorkflow.change_milestone, change, change.request_id)
+
+    async def log_call(self, lead: LeadRef, call: CallLog) -> LeadSnapshot:
+        """M19: the snapshot says the new status and when the lead is back in the queue."""
+        return await self._update(lead, LeadWorkflow.log_call, call, call.request_id)
+
+    async def schedule_follow_up(self, lead: LeadRef, request: ScheduleFollowUp) -> LeadSnapshot:
+        return await self._update(
+            lead, LeadWorkflow.schedule_follow_up, request, request.request_id
+        )
+
+    async def state_horizon(self, lead: LeadRef, request: StateHorizon) -> LeadSnapshot:
+        """The lead said when they mean to buy or sell; a horizon in the past is refused."""
+        return await self._update(lead, LeadWorkflow.state_horizon, request, request.request_id)
+
+    async def complete_follow_up(self, lead: LeadRef, request: CompleteFollowUp) -> LeadSnapshot:
+        return await self._update(
+            lead, LeadWorkflow.complete_follow_up, request, request.request_id
+        )
+
+    # ---- facts that need no answer (signals) --------------------------------------------------
+
+    async def reply_received(self, lead: LeadRef, event: ReplyReceived) -> None:
+        await self._signal(lead, LeadWorkflow.reply_received, event)
+
+    async def opt_out(self, lead: LeadRef, channel: str = "sms", source: str = "lead") -> None:
+        await self._signal(lead, LeadWorkflow.opt_out, OptedOut(channel=channel, source=source))  # type: ignore[arg-type]
+
+    async def opt_in(self, lead: LeadRef, channel: str = "sms") -> None:
+        await self._signal(lead, LeadWorkflow.opt_in, OptedIn(channel=channel))  # type: ignore[arg-type]
+
+    async def set_key_dates(self, lead: LeadRef, dates: dict[str, date | None]) -> None:
+        await self._signal(lead, LeadWorkflow.set_key_dates, KeyDatesChanged(dates=dates))
+
+    async def set_parties(self, lead: LeadRef, parties: dict[str, Party | None]) -> None:
+        event = PartiesChanged(parties=_contacts(parties, checked_party))
+        await self._signal(lead, LeadWorkflow.set_parties, event)
+
+    async def assign_designation(
+        self, lead: LeadRef, designation: str, member: Member | None
+    ) -> None:
+        assignments = _contacts({designation: member}, checked_member)
+        event = DesignationsChanged(assignments=assignments)
+        await self._signal(lead, LeadWorkflow.assign_designations, event)
+
+    async def delivery_failed(self, lead: LeadRef, event: DeliveryFailed) -> None:
+        """A provider reported after the fact that a touch could not be delivered."""
+        await self._signal(lead, LeadWorkflow.delivery_failed, event)
+
+    async def enroll(self, lead: LeadRef, campaign: str, actor: str = "system") -> None:
+        await self._campaign(lead, CampaignChanged(op="start", campaign=campaign, actor=actor))
+
+    async def switch_campaign(
+        self, lead: LeadRef, from_campaign: str, to_campaign: str, actor: str = "system"
+    ) -> None:
+        event = CampaignChanged(
+            op="switch", campaign=to_campaign, switch_from=from_campaign, actor=actor
+        )
+        await self._campaign(lead, event)
+
+    async def pause_campaign(self, lead: LeadRef, campaign: str, actor: str = "system") -> None:
+        await self._campaign(lead, CampaignChanged(op="pause", campaign=campaign, actor=actor))
+
+    async def resume_campaign(self, lead: LeadRef, campaign: str, actor: str = "system") -> None:
+        await self._campaign(lead, CampaignChanged(op="resume", campaign=campaign, actor=actor))
+
+    async def cancel_campaign(self, lead: LeadRef, campaign: str, actor: str = "system") -> None:
+        await self._campaign(lead, CampaignChanged(op="cancel", campaign=campaign, actor=actor))
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    async def describe(self, lead: LeadRef) -> EngineState:
+        return await self._query(lead, LeadWorkflow.state)
+
+    async def agenda(self, lead: LeadRef, days: int = 30) -> list[Entry]:
+        return await self._query(lead, LeadWorkflow.agenda, days)
+
+    async def audit(self, lead: LeadRef) -> list[Audit]:
+        return await self._query(lead, LeadWorkflow.audit)
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    def _handle(self, lead: LeadRef) -> WorkflowHandle[Any, Any]:
+        return self.temporal.get_workflow_handle_for(LeadWorkflow.run, lead.workflow_id)
+
+    async def _update(
+        self, lead: LeadRef, update: Callable[..., Any], arg: Any, request_id: str
+    ) -> LeadSnapshot:
+        async with self._answer_in_time(lead):
+            try:
+                # The same request id with another body is another update: the lead refuses
+                # it (a repeat with the same body is the same update, answered once).
+                result: LeadSnapshot = await self._handle(lead).execute_update(
+                    update, arg, id=f"{update.__name__}:{request_id}:{fingerprint(arg)[-12:]}"
+                )
+                return result
+            except WorkflowUpdateFailedError as exc:
+                raise _rejected(exc) from None
+            except RPCError as exc:
+                raise _missing(exc, lead) from None
+
+    async def _signal(self, lead: LeadRef, signal: Callable[..., Any], arg: Any) -> None:
+        async with self._answer_in_time(lead):
+            try:
+                await self._handle(lead).signal(signal, arg)
+            except RPCError as exc:
+                raise _missing(exc, lead) from None
+
+    async def _campaign(self, lead: LeadRef, event: CampaignChanged) -> None:
+        await self._signal(lead, LeadWorkflow.campaign, event)
+
+    async def _query(self, lead: LeadRef, query: Callable[..., Any], *args: Any) -> Any:
+        async with self._answer_in_time(lead):
+            try:
+                return await self._handle(lead).query(query, *args)
+            except RPCError as exc:
+                raise _missing(exc, lead) from None
+
+    @contextlib.asynccontextmanager
+    async def _answer_in_time(self, lead: LeadRef) -> AsyncIterator[None]:
+        """Bound every call: an update with no worker to run it would otherwise wait forever."""
+        deadline = asyncio.timeout(self.answer_timeout)
+        try:
+            async with deadline:
+                yield
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            if not deadline.expired():
+                raise
+            raise LeadUnavailable(
+                f"lead {lead.lead_id!r} of account {lead.account_id!r} did not answer within "
+                f"{self.answer_timeout:g}s; is a leadflow worker running on task queue "
+                f"{self.task_queue!r}? The request can be retried safely."
+            ) from None
+
+
+def _contacts(given: Mapping[str, T | None], check: Callable[[str, T], T]) -> dict[str, T | None]:
+    """Every phone and email checked the one way the API checks them too."""
+    try:
+        return {
+            name: None if value is None else check(name, value) for name, value in given.items()
+        }
+    except ValueError as exc:
+        raise ChangeRejected(str(exc), "InvalidContact") from None
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _rejected(exc: WorkflowUpdateFailedError) -> ChangeRejected:
+    cause = exc.cause
+    if isinstance(cause, ApplicationError):
+        if cause.type in CONFLICTS:
+            fields = list(cause.details[0]) if cause.details else []
+            return Conflict(cause.message, cause.type, fields)
+        return ChangeRejected(cause.message, cause.type)
+    return ChangeRejected(str(cause or exc))
+
+
+def _missing(exc: RPCError, lead: LeadRef) -> Exception:
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        return LeadNotFound(lead)
+    return exc

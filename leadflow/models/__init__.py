@@ -1,1 +1,0 @@
-"""Shared data: the messages between API, client, workflow and activities (pydantic)."""

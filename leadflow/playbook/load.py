@@ -1,0 +1,69 @@
+"""Loading playbook files: YAML, then schema, then cross-references and templates.
+
+Every problem is reported as `FILE: PATH: what is wrong`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from leadflow.paths import shipped
+from leadflow.playbook.check import Problem, problems
+from leadflow.playbook.schema import Playbook
+
+DEFAULTS = ("mortgage", "insurance", "isa", "callback-periods", "leads-queue")
+
+
+class PlaybookError(ValueError):
+    def __init__(self, source: str, found: list[Problem]) -> None:
+        self.source = source
+        self.problems = found
+        super().__init__("\n".join(f"{source}: {path}: {message}" for path, message in found))
+
+
+def _path(location: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def parse_playbook(text: str, source: str = "<playbook>") -> Playbook:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(yaml)"
+        raise PlaybookError(source, [(where, f"not valid YAML: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise PlaybookError(source, [("(top level)", "expected a mapping of playbook fields")])
+    try:
+        book = Playbook.model_validate(data)
+    except ValidationError as exc:
+        found = [
+            (_path(error["loc"]), str(error["msg"]).removeprefix("Value error, "))
+            for error in exc.errors()
+        ]
+        raise PlaybookError(source, found) from None
+    found = problems(book)
+    if found:
+        raise PlaybookError(source, found)
+    return book
+
+
+def load_playbook(path: str | Path) -> Playbook:
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlaybookError(str(path), [("(file)", f"cannot read: {exc.strerror}")]) from None
+    return parse_playbook(text, str(path))
+
+
+def default_playbook(name: str) -> Playbook:
+    if name not in DEFAULTS:
+        raise PlaybookError(name, [("(name)", f"no default playbook {name!r}; have {DEFAULTS}")])
+    return load_playbook(shipped("playbooks") / f"{name}.yaml")

@@ -1,0 +1,290 @@
+"""An account's playbook: its milestones, statuses, campaigns and rules, as validated data.
+
+Field-level rules live on the models; rules that relate one part of the file to another
+(a link to an unknown milestone, a campaign chain that never ends) are in `problems()`,
+so `leadflow playbook check` can report every one with its path.
+"""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from leadflow.playbook.durations import Duration
+
+QueueLabel = Literal["CallASAP", "Redial", "Callback", "Scheduled", "FollowUp", "SetCallback"]
+MessageChannel = Literal["sms", "mms", "email"]
+Blockable = Literal["call", "sms", "mms", "email"]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Status(Strict):
+    name: Name
+    requires_follow_up: bool = False  # M4: Hot, Follow Up
+    contacted: bool = False  # contact made: call cadences stop (M16)
+    blocks: list[Blockable] = []  # Do Not Call, Bad Phone Number (B2)
+    queue: QueueLabel | None = None  # entering it puts the lead in the queue (M17: Hot)
+    priority: int = 0  # added to the queue priority of leads in this status (M18)
+
+
+class Sender(Strict):
+    """Share from (M8): a designation on the lead, or a named user of the team."""
+
+    designation: Name | None = None
+    user: Name | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Sender:
+        if (self.designation is None) == (self.user is None):
+            raise ValueError("give exactly one of designation or user")
+        return self
+
+
+class StopWindow(Strict):
+    """M10: suppress the action from `within` before the key date on."""
+
+    key_date: Name
+    within: Duration
+
+
+class Action(Strict):
+    """What a milestone, a new lead or a date rule makes happen (M6-M8, M10)."""
+
+    do: Literal["sms", "mms", "email", "task", "campaign", "queue_call"]
+    template: Name | None = None
+    subject: str | None = None  # task subject
+    media: list[str] = []
+    share_with: list[Name] = []
+    share_from: Sender | None = None
+    assignee: Sender | None = None
+    due_in: Duration = timedelta(0)
+    campaign: Name | None = None
+    label: QueueLabel | None = None
+    stop_communication: StopWindow | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Action:
+        needs: dict[str, list[str]] = {
+            "sms": ["template", "share_with"],
+            "mms": ["template", "share_with", "media"],
+            "email": ["template", "share_with"],
+            "task": ["subject"],
+            "campaign": ["campaign"],
+            "queue_call": ["label"],
+        }
+        missing = [field for field in needs[self.do] if not getattr(self, field)]
+        if missing:
+            raise ValueError(f"a {self.do!r} action needs {', '.join(missing)}")
+        return self
+
+
+class MilestoneWorkflow(Strict):
+    """M9: the primary actions, and variants chosen by the lead's loan purpose (exact match)."""
+
+    actions: list[Action] = []
+    variants: dict[Name, list[Action]] = {}
+
+
+class Step(Strict):
+    """One touch of a campaign, `after` its enrollment, optionally at a local time of day."""
+
+    after: Duration
+    at: time | None = None
+    do: Literal["sms", "mms", "email", "call", "task"]
+    template: Name | None = None
+    subject: str | None = None
+    media: list[str] = []
+    share_with: list[Name] = ["borrower"]
+    share_from: Sender | None = None
+    label: QueueLabel | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Step:
+        if self.after < timedelta(0):
+            raise ValueError("a step cannot come before its campaign starts")
+        if self.do in ("sms", "mms", "email") and not self.template:
+            raise ValueError(f"a {self.do!r} step needs a template")
+        if self.do == "task" and not self.subject:
+            raise ValueError("a 'task' step needs a subject")
+        return self
+
+
+class Outcome(Strict):
+    """M14: what a campaign sets when it completes with no reply."""
+
+    milestone: Name | None = None
+    status: Name | None = None
+
+
+class Campaign(Strict):
+    description: str = ""
+    steps: list[Step] = Field(min_length=1)
+    stop_on_reply: bool = True  # M13
+    stop_on_contact: bool = False  # M16: call cadences run until contact
+    on_complete: Outcome | None = None  # M14
+
+    @field_validator("steps")
+    @classmethod
+    def _in_order(cls, steps: list[Step]) -> list[Step]:
+        offsets = [step.after for step in steps]
+        if offsets != sorted(offsets):
+            raise ValueError("steps must be in the order of their `after` offsets")
+        return steps
+
+
+class Disposition(Strict):
+    """M19: what logging a call with this disposition does to the lead."""
+
+    status: Name
+    hold: Duration  # out of the queue for this long
+    contact: bool = False  # a conversation happened
+    # After the hold the lead is back in the queue (Redial before contact, Callback after).
+    # False: only the call cadence, a follow-up or the contact prompt brings it back (seed 002).
+    requeue: bool = True
+
+
+class FollowUpRules(Strict):
+    """M20-M21."""
+
+    subjects: list[Name] = ["Call", "Email", "Letter", "Quote", "Meeting", "Other"]
+    durations: list[Duration] = [timedelta(minutes=15), timedelta(minutes=30), timedelta(hours=1)]
+    horizon_fraction: float = Field(default=1 / 3, gt=0, le=1)
+
+
+class ContactPrompt(Strict):
+    """Seed 002: once contact is made the agent sets the next call (a Callback, or a
+    Scheduled Call when the lead named the time), so the lead is never re-queued on a guess.
+    Until a call follow-up is set, a task and a SetCallback queue entry say so."""
+
+    subject: Name = "Set a Callback or Scheduled Call"
+    assignee: Sender | None = None  # the defaults' sender when not given
+
+
+class CallbackPeriod(Strict):
+    """M22: after a call, the lead returns to the queue within [min, max]."""
+
+    min: Duration
+    max: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CallbackPeriod:
+        if not timedelta(0) < self.min <= self.max:
+            raise ValueError("need 0 < min <= max")
+        return self
+
+
+class CycleBand(Strict):
+    """M23: on these days of the month, leads matching `milestones`/`contacted` get
+    shorter callback intervals and a higher priority."""
+
+    first_day: int = Field(ge=1, le=31)
+    last_day: int = Field(ge=1, le=31)
+    milestones: list[Name] = []
+    contacted: bool | None = None
+    interval_factor: float = Field(default=1.0, gt=0, le=10)
+    priority_boost: int = 0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CycleBand:
+        if self.first_day > self.last_day:
+            raise ValueError("first_day must not be after last_day")
+        return self
+
+
+class Window(Strict):
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.start >= self.end:
+            raise ValueError("start must be before end (same day)")
+        return self
+
+
+class FrequencyCap(Strict):
+    max: int = Field(ge=1)
+    per: Duration
+
+
+class Compliance(Strict):
+    """B2: when a lead may be touched, as data. State keys are two-letter codes."""
+
+    quiet_hours: Window = Window(start=time(8), end=time(21))  # federal (TCPA) default
+    state_quiet_hours: dict[str, Window] = {}
+    frequency_caps: dict[str, FrequencyCap] = {}  # by state; "default" for everyone
+    sms_requires_consent: bool = True
+
+
+class DateRule(Strict):
+    """M11: an action at an offset from a key date, at a local time of day."""
+
+    name: Name
+    key_date: Name
+    offset: Duration
+    at: time = time(9)
+    action: Action
+
+
+class Template(Strict):
+    body: str
+    subject: str | None = None  # email subject (a template too)
+
+
+class Defaults(Strict):
+    milestone: Name
+    status: Name
+    sender: Sender  # when an action names no share_from
+    time_zone: str = "America/Chicago"
+
+
+class User(Strict):
+    name: Name
+    phone: str | None = None
+    email: str | None = None
+
+
+class Playbook(Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    version: int = Field(ge=1)
+    description: str = ""
+    actions: list[Name]  # M1: history-note actions
+    milestones: list[Name]  # ordered (M1)
+    statuses: list[Status]
+    links: dict[Name, list[Name]]  # M3
+    parties: list[Name]  # M7
+    designations: list[Name]  # M8
+    users: dict[Name, User] = {}
+    key_dates: list[Name] = []
+    defaults: Defaults
+    on_new_lead: list[Action] = []
+    milestone_actions: dict[Name, MilestoneWorkflow] = {}
+    campaigns: dict[Name, Campaign] = {}
+    dispositions: dict[Name, Disposition] = {}
+    follow_ups: FollowUpRules = FollowUpRules()
+    contact_prompt: ContactPrompt | None = None
+    callback_periods: dict[Name, CallbackPeriod] = {}
+    production_cycle: list[CycleBand] = []
+    priorities: dict[QueueLabel, int] = {
+        "CallASAP": 100,
+        "SetCallback": 95,
+        "Scheduled": 90,
+        "Callback": 80,
+        "FollowUp": 70,
+        "Redial": 50,
+    }
+    date_rules: list[DateRule] = []
+    compliance: Compliance = Compliance()
+    templates: dict[Name, Template] = {}
+
+    def status(self, name: str) -> Status:
+        return next(status for status in self.statuses if status.name == name)
+
+    def has_status(self, name: str) -> bool:
+        return any(status.name == name for status in self.statuses)

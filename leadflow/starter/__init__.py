@@ -1,1 +1,0 @@
-"""How backend services and people reach leadflow: the Python client and the CLI."""

@@ -1,0 +1,220 @@
+"""A lead, the requests that change it, and the state its workflow carries."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from leadflow.engine.refs import Identifier, LeadRef, Message
+from leadflow.engine.timezones import check_time_zone
+from leadflow.engine.vocabulary import Audit, EngineState, FollowUp, Member, Party
+from leadflow.playbook.schema import Playbook
+
+__all__ = ["Identifier", "LeadRef", "Message"]
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+TimeZone = Annotated[str, AfterValidator(check_time_zone)]
+
+# Processed request ids kept for de-duplication across continue-as-new; older ones age out.
+REMEMBERED_REQUESTS = 512
+
+
+class LeadProfile(Message):
+    """Who the lead is and where it starts: the body of an ensure request.
+
+    Anything left out comes from the account's playbook (default milestone, status, zone).
+    """
+
+    playbook: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$")] | None = None
+    first_name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    last_name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    time_zone: TimeZone | None = None
+    region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    loan_purpose: Annotated[str, StringConstraints(max_length=100)] | None = None
+    milestone: Name | None = None
+    status: Name | None = None
+    parties: dict[Name, Party] = {}
+    designations: dict[Name, Member] = {}
+    key_dates: dict[Name, date] = {}
+    horizon: date | None = None  # when the lead means to buy or sell, if they said
+
+
+class EnsureLead(LeadProfile):
+    """Create the lead if it is new; otherwise describe it (M26). Facts it gives must match
+    the lead's: an existing lead changes through its own updates, never silently."""
+
+    lead: LeadRef
+
+    def differences(self, state: EngineState) -> list[str]:
+        """The facts this request gives that the lead has otherwise, by field name."""
+        found = [
+            name
+            for name in PROFILE_FACTS
+            if (given := getattr(self, name)) is not None and given != getattr(state, name)
+        ]
+        for name in ("parties", "designations", "key_dates"):
+            given, have = getattr(self, name), getattr(state, name)
+            if any(have.get(key) != value for key, value in given.items()):
+                found.append(name)
+        return found
+
+
+# Facts of a lead that an ensure request may give; milestone and status are read as given.
+PROFILE_FACTS = (
+    "playbook",
+    "first_name",
+    "last_name",
+    "time_zone",
+    "region",
+    "loan_purpose",
+    "milestone",
+    "status",
+    "horizon",
+)
+
+
+class FollowUpRequest(Message):
+    """M20: a follow-up as a person schedules it."""
+
+    subject: Name = "Call"
+    start_at: AwareDatetime
+    duration: timedelta = timedelta(minutes=15)
+    notes: Annotated[str, StringConstraints(max_length=4000)] = ""
+    assignee: Name | None = None
+    priority: Literal["High", "Normal", "Low"] = "Normal"
+    lead_requested: bool = False
+
+    def for_lead(self, id: str) -> FollowUp:
+        return FollowUp(id=id, **self.model_dump())
+
+
+RequestId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,127}$"),
+    Field(description="idempotency key: repeating a request returns the first answer"),
+]
+
+
+class MilestoneChange(Message):
+    """A history-note update: action + milestone + status + text, by someone (M2)."""
+
+    milestone: Name | None = None
+    status: Name | None = None
+    action: Name = "Lead Update"
+    note: Annotated[str, StringConstraints(max_length=4000)] = ""
+    actor: Name = "system"
+    follow_up: FollowUpRequest | None = None
+    request_id: RequestId
+
+
+class CallLog(Message):
+    """The communication log (M19)."""
+
+    disposition: Name
+    channel: Literal["call", "sms"] = "call"
+    direction: Literal["outbound", "inbound"] = "outbound"
+    comments: Annotated[str, StringConstraints(max_length=4000)] = ""
+    actor: Name = "agent"
+    follow_up: FollowUpRequest | None = None
+    request_id: RequestId
+
+
+class ScheduleFollowUp(Message):
+    follow_up: FollowUpRequest
+    actor: Name = "agent"
+    request_id: RequestId
+
+
+class StateHorizon(Message):
+    """The lead said when they mean to buy or sell: the next check-in comes no later than a
+    third (the playbook's fraction) of the time to it."""
+
+    horizon: date
+    actor: Name = "agent"
+    request_id: RequestId
+
+
+class CompleteFollowUp(Message):
+    id: Name
+    actor: Name = "agent"
+    request_id: RequestId
+
+
+class LeadSnapshot(Message):
+    """What callers get back from an update: where the lead stands now."""
+
+    workflow_id: str
+    milestone: str
+    status: str
+    contacted: bool
+    campaigns: list[str]
+    queue_label: str | None = None
+    back_in_queue_at: datetime | None = None
+    next_due: datetime | None = None
+    changes: int
+    runs: int = 1
+    created: bool = False
+
+    @classmethod
+    def of(cls, state: EngineState, *, runs: int = 1, created: bool = False) -> LeadSnapshot:
+        queue = state.queue
+        return cls(
+            workflow_id=state.lead.workflow_id,
+            milestone=state.milestone,
+            status=state.status,
+            contacted=state.contacted,
+            campaigns=sorted(state.campaigns),
+            queue_label=queue.label if queue else None,
+            back_in_queue_at=queue.available_at if queue else None,
+            next_due=state.next_due,
+            changes=state.changes,
+            runs=runs,
+            created=created,
+        )
+
+
+class LeadCarry(BaseModel):
+    """What continue-as-new hands to the next run, besides the input it started with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: EngineState
+    processed: list[str] = []
+    fingerprints: dict[str, str] = {}  # request id -> what it asked for (see `fingerprint`)
+    decisions: int = 0
+    runs: int = 1  # how many runs this lead's workflow has had (continue-as-new)
+    audit: list[Audit] = []
+
+    def reused(self, request_id: str, digest: str | None) -> bool:
+        """True when this request id was processed for a request that asked for something
+        else (an idempotency key reused for another change)."""
+        known = self.fingerprints.get(request_id)
+        return known is not None and digest is not None and known != digest
+
+    def remember(self, request_id: str, digest: str | None = None) -> None:
+        self.processed.append(request_id)
+        if digest is not None:
+            self.fingerprints[request_id] = digest
+        for forgotten in self.processed[:-REMEMBERED_REQUESTS]:
+            self.fingerprints.pop(forgotten, None)
+        del self.processed[:-REMEMBERED_REQUESTS]
+
+
+def fingerprint(request: BaseModel) -> str:
+    """What a request asks for, without its request id: a reused id must ask the same."""
+    body = request.model_dump_json(exclude={"request_id"})
+    return f"{type(request).__name__}:{hashlib.sha256(body.encode()).hexdigest()[:32]}"
+
+
+class LeadInput(Message):
+    """Workflow input: a new lead and its pinned playbook, or a run carried over (B3)."""
+
+    ensure: EnsureLead
+    playbook: Playbook
+    carried: LeadCarry | None = None
+    history_limit: int = Field(default=8_000, ge=100)
+    sends_task_queue: str = "leadflow-sends"  # where the rate-limited send activity runs
+    sender_queues: dict[str, str] = {}  # sending numbers with a queue (and rate) of their own

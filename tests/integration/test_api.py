@@ -1,0 +1,369 @@
+"""The HTTP API over a real worker (time-skipping server) and real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from datetime import time as dt_time
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.testing import WorkflowEnvironment
+
+from leadflow.api.app import create_app
+from leadflow.client import LeadflowClient
+from leadflow.engine import localtime
+from leadflow.store.accounts import ensure_account, new_api_key
+from leadflow.store.db import create_engine
+from leadflow.store.playbooks import save_version
+from tests.places import Place
+from tests.scenario_support import skip_to_next
+
+
+class Served:
+    """Runs the app's lifespan around an httpx client bound to it in-process."""
+
+    def __init__(self, app: FastAPI, key: str | None = None) -> None:
+        self.app = app
+        self.key = key
+        self.lifespan = app.router.lifespan_context(app)
+
+    async def __aenter__(self) -> httpx.AsyncClient:
+        await self.lifespan.__aenter__()
+        headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),
+            base_url="http://leadflow",
+            headers=headers,
+        )
+        return self.client
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.aclose()
+        await self.lifespan.__aexit__(None, None, None)
+
+
+@pytest_asyncio.fixture
+async def app(leads: LeadflowClient, db: AsyncEngine) -> FastAPI:
+    await ensure_account(db, "alpha", "Alpha Insurance", "insurance")
+    await ensure_account(db, "beta", "Beta Realty", "isa")
+    return create_app(client=leads.temporal, engine=db, task_queue=leads.task_queue)
+
+
+@pytest_asyncio.fixture
+async def api(app: FastAPI, db: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    async with Served(app, await new_api_key(db, "alpha")) as client:
+        yield client
+
+
+@pytest.fixture
+def lead_path() -> str:
+    return f"/v1/leads/L-{uuid.uuid4().hex[:8]}"
+
+
+PAT = {
+    "first_name": "Pat",
+    "parties": {
+        "lead": {
+            "name": "Pat Lee",
+            "phone": "(312) 555-0111",
+            "email": "pat@example.com",
+            "sms_consent": True,
+        }
+    },
+}
+
+PAT_ISA = {
+    "first_name": "Pat",
+    "parties": {"borrower": {"name": "Pat Lee", "phone": "+13125550111", "sms_consent": True}},
+    "designations": {"isa": {"id": "isa-1", "name": "Ivy Isa"}},
+}
+
+
+async def test_health_reports_both_dependencies_up(api: httpx.AsyncClient) -> None:
+    response = await api.get("/health")
+    assert response.status_code == 200
+    assert (response.json()["temporal"], response.json()["database"]) == ("up", "up")
+
+
+async def test_health_is_503_when_the_database_is_down(time_env: WorkflowEnvironment) -> None:
+    unreachable = create_engine("postgresql://nobody@127.0.0.1:9/none")
+    async with Served(create_app(client=time_env.client, engine=unreachable)) as api:
+        response = await api.get("/health")
+    await unreachable.dispose()
+    assert response.status_code == 503
+    assert (response.json()["database"], response.json()["temporal"]) == ("down", "up")
+
+
+async def test_put_creates_then_describes_the_lead(api: httpx.AsyncClient, lead_path: str) -> None:
+    created = await api.put(lead_path, json=PAT)
+    again = await api.put(lead_path, json=PAT)
+    assert created.status_code == 201 and created.json()["created"] is True
+    assert again.status_code == 200 and again.json()["created"] is False
+
+    view = (await api.get(lead_path)).json()
+    assert (view["first_name"], view["snapshot"]["status"]) == ("Pat", "New")
+    assert view["parties"]["lead"]["phone"] == "+13125550111"  # normalised to E.164
+    assert isinstance(view["agenda"], list) and isinstance(view["audit"], list)
+
+
+async def test_put_on_an_existing_lead_with_other_facts_names_the_endpoint_that_changes_them(
+    api: httpx.AsyncClient, lead_path: str
+) -> None:
+    assert (await api.put(lead_path, json=PAT)).status_code == 201
+    lead_id = lead_path.rsplit("/", 1)[1]
+    moved = {**PAT, "status": "Requote", "milestone": "Quoted", "first_name": "Patricia"}
+    moved["parties"] = {"lead": {**PAT["parties"]["lead"], "phone": "+13125550199"}}
+
+    refused = await api.put(lead_path, json=moved)
+
+    assert refused.status_code == 409
+    detail = refused.json()["detail"]
+    assert detail.startswith(
+        f"lead {lead_id!r} already exists with other first_name, milestone, status, parties:"
+    )
+    assert f"change parties with PUT /v1/leads/{lead_id}/parties" in detail
+    assert f"change status with POST /v1/leads/{lead_id}/milestone" in detail
+    assert "first_name is set when the lead is created and cannot change" in detail
+    view = (await api.get(lead_path)).json()  # nothing changed
+    assert (view["first_name"], view["snapshot"]["status"]) == ("Pat", "New")
+    assert view["parties"]["lead"]["phone"] == "+13125550111"
+    # The same facts, written another way (a national number), are the same lead.
+    same = {**PAT, "parties": {"lead": {**PAT["parties"]["lead"], "phone": "+1 312 555 0111"}}}
+    assert (await api.put(lead_path, json=same)).status_code == 200
+
+
+async def test_a_request_id_reused_for_another_change_is_409(
+    api: httpx.AsyncClient, lead_path: str
+) -> None:
+    await api.put(lead_path, json=PAT)
+    change = {"milestone": "Quoted", "status": "Requote", "request_id": "crm-1"}
+    first = await api.post(f"{lead_path}/milestone", json=change)
+    repeat = await api.post(f"{lead_path}/milestone", json=change)
+    assert first.status_code == repeat.status_code == 200
+    assert first.json()["changes"] == repeat.json()["changes"] == 1
+
+    other = await api.post(f"{lead_path}/milestone", json={**change, "note": "something else"})
+
+    assert other.status_code == 409
+    assert other.json() == {
+        "detail": "request_id 'crm-1' was already used for another request; "
+        "use a new request_id for a new change",
+        "reason": "RequestIdReused",
+    }
+    view = (await api.get(lead_path)).json()
+    assert len(view["history"]) == 1 and view["history"][0]["note"] == ""
+
+
+async def test_updates_round_trip_with_history(api: httpx.AsyncClient, lead_path: str) -> None:
+    await api.put(lead_path, json=PAT)
+    moved = await api.post(
+        f"{lead_path}/milestone",
+        json={
+            "milestone": "Quoted",
+            "status": "Requote",
+            "note": "auto quote sent",
+            "request_id": "req-1",
+        },
+    )
+    assert moved.status_code == 200 and moved.json()["status"] == "Requote"
+    view = (await api.get(lead_path)).json()
+    assert [(h["milestone"], h["status"], h["note"]) for h in view["history"]] == [
+        ("Quoted", "Requote", "auto quote sent")
+    ]
+
+    listed = (await api.get("/v1/leads", params={"status": "Requote"})).json()
+    assert [item["lead_id"] for item in listed["items"]] == [lead_path.rsplit("/", 1)[1]]
+
+
+async def test_a_key_sees_only_its_own_account(
+    app: FastAPI, api: httpx.AsyncClient, db: AsyncEngine, lead_path: str
+) -> None:
+    await api.put(lead_path, json=PAT)
+    async with Served(app, await new_api_key(db, "beta")) as other:
+        assert (await other.get(lead_path)).status_code == 404
+        refused = await other.post(
+            f"{lead_path}/milestone",
+            json={"milestone": "Sold", "status": "Customer", "request_id": "x"},
+        )
+        assert refused.status_code == 404
+        assert (await other.get("/v1/leads")).json()["items"] == []
+    assert (await api.get(lead_path)).json()["snapshot"]["milestone"] == "No Milestone"
+    async with Served(app) as anonymous:
+        missing = await anonymous.get(lead_path)
+        assert missing.status_code == 401 and "missing API key" in missing.json()["detail"]
+    async with Served(app, "lf_wrong") as wrong:
+        assert (await wrong.get(lead_path)).json()["detail"] == "unknown or revoked API key"
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body", "status", "message"),
+    [
+        ("put", "", {"time_zone": "Mars/Olympus"}, 422, "unknown time zone 'Mars/Olympus'"),
+        ("put", "", {"parties": {"lead": {"phone": "555"}}}, 422, "'555' is not a"),
+        ("put", "", {"parties": {"pet": {"name": "Rex"}}}, 422, "unknown party 'pet'"),
+        ("put", "", {"milestone": "Sold", "status": "New"}, 422, "is not linked"),
+        ("put", "", {"playbook": "nope"}, 422, "unknown playbook 'nope'"),
+        (
+            "post",
+            "/milestone",
+            {"milestone": "Sold", "status": "Hot", "request_id": "r"},
+            422,
+            "status 'Hot' is not linked with milestone 'Sold'",
+        ),
+        (
+            "post",
+            "/milestone",
+            {"milestone": "Contacted", "status": "Hot", "request_id": "r"},
+            422,
+            "requires a future follow-up",
+        ),
+        (
+            "post",
+            "/milestone",
+            {
+                "milestone": "Contacted",
+                "status": "Hot",
+                "request_id": "r",
+                "follow_up": {"start_at": "2001-01-01T00:00:00Z"},
+            },
+            422,
+            "is in the past",
+        ),
+        (
+            "post",
+            "/calls",
+            {"disposition": "Shrug", "request_id": "r"},
+            422,
+            "unknown disposition 'Shrug'",
+        ),
+        (
+            "put",
+            "/key-dates",
+            {"dates": {"birthday": "2030-01-01"}},
+            422,
+            "unknown key date 'birthday'",
+        ),
+        ("post", "/campaigns", {"op": "start", "campaign": "spam"}, 422, "unknown campaign 'spam'"),
+    ],
+)
+async def test_user_errors_are_4xx_with_the_reason(
+    api: httpx.AsyncClient,
+    lead_path: str,
+    method: str,
+    suffix: str,
+    body: dict[str, object],
+    status: int,
+    message: str,
+) -> None:
+    if method == "post" or suffix:
+        await api.put(lead_path, json=PAT)
+    response = await getattr(api, method)(lead_path + suffix, json=body)
+    assert response.status_code == status, response.text
+    assert message in response.text
+
+
+async def test_malformed_unknown_and_oversized_requests(
+    api: httpx.AsyncClient, lead_path: str
+) -> None:
+    malformed = await api.post(
+        f"{lead_path}/milestone", content=b"{nope", headers={"content-type": "application/json"}
+    )
+    assert malformed.status_code == 422
+    unknown = await api.post(
+        "/v1/leads/ghost/milestone", json={"milestone": "Quoted", "request_id": "r"}
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["detail"] == "lead 'ghost' of account 'alpha' does not exist"
+    assert (await api.put("/v1/leads/has space", json={})).status_code == 422
+    huge = await api.put(lead_path, json={"first_name": "x" * 300_000})
+    assert huge.status_code == 413 and "larger than 256 KiB" in huge.json()["detail"]
+    bad_cursor = await api.get("/v1/leads", params={"cursor": "nonsense!"})
+    assert bad_cursor.status_code == 400
+
+
+async def test_unlinked_report_lists_leads_the_playbook_no_longer_allows(
+    api: httpx.AsyncClient, db: AsyncEngine, app: FastAPI
+) -> None:
+    for lead in ("A", "B"):
+        await api.put(f"/v1/leads/{lead}", json=PAT)
+    await api.post(
+        "/v1/leads/B/milestone",
+        json={"milestone": "Quoted", "status": "Requote", "request_id": "r"},
+    )
+    assert (await api.get("/v1/reports/unlinked")).json()["items"] == []
+    # The account switches to a playbook whose links do not know "No Milestone".
+    await ensure_account(db, "alpha", "Alpha Insurance", "isa")
+    report = (await api.get("/v1/reports/unlinked")).json()
+    assert report["playbook"] == "isa v1"
+    assert [(i["lead_id"], i["milestone"]) for i in report["items"]] == [
+        ("A", "No Milestone"),
+        ("B", "Quoted"),
+    ]
+
+
+async def test_queue_claim_and_release_over_http(
+    app: FastAPI, db: AsyncEngine, time_env: WorkflowEnvironment, place: Place
+) -> None:
+    # Claims compare with the real clock: the lead lives where it is calling hours now.
+    await ensure_account(db, "beta", "Beta Realty", "callback-periods")
+    await save_version(db, "beta", place.playbook("callback-periods"))
+    fields = place.lead_fields(name="Quinn")
+    phone = fields["parties"]["borrower"]["phone"]
+    async with Served(app, await new_api_key(db, "beta")) as api:
+        created = await api.put("/v1/leads/Q1", json=fields)
+        assert created.status_code == 201, created.text
+        claimed = await api.post("/v1/queue/next", json={"agent": "ana"})
+        assert claimed.status_code == 200, place.describe()
+        body = claimed.json()
+        assert (body["lead_id"], body["label"]) == ("Q1", "CallASAP")
+        assert body["contacts"][0]["phone"] == phone
+        assert (await api.post("/v1/queue/next", json={"agent": "ben"})).status_code == 204
+        assert (await api.post("/v1/queue/Q1/release", json={"agent": "ben"})).status_code == 409
+        assert (await api.post("/v1/queue/Q1/release", json={"agent": "ana"})).status_code == 204
+        logged = await api.post(
+            "/v1/leads/Q1/calls", json={"disposition": "No Answer", "request_id": "c1"}
+        )
+        assert logged.status_code == 200
+        snapshot = logged.json()
+        assert (snapshot["status"], snapshot["queue_label"]) == ("Contact Attempted", "Redial")
+        now = await time_env.get_current_time()
+        back = datetime.fromisoformat(snapshot["back_in_queue_at"])
+        # Seed 003: an attempted lead is back after the callback period's 2 hours.
+        assert abs(back - (now + timedelta(hours=2))) < timedelta(seconds=5)
+
+
+async def test_a_horizon_as_a_lead_field_and_through_its_endpoint(
+    app: FastAPI, db: AsyncEngine, time_env: WorkflowEnvironment
+) -> None:
+    """Seed 002's rule of thumb over HTTP: a lead buying in 90 days is checked in with by day
+    30 at the latest; a horizon in the past is refused."""
+    await skip_to_next(time_env, 0, dt_time(10))  # Monday 10:00 in Chicago
+    now = await time_env.get_current_time()
+    today = localtime.local_date(now, "America/Chicago")
+    async with Served(app, await new_api_key(db, "beta")) as api:
+        created = await api.put(
+            "/v1/leads/H1",
+            json={**PAT_ISA, "horizon": (today + timedelta(days=90)).isoformat()},
+        )
+        assert created.status_code == 201, created.text
+        snapshot = created.json()
+        assert snapshot["queue_label"] == "Callback"
+        back = datetime.fromisoformat(snapshot["back_in_queue_at"])
+        assert localtime.local_date(back, "America/Chicago") <= today + timedelta(days=30)
+        assert back - now > timedelta(days=29)
+
+        later = {"horizon": (today + timedelta(days=300)).isoformat(), "request_id": "h-2"}
+        moved = await api.put("/v1/leads/H1/horizon", json=later)
+        assert moved.status_code == 200, moved.text
+        view = (await api.get("/v1/leads/H1")).json()
+        assert any(h["note"].startswith("Horizon stated") for h in view["history"])
+
+        past = {"horizon": (today - timedelta(days=1)).isoformat(), "request_id": "h-3"}
+        refused = await api.put("/v1/leads/H1/horizon", json=past)
+        assert refused.status_code == 422
+        assert refused.json()["reason"] == "InvalidHorizon"

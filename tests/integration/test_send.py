@@ -1,0 +1,225 @@
+"""Sending through the real twilio and sendgrid SDKs against the fake: exactly once (B1),
+every error code to its outcome."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from leadflow.activities.payloads import SendRequest
+from leadflow.activities.send import SendActivities
+from leadflow.engine.refs import LeadRef
+from leadflow.store.tables import Lead, OptOut, OutboxMessage
+from tests.conftest import ProvidersUnderTest
+
+REF = LeadRef(account_id="acme", lead_id="L1")
+PHONE, EMAIL = "+13125550111", "pat@example.com"
+
+
+async def _outbox(db: AsyncEngine, key: str = "k1", channel: str = "sms") -> SendRequest:
+    async with db.begin() as conn:
+        exists = (await conn.execute(select(Lead.lead_id))).first()
+        if exists is None:
+            await conn.execute(
+                insert(Lead).values(
+                    account_id="acme",
+                    lead_id="L1",
+                    workflow_id=REF.workflow_id,
+                    milestone="Prospect",
+                    status="New",
+                    time_zone="America/Chicago",
+                )
+            )
+        await conn.execute(
+            insert(OutboxMessage).values(
+                key=key,
+                account_id="acme",
+                lead_id="L1",
+                channel=channel,
+                party="borrower",
+                to_address=EMAIL if channel == "email" else PHONE,
+                sender_id="isa-1",
+                template="intro",
+                subject="Hello" if channel == "email" else None,
+                body=f"Hi Pat ({key})",
+                media=[],
+            )
+        )
+    return SendRequest(lead=REF, key=key)
+
+
+async def _row(db: AsyncEngine, key: str = "k1") -> Any:
+    async with db.connect() as conn:
+        return (
+            await conn.execute(select(OutboxMessage.__table__).where(OutboxMessage.key == key))
+        ).one()
+
+
+async def _send(db: AsyncEngine, providers: ProvidersUnderTest, request: SendRequest) -> Any:
+    return await ActivityEnvironment().run(
+        SendActivities(db, providers.config).send_message, request
+    )
+
+
+async def test_an_sms_is_sent_once_and_a_retry_sends_nothing(
+    db: AsyncEngine, providers: ProvidersUnderTest
+) -> None:
+    request = await _outbox(db)
+    first = await _send(db, providers, request)
+    again = await _send(db, providers, request)
+    assert first.provider_id == again.provider_id and first.provider_id.startswith("SM")
+    [sent] = providers.state.messages
+    assert (sent["to"], sent["from"], sent["body"]) == (PHONE, "+13125550000", "Hi Pat (k1)")
+    row = await _row(db)
+    assert (row.status, row.provider_id, row.attempts) == ("sent", first.provider_id, 1)
+
+
+async def test_an_email_is_sent_once(db: AsyncEngine, providers: ProvidersUnderTest) -> None:
+    request = await _outbox(db, channel="email")
+    first = await _send(db, providers, request)
+    await _send(db, providers, request)
+    assert len(providers.state.emails) == 1
+    assert providers.state.emails[0]["msg_id"] == first.provider_id
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "retryable", "status"),
+    [
+        (21211, "BadNumber", False, "failed"),
+        (21614, "BadNumber", False, "failed"),
+        (30005, "BadNumber", False, "failed"),
+        (30006, "BadNumber", False, "failed"),
+        (21610, "OptedOut", False, "failed"),
+        (30007, "Filtered", False, "failed"),
+        (30003, "Unreachable", True, "queued"),
+        (429, "RateLimited", True, "queued"),
+        (503, "ProviderError", True, "unknown"),
+    ],
+)
+async def test_each_twilio_error_ends_in_its_outcome(
+    db: AsyncEngine,
+    providers: ProvidersUnderTest,
+    code: int,
+    kind: str,
+    retryable: bool,
+    status: str,
+) -> None:
+    providers.state.failures.append(_failure(PHONE, code))
+    request = await _outbox(db)
+    with pytest.raises(ApplicationError) as error:
+        await _send(db, providers, request)
+    assert (error.value.type, error.value.non_retryable) == (kind, not retryable)
+    assert (await _row(db)).status == status
+    if kind == "OptedOut":
+        async with db.connect() as conn:
+            opted = (await conn.execute(select(OptOut.channel, OptOut.address))).all()
+        assert sorted(tuple(o) for o in opted) == [("mms", PHONE), ("sms", PHONE)]
+    if retryable:  # the next attempt goes through, once
+        await _send(db, providers, request)
+        assert len(providers.state.messages) == 1
+
+
+async def test_unreachable_gives_up_after_three_attempts(
+    db: AsyncEngine, providers: ProvidersUnderTest
+) -> None:
+    providers.state.failures.append(_failure(PHONE, 30003, times=3))
+    request = await _outbox(db)
+    kinds = []
+    for _ in range(3):
+        with pytest.raises(ApplicationError) as error:
+            await _send(db, providers, request)
+        kinds.append(error.value.type)
+    assert kinds == ["Unreachable", "Unreachable", "Undeliverable"]
+
+
+@pytest.mark.parametrize("channel", ["sms", "email"])
+async def test_an_ambiguous_failure_is_reconciled_not_resent(
+    db: AsyncEngine, providers: ProvidersUnderTest, channel: str
+) -> None:
+    """The provider took the message, then answered 500: the retry finds it."""
+    providers.state.failures.append(
+        _failure(EMAIL if channel == "email" else PHONE, 500, after_send=True)
+    )
+    request = await _outbox(db, channel=channel)
+    with pytest.raises(ApplicationError, match="500"):
+        await _send(db, providers, request)
+    assert (await _row(db)).status == "unknown"
+    result = await _send(db, providers, request)
+    sent = providers.state.emails if channel == "email" else providers.state.messages
+    assert len(sent) == 1 and not result.resent
+    assert (await _row(db)).status == "sent"
+
+
+async def test_a_timeout_is_reconciled(db: AsyncEngine, providers: ProvidersUnderTest) -> None:
+    providers.state.failures.append(_failure(PHONE, "timeout"))
+    request = await _outbox(db)
+    with pytest.raises(ApplicationError) as error:
+        await _send(db, providers, request)
+    assert error.value.type == "Timeout" and not error.value.non_retryable
+    await _wait_for_message(providers)
+    await _send(db, providers, request)
+    assert len(providers.state.messages) == 1
+
+
+async def test_a_crash_between_outbox_and_provider_sends_once(
+    db: AsyncEngine, providers: ProvidersUnderTest
+) -> None:
+    """The worker died after marking the attempt, before calling the provider."""
+    request = await _outbox(db)
+    async with db.begin() as conn:
+        await conn.execute(
+            update(OutboxMessage).values(
+                status="sending", attempts=1, attempted_at=datetime.now(UTC)
+            )
+        )
+    await _send(db, providers, request)
+    assert len(providers.state.messages) == 1
+
+
+async def test_a_crash_after_the_provider_call_does_not_send_again(
+    db: AsyncEngine, providers: ProvidersUnderTest
+) -> None:
+    """The worker died after the provider took the message, before recording its id."""
+    request = await _outbox(db)
+    await _send(db, providers, request)
+    async with db.begin() as conn:
+        await conn.execute(update(OutboxMessage).values(status="sending", provider_id=None))
+    result = await _send(db, providers, request)
+    assert len(providers.state.messages) == 1 and not result.resent
+
+
+async def test_an_address_opted_out_elsewhere_in_the_account_is_not_texted(
+    db: AsyncEngine, providers: ProvidersUnderTest
+) -> None:
+    request = await _outbox(db)
+    async with db.begin() as conn:
+        await conn.execute(
+            insert(OptOut).values(
+                account_id="acme", channel="sms", address=PHONE, source="STOP", at=datetime.now(UTC)
+            )
+        )
+    with pytest.raises(ApplicationError) as error:
+        await _send(db, providers, request)
+    assert error.value.type == "OptedOut" and providers.state.messages == []
+    assert (await _row(db)).status == "suppressed"
+
+
+def _failure(to: str, code: int | str, times: int = 1, after_send: bool = False) -> Any:
+    from leadflow.providers.fake import Failure
+
+    return Failure(to=to, code=code, times=times, after_send=after_send)
+
+
+async def _wait_for_message(providers: ProvidersUnderTest) -> None:
+    import asyncio
+
+    for _ in range(100):
+        if providers.state.messages:
+            return
+        await asyncio.sleep(0.05)

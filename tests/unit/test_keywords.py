@@ -1,0 +1,74 @@
+"""STOP, START and HELP are one rule the lead's engine applies, whichever way a reply arrives:
+the provider webhook and the HTTP API and the Python client (tests/integration), simulate."""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+
+import pytest
+
+from leadflow.engine.keywords import keyword
+from leadflow.engine.vocabulary import ReplyReceived
+from tests.engine_driver import Lead, local
+from tests.integration.test_api import Served, app  # noqa: F401  (the API over a worker)
+
+MONDAY = date(2026, 3, 2)
+
+
+@pytest.mark.parametrize(
+    ("body", "meaning"),
+    [
+        ("STOP", "stop"),
+        (" stop. ", "stop"),
+        ("Unsubscribe", "stop"),
+        ("start", "start"),
+        ("HELP", "help"),
+        ("please stop", None),
+        ("Stop by at 5?", None),
+        ("", None),
+    ],
+)
+def test_a_keyword_is_one_word_alone(body: str, meaning: str | None) -> None:
+    assert keyword(body) == meaning
+
+
+def test_a_stop_reply_opts_out_of_texts_and_start_opts_back_in() -> None:
+    lead = Lead.create("isa", local(MONDAY, time(10)))
+    assert [m.channel for m in lead.messages()] == ["sms", "email"]
+
+    lead.send(ReplyReceived(channel="sms", body=" Stop "), at=local(MONDAY, time(10, 30)))
+    assert lead.state.opted_out == ["mms", "sms"]
+    assert not lead.state.replied  # a keyword is not a conversation: the drip goes on
+    assert "isa_touches" in lead.state.campaigns
+    recorded = lead.commands("record_opt_out")
+    assert [(r.channels, r.opted_in, r.source) for r in recorded] == [
+        (["mms", "sms"], False, "reply Stop")
+    ]
+    lead.run_for(timedelta(days=6))
+    assert [m.channel for m in lead.messages(since=local(MONDAY, time(10, 30)))] == ["email"]
+
+    lead.send(ReplyReceived(channel="sms", body="START"))
+    assert lead.state.opted_out == []
+    assert lead.commands("record_opt_out")[-1].opted_in
+
+
+def test_help_is_answered_and_changes_nothing_else() -> None:
+    lead = Lead.create("isa", local(MONDAY, time(10)))
+    lead.send(ReplyReceived(channel="sms", body="help"), at=local(MONDAY, time(11)))
+    assert not lead.state.replied and not lead.state.opted_out
+    assert sorted(lead.state.campaigns) == ["isa_call_campaign", "isa_touches"]
+    assert lead.audits("note")[-1].reason == (
+        "borrower replied 'help': answered with the help text, nothing else"
+    )
+
+
+def test_a_stop_said_in_other_words_by_the_provider_is_a_stop() -> None:
+    lead = Lead.create("isa", local(MONDAY, time(10)))
+    lead.send(ReplyReceived(channel="sms", body="arrête", keyword="stop"))
+    assert lead.state.opted_out == ["mms", "sms"]
+
+
+def test_an_email_that_says_stop_is_a_reply() -> None:
+    lead = Lead.create("isa", local(MONDAY, time(10)))
+    lead.send(ReplyReceived(channel="email", body="STOP"))
+    assert lead.state.replied and not lead.state.opted_out

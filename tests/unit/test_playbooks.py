@@ -1,0 +1,259 @@
+"""Playbook files: the defaults pass `check`; a broken copy names file, path and reason."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from leadflow.paths import shipped
+from leadflow.playbook.load import DEFAULTS, PlaybookError, default_playbook, load_playbook
+
+PLAYBOOKS = shipped("playbooks")
+
+
+def _leadflow(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "leadflow", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"COLUMNS": "200", "PATH": ""},
+    )
+
+
+@pytest.mark.parametrize("name", DEFAULTS)
+def test_default_playbooks_pass_check(name: str) -> None:
+    result = _leadflow("playbook", "check", str(PLAYBOOKS / f"{name}.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert f"ok ({name} v1" in result.stdout
+
+
+def _broken(tmp_path: Path, base: str, change: Callable[[dict[str, Any]], None]) -> Path:
+    data = yaml.safe_load((PLAYBOOKS / f"{base}.yaml").read_text())
+    change(data)
+    file = tmp_path / f"broken-{base}.yaml"
+    file.write_text(yaml.safe_dump(data, sort_keys=False))
+    return file
+
+
+def _set(path: list[Any], value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        target = data
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = value
+
+    return change
+
+
+BROKEN = [
+    (
+        "isa",
+        _set(["links", "Nowhere"], ["New"]),
+        "links.Nowhere: unknown milestone 'Nowhere'",
+    ),
+    (
+        "isa",
+        _set(["templates", "intro_sms", "body"], "Hi {{ lead.frist_name }}"),
+        "templates.intro_sms.body: template error: 'dict object' has no attribute 'frist_name'",
+    ),
+    (
+        "isa",
+        _set(["templates", "intro_sms", "body"], "Hi {{ borrower }}"),
+        "templates.intro_sms.body: template error: 'borrower' is undefined",
+    ),
+    (
+        "isa",
+        _set(
+            ["milestones"],
+            ["Prospect", "Contacted", "Application", "Scheduled Closing", "Closed", "Contacted"],
+        ),
+        "milestones: duplicate name 'Contacted'",
+    ),
+    (
+        "isa",
+        _set(["campaigns", "isa_call_campaign", "steps", 1, "after"], "2 days"),
+        "campaigns.isa_call_campaign.steps[1].after: '2 days' is not a duration",
+    ),
+    (
+        "isa",
+        _set(["dispositions", "No Answer", "hold"], 1),
+        "dispositions.No Answer.hold: 1 has no unit",
+    ),
+    (
+        "isa",
+        _set(["dispositions", "No Answer", "status"], "Gone Fishing"),
+        "dispositions.No Answer.status: unknown status 'Gone Fishing'",
+    ),
+    (
+        "isa",
+        _set(["campaigns", "isa_touches", "steps", 0, "template"], "nope"),
+        "campaigns.isa_touches.steps[0].template: unknown template 'nope'",
+    ),
+    (
+        "isa",
+        _set(["dispositions", "Engaged", "requeue"], True),
+        "dispositions.Engaged.requeue: with contact_prompt the agent sets the next call",
+    ),
+    (
+        "isa",
+        _set(["contact_prompt", "assignee"], {"designation": "closer"}),
+        "contact_prompt.assignee.designation: unknown designation 'closer'",
+    ),
+    (
+        "mortgage",
+        _set(
+            ["campaigns", "low_touch", "on_complete"],
+            {"milestone": "Called Left Voicemail", "status": "New"},
+        ),
+        "campaign chain loops forever: high_touch -> low_touch -> high_touch",
+    ),
+    (
+        "mortgage",
+        _set(["date_rules", 0, "key_date"], "birthday"),
+        "date_rules[0].key_date: unknown key date 'birthday'",
+    ),
+    (
+        "insurance",
+        _set(["defaults", "status"], "Customer"),
+        "defaults: status 'Customer' is not linked with milestone 'No Milestone'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("base", "change", "expected"), BROKEN)
+def test_broken_copies_fail_with_file_path_and_reason(
+    tmp_path: Path, base: str, change: Callable[[dict[str, Any]], None], expected: str
+) -> None:
+    file = _broken(tmp_path, base, change)
+    with pytest.raises(PlaybookError) as error:
+        load_playbook(file)
+    assert f"{file}: " in str(error.value)
+    assert expected in str(error.value)
+
+
+def test_check_command_prints_each_problem_and_fails(tmp_path: Path) -> None:
+    file = _broken(tmp_path, "isa", _set(["links", "Nowhere"], ["Limbo"]))
+    result = _leadflow("playbook", "check", str(file))
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"{file}: links.Nowhere: unknown milestone 'Nowhere'",
+        f"{file}: links.Nowhere[0]: unknown status 'Limbo'",
+    ]
+
+
+def test_not_yaml_is_reported_with_its_line(tmp_path: Path) -> None:
+    file = tmp_path / "bad.yaml"
+    file.write_text("name: x\nmilestones: [a, b\n")
+    with pytest.raises(PlaybookError, match=r"bad.yaml: line \d+: not valid YAML"):
+        load_playbook(file)
+
+
+def test_isa_preview_calls_on_the_seed_days_with_texts_between(tmp_path: Path) -> None:
+    result = _leadflow(
+        "playbook",
+        "preview",
+        str(PLAYBOOKS / "isa.yaml"),
+        "--json",
+        "--start",
+        "2026-03-02T19:30-06:00",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    calls = [row for row in rows if row["what"] == "queue_call"]
+    touches = [row for row in rows if row["what"] == "send_message"]
+    assert [row["day"] for row in calls] == [0, 2, 4, 7, 15, 30, 45, 50, 60]
+    assert [row["target"] for row in calls][:2] == ["CallASAP", "Redial"]
+    assert 10 <= len(touches) <= 15
+    # The lead came in at 19:30; every touch and call lands inside 08:00-21:00 local.
+    for row in calls + touches:
+        clock = row["local_time"].split()[3]
+        assert "08:00" <= clock < "21:00", row
+
+
+def test_preview_reads_lead_facts_and_reports_bad_ones(tmp_path: Path) -> None:
+    lead = tmp_path / "lead.yaml"
+    lead.write_text("time_zone: America/New_York\nregion: FL\nfavourite_colour: blue\n")
+    result = _leadflow("playbook", "preview", str(PLAYBOOKS / "isa.yaml"), "--lead", str(lead))
+    assert result.returncode == 1
+    assert f"{lead}: favourite_colour: Extra inputs are not permitted" in result.stderr
+
+
+def test_default_playbook_names_are_checked() -> None:
+    with pytest.raises(PlaybookError, match="no default playbook 'crm'"):
+        default_playbook("crm")
+
+
+def test_presets_carry_the_seeds_vocabulary() -> None:
+    insurance, isa = default_playbook("insurance"), default_playbook("isa")
+    queue, periods = default_playbook("leads-queue"), default_playbook("callback-periods")
+    # Seed 001: actions, ordered milestones starting at "No Milestone", all twelve statuses.
+    assert {"Call", "Email", "Meeting", "Lead Update"} <= set(insurance.actions)
+    assert insurance.milestones == [
+        "No Milestone",
+        "Contacted",
+        "Quoted",
+        "Sold",
+        "Not Interested",
+        "Cancelled Policy",
+    ]
+    assert [s.name for s in insurance.statuses] == [
+        "New",
+        "Attempted Contact",
+        "Hot",
+        "Follow Up",
+        "Requote",
+        "Customer",
+        "Cross-Sell Auto",
+        "Cross-Sell Home",
+        "Bad Phone Number",
+        "Do Not Call Number",
+        "Not Interested",
+        "Winback",
+    ]
+    assert [s.name for s in insurance.statuses if s.requires_follow_up] == ["Hot", "Follow Up"]
+    # The seed's example combinations are all linked.
+    for milestone, status in [
+        ("No Milestone", "New"),
+        ("No Milestone", "Bad Phone Number"),
+        ("No Milestone", "Attempted Contact"),
+        ("Contacted", "Follow Up"),
+        ("Contacted", "Hot"),
+        ("Quoted", "Hot"),
+        ("Quoted", "Follow Up"),
+        ("Quoted", "Requote"),
+        ("Sold", "Customer"),
+    ]:
+        assert status in insurance.links[milestone], (milestone, status)
+    assert not insurance.callback_periods and not insurance.production_cycle  # seed 003's
+    # Seed 004: New, Contact Attempted, Engaged, Nurture, Converted.
+    assert [s.name for s in queue.statuses][:5] == [
+        "New",
+        "Contact Attempted",
+        "Engaged",
+        "Nurture",
+        "Converted",
+    ]
+    # Seed 002: the cadence days are in the file, as the seed writes them; no seed 003 or
+    # seed 004 rules mixed in.
+    calls = [s.after.days for s in isa.campaigns["isa_call_campaign"].steps if s.do == "call"]
+    assert calls == [0, 2, 4, 7, 15, 30, 45, 50, 60]
+    assert not isa.callback_periods and not isa.production_cycle
+    assert all(not d.requeue for d in isa.dispositions.values())
+    assert isa.contact_prompt is not None
+    # Seed 003: 2-4 hours attempted, 18-24 hours contacted.
+    assert {
+        k: (v.min / timedelta(hours=1), v.max / timedelta(hours=1))
+        for k, v in periods.callback_periods.items()
+    } == {
+        "Contact Attempted": (2, 4),
+        "Contacted": (18, 24),
+    }

@@ -1,0 +1,218 @@
+"""`leadflow simulate`: every shipped scenario runs cleanly through the real workflow."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date, time, timedelta
+from pathlib import Path
+
+import pytest
+
+from leadflow.cli.simulate import Line, ScenarioError, load_scenario, simulate
+from leadflow.engine import localtime
+
+SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
+
+
+async def _run(name: str) -> list[Line]:
+    file = next(f for f in SCENARIOS if f.stem == name)
+    return await simulate(load_scenario(file), base=file.parent)
+
+
+@pytest.mark.parametrize("file", SCENARIOS, ids=[f.stem for f in SCENARIOS])
+async def test_every_scenario_runs_cleanly(file: Path) -> None:
+    lines = await simulate(load_scenario(file), base=file.parent)
+    assert lines[0].what == "lead created"
+    assert not [
+        line for line in lines if line.detail.startswith("rejected") and "expect" not in line.detail
+    ] or file.stem in ("rejected_combinations", "isa_buying_in_six_months")
+
+
+def _queued(lines: list[Line]) -> list[tuple[int, str, str]]:
+    """(day, label, from when) of every queue entry, as `simulate` prints them."""
+    return [
+        (line.day, line.what.removeprefix("queue "), line.detail.split(", from ")[1].split(".")[0])
+        for line in lines
+        if line.what.startswith("queue ")
+    ]
+
+
+def _on(day0: date, days: int, clock: time, zone: str = "America/Chicago") -> str:
+    """How simulate prints a local time `days` after the lead arrived."""
+    return localtime.describe(localtime.at_local(day0 + timedelta(days=days), clock, zone), zone)
+
+
+def _after(line: Line, delta: timedelta) -> str:
+    return localtime.describe(line.at + delta, "America/Chicago")
+
+
+async def test_contact_on_day_7_timeline() -> None:
+    """Seed 002 (isa): No Answer adds nothing outside the cadence; the callback the ISA sets
+    with the day-7 call is the only entry after contact."""
+    lines = await _run("isa_contact_on_day_7")
+    calls = [(line.day, line.what) for line in lines if line.what.startswith("queue ")]
+    assert calls == [
+        (0, "queue CallASAP"),
+        (2, "queue Redial"),
+        (4, "queue Redial"),
+        (7, "queue Redial"),
+        (7, "queue Callback"),
+    ]
+    assert all(when.endswith("10:00 America/Chicago") for _, _, when in _queued(lines)[:4])
+    assert _queued(lines)[-1][2].endswith("15:00 America/Chicago")
+    assert [line.detail for line in lines if line.what == "audit stopped"] == [
+        "campaign:isa_call_campaign:1: contact made",
+        "campaign:isa_touches:1: contact made",
+    ]
+
+
+async def test_isa_nobody_answers_gets_one_call_asap_and_eight_redials() -> None:
+    lines = await _run("isa_nobody_answers")
+    queued = _queued(lines)
+    assert [(day, label) for day, label, _ in queued] == [(0, "CallASAP")] + [
+        (day, "Redial") for day in (2, 4, 7, 15, 30, 45, 50, 60)
+    ]
+    assert all(when.endswith("10:00 America/Chicago") for _, _, when in queued)
+    touches = [line for line in lines if line.what.startswith(("sms ", "email "))]
+    assert len(touches) == 12
+    assert not [line for line in lines if line.what == "task"]
+
+
+async def test_callback_periods_timeline() -> None:
+    """Seed 003 (callback-periods): attempted -> back in 2 hours, contacted -> 18 hours
+    (into the next calling window when that lands at night), back and forth."""
+    lines = await _run("callback_periods")  # the 16th of next month: no band applies
+    day0 = localtime.local_date(lines[0].at, "America/Chicago")
+    assert day0.day == 16
+    assert _queued(lines) == [
+        (0, "CallASAP", _on(day0, 0, time(9, 0))),
+        (0, "Redial", _on(day0, 0, time(11, 5))),
+        (0, "Redial", _on(day0, 0, time(13, 10))),
+        (0, "Callback", _on(day0, 1, time(9, 10))),
+        (1, "Callback", _on(day0, 1, time(11, 15))),
+        (1, "Callback", _on(day0, 2, time(8, 0))),
+    ]
+    statuses = [line.detail for line in lines if line.what == "status"]
+    assert statuses == [
+        "Prospect / Contact Attempted",
+        "Prospect / Contact Attempted",
+        "Prospect / Contacted",
+        "Prospect / Contact Attempted",
+        "Prospect / Contacted",
+    ]
+
+
+async def test_production_cycle_timeline() -> None:
+    lines = await _run("production_cycle")
+    entries = [line for line in lines if line.what == "queue Callback"]
+    late, early = entries[1], entries[2]
+    # The 28th: 18 h stretched by half; the 2nd of the next month: halved, 20 points ahead.
+    assert late.detail.startswith(f"priority 80, from {_after(late, timedelta(hours=27))}")
+    assert early.detail.startswith(f"priority 100, from {_after(early, timedelta(hours=9))}")
+
+
+async def test_dispositions_and_follow_up_timeline() -> None:
+    """Seed 004 (leads-queue): out 1 hour after No Answer and Left VM, 48 hours after
+    Engaged; a follow-up date overrides, as a Scheduled call when the lead asked for it."""
+    lines = await _run("dispositions_and_follow_up")
+    queued = _queued(lines)
+    assert [(day, label) for day, label, _ in queued] == [
+        (0, "CallASAP"),
+        (0, "Redial"),
+        (0, "Redial"),
+        (0, "Callback"),
+        (2, "Scheduled"),
+    ]
+    assert [when.split()[-2] for _, _, when in queued] == [
+        "10:00",
+        "11:05",
+        "12:10",
+        "15:00",
+        "11:30",
+    ]
+    calls = [line for line in lines if line.what == "queue Callback"]
+    assert calls[0].detail.startswith(f"priority 80, from {_after(calls[0], timedelta(hours=48))}")
+    statuses = [line.detail for line in lines if line.what == "status"]
+    assert statuses[:3] == [
+        "Lead / Contact Attempted",
+        "Lead / Contact Attempted",
+        "Lead / Engaged",
+    ]
+
+
+async def test_florida_lead_after_hours_waits_for_the_morning() -> None:
+    lines = await _run("weekend_and_dst")  # the Friday before the spring change, 20:10
+    day0 = localtime.local_date(lines[0].at, "America/New_York")
+    assert day0.weekday() == 4 and day0.month == 3
+    saturday_eight = _on(day0, 1, time(8), "America/New_York")
+    sent = [line for line in lines if line.what.startswith(("sms ", "email "))]
+    assert sent[0].local_time == saturday_eight
+    for line in sent:
+        clock = localtime.to_local(line.at, "America/New_York").time()
+        assert time(8) <= clock < time(20), line
+    first_call = next(line for line in lines if line.what == "queue CallASAP")
+    assert f"from {saturday_eight}" in first_call.detail
+
+
+async def test_referral_chain_timeline_tells_the_partner_twice() -> None:
+    lines = await _run("referral_partner_chain")
+    partner = [line for line in lines if line.what == "sms to referral_partner"]
+    assert partner[0].day == 0 and len(partner) == 2
+    assert any(line.what == "status" and "No reply to outreach" in line.detail for line in lines)
+
+
+def test_cli_prints_json_and_reports_bad_scenarios(tmp_path: Path) -> None:
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "leadflow",
+            "simulate",
+            "--json",
+            str(next(f for f in SCENARIOS if f.stem == "loan_purpose")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr
+    rows = json.loads(ok.stdout)
+    assert any(r["what"] == "sms to borrower" and "refinanc" in r["detail"].lower() for r in rows)
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "playbook: isa\nevents:\n  - {at: 'tomorrow', reply: {}}\n"
+        "  - {at: 'day 1', reply: {}, opt_out: sms}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "leadflow", "simulate", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert f"{bad}: events.0: at 'tomorrow': write 'day N' or 'day N HH:MM'" in result.stderr
+    assert f"{bad}: events.1: give exactly one of" in result.stderr
+
+
+def test_scenario_errors_name_the_file() -> None:
+    with pytest.raises(ScenarioError, match=r"nope.yaml: \(file\): cannot read"):
+        load_scenario(Path("nope.yaml"))
+
+
+async def test_a_stated_horizon_sets_the_check_in_a_third_of_the_way() -> None:
+    """Seed 002's rule of thumb: buying in six months (day 180) -> a Callback by day 60, the
+    first calling-hours moment before the limit; a later follow-up is refused."""
+    lines = await _run("isa_buying_in_six_months")
+    stated = next(line for line in lines if line.what == "event horizon")
+    check_in = localtime.at_local(
+        localtime.local_date(stated.at, "America/Chicago") + timedelta(days=60),
+        time(8),
+        "America/Chicago",
+    )
+    assert _queued(lines)[-1] == (0, "Callback", localtime.describe(check_in, "America/Chicago"))
+    refused = next(line for line in lines if line.what == "event follow_up")
+    assert "follow up no later than" in refused.detail
+    assert "the lead means to move by" in refused.detail
