@@ -8,7 +8,7 @@ from typing import Any
 
 from leadflow.engine import localtime
 from leadflow.engine.preview import sample_lead
-from leadflow.engine.rules import decide
+from leadflow.engine.decide import decide
 from leadflow.engine.vocabulary import (
     Command,
     EngineState,

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from leadflow.engine.rules import decide, new_state
+from leadflow.engine.decide import decide, new_state
+from leadflow.engine.refs import LeadRef
 from leadflow.engine.vocabulary import (
     Command,
     EngineState,
@@ -17,7 +18,6 @@ from leadflow.engine.vocabulary import (
     TimerFired,
 )
 from leadflow.playbook.schema import Playbook
-from leadflow.workflows.messages import LeadRef
 
 MAX_WAKE_UPS = 10_000
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from leadflow.engine import localtime, phones
 from leadflow.engine.preview import sample_lead
-from leadflow.engine.rules import decide
+from leadflow.engine.decide import decide
 from leadflow.engine.vocabulary import (
     CallLogged,
     CampaignChanged,

@@ -1,0 +1,227 @@
+"""The call queue and follow-ups: when a lead is queued, with which label and priority,
+when it comes back after a call, and the prompt to set the next call after contact."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import leadflow.engine.localtime as localtime
+from leadflow.engine import gate
+from leadflow.engine.run import (
+    Run,
+    dequeue,
+    history,
+    primary_party,
+    task,
+)
+from leadflow.engine.vocabulary import (
+    CompleteTask,
+    CreateTask,
+    FollowUp,
+    FollowUpCompleted,
+    FollowUpScheduled,
+    InvalidChange,
+    QueueCall,
+    QueueEntry,
+)
+from leadflow.playbook.schema import QueueLabel, Window
+
+APPOINTMENTS: tuple[QueueLabel, ...] = ("Callback", "Scheduled", "FollowUp")
+
+
+def _call_reach(run: Run) -> tuple[list[str], Window, str | None]:
+    party = primary_party(run.s)
+    return gate.reach(run, party, "call", party.phone if party is not None else None)
+
+
+def calling_hours(run: Run, moment: datetime) -> datetime:
+    """The first moment at or after `moment` the lead may be called (the same gate as texts)."""
+    zones, window, _ = _call_reach(run)
+    return localtime.opening_in_all(moment, zones, window.start, window.end)
+
+
+def _cycle(run: Run, moment: datetime) -> tuple[float, int]:
+    """M23: the production-cycle band the lead is in on that day: (interval factor, boost)."""
+    s = run.s
+    day = localtime.local_date(moment, s.time_zone).day
+    for band in run.book.production_cycle:
+        if not band.first_day <= day <= band.last_day:
+            continue
+        if band.milestones and s.milestone not in band.milestones:
+            continue
+        if band.contacted is not None and band.contacted != s.contacted:
+            continue
+        return band.interval_factor, band.priority_boost
+    return 1.0, 0
+
+
+def queue(run: Run, label: QueueLabel, at: datetime, key: str, notes: str) -> None:
+    s, book = run.s, run.book
+    status = book.status(s.status)
+    blocked = (
+        ("call" in status.blocks and f"status {status.name} blocks calls")
+        or ("call" in s.opted_out and "opted out of calls")
+        or ("call" in s.unreachable and "phone number unusable")
+    )
+    if blocked:
+        run.audit(key, "skipped", f"call not queued: {blocked}")
+        return
+    if label == "Redial" and s.contacted:
+        run.audit(key, "skipped", "no redial: contact already made")
+        return
+    existing = s.queue
+    if existing is not None and existing.label in APPOINTMENTS and label not in APPOINTMENTS:
+        run.audit(
+            key,
+            "skipped",
+            f"{existing.label} already queued for {existing.available_at.isoformat()}",
+        )
+        return
+    if label == "Redial" and s.hold_until is not None:
+        at = max(at, s.hold_until)  # CallASAP and appointments are not held back
+    available = calling_hours(run, at)
+    _, boost = _cycle(run, available)
+    priority = book.priorities.get(label, 0) + status.priority + boost
+    entry = QueueEntry(key=key, label=label, priority=priority, available_at=available, notes=notes)
+    s.queue = entry
+    run.emit(
+        QueueCall(key=key, label=label, priority=priority, available_at=available, notes=notes)
+    )
+    if available > at:
+        zones, _, region = _call_reach(run)
+        reason = gate.quiet_hours(book, region, zones) + ": queued for the next window"
+        run.audit(key, "deferred", reason, until=available)
+    else:
+        run.audit(key, "fired", f"queued as {label}")
+
+
+def return_to_queue(run: Run, hold: timedelta) -> None:
+    """After a call: back after the hold, or after the status's callback period (M19, M22)."""
+    s = run.s
+    wait = hold
+    period = run.book.callback_periods.get(s.status)
+    if period is not None:
+        factor, _ = _cycle(run, run.now)
+        wait = max(wait, period.min * factor)
+    label: QueueLabel = "Callback" if s.contacted else "Redial"
+    s.hold_until = run.now + wait
+    queue(run, label, run.now + wait, key=f"return:{s.changes}", notes=f"Back after {s.status}")
+
+
+def open_follow_ups(run: Run) -> list[FollowUp]:
+    return [f for f in run.s.follow_ups if not f.completed and f.start_at > run.now]
+
+
+def horizon_limit(run: Run) -> datetime | None:
+    if run.s.horizon is None:
+        return None
+    horizon = localtime.at_local(run.s.horizon, time(10), run.s.time_zone).astimezone(UTC)
+    return run.now + (horizon - run.now) * run.book.follow_ups.horizon_fraction
+
+
+def check_follow_up(run: Run, follow_up: FollowUp) -> None:
+    rules = run.book.follow_ups
+    if follow_up.subject not in rules.subjects:
+        raise InvalidChange(
+            f"unknown follow-up subject {follow_up.subject!r}; use one of "
+            f"{', '.join(rules.subjects)}",
+            "InvalidFollowUp",
+        )
+    if follow_up.duration not in rules.durations:
+        allowed = ", ".join(f"{int(d.total_seconds() // 60)}m" for d in rules.durations)
+        raise InvalidChange(f"follow-up duration must be one of {allowed}", "InvalidFollowUp")
+    if follow_up.start_at <= run.now:
+        raise InvalidChange(
+            f"follow-up start {follow_up.start_at.isoformat()} is in the past", "InvalidFollowUp"
+        )
+    limit = horizon_limit(run)
+    if limit is not None and follow_up.start_at > limit:
+        raise InvalidChange(
+            f"the lead means to move by {run.s.horizon}: follow up no later than "
+            f"{limit:%Y-%m-%d} ({rules.horizon_fraction:.2g} of the time to it)",
+            "FollowUpTooLate",
+        )
+
+
+def add_follow_up(run: Run, follow_up: FollowUp, prompt: str | None = None) -> None:
+    """Record a follow-up; a call follow-up puts the lead in the queue for its time and
+    settles the contact prompt (`prompt`: its key, when one is open)."""
+    s = run.s
+    prompt = prompt or open_prompt(run)
+    s.follow_ups = [f for f in s.follow_ups if f.id != follow_up.id] + [follow_up]
+    s.follow_ups = [f for f in s.follow_ups if not f.completed][-50:]
+    key = f"follow-up:{follow_up.id}"
+    run.emit(
+        CreateTask(
+            key=key,
+            subject=f"{follow_up.subject} follow-up",
+            assignee=follow_up.assignee,
+            due_at=follow_up.start_at,
+            notes=follow_up.notes,
+        )
+    )
+    if follow_up.subject == "Call":
+        label: QueueLabel = "Scheduled" if follow_up.lead_requested else "Callback"
+        if prompt is not None:
+            run.emit(CompleteTask(key=prompt))
+            run.audit(prompt, "note", f"{label} set for {follow_up.start_at.isoformat()}")
+        if s.queue is not None:
+            dequeue(run, f"replaced by {label}")
+        s.hold_until = follow_up.start_at
+        queue(run, label, follow_up.start_at, key=key, notes=follow_up.notes)
+
+
+def queue_follow_up(run: Run, follow_up: FollowUp) -> None:
+    """M19: a follow-up date from the communication log brings the lead back then, whatever
+    its subject (a call follow-up does so as a Callback or Scheduled call)."""
+    queue(
+        run,
+        "FollowUp",
+        follow_up.start_at,
+        key=f"follow-up:{follow_up.id}",
+        notes=follow_up.notes or f"{follow_up.subject} follow-up",
+    )
+
+
+def open_prompt(run: Run) -> str | None:
+    """The key of the contact prompt waiting in the queue, if one is."""
+    queue = run.s.queue
+    return queue.key if queue is not None and queue.label == "SetCallback" else None
+
+
+def prompt_next_call(run: Run, key: str) -> None:
+    """Seed 002: after contact the agent sets the next call. Until a call follow-up is open,
+    a task and a SetCallback queue entry say so; nothing is re-queued on a guess."""
+    s, prompt = run.s, run.book.contact_prompt
+    assert prompt is not None
+    booked = [f for f in open_follow_ups(run) if f.subject == "Call"]
+    if booked:
+        follow_up = min(booked, key=lambda f: f.start_at)
+        label: QueueLabel = "Scheduled" if follow_up.lead_requested else "Callback"
+        s.hold_until = follow_up.start_at
+        queue(run, label, follow_up.start_at, f"follow-up:{follow_up.id}", follow_up.notes)
+        return
+    when = localtime.describe(run.now, s.time_zone)
+    notes = f"Contact made {when}: {prompt.subject[:1].lower()}{prompt.subject[1:]}"
+    task(run, key, prompt.subject, prompt.assignee or run.book.defaults.sender, run.now, notes)
+    queue(run, "SetCallback", run.now, key=key, notes=notes)
+
+
+def follow_up_scheduled(run: Run, event: FollowUpScheduled) -> None:
+    check_follow_up(run, event.follow_up)
+    add_follow_up(run, event.follow_up)
+    history(run, "Follow Up", f"Follow-up scheduled: {event.follow_up.subject}", event.actor)
+
+
+def follow_up_completed(run: Run, event: FollowUpCompleted) -> None:
+    s = run.s
+    found = next((f for f in s.follow_ups if f.id == event.id and not f.completed), None)
+    if found is None:
+        raise InvalidChange(f"no open follow-up with id {event.id!r}", "UnknownFollowUp")
+    s.follow_ups = [
+        f.model_copy(update={"completed": True}) if f is found else f for f in s.follow_ups
+    ]
+    run.emit(CompleteTask(key=f"follow-up:{found.id}"))
+    if s.queue is not None and s.queue.key == f"follow-up:{found.id}":
+        dequeue(run, "follow-up completed")
+    history(run, "Follow Up", f"Follow-up completed: {found.subject}", event.actor)

@@ -1,0 +1,103 @@
+"""Campaign runs: enrolling a lead, stopping, pausing and resuming a campaign, and when its
+next step is due. Running a step is in `leadflow.engine.due`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import leadflow.engine.localtime as localtime
+from leadflow.engine.run import (
+    Run,
+)
+from leadflow.engine.vocabulary import (
+    CampaignChanged,
+    CampaignRun,
+    EngineState,
+    InvalidChange,
+)
+from leadflow.playbook.schema import Playbook
+
+
+def run_key(run: CampaignRun) -> str:
+    return f"campaign:{run.name}:{run.run}"
+
+
+def enroll(run: Run, name: str, why: str, *, asked: bool = False) -> None:
+    """Start a campaign; `asked` when a person asked for it, who hears why it cannot run."""
+    s = run.s
+    if s.contacted and run.book.campaigns[name].stop_on_contact:
+        message = f"campaign {name!r} runs until contact, and this lead was already contacted"
+        if asked:
+            raise InvalidChange(message, "CampaignNotApplicable")
+        run.audit(f"campaign:{name}", "skipped", message)
+        return
+    if name in s.campaigns:
+        run.audit(run_key(s.campaigns[name]), "note", f"already running; {why} ignored")
+        return
+    number = s.campaign_runs.get(name, 0) + 1
+    s.campaign_runs[name] = number
+    s.campaigns[name] = CampaignRun(name=name, run=number, started_at=run.now)
+    run.audit(f"campaign:{name}:{number}", "note", f"enrolled: {why}")
+
+
+def stop_campaign(run: Run, name: str, why: str) -> None:
+    campaign = run.s.campaigns.pop(name, None)
+    if campaign is not None:
+        run.audit(run_key(campaign), "stopped", why)
+        prefix = run_key(campaign) + ":"
+        run.s.agenda = [a for a in run.s.agenda if not a.key.startswith(prefix)]
+
+
+def step_due(book: Playbook, s: EngineState, campaign: CampaignRun) -> datetime | None:
+    """When the campaign's next step is due (its completion, past the last step)."""
+    if campaign.paused_at is not None:
+        return None
+    base = campaign.started_at + campaign.shift
+    steps = book.campaigns[campaign.name].steps
+    if campaign.next_step >= len(steps):
+        return localtime.add_wall_clock(base, steps[-1].after, s.time_zone)
+    step = steps[campaign.next_step]
+    due = localtime.add_wall_clock(base, step.after, s.time_zone)
+    if step.at is not None:
+        due = localtime.at_local(localtime.local_date(due, s.time_zone), step.at, s.time_zone)
+        due = max(due.astimezone(UTC), base)
+    return due
+
+
+def campaign_changed(run: Run, event: CampaignChanged) -> None:
+    s, book = run.s, run.book
+    if event.campaign not in book.campaigns:
+        raise InvalidChange(
+            f"unknown campaign {event.campaign!r}; the playbook has {', '.join(book.campaigns)}",
+            "UnknownCampaign",
+        )
+    running = s.campaigns.get(event.campaign)
+    if event.op == "start":
+        enroll(run, event.campaign, f"started by {event.actor}", asked=True)
+    elif event.op == "switch":
+        if event.switch_from is None or event.switch_from not in s.campaigns:
+            raise InvalidChange(
+                f"cannot switch from {event.switch_from!r}: it is not running on this lead",
+                "CampaignNotRunning",
+            )
+        stop_campaign(run, event.switch_from, f"switched to {event.campaign} by {event.actor}")
+        enroll(
+            run, event.campaign, f"switched from {event.switch_from} by {event.actor}", asked=True
+        )
+    elif running is None:
+        raise InvalidChange(
+            f"campaign {event.campaign!r} is not running on this lead", "CampaignNotRunning"
+        )
+    elif event.op == "pause":
+        if running.paused_at is None:
+            s.campaigns[event.campaign] = running.model_copy(update={"paused_at": run.now})
+            run.audit(run_key(running), "note", f"paused by {event.actor}")
+    elif event.op == "resume":
+        if running.paused_at is not None:
+            shift = running.shift + (run.now - running.paused_at)
+            s.campaigns[event.campaign] = running.model_copy(
+                update={"paused_at": None, "shift": shift}
+            )
+            run.audit(run_key(running), "note", f"resumed by {event.actor}")
+    else:
+        stop_campaign(run, event.campaign, f"cancelled by {event.actor}")

@@ -1,0 +1,271 @@
+"""The compliance gate: a touch goes out only when the law and the lead allow it.
+
+Calling hours in every zone the party may be in (the stricter wins), frequency caps, consent
+to automated texts, opt-outs, unusable addresses and blocking statuses; a touch from a
+designation nobody fills is held until someone does. Otherwise it is deferred or skipped, and
+the audit says why."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import leadflow.engine.localtime as localtime
+import leadflow.engine.phones as phones
+from leadflow.engine.channels import BY_PHONE, opt_out_covers
+from leadflow.engine.run import (
+    Run,
+    dequeue,
+    member_for,
+    merge,
+    primary_party,
+    task,
+)
+from leadflow.engine.vocabulary import (
+    AgendaItem,
+    Channel,
+    CompleteTask,
+    DesignationsChanged,
+    EngineState,
+    Member,
+    OptedIn,
+    OptedOut,
+    Party,
+    PendingTouch,
+    RecordOptOut,
+    SendMessage,
+    TouchLog,
+)
+from leadflow.playbook.schema import Playbook, Sender, Window
+from leadflow.playbook.templates import TemplateProblem, render, template_context
+
+
+def touch(run: Run, touch: PendingTouch) -> None:
+    """Send now if the law and the lead allow it; otherwise defer, hold or skip, with why."""
+    s, book = run.s, run.book
+    party = s.parties.get(touch.party)
+    address = None
+    if party is not None:
+        address = party.email if touch.channel == "email" else party.phone
+    blocked_by = next((st for st in [book.status(s.status)] if touch.channel in st.blocks), None)
+    reason = None
+    if party is None:
+        reason = f"the lead has no {touch.party}"
+    elif address is None:
+        reason = f"{touch.party} has no {'email' if touch.channel == 'email' else 'phone'}"
+    elif touch.channel in s.opted_out:
+        reason = f"{touch.party} opted out of {touch.channel}"
+    elif touch.channel in s.unreachable:
+        reason = f"{touch.channel} to this lead is undeliverable"
+    elif blocked_by is not None:
+        reason = f"status {blocked_by.name} blocks {touch.channel}"
+    elif (
+        touch.channel in ("sms", "mms")
+        and book.compliance.sms_requires_consent
+        and not party.sms_consent
+    ):
+        reason = "no recorded consent for automated texts"
+    if reason is not None:
+        run.audit(touch.key, "skipped", reason)
+        return
+    assert party is not None and address is not None
+    sender = Sender(designation=touch.sender_designation, user=touch.sender_user)
+    member = member_for(run, sender)
+    if member is None:
+        _hold(run, touch, sender.designation or "?")
+        return
+    zones, window, region = reach(run, party, touch.channel, address)
+    earliest, why = run.now, ""
+    cap = book.compliance.frequency_caps.get(region or "") or book.compliance.frequency_caps.get(
+        "default"
+    )
+    if cap is not None:
+        recent = sorted(t.at for t in s.touches if t.address == address)
+        recent = [at for at in recent if at > run.now - cap.per]
+        if len(recent) >= cap.max:
+            earliest = recent[len(recent) - cap.max] + cap.per
+            why = f"frequency cap: {cap.max} per {cap.per} ({region or 'default'})"
+    opens = localtime.opening_in_all(earliest, zones, window.start, window.end)
+    if opens > run.now:
+        if not why or opens > earliest:
+            quiet = quiet_hours(book, region, zones)
+            why = f"{why}; then {quiet}" if why else quiet
+        _defer(run, touch, opens, why)
+        return
+    context = _context(run, touch.party, member)
+    template = book.templates[touch.template]
+    try:
+        body = render(template.body, context)
+        subject = render(template.subject, context) if template.subject else None
+    except TemplateProblem as exc:
+        run.audit(touch.key, "skipped", f"template {touch.template}: {exc}")
+        return
+    run.emit(
+        SendMessage(
+            key=touch.key,
+            channel=touch.channel,
+            party=touch.party,
+            to=address,
+            sender=member,
+            template=touch.template,
+            subject=subject,
+            body=body,
+            media=touch.media,
+        )
+    )
+    s.touches.append(TouchLog(at=run.now, address=address))
+    run.audit(touch.key, "fired", f"{touch.channel} to {touch.party} ({touch.cause})")
+
+
+def quiet_hours(book: Playbook, region: str | None, zones: list[str]) -> str:
+    rules = book.compliance
+    where = f"{region} " if region in rules.state_quiet_hours else ""
+    window = rules.state_quiet_hours.get(region or "", rules.quiet_hours)
+    return f"quiet hours: {where}window {window.start:%H:%M}-{window.end:%H:%M} {', '.join(zones)}"
+
+
+def reach(
+    run: Run, party: Party | None, channel: Channel, address: str | None
+) -> tuple[list[str], Window, str | None]:
+    """Where and when a party may be reached, one rule for calls, texts and emails: their own
+    zone and, by phone, the zones of the number's area code (the stricter wins), in their
+    state's window."""
+    s, rules = run.s, run.book.compliance
+    own = (party.time_zone if party is not None else None) or s.time_zone
+    by_phone = channel in BY_PHONE and address is not None
+    zones = sorted({own, *(phones.zones_for(address) if by_phone and address else ())})
+    region = (party.region if party is not None else None) or s.region
+    return zones, rules.state_quiet_hours.get(region or "", rules.quiet_hours), region
+
+
+def _defer(run: Run, touch: PendingTouch, until: datetime, why: str) -> None:
+    run.s.agenda.append(AgendaItem(key=touch.key, due=until, kind="touch", touch=touch))
+    run.audit(touch.key, "deferred", why, until=until)
+
+
+def _hold(run: Run, touch: PendingTouch, designation: str) -> None:
+    """M8: nothing is sent from the wrong person. Hold it and ask for the assignment."""
+    s = run.s
+    first = _first_held(s, designation)
+    s.agenda.append(
+        AgendaItem(
+            key=touch.key, due=_far_future(run), kind="held", touch=touch, designation=designation
+        )
+    )
+    if first is not None:  # one open task per designation, whatever it holds
+        run.audit(
+            touch.key,
+            "held",
+            f"no {designation} assigned on the lead: held until one is "
+            f"(the task to assign one is open since {first})",
+        )
+        return
+    owner = run.book.defaults.sender
+    task(
+        run,
+        _assign_key(designation, touch.key),
+        f"Assign a {designation} to this lead",
+        owner if owner.designation != designation else None,
+        run.now,
+    )
+    run.audit(
+        touch.key,
+        "held",
+        f"no {designation} assigned on the lead: "
+        "held until one is, and a task to assign one was created",
+    )
+
+
+def _first_held(s: EngineState, designation: str) -> str | None:
+    """The held touch that opened the designation's assign task, while any is held."""
+    return next(
+        (a.key for a in s.agenda if a.kind == "held" and a.designation == designation), None
+    )
+
+
+def _assign_key(designation: str, first_held: str) -> str:
+    return f"assign:{designation}:{first_held}"
+
+
+def _far_future(run: Run) -> datetime:
+    return run.now + timedelta(days=3650)
+
+
+def _context(run: Run, role: str, sender: Member) -> dict[str, Any]:
+    s = run.s
+    return template_context(
+        first_name=s.first_name,
+        last_name=s.last_name,
+        loan_purpose=s.loan_purpose,
+        milestone=s.milestone,
+        status=s.status,
+        role=role,
+        party_name=s.parties[role].name,
+        sender_name=sender.name,
+        sender_phone=sender.phone,
+        sender_email=sender.email,
+        key_dates=s.key_dates,
+    )
+
+
+def longest_cap(book: Playbook) -> timedelta:
+    return max(
+        (cap.per for cap in book.compliance.frequency_caps.values()), default=timedelta(days=1)
+    )
+
+
+def _addresses(s: EngineState, channels: frozenset[Channel]) -> list[str]:
+    """The lead's own phone and email, as far as the channels go."""
+    borrower = primary_party(s)
+    if borrower is None:
+        return []
+    found = {borrower.phone} if channels - {"email"} else set()
+    if "email" in channels:
+        found.add(borrower.email)
+    return sorted(a for a in found if a)
+
+
+def opted_out(run: Run, event: OptedOut) -> None:
+    s = run.s
+    channels = opt_out_covers(event.channel)
+    s.opted_out = sorted(set(s.opted_out) | channels)
+    s.agenda = [a for a in s.agenda if not (a.touch and a.touch.channel in channels)]
+    if "call" in channels:
+        dequeue(run, "opted out of calls")
+    run.emit(
+        RecordOptOut(
+            channels=sorted(channels), addresses=_addresses(s, channels), source=event.source
+        )
+    )
+    run.audit(f"opt-out:{event.channel}", "note", f"opted out of {event.channel} ({event.source})")
+
+
+def opted_in(run: Run, event: OptedIn) -> None:
+    channels = opt_out_covers(event.channel)
+    run.s.opted_out = [c for c in run.s.opted_out if c not in channels]
+    run.emit(
+        RecordOptOut(
+            channels=sorted(channels),
+            addresses=_addresses(run.s, channels),
+            source="lead",
+            opted_in=True,
+        )
+    )
+    run.audit(f"opt-in:{event.channel}", "note", f"opted back in to {event.channel}")
+
+
+def designations_changed(run: Run, event: DesignationsChanged) -> None:
+    s = run.s
+    merge(s.designations, event.assignments, run.book.designations, "designation")
+    # Held actions waiting for a designation become due now (M8); so is the task asking for it.
+    for designation in sorted(event.assignments):
+        first = _first_held(s, designation)
+        if first is not None and designation in s.designations:
+            run.emit(CompleteTask(key=_assign_key(designation, first)))
+            run.audit(_assign_key(designation, first), "note", f"{designation} assigned")
+    s.agenda = [
+        a.model_copy(update={"due": run.now, "kind": "touch"})
+        if a.kind == "held" and a.designation in s.designations
+        else a
+        for a in s.agenda
+    ]

@@ -1,0 +1,68 @@
+"""What comes back: a party's reply (STOP, START and HELP included) and a failed delivery."""
+
+from __future__ import annotations
+
+import leadflow.engine.keywords as keywords
+from leadflow.engine import campaigns, gate, statuses
+from leadflow.engine.channels import BY_PHONE
+from leadflow.engine.run import (
+    Run,
+    dequeue,
+    history,
+    task,
+)
+from leadflow.engine.vocabulary import (
+    Channel,
+    DeliveryFailed,
+    OptedIn,
+    OptedOut,
+    ReplyReceived,
+)
+
+
+def reply_received(run: Run, event: ReplyReceived) -> None:
+    s = run.s
+    meaning = event.keyword or (keywords.keyword(event.body) if event.channel != "email" else None)
+    said = f"{event.party} replied {event.body.strip()[:40]!r}"
+    if meaning == "stop":
+        gate.opted_out(run, OptedOut(channel="sms", source=f"reply {event.body.strip()[:40]}"))
+        return
+    if meaning == "start":
+        gate.opted_in(run, OptedIn(channel="sms"))
+        return
+    if meaning == "help":
+        run.audit("reply:help", "note", f"{said}: answered with the help text, nothing else")
+        return
+    s.replied = True
+    for name in sorted(s.campaigns):
+        if run.book.campaigns[name].stop_on_reply:
+            campaigns.stop_campaign(run, name, f"reply received by {event.channel}")
+    history(run, "Reply", f"Reply by {event.channel} from {event.party}", event.party)
+
+
+def delivery_failed(run: Run, event: DeliveryFailed) -> None:
+    s = run.s
+    if event.reason == "opted_out":
+        gate.opted_out(run, OptedOut(channel="sms", source="carrier"))
+        return
+    if event.reason == "filtered":  # the carrier filters the content: a person should look
+        owner = run.book.defaults.sender
+        task(
+            run,
+            f"filtered:{event.key}",
+            "Messages are being filtered by the carrier: review the template and the sender number",
+            owner,
+            run.now,
+        )
+        run.audit(event.key, "note", "delivery failed: filtered by the carrier")
+        return
+    channels: set[Channel] = set(BY_PHONE) if event.reason == "bad_number" else {event.channel}
+    s.unreachable = sorted(set(s.unreachable) | channels)
+    run.audit(event.key, "note", f"delivery failed: {event.reason}")
+    if event.reason == "bad_number":
+        dequeue(run, "bad phone number")
+        bad = next((st.name for st in run.book.statuses if st.name == "Bad Phone Number"), None)
+        if bad is not None and bad in run.book.links.get(s.milestone, []):
+            statuses.apply_change(
+                run, s.milestone, bad, "Lead Update", "Carrier: number unusable", "system"
+            )
