@@ -8,16 +8,21 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from leadflow.engine.vocabulary import Member, Party
+from leadflow.engine.refs import LeadRef
+from leadflow.engine.state import Member, Party
+from leadflow.paths import shipped
+from leadflow.playbook.sources import PlaybookFolder
 from leadflow.workflows.messages import (
     CallLog,
     EnsureLead,
     FollowUpRequest,
-    LeadRef,
     MilestoneChange,
 )
 
 T = TypeVar("T")
+
+# The shipped playbooks, by name: the source test clients find a lead's playbook in.
+PLAYBOOKS = PlaybookFolder(shipped("playbooks"))
 
 PARTIES = {
     "borrower": Party(

@@ -16,7 +16,7 @@ from leadflow.activities.payloads import SendRequest
 from leadflow.activities.send import SendActivities
 from leadflow.engine.refs import LeadRef
 from leadflow.store.tables import Lead, OptOut, OutboxMessage
-from tests.conftest import ProvidersUnderTest
+from tests.services import ProvidersUnderTest
 
 REF = LeadRef(account_id="acme", lead_id="L1")
 PHONE, EMAIL = "+13125550111", "pat@example.com"

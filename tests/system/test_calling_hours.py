@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.client import LeadflowClient
 from leadflow.engine import localtime
-from leadflow.engine.vocabulary import Member
-from tests.conftest import ProvidersUnderTest
+from leadflow.engine.state import Member
 from tests.factories import eventually, new_lead
 from tests.places import Place
 from tests.scenario_support import queue
+from tests.services import ProvidersUnderTest
 
 
 def _lead(place: Place) -> tuple[str, dict[str, object]]:

