@@ -12,23 +12,25 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.activities.memory import MemoryStoreActivities
-from leadflow.client import LeadflowClient, PlaybookSource
-from leadflow.engine.vocabulary import Member, Party
-from leadflow.paths import binary
+from leadflow.client import LeadflowClient
+from leadflow.engine.refs import LeadRef
+from leadflow.engine.state import Member, Party
+from leadflow.paths import binary, shipped
 from leadflow.playbook.load import default_playbook
 from leadflow.playbook.schema import Step
+from leadflow.playbook.sources import PlaybookFolder
 from leadflow.temporal import DATA_CONVERTER, ensure_search_attributes
 from leadflow.worker import build_worker
-from leadflow.workflows.messages import EnsureLead, LeadRef, MilestoneChange
+from leadflow.workflows.messages import EnsureLead, MilestoneChange
 
 BORROWER = Party(name="Bench Lead", phone="+13125550199", email="b@example.com", sms_consent=True)
 
 
-class _Books(PlaybookSource):
+class _Books(PlaybookFolder):
     """The shipped playbooks, plus `mortgage-5y`: low touch every three weeks for 5 years."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(shipped("playbooks"))
         mortgage = default_playbook("mortgage")
         low = mortgage.campaigns["low_touch"]
         steps = [

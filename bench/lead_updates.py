@@ -12,10 +12,13 @@ import uuid
 
 from bench.stack import stack
 from leadflow.client import LeadflowClient
+from leadflow.engine.refs import LeadRef
+from leadflow.paths import shipped
+from leadflow.playbook.sources import PlaybookFolder
 from leadflow.providers.clients import ProviderConfig
 from leadflow.providers.serve import running_fake
 from leadflow.worker import build_send_worker, build_worker
-from leadflow.workflows.messages import EnsureLead, LeadRef, MilestoneChange
+from leadflow.workflows.messages import EnsureLead, MilestoneChange
 
 LEADS = 300
 CONCURRENCY = 16
@@ -65,7 +68,9 @@ async def main() -> None:
             running.env.client, running.engine, config, f"{queue}-sends", 100
         )
         async with build_worker(running.env.client, running.engine, queue), sender:
-            leads = LeadflowClient(running.env.client, queue)
+            leads = LeadflowClient(
+                running.env.client, queue, playbooks=PlaybookFolder(shipped("playbooks"))
+            )
             refs = [LeadRef(account_id="bench", lead_id=f"L{i}") for i in range(LEADS)]
             print(
                 f"lead updates (isa playbook): {LEADS} leads, {CONCURRENCY} callers, "

@@ -1,4 +1,4 @@
-"""The client backend services use to create and change leads (M26).
+"""The client backend services use to create and change leads.
 
 Every method returns a typed result or raises a `LeadflowError` whose message a caller can
 show to a person: `LeadNotFound`, `ChangeRejected` (with the reason), `LeadUnavailable`.
@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import date
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
+from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -28,44 +27,44 @@ from temporalio.common import (
 )
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
+from leadflow.engine.commands import Audit, InvalidChange
 from leadflow.engine.contacts import checked_member, checked_party
-from leadflow.engine.preview import Entry
-from leadflow.engine.rules import initial_state
-from leadflow.engine.vocabulary import (
-    Audit,
+from leadflow.engine.decide import initial_state
+from leadflow.engine.events import (
     CampaignChanged,
     DeliveryFailed,
     DesignationsChanged,
-    EngineState,
-    InvalidChange,
     KeyDatesChanged,
-    Member,
     OptedIn,
     OptedOut,
     PartiesChanged,
-    Party,
     ReplyReceived,
 )
-from leadflow.paths import shipped
-from leadflow.playbook.load import PlaybookError, load_playbook
+from leadflow.engine.preview import Entry
+from leadflow.engine.refs import LeadRef
+from leadflow.engine.state import EngineState, Member, Party
+from leadflow.playbook.load import PlaybookError
 from leadflow.playbook.schema import Playbook
+from leadflow.playbook.sources import PlaybookSource, UnknownPlaybook
 from leadflow.workflows import search_attributes as sa
-from leadflow.workflows.lead import LeadWorkflow, memo_for
+from leadflow.workflows.lead import LeadWorkflow
 from leadflow.workflows.messages import (
     CallLog,
     CompleteFollowUp,
     EnsureLead,
     LeadInput,
-    LeadRef,
     LeadSnapshot,
     MilestoneChange,
     ScheduleFollowUp,
     StateHorizon,
     fingerprint,
 )
+from leadflow.workflows.visibility import memo_for
 
 T = TypeVar("T")
+R = TypeVar("R", bound=BaseModel)
 
 
 class LeadflowError(Exception):
@@ -96,34 +95,11 @@ class Conflict(ChangeRejected):
 
 
 CONFLICTS = ("RequestIdReused", "LeadExists")
+OptOutChannel = Literal["sms", "email", "call", "all"]
 
 
 class LeadUnavailable(LeadflowError):
     """The lead did not answer in time: no worker is polling, or the worker is overloaded."""
-
-
-class PlaybookSource:
-    """Where playbooks come from by name: a folder of YAML files (the shipped defaults)."""
-
-    def __init__(self, folder: Path | None = None, default: str = "isa") -> None:
-        self.folder = folder or shipped("playbooks")
-        self.default = default
-        self._loaded: dict[str, Playbook] = {}
-
-    def get(self, name: str | None) -> Playbook:
-        name = name or self.default
-        if name not in self._loaded:
-            file = self.folder / f"{name}.yaml"
-            if not file.exists():
-                known = sorted(p.stem for p in self.folder.glob("*.yaml"))
-                raise ChangeRejected(
-                    f"unknown playbook {name!r}; have {', '.join(known)}", "UnknownPlaybook"
-                )
-            try:
-                self._loaded[name] = load_playbook(file)
-            except PlaybookError as exc:
-                raise ChangeRejected(str(exc), "InvalidPlaybook") from None
-        return self._loaded[name]
 
 
 class LeadflowClient:
@@ -143,7 +119,7 @@ class LeadflowClient:
         self.sends_task_queue = sends_task_queue or f"{task_queue}-sends"
         self.sender_queues = sender_queues or {}
         self.answer_timeout = answer_timeout
-        self.playbooks = playbooks or PlaybookSource()
+        self.playbooks = playbooks
         self.history_limit = history_limit
 
     # ---- creating and changing leads -------------------------------------------------------
@@ -154,17 +130,20 @@ class LeadflowClient:
         """Start the lead's workflow if absent; either way return where the lead stands.
 
         A new lead starts on `playbook` (the account's current version) or, without one,
-        the playbook its request names; an existing lead keeps the one it has.
+        the playbook its request names in the client's playbook source; an existing lead
+        keeps the one it has. A lead the playbook refuses is refused before it starts.
         """
-        book = playbook or self.playbooks.get(request.playbook)
+        book = playbook or self.playbook(request.playbook)
         request = request.model_copy(
             update={
                 "parties": _contacts(request.parties, checked_party),
                 "designations": _contacts(request.designations, checked_member),
             }
         )
+        # Refuse a start the playbook refuses here, before anything starts: with
+        # update-with-start a workflow starts even when its update's validator says no.
         try:
-            initial_state(book, request)  # refuse bad input here, before anything starts
+            initial_state(book, request)
         except InvalidChange as exc:
             raise ChangeRejected(str(exc), exc.reason) from None
         start = WithStartWorkflowOperation(
@@ -198,7 +177,7 @@ class LeadflowClient:
         return await self._update(lead, LeadWorkflow.change_milestone, change, change.request_id)
 
     async def log_call(self, lead: LeadRef, call: CallLog) -> LeadSnapshot:
-        """M19: the snapshot says the new status and when the lead is back in the queue."""
+        """The snapshot says the new status and when the lead is back in the call queue."""
         return await self._update(lead, LeadWorkflow.log_call, call, call.request_id)
 
     async def schedule_follow_up(self, lead: LeadRef, request: ScheduleFollowUp) -> LeadSnapshot:
@@ -220,11 +199,13 @@ class LeadflowClient:
     async def reply_received(self, lead: LeadRef, event: ReplyReceived) -> None:
         await self._signal(lead, LeadWorkflow.reply_received, event)
 
-    async def opt_out(self, lead: LeadRef, channel: str = "sms", source: str = "lead") -> None:
-        await self._signal(lead, LeadWorkflow.opt_out, OptedOut(channel=channel, source=source))  # type: ignore[arg-type]
+    async def opt_out(
+        self, lead: LeadRef, channel: OptOutChannel = "sms", source: str = "lead"
+    ) -> None:
+        await self._signal(lead, LeadWorkflow.opt_out, OptedOut(channel=channel, source=source))
 
-    async def opt_in(self, lead: LeadRef, channel: str = "sms") -> None:
-        await self._signal(lead, LeadWorkflow.opt_in, OptedIn(channel=channel))  # type: ignore[arg-type]
+    async def opt_in(self, lead: LeadRef, channel: OptOutChannel = "sms") -> None:
+        await self._signal(lead, LeadWorkflow.opt_in, OptedIn(channel=channel))
 
     async def set_key_dates(self, lead: LeadRef, dates: dict[str, date | None]) -> None:
         await self._signal(lead, LeadWorkflow.set_key_dates, KeyDatesChanged(dates=dates))
@@ -267,13 +248,31 @@ class LeadflowClient:
     # ---- reading ----------------------------------------------------------------------------
 
     async def describe(self, lead: LeadRef) -> EngineState:
-        return await self._query(lead, LeadWorkflow.state)
+        state: EngineState = await self._query(lead, LeadWorkflow.state)
+        return state
 
     async def agenda(self, lead: LeadRef, days: int = 30) -> list[Entry]:
-        return await self._query(lead, LeadWorkflow.agenda, days)
+        entries: list[Entry] = await self._query(lead, LeadWorkflow.agenda, days)
+        return entries
 
     async def audit(self, lead: LeadRef) -> list[Audit]:
-        return await self._query(lead, LeadWorkflow.audit)
+        lines: list[Audit] = await self._query(lead, LeadWorkflow.audit)
+        return lines
+
+    def playbook(self, name: str | None) -> Playbook:
+        """The playbook called `name` in this client's source, or why not as `ChangeRejected`."""
+        if self.playbooks is None:
+            raise ChangeRejected(
+                "no playbook given, and this client has no playbook source to find "
+                f"{name or 'a default'!r} in; pass the lead's playbook",
+                "UnknownPlaybook",
+            )
+        try:
+            return self.playbooks.get(name)
+        except UnknownPlaybook as exc:
+            raise ChangeRejected(exc.problems[0][1], "UnknownPlaybook") from None
+        except PlaybookError as exc:
+            raise ChangeRejected(str(exc), "InvalidPlaybook") from None
 
     # ---- plumbing ---------------------------------------------------------------------------
 
@@ -281,16 +280,18 @@ class LeadflowClient:
         return self.temporal.get_workflow_handle_for(LeadWorkflow.run, lead.workflow_id)
 
     async def _update(
-        self, lead: LeadRef, update: Callable[..., Any], arg: Any, request_id: str
+        self,
+        lead: LeadRef,
+        update: UpdateMethodMultiParam[[Any, R], LeadSnapshot],
+        arg: R,
+        request_id: str,
     ) -> LeadSnapshot:
+        # The same request id with another body is another update: the lead refuses it (a
+        # repeat with the same body is the same update, answered once).
+        update_id = f"{update._defn.name}:{request_id}:{fingerprint(arg)[-12:]}"
         async with self._answer_in_time(lead):
             try:
-                # The same request id with another body is another update: the lead refuses
-                # it (a repeat with the same body is the same update, answered once).
-                result: LeadSnapshot = await self._handle(lead).execute_update(
-                    update, arg, id=f"{update.__name__}:{request_id}:{fingerprint(arg)[-12:]}"
-                )
-                return result
+                return await self._handle(lead).execute_update(update, arg, id=update_id)
             except WorkflowUpdateFailedError as exc:
                 raise _rejected(exc) from None
             except RPCError as exc:
@@ -338,10 +339,6 @@ def _contacts(given: Mapping[str, T | None], check: Callable[[str, T], T]) -> di
         }
     except ValueError as exc:
         raise ChangeRejected(str(exc), "InvalidContact") from None
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex
 
 
 def _rejected(exc: WorkflowUpdateFailedError) -> ChangeRejected:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -113,7 +113,15 @@ def sender_queue(sends_task_queue: str, number: str) -> str:
     return f"{sends_task_queue}-{number.lstrip('+')}"
 
 
-def load_settings(kind: type[S] = Settings, **overrides: object) -> S:  # type: ignore[assignment]
+@overload
+def load_settings(**overrides: Any) -> Settings: ...
+
+
+@overload
+def load_settings(kind: type[S], **overrides: Any) -> S: ...
+
+
+def load_settings(kind: type[DatabaseSettings] = Settings, **overrides: Any) -> DatabaseSettings:
     """Read settings, turning the first validation problem into a one-line ConfigError."""
     try:
         return kind(**overrides)

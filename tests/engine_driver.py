@@ -7,17 +7,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from leadflow.engine import localtime
-from leadflow.engine.preview import sample_lead
+from leadflow.engine.commands import Command, QueueCall, SendMessage
 from leadflow.engine.decide import decide
-from leadflow.engine.vocabulary import (
-    Command,
-    EngineState,
-    Event,
-    LeadCreated,
-    QueueCall,
-    SendMessage,
-    TimerFired,
-)
+from leadflow.engine.events import Event, LeadCreated, TimerFired
+from leadflow.engine.preview import sample_lead
+from leadflow.engine.state import EngineState
 from leadflow.playbook.load import default_playbook
 from leadflow.playbook.schema import Playbook
 

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from leadflow.client import LeadflowClient
+from leadflow.config import Settings
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
 from leadflow.paths import shipped
@@ -96,3 +98,14 @@ async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 10.0
         if value or asyncio.get_running_loop().time() > deadline:
             return value
         await asyncio.sleep(0.05)
+
+
+def api_settings(leads: LeadflowClient, **overrides: Any) -> Settings:
+    """Settings for an app served in a test on the test's own client and database."""
+    values: dict[str, Any] = {
+        "temporal_address": "unused:7233",
+        "database_url": "postgresql://unused@127.0.0.1/unused",
+        "temporal_task_queue": leads.task_queue,
+        "sends_task_queue": leads.sends_task_queue,
+    }
+    return Settings(**(values | overrides))

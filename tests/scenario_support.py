@@ -13,8 +13,8 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.engine import localtime
+from leadflow.engine.refs import LeadRef
 from leadflow.store.tables import AuditEntry, CallQueueEntry, Lead, OutboxMessage, Task
-from leadflow.workflows.messages import LeadRef
 
 CHICAGO = "America/Chicago"
 

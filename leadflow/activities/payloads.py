@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from leadflow.engine.refs import LeadRef, Message
-from leadflow.engine.vocabulary import Command
+from leadflow.engine.commands import Command
+from leadflow.engine.refs import LeadRef
+from leadflow.models import Message
 
 
 class SendRequest(Message):

@@ -1,4 +1,4 @@
-"""Sending an outbox message exactly once (B1) through the real Twilio and SendGrid SDKs.
+"""Sending an outbox message exactly once through the real Twilio and SendGrid SDKs.
 
 The outbox row exists before any provider is called (the decision wrote it). Each attempt
 marks the row `sending`, calls the provider, then records the provider's id. A retry that
@@ -20,8 +20,6 @@ from typing import Any
 from python_http_client.exceptions import HTTPError as SendGridHTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, Mail
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -29,14 +27,15 @@ from twilio.base.exceptions import TwilioException
 from twilio.rest import Client as TwilioClient
 
 from leadflow.activities.payloads import SendRequest, SendResult
+from leadflow.engine.channels import TEXTS
 from leadflow.providers.clients import ProviderConfig, sendgrid_client, twilio_client
-from leadflow.store.tables import OptOut, OutboxMessage
+from leadflow.providers.codes import twilio_meaning
+from leadflow.store import opt_outs, outbox
+from leadflow.store.tables import OutboxMessage
 
-BAD_NUMBER = {21211, 21614, 30005, 30006}
-UNSUBSCRIBED = 21610
-UNREACHABLE = 30003
-FILTERED = 30007
 UNREACHABLE_ATTEMPTS = 3
+# The error type each kind of Twilio error ends the attempt with, for the workflow to act on.
+ENDS_AS = {"bad_number": "BadNumber", "unsubscribed": "OptedOut", "filtered": "Filtered"}
 
 
 class _Outcome(Exception):
@@ -99,7 +98,7 @@ class SendActivities:
 
     # ---- providers (blocking SDK calls, run in a thread) -----------------------------------
 
-    def _send(self, row: Any) -> str:
+    def _send(self, row: OutboxMessage) -> str:
         if row.channel == "email":
             return self._send_email(row)
         try:
@@ -120,7 +119,7 @@ class SendActivities:
             raise self._network_outcome(exc) from None
         return str(message.sid)
 
-    def _send_email(self, row: Any) -> str:
+    def _send_email(self, row: OutboxMessage) -> str:
         mail = Mail(
             from_email=self._config.sendgrid_from,
             to_emails=row.to_address,
@@ -137,7 +136,7 @@ class SendActivities:
             raise self._network_outcome(exc) from None
         return str(response.headers.get("X-Message-Id", ""))
 
-    def _find(self, row: Any) -> str | None:
+    def _find(self, row: OutboxMessage) -> str | None:
         """Reconcile: did an earlier attempt reach the provider after all?"""
         since = (row.attempted_at or row.created_at) - timedelta(minutes=1)
         if row.channel == "email":
@@ -154,17 +153,15 @@ class SendActivities:
                 return str(message.sid)
         return None
 
-    def _twilio_outcome(self, row: Any, exc: TwilioException) -> _Outcome:
+    def _twilio_outcome(self, row: OutboxMessage, exc: TwilioException) -> _Outcome:
         code = getattr(exc, "code", None)
         status = int(getattr(exc, "status", 0) or 0)
         text = f"Twilio {code or status}: {getattr(exc, 'msg', '') or exc}"
-        if code in BAD_NUMBER:
-            return _Outcome("failed", ApplicationError(text, type="BadNumber", non_retryable=True))
-        if code == UNSUBSCRIBED:
-            return _Outcome("failed", ApplicationError(text, type="OptedOut", non_retryable=True))
-        if code == FILTERED:
-            return _Outcome("failed", ApplicationError(text, type="Filtered", non_retryable=True))
-        if code == UNREACHABLE:
+        meaning = twilio_meaning(code)
+        if meaning in ENDS_AS:
+            error = ApplicationError(text, type=ENDS_AS[meaning], non_retryable=True)
+            return _Outcome("failed", error)
+        if meaning == "unreachable":
             if row.attempts + 1 >= UNREACHABLE_ATTEMPTS:
                 return _Outcome(
                     "failed", ApplicationError(text, type="Undeliverable", non_retryable=True)
@@ -200,11 +197,8 @@ class SendActivities:
 
     # ---- the outbox ---------------------------------------------------------------------
 
-    async def _row(self, key: str) -> Any:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(select(OutboxMessage.__table__).where(OutboxMessage.key == key))
-            ).one_or_none()
+    async def _row(self, key: str) -> OutboxMessage:
+        row = await outbox.get(self._engine, key)
         if row is None:
             raise ApplicationError(
                 f"no outbox message {key!r}", type="MissingOutbox", non_retryable=True
@@ -212,36 +206,21 @@ class SendActivities:
         return row
 
     async def _mark(self, key: str, **values: Any) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(OutboxMessage).where(OutboxMessage.key == key).values(**values)
-            )
+        await outbox.mark(self._engine, key, **values)
 
-    async def _opted_out(self, row: Any) -> bool:
-        channel = "sms" if row.channel in ("sms", "mms") else row.channel
+    async def _opted_out(self, row: OutboxMessage) -> bool:
+        channel = "sms" if row.channel in TEXTS else row.channel  # a text opt-out covers both
         async with self._engine.connect() as conn:
-            found = (
-                await conn.execute(
-                    select(OptOut.address).where(
-                        OptOut.account_id == row.account_id,
-                        OptOut.channel == channel,
-                        OptOut.address == row.to_address,
-                    )
-                )
-            ).first()
-        return found is not None
+            return await opt_outs.opted_out(conn, row.account_id, channel, row.to_address)
 
-    async def _record_opt_out(self, row: Any) -> None:
+    async def _record_opt_out(self, row: OutboxMessage) -> None:
+        """The carrier says the number unsubscribed: it holds for every text, account-wide."""
         async with self._engine.begin() as conn:
-            for channel in ("sms", "mms"):
-                await conn.execute(
-                    insert(OptOut)
-                    .values(
-                        account_id=row.account_id,
-                        channel=channel,
-                        address=row.to_address,
-                        source="carrier 21610",
-                        at=datetime.now(UTC),
-                    )
-                    .on_conflict_do_nothing()
-                )
+            await opt_outs.opt_out(
+                conn,
+                row.account_id,
+                TEXTS,
+                row.to_address,
+                source="carrier 21610",
+                at=datetime.now(UTC),
+            )

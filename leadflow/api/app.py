@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -18,29 +17,21 @@ from temporalio.client import Client
 
 from leadflow import __version__
 from leadflow.api import errors
+from leadflow.api.deps import Database, Leads, Services
 from leadflow.api.limits import BodyLimit
 from leadflow.api.routes.leads import router as leads_router
 from leadflow.api.routes.queue import router as queue_router
 from leadflow.api.routes.reports import router as reports_router
 from leadflow.api.routes.users import router as users_router
 from leadflow.api.routes.webhooks import router as webhooks_router
-from leadflow.client import LeadflowClient, PlaybookSource
+from leadflow.client import LeadflowClient
 from leadflow.config import Settings
+from leadflow.paths import shipped
+from leadflow.playbook.sources import PlaybookFolder, PlaybookSource
 from leadflow.store.db import check_database, create_engine
 from leadflow.temporal import connect
 
 HEALTH_TIMEOUT = 2.0
-
-
-@dataclass
-class Services:
-    leads: LeadflowClient
-    engine: AsyncEngine
-
-
-def services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
 
 
 class Health(BaseModel):
@@ -68,54 +59,41 @@ async def _database_up(engine: AsyncEngine) -> bool:
         return False
 
 
-def _sends(settings: Settings | None) -> dict[str, Any]:
-    if settings is None or not hasattr(settings, "sends_task_queue"):
-        return {}
-    return {
-        "sends_task_queue": settings.sends_task_queue,
-        "sender_queues": settings.sender_queues(),
-    }
-
-
-def _no_settings() -> Any:
-    """Apps built by tests without settings: webhooks then refuse every request (403)."""
-
-    class _Unset:
-        twilio_auth_token = None
-        public_url = None
-        sendgrid_webhook_public_key = None
-
-    return _Unset()
-
-
 def create_app(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     client: Client | None = None,
     engine: AsyncEngine | None = None,
-    task_queue: str | None = None,
     playbooks: PlaybookSource | None = None,
 ) -> FastAPI:
-    """Build the app; tests hand in a connected client and engine, processes give settings."""
+    """Build the app for `settings`.
+
+    A process that already holds a Temporal client or a database engine (the dev stack, a
+    test) may hand them in: the app uses them instead of connecting, and leaves them open.
+    An account without a stored playbook version runs the preset its account names, from
+    `playbooks` (default: the folder `PLAYBOOKS_DIR` names, else the shipped presets).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned: AsyncEngine | None = None
-        temporal, db = client, engine
-        if db is None or temporal is None:
-            assert settings is not None, "create_app needs settings or a client and an engine"
-            if db is None:
-                db = owned = create_engine(settings.database)
-                await check_database(db)
-            if temporal is None:
-                temporal = await connect(settings.temporal_address, settings.temporal_namespace)
-        queue = task_queue or (settings.temporal_task_queue if settings else "leadflow")
-        source = playbooks
-        if source is None and settings is not None and settings.playbooks_dir:
-            source = PlaybookSource(Path(settings.playbooks_dir))
-        app.state.services = Services(
-            LeadflowClient(temporal, queue, playbooks=source, **_sends(settings)), db
+        temporal, database = client, engine
+        if database is None:
+            database = owned = create_engine(settings.database)
+            await check_database(database)
+        if temporal is None:
+            temporal = await connect(settings.temporal_address, settings.temporal_namespace)
+        presets = playbooks or PlaybookFolder(
+            Path(settings.playbooks_dir) if settings.playbooks_dir else shipped("playbooks")
         )
+        leads = LeadflowClient(
+            temporal,
+            settings.temporal_task_queue,
+            playbooks=presets,
+            sends_task_queue=settings.sends_task_queue,
+            sender_queues=settings.sender_queues(),
+        )
+        app.state.services = Services(leads, database, settings)
         try:
             yield
         finally:
@@ -130,10 +108,10 @@ def create_app(
     )
 
     @app.get("/health", response_model=Health, tags=["ops"])
-    async def health(found: Annotated[Services, Depends(services)]) -> JSONResponse:
+    async def health(leads: Leads, database: Database) -> JSONResponse:
         """Whether Temporal and PostgreSQL answer; 503 when either is down."""
         temporal_up, database_up = await asyncio.gather(
-            _temporal_up(found.leads.temporal), _database_up(found.engine)
+            _temporal_up(leads.temporal), _database_up(database)
         )
         body = Health(
             status="ok" if temporal_up and database_up else "degraded",
@@ -149,5 +127,4 @@ def create_app(
     app.include_router(reports_router)
     app.include_router(users_router)
     app.include_router(webhooks_router)
-    app.state.settings = settings or _no_settings()
     return app

@@ -1,4 +1,5 @@
-"""How the client's typed errors read over HTTP: a status and a message saying what to fix."""
+"""How the client's and the store's typed errors read over HTTP: a status and a message
+saying what to fix."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from leadflow.client import (
     LeadNotFound,
     LeadUnavailable,
 )
+from leadflow.store.users import NotAMember
 
 STATUS_FOR: dict[type[LeadflowError], int] = {  # the first that matches
     LeadNotFound: status.HTTP_404_NOT_FOUND,
@@ -33,6 +35,11 @@ async def _leadflow_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=code)
 
 
+async def _not_a_member(request: Request, exc: Exception) -> JSONResponse:
+    """A user named for a designation they cannot fill."""
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     """Input that passed the request schema but not a model built from it: still a 422."""
     assert isinstance(exc, ValidationError)
@@ -46,3 +53,4 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(LeadflowError, _leadflow_error)
     app.add_exception_handler(ValidationError, _invalid)
+    app.add_exception_handler(NotAMember, _not_a_member)

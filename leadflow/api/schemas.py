@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from datetime import date
+from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
+from leadflow.engine.commands import Audit
 from leadflow.engine.contacts import Phone
 from leadflow.engine.preview import Entry
-from leadflow.engine.vocabulary import Audit, Member, Party
-from leadflow.workflows.messages import LeadProfile, LeadSnapshot, TimeZone
+from leadflow.engine.state import Member, Party
+from leadflow.store.leads import Note
+from leadflow.workflows.messages import LeadProfile, LeadSnapshot, Name, TimeZone
 
 T = TypeVar("T")
 
@@ -42,30 +44,19 @@ class MemberIn(_In):
         return Member(**self.model_dump())
 
 
-class LeadIn(_In):
-    """A lead as a backend service sends it; anything left out comes from the playbook."""
+def _checked_at_door(model: type[BaseModel]) -> BeforeValidator:
+    """Read a contact as the API's own input model does, with its checks and messages."""
+    return BeforeValidator(
+        lambda value: model.model_validate(value).model_dump() if isinstance(value, dict) else value
+    )
 
-    playbook: str | None = None
-    first_name: Annotated[str, Field(max_length=200)] | None = None
-    last_name: Annotated[str, Field(max_length=200)] | None = None
-    time_zone: TimeZone | None = None
-    region: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
-    loan_purpose: Annotated[str, Field(max_length=100)] | None = None
-    milestone: str | None = None
-    status: str | None = None
-    parties: dict[str, PartyIn] = {}
-    designations: dict[str, MemberIn] = {}
-    key_dates: dict[str, date] = {}
-    horizon: date | None = Field(default=None, description="when the lead means to buy or sell")
 
-    def profile(self, default_playbook: str) -> LeadProfile:
-        data: dict[str, Any] = self.model_dump(
-            exclude_unset=True, exclude={"parties", "designations"}
-        )
-        data["playbook"] = self.playbook or default_playbook
-        data["parties"] = {role: p.party() for role, p in self.parties.items()}
-        data["designations"] = {name: m.member() for name, m in self.designations.items()}
-        return LeadProfile(**data)
+class LeadIn(LeadProfile):
+    """A lead as a backend service sends it: its profile, with every contact checked at the
+    door as on the other endpoints. Anything left out comes from the playbook."""
+
+    parties: dict[Name, Annotated[Party, _checked_at_door(PartyIn)]] = {}
+    designations: dict[Name, Annotated[Member, _checked_at_door(MemberIn)]] = {}
 
 
 class KeyDatesIn(_In):
@@ -110,15 +101,6 @@ class AgentIn(_In):
     agent: Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class HistoryOut(BaseModel):
-    at: datetime
-    action: str
-    milestone: str
-    status: str | None
-    note: str
-    actor: str
-
-
 class LeadView(BaseModel):
     """GET /v1/leads/{id}: where the lead stands, who is on it, what happened, what is next."""
 
@@ -131,18 +113,9 @@ class LeadView(BaseModel):
     parties: dict[str, Party]
     designations: dict[str, Member]
     key_dates: dict[str, date]
-    history: list[HistoryOut]
+    history: list[Note]
     agenda: list[Entry]
     audit: list[Audit]
-
-
-class LeadSummary(BaseModel):
-    lead_id: str
-    first_name: str | None
-    last_name: str | None
-    milestone: str
-    status: str | None
-    updated_at: datetime
 
 
 class Page(BaseModel, Generic[T]):

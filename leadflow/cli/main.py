@@ -174,7 +174,7 @@ def simulate(
 
     from rich.table import Table
 
-    from leadflow.cli.simulate import ScenarioError, load_scenario
+    from leadflow.cli.scenario import ScenarioError, load_scenario
     from leadflow.cli.simulate import simulate as run
 
     try:

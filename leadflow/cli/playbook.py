@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 import leadflow.engine.localtime as localtime
+from leadflow.engine.describe import words
 from leadflow.engine.preview import Entry, sample_lead, timeline
-from leadflow.engine.vocabulary import EngineState
+from leadflow.engine.state import EngineState
 from leadflow.playbook.load import PlaybookError, load_playbook
 from leadflow.playbook.schema import Playbook
 
@@ -61,7 +62,7 @@ def preview(
         raise typer.Exit(1) from None
     began = _start(start)
     entries = [e for e in timeline(book, state, began, days) if e.command.kind != "set_status"]
-    rows = [_row(book, state.time_zone, began, entry) for entry in entries]
+    rows = [_row(state.time_zone, began, entry) for entry in entries]
     if as_json:
         typer.echo(json.dumps(rows, indent=2, default=str))
         return
@@ -108,24 +109,19 @@ def _lead(book: Playbook, path: Path | None) -> EngineState:
         raise PlaybookError(str(path), found) from None
 
 
-def _row(book: Playbook, zone: str, began: datetime, entry: Entry) -> dict[str, Any]:
+def _row(zone: str, began: datetime, entry: Entry) -> dict[str, Any]:
     c = entry.command
     at = getattr(c, "available_at", None) or getattr(c, "due_at", None) or entry.at
     day = (localtime.local_date(at, zone) - localtime.local_date(began, zone)).days
+    said = words(c, zone)
     row: dict[str, Any] = {
         "day": day,
         "at": at.isoformat(),
         "local_time": localtime.describe(at, zone),
         "what": c.kind,
+        "target": said.target,
+        "detail": said.detail,
     }
-    if c.kind == "send_message":
-        row |= {"target": f"{c.channel} to {c.party}", "detail": c.body}
-    elif c.kind == "queue_call":
-        row |= {"target": c.label, "detail": f"priority {c.priority}. {c.notes}".strip()}
-    elif c.kind == "create_task":
-        row |= {"target": c.assignee or "(unassigned)", "detail": c.subject}
-    elif c.kind == "audit":
-        row |= {"target": c.outcome, "detail": f"{c.key}: {c.reason}", "outcome": c.outcome}
-    else:
-        row |= {"target": "", "detail": c.model_dump_json(exclude={"kind"})}
+    if c.kind == "audit":
+        row["outcome"] = c.outcome
     return row

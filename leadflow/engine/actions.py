@@ -12,9 +12,7 @@ from leadflow.engine.run import (
     sender_for,
     task,
 )
-from leadflow.engine.vocabulary import (
-    PendingTouch,
-)
+from leadflow.engine.state import PendingTouch
 from leadflow.playbook.schema import Action
 
 

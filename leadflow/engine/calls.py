@@ -7,6 +7,8 @@ from datetime import UTC, datetime, time, timedelta
 
 import leadflow.engine.localtime as localtime
 from leadflow.engine import gate
+from leadflow.engine.commands import CompleteTask, CreateTask, InvalidChange, QueueCall
+from leadflow.engine.events import FollowUpCompleted, FollowUpScheduled
 from leadflow.engine.run import (
     Run,
     dequeue,
@@ -14,16 +16,7 @@ from leadflow.engine.run import (
     primary_party,
     task,
 )
-from leadflow.engine.vocabulary import (
-    CompleteTask,
-    CreateTask,
-    FollowUp,
-    FollowUpCompleted,
-    FollowUpScheduled,
-    InvalidChange,
-    QueueCall,
-    QueueEntry,
-)
+from leadflow.engine.state import FollowUp, QueueEntry
 from leadflow.playbook.schema import QueueLabel, Window
 
 APPOINTMENTS: tuple[QueueLabel, ...] = ("Callback", "Scheduled", "FollowUp")
@@ -41,7 +34,7 @@ def calling_hours(run: Run, moment: datetime) -> datetime:
 
 
 def _cycle(run: Run, moment: datetime) -> tuple[float, int]:
-    """M23: the production-cycle band the lead is in on that day: (interval factor, boost)."""
+    """The production-cycle band the lead is in on that day: (interval factor, boost)."""
     s = run.s
     day = localtime.local_date(moment, s.time_zone).day
     for band in run.book.production_cycle:
@@ -96,7 +89,7 @@ def queue(run: Run, label: QueueLabel, at: datetime, key: str, notes: str) -> No
 
 
 def return_to_queue(run: Run, hold: timedelta) -> None:
-    """After a call: back after the hold, or after the status's callback period (M19, M22)."""
+    """After a call: back after the hold, or after the status's callback period."""
     s = run.s
     wait = hold
     period = run.book.callback_periods.get(s.status)
@@ -172,7 +165,7 @@ def add_follow_up(run: Run, follow_up: FollowUp, prompt: str | None = None) -> N
 
 
 def queue_follow_up(run: Run, follow_up: FollowUp) -> None:
-    """M19: a follow-up date from the communication log brings the lead back then, whatever
+    """A follow-up date from the communication log brings the lead back then, whatever
     its subject (a call follow-up does so as a Callback or Scheduled call)."""
     queue(
         run,

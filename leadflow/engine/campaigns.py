@@ -6,15 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import leadflow.engine.localtime as localtime
+from leadflow.engine.commands import InvalidChange
+from leadflow.engine.events import CampaignChanged
 from leadflow.engine.run import (
     Run,
 )
-from leadflow.engine.vocabulary import (
-    CampaignChanged,
-    CampaignRun,
-    EngineState,
-    InvalidChange,
-)
+from leadflow.engine.state import CampaignRun, EngineState
 from leadflow.playbook.schema import Playbook
 
 

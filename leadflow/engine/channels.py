@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from leadflow.engine.vocabulary import Channel
+from leadflow.models import Channel
 
 OptOutScope = Literal["sms", "email", "call", "all"]
 

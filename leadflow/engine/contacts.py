@@ -10,7 +10,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator
 
-from leadflow.engine.vocabulary import Member, Party
+from leadflow.engine.state import Member, Party
 
 
 def e164(value: str) -> str:

@@ -7,18 +7,14 @@ from datetime import UTC, time, timedelta
 
 import leadflow.engine.localtime as localtime
 from leadflow.engine import actions, calls
+from leadflow.engine.commands import InvalidChange
+from leadflow.engine.events import HorizonStated, KeyDatesChanged
 from leadflow.engine.run import (
     Run,
     history,
     merge,
 )
-from leadflow.engine.vocabulary import (
-    AgendaItem,
-    FollowUp,
-    HorizonStated,
-    InvalidChange,
-    KeyDatesChanged,
-)
+from leadflow.engine.state import AgendaItem, FollowUp
 
 
 def schedule_date_rules(run: Run, changed: list[str]) -> None:
@@ -46,7 +42,7 @@ def run_date_rule(run: Run, item: AgendaItem) -> None:
 
 
 def horizon_stated(run: Run, event: HorizonStated) -> None:
-    """M21: check in at the latest after a third (configurable) of the time to the horizon."""
+    """Check in at the latest after a third (configurable) of the time to the horizon."""
     s = run.s
     horizon = localtime.at_local(event.horizon, time(10), s.time_zone)
     if horizon <= run.now:

@@ -12,35 +12,31 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from leadflow.engine import actions, calls, campaigns, dates, due, gate, replies, statuses
+from leadflow.engine.commands import Decision, InvalidChange, SaveParties
+from leadflow.engine.events import (
+    CallLogged,
+    CampaignChanged,
+    DeliveryFailed,
+    DesignationsChanged,
+    Event,
+    FollowUpCompleted,
+    FollowUpScheduled,
+    HorizonStated,
+    KeyDatesChanged,
+    LeadCreated,
+    OptedIn,
+    OptedOut,
+    PartiesChanged,
+    ReplyReceived,
+    StatusChanged,
+    TimerFired,
+)
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.run import (
     Run,
     merge,
 )
-from leadflow.engine.vocabulary import (
-    CallLogged,
-    CampaignChanged,
-    Decision,
-    DeliveryFailed,
-    DesignationsChanged,
-    EngineState,
-    Event,
-    FollowUpCompleted,
-    FollowUpScheduled,
-    HorizonStated,
-    InvalidChange,
-    KeyDatesChanged,
-    LeadCreated,
-    Member,
-    OptedIn,
-    OptedOut,
-    PartiesChanged,
-    Party,
-    ReplyReceived,
-    SaveParties,
-    StatusChanged,
-    TimerFired,
-)
+from leadflow.engine.state import EngineState, Member, Party
 from leadflow.playbook.schema import Playbook
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from leadflow.engine import calls, campaigns, dates, gate, statuses
+from leadflow.engine.commands import InvalidChange
 from leadflow.engine.run import (
     Run,
     sender_for,
     task,
 )
-from leadflow.engine.vocabulary import (
-    InvalidChange,
-    PendingTouch,
-)
+from leadflow.engine.state import PendingTouch
 
 MAX_STEPS_PER_DECISION = 500  # a guard, far above any real catch-up after downtime
 

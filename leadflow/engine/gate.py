@@ -13,6 +13,8 @@ from typing import Any
 import leadflow.engine.localtime as localtime
 import leadflow.engine.phones as phones
 from leadflow.engine.channels import BY_PHONE, opt_out_covers
+from leadflow.engine.commands import CompleteTask, RecordOptOut, SendMessage
+from leadflow.engine.events import DesignationsChanged, OptedIn, OptedOut
 from leadflow.engine.run import (
     Run,
     dequeue,
@@ -21,21 +23,8 @@ from leadflow.engine.run import (
     primary_party,
     task,
 )
-from leadflow.engine.vocabulary import (
-    AgendaItem,
-    Channel,
-    CompleteTask,
-    DesignationsChanged,
-    EngineState,
-    Member,
-    OptedIn,
-    OptedOut,
-    Party,
-    PendingTouch,
-    RecordOptOut,
-    SendMessage,
-    TouchLog,
-)
+from leadflow.engine.state import AgendaItem, EngineState, Member, Party, PendingTouch, TouchLog
+from leadflow.models import Channel
 from leadflow.playbook.schema import Playbook, Sender, Window
 from leadflow.playbook.templates import TemplateProblem, render, template_context
 
@@ -144,7 +133,7 @@ def _defer(run: Run, touch: PendingTouch, until: datetime, why: str) -> None:
 
 
 def _hold(run: Run, touch: PendingTouch, designation: str) -> None:
-    """M8: nothing is sent from the wrong person. Hold it and ask for the assignment."""
+    """Nothing is sent from the wrong person. Hold it and ask for the assignment."""
     s = run.s
     first = _first_held(s, designation)
     s.agenda.append(
@@ -257,7 +246,7 @@ def opted_in(run: Run, event: OptedIn) -> None:
 def designations_changed(run: Run, event: DesignationsChanged) -> None:
     s = run.s
     merge(s.designations, event.assignments, run.book.designations, "designation")
-    # Held actions waiting for a designation become due now (M8); so is the task asking for it.
+    # Held actions waiting for a designation become due now; so is the task asking for it.
     for designation in sorted(event.assignments):
         first = _first_held(s, designation)
         if first is not None and designation in s.designations:

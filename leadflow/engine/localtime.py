@@ -1,4 +1,4 @@
-"""Local-time arithmetic for leads.
+"""Local-time arithmetic for leads, and which time-zone names are known.
 
 The only place that touches zoneinfo: the workflow sandbox turns `ZoneInfo` into a restricted
 proxy, so workflow code imports this module passed through and calls it instead.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 
 @cache
@@ -75,3 +75,15 @@ def known_zone(name: str) -> bool:
     except (KeyError, ValueError):
         return False
     return True
+
+
+@cache
+def _iana_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def check_time_zone(name: str) -> str:
+    """The name, if it is an IANA time zone (from tzdata); ValueError saying what to use if not."""
+    if name not in _iana_names():
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as America/Chicago")
+    return name

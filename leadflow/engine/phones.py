@@ -1,7 +1,7 @@
 """Where a phone number rings: the time zones of its area code (phonenumbers' data).
 
 Pure and offline; the compliance gate takes these zones together with the party's own,
-and the stricter wins (B2).
+and the stricter wins.
 """
 
 from __future__ import annotations

@@ -7,16 +7,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadflow.engine.commands import Command
 from leadflow.engine.decide import decide, new_state
+from leadflow.engine.events import LeadCreated, TimerFired
 from leadflow.engine.refs import LeadRef
-from leadflow.engine.vocabulary import (
-    Command,
-    EngineState,
-    LeadCreated,
-    Member,
-    Party,
-    TimerFired,
-)
+from leadflow.engine.state import EngineState, Member, Party
 from leadflow.playbook.schema import Playbook
 
 MAX_WAKE_UPS = 10_000

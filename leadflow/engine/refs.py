@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
+
+from leadflow.models import Message
 
 Identifier = Annotated[
     str,
@@ -13,12 +15,8 @@ Identifier = Annotated[
 ]
 
 
-class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class LeadRef(Message):
-    """Which lead: unique per account; the workflow id is derived from it (M25)."""
+    """Which lead: unique per account; the workflow id is derived from it."""
 
     account_id: Identifier
     lead_id: Identifier

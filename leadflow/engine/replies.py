@@ -5,19 +5,14 @@ from __future__ import annotations
 import leadflow.engine.keywords as keywords
 from leadflow.engine import campaigns, gate, statuses
 from leadflow.engine.channels import BY_PHONE
+from leadflow.engine.events import DeliveryFailed, OptedIn, OptedOut, ReplyReceived
 from leadflow.engine.run import (
     Run,
     dequeue,
     history,
     task,
 )
-from leadflow.engine.vocabulary import (
-    Channel,
-    DeliveryFailed,
-    OptedIn,
-    OptedOut,
-    ReplyReceived,
-)
+from leadflow.models import Channel
 
 
 def reply_received(run: Run, event: ReplyReceived) -> None:

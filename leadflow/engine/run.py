@@ -7,17 +7,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from leadflow.engine.vocabulary import (
+from leadflow.engine.commands import (
     Audit,
     Command,
     CreateTask,
     DequeueCall,
-    EngineState,
     InvalidChange,
-    Member,
-    Party,
     RecordHistory,
 )
+from leadflow.engine.state import EngineState, Member, Party
 from leadflow.playbook.schema import Playbook, Sender
 
 

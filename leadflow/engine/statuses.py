@@ -4,18 +4,14 @@ history note, contact made, calls blocked, the milestone's actions), and logged 
 from __future__ import annotations
 
 from leadflow.engine import actions, calls, campaigns
+from leadflow.engine.commands import InvalidChange, SetStatus
+from leadflow.engine.events import CallLogged, StatusChanged
 from leadflow.engine.run import (
     Run,
     dequeue,
     history,
 )
-from leadflow.engine.vocabulary import (
-    CallLogged,
-    FollowUp,
-    InvalidChange,
-    SetStatus,
-    StatusChanged,
-)
+from leadflow.engine.state import FollowUp
 from leadflow.playbook.schema import Playbook
 
 
@@ -143,7 +139,7 @@ def call_logged(run: Run, event: CallLogged) -> None:
     apply_change(run, s.milestone, disposition.status, "Call", note, event.actor)
     s.hold_until = run.now + disposition.hold
     if event.follow_up is not None:
-        calls.add_follow_up(run, event.follow_up, prompt)  # a follow-up overrides the hold (M19)
+        calls.add_follow_up(run, event.follow_up, prompt)  # a follow-up overrides the hold
         if s.queue is None:  # not a call: the lead is still back on the follow-up's date
             calls.queue_follow_up(run, event.follow_up)
         if s.queue is None and prompt is not None:

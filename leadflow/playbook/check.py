@@ -173,7 +173,7 @@ def _step(book: Playbook, path: str, step: Step) -> Iterator[Problem]:
 
 
 def _loops(book: Playbook) -> Iterator[Problem]:
-    """A campaign whose completion leads back to itself would run forever (M14 chains)."""
+    """A campaign whose completion leads back to itself would run forever."""
     starts: dict[str, set[str]] = {}  # milestone -> campaigns its actions start
     for milestone, flow in book.milestone_actions.items():
         actions = [*flow.actions, *(a for variant in flow.variants.values() for a in variant)]

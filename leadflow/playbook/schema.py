@@ -10,31 +10,25 @@ from __future__ import annotations
 from datetime import time, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from leadflow.models import Channel, Message, Name
 from leadflow.playbook.durations import Duration
 
 QueueLabel = Literal["CallASAP", "Redial", "Callback", "Scheduled", "FollowUp", "SetCallback"]
-MessageChannel = Literal["sms", "mms", "email"]
-Blockable = Literal["call", "sms", "mms", "email"]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Status(Strict):
+class Status(Message):
     name: Name
-    requires_follow_up: bool = False  # M4: Hot, Follow Up
-    contacted: bool = False  # contact made: call cadences stop (M16)
-    blocks: list[Blockable] = []  # Do Not Call, Bad Phone Number (B2)
-    queue: QueueLabel | None = None  # entering it puts the lead in the queue (M17: Hot)
-    priority: int = 0  # added to the queue priority of leads in this status (M18)
+    requires_follow_up: bool = False  # e.g. Hot, Follow Up: a change to it needs a follow-up
+    contacted: bool = False  # contact made: call cadences stop
+    blocks: list[Channel] = []  # e.g. Do Not Call, Bad Phone Number
+    queue: QueueLabel | None = None  # entering it puts the lead in the queue (e.g. Hot)
+    priority: int = 0  # added to the queue priority of leads in this status
 
 
-class Sender(Strict):
-    """Share from (M8): a designation on the lead, or a named user of the team."""
+class Sender(Message):
+    """Whom a touch or task is from: a designation on the lead, or a named user of the team."""
 
     designation: Name | None = None
     user: Name | None = None
@@ -46,15 +40,15 @@ class Sender(Strict):
         return self
 
 
-class StopWindow(Strict):
-    """M10: suppress the action from `within` before the key date on."""
+class StopWindow(Message):
+    """Stop communication: suppress the action from `within` before the key date on."""
 
     key_date: Name
     within: Duration
 
 
-class Action(Strict):
-    """What a milestone, a new lead or a date rule makes happen (M6-M8, M10)."""
+class Action(Message):
+    """What a milestone, a new lead or a date rule makes happen."""
 
     do: Literal["sms", "mms", "email", "task", "campaign", "queue_call"]
     template: Name | None = None
@@ -84,14 +78,14 @@ class Action(Strict):
         return self
 
 
-class MilestoneWorkflow(Strict):
-    """M9: the primary actions, and variants chosen by the lead's loan purpose (exact match)."""
+class MilestoneWorkflow(Message):
+    """A milestone's actions, and variants chosen by the lead's loan purpose (exact match)."""
 
     actions: list[Action] = []
     variants: dict[Name, list[Action]] = {}
 
 
-class Step(Strict):
+class Step(Message):
     """One touch of a campaign, `after` its enrollment, optionally at a local time of day."""
 
     after: Duration
@@ -115,19 +109,19 @@ class Step(Strict):
         return self
 
 
-class Outcome(Strict):
-    """M14: what a campaign sets when it completes with no reply."""
+class Outcome(Message):
+    """What a campaign sets when it completes with no reply."""
 
     milestone: Name | None = None
     status: Name | None = None
 
 
-class Campaign(Strict):
+class Campaign(Message):
     description: str = ""
     steps: list[Step] = Field(min_length=1)
-    stop_on_reply: bool = True  # M13
-    stop_on_contact: bool = False  # M16: call cadences run until contact
-    on_complete: Outcome | None = None  # M14
+    stop_on_reply: bool = True  # a reply from the lead ends it
+    stop_on_contact: bool = False  # call cadences run until contact
+    on_complete: Outcome | None = None
 
     @field_validator("steps")
     @classmethod
@@ -138,8 +132,8 @@ class Campaign(Strict):
         return steps
 
 
-class Disposition(Strict):
-    """M19: what logging a call with this disposition does to the lead."""
+class Disposition(Message):
+    """What logging a call with this disposition does to the lead."""
 
     status: Name
     hold: Duration  # out of the queue for this long
@@ -149,15 +143,16 @@ class Disposition(Strict):
     requeue: bool = True
 
 
-class FollowUpRules(Strict):
-    """M20-M21."""
+class FollowUpRules(Message):
+    """Follow-ups: the subjects and durations allowed, and how far before the lead's
+    buy/sell horizon the first check-in must be (a fraction of the time to it)."""
 
     subjects: list[Name] = ["Call", "Email", "Letter", "Quote", "Meeting", "Other"]
     durations: list[Duration] = [timedelta(minutes=15), timedelta(minutes=30), timedelta(hours=1)]
     horizon_fraction: float = Field(default=1 / 3, gt=0, le=1)
 
 
-class ContactPrompt(Strict):
+class ContactPrompt(Message):
     """Seed 002: once contact is made the agent sets the next call (a Callback, or a
     Scheduled Call when the lead named the time), so the lead is never re-queued on a guess.
     Until a call follow-up is set, a task and a SetCallback queue entry say so."""
@@ -166,8 +161,8 @@ class ContactPrompt(Strict):
     assignee: Sender | None = None  # the defaults' sender when not given
 
 
-class CallbackPeriod(Strict):
-    """M22: after a call, the lead returns to the queue within [min, max]."""
+class CallbackPeriod(Message):
+    """After a call, the lead returns to the queue within [min, max]."""
 
     min: Duration
     max: Duration
@@ -179,8 +174,8 @@ class CallbackPeriod(Strict):
         return self
 
 
-class CycleBand(Strict):
-    """M23: on these days of the month, leads matching `milestones`/`contacted` get
+class CycleBand(Message):
+    """The production cycle: on these days of the month, leads matching `milestones`/`contacted` get
     shorter callback intervals and a higher priority."""
 
     first_day: int = Field(ge=1, le=31)
@@ -197,7 +192,7 @@ class CycleBand(Strict):
         return self
 
 
-class Window(Strict):
+class Window(Message):
     start: time
     end: time
 
@@ -208,13 +203,13 @@ class Window(Strict):
         return self
 
 
-class FrequencyCap(Strict):
+class FrequencyCap(Message):
     max: int = Field(ge=1)
     per: Duration
 
 
-class Compliance(Strict):
-    """B2: when a lead may be touched, as data. State keys are two-letter codes."""
+class Compliance(Message):
+    """When a lead may be touched, as data. State keys are two-letter codes."""
 
     quiet_hours: Window = Window(start=time(8), end=time(21))  # federal (TCPA) default
     state_quiet_hours: dict[str, Window] = {}
@@ -222,8 +217,8 @@ class Compliance(Strict):
     sms_requires_consent: bool = True
 
 
-class DateRule(Strict):
-    """M11: an action at an offset from a key date, at a local time of day."""
+class DateRule(Message):
+    """An action at an offset from a key date, at a local time of day."""
 
     name: Name
     key_date: Name
@@ -232,34 +227,34 @@ class DateRule(Strict):
     action: Action
 
 
-class Template(Strict):
+class Template(Message):
     body: str
     subject: str | None = None  # email subject (a template too)
 
 
-class Defaults(Strict):
+class Defaults(Message):
     milestone: Name
     status: Name
     sender: Sender  # when an action names no share_from
     time_zone: str = "America/Chicago"
 
 
-class User(Strict):
+class User(Message):
     name: Name
     phone: str | None = None
     email: str | None = None
 
 
-class Playbook(Strict):
+class Playbook(Message):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
     version: int = Field(ge=1)
     description: str = ""
-    actions: list[Name]  # M1: history-note actions
-    milestones: list[Name]  # ordered (M1)
+    actions: list[Name]  # history-note actions
+    milestones: list[Name]  # in order
     statuses: list[Status]
-    links: dict[Name, list[Name]]  # M3
-    parties: list[Name]  # M7
-    designations: list[Name]  # M8
+    links: dict[Name, list[Name]]  # milestone -> the statuses allowed with it
+    parties: list[Name]  # whom touches can go to
+    designations: list[Name]  # the team roles a lead is assigned
     users: dict[Name, User] = {}
     key_dates: list[Name] = []
     defaults: Defaults

@@ -2,7 +2,7 @@
 
 It records every request, answers like the real services, and fails on demand: a
 `POST /_control/failures` entry makes the next sends to an address answer with a Twilio
-error code (21211, 21610, 21614, 30003, 30005, 30006, 30007), 429, a 5xx or a hang.
+error code (any in `leadflow.providers.codes`), 429, a 5xx or a hang.
 """
 
 from __future__ import annotations
@@ -23,15 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
-TWILIO_ERRORS = {
-    21211: "The 'To' number is not a valid phone number.",
-    21610: "Attempt to send to unsubscribed recipient",
-    21614: "'To' number is not a valid mobile number",
-    30003: "Unreachable destination handset",
-    30005: "Unknown destination handset",
-    30006: "Landline or unreachable carrier",
-    30007: "Message filtered",
-}
+from leadflow.providers.codes import TWILIO_ERRORS
 
 
 @dataclass
@@ -67,7 +59,7 @@ def _twilio_error(code: int | str) -> Response:
     if isinstance(code, int) and code in TWILIO_ERRORS:
         body = {
             "code": code,
-            "message": TWILIO_ERRORS[code],
+            "message": TWILIO_ERRORS[code].message,
             "status": 400,
             "more_info": f"https://www.twilio.com/docs/errors/{code}",
         }

@@ -1,4 +1,4 @@
-"""Playbook versions per account (B3): the API starts new leads on the current version;
+"""Playbook versions per account: the API starts new leads on the current version;
 running leads keep the version they started with (it travels in their workflow input)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The call queue agents work from (M17-M20, M24).
+"""The call queue agents work from: one call per lead, claimed by one agent at a time.
 
 At most one row per lead (the workflow keeps it in step). An agent claims the next call:
 highest priority first, then the longest available; `FOR UPDATE SKIP LOCKED` keeps two
@@ -12,9 +12,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import delete, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from leadflow.engine.commands import QueueCall
+from leadflow.engine.refs import LeadRef
+from leadflow.store.leads import Note
 from leadflow.store.tables import CallQueueEntry
 
 LEASE = timedelta(minutes=15)
@@ -26,15 +30,6 @@ class Contact(BaseModel):
     name: str | None
     phone: str | None
     email: str | None
-
-
-class Note(BaseModel):
-    at: datetime
-    action: str
-    milestone: str
-    status: str | None
-    note: str
-    actor: str
 
 
 class ClaimedCall(BaseModel):
@@ -127,3 +122,28 @@ async def release(engine: AsyncEngine, account_id: str, lead_id: str, agent: str
             .values(claimed_by=None, claimed_until=None)
         )
     return bool(result.rowcount)
+
+
+async def enqueue(conn: AsyncConnection, lead: LeadRef, call: QueueCall, at: datetime) -> None:
+    """Put the lead's next call in the queue, replacing the one it had."""
+    values = {
+        "key": call.key,
+        "label": call.label,
+        "priority": call.priority,
+        "available_at": call.available_at,
+        "notes": call.notes,
+        "queued_at": at,
+    }
+    await conn.execute(
+        insert(CallQueueEntry)
+        .values(account_id=lead.account_id, lead_id=lead.lead_id, **values)
+        .on_conflict_do_update(index_elements=["account_id", "lead_id"], set_=values)
+    )
+
+
+async def dequeue(conn: AsyncConnection, lead: LeadRef) -> None:
+    await conn.execute(
+        delete(CallQueueEntry).where(
+            CallQueueEntry.account_id == lead.account_id, CallQueueEntry.lead_id == lead.lead_id
+        )
+    )

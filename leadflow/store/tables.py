@@ -62,7 +62,7 @@ class Lead(Base):
 
 
 class HistoryNote(Base):
-    """M2: every update to a lead leaves a note (action, milestone, status, text, who, when)."""
+    """Every update to a lead leaves a note (action, milestone, status, text, who, when)."""
 
     __tablename__ = "history_notes"
     __table_args__ = (
@@ -104,7 +104,7 @@ class Task(Base):
 
 
 class CallQueueEntry(Base):
-    """M17-M18: at most one entry per lead, the call an agent should make next."""
+    """At most one entry per lead, the call an agent should make next."""
 
     __tablename__ = "call_queue"
     __table_args__ = (
@@ -126,7 +126,7 @@ class CallQueueEntry(Base):
 
 
 class OutboxMessage(Base):
-    """B1: every message a lead is to receive, written before any provider is called."""
+    """Every message a lead is to receive, written before any provider is called."""
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -155,7 +155,7 @@ class OutboxMessage(Base):
 
 
 class AuditEntry(Base):
-    """B5: why each touch fired, was deferred, held or skipped."""
+    """Why each touch fired, was deferred, held or skipped."""
 
     __tablename__ = "audit_log"
     __table_args__ = (
@@ -199,7 +199,7 @@ class ApiKey(Base):
 
 
 class LeadParty(Base):
-    """M7/M24: the people on a lead, with the contact data an agent sees in the queue."""
+    """The people on a lead, with the contact data an agent sees in the queue."""
 
     __tablename__ = "parties"
     __table_args__ = (_of_a_lead(),)
@@ -215,7 +215,7 @@ class LeadParty(Base):
 
 
 class PlaybookVersion(Base):
-    """B3: every version of an account's playbook; a lead keeps the one it started with."""
+    """Every version of an account's playbook; a lead keeps the one it started with."""
 
     __tablename__ = "playbook_versions"
 
@@ -229,7 +229,7 @@ class PlaybookVersion(Base):
 
 
 class User(Base):
-    """A team member, with the designations they can fill on leads (M8)."""
+    """A team member, with the designations they can fill on leads."""
 
     __tablename__ = "users"
 
@@ -255,13 +255,13 @@ class _AddressFact:
 
 
 class OptOut(_AddressFact, Base):
-    """B2: an address that asked not to be contacted on a channel, across the account."""
+    """An address that asked not to be contacted on a channel, across the account."""
 
     __tablename__ = "opt_outs"
 
 
 class Consent(_AddressFact, Base):
-    """B2: recorded consent to automated texts, per address."""
+    """Recorded consent to automated texts, per address."""
 
     __tablename__ = "consents"
 

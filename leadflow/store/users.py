@@ -1,14 +1,17 @@
-"""Team members and the designations they fill (M8)."""
+"""Team members and the designations they can fill on leads."""
 
 from __future__ import annotations
 
-from fastapi import HTTPException, status
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from leadflow.engine.vocabulary import Member
+from leadflow.engine.state import Member
 from leadflow.store.tables import User
+
+
+class NotAMember(ValueError):
+    """The user cannot fill the designation: unknown, or not designated for it."""
 
 
 async def save_user(
@@ -43,7 +46,7 @@ async def list_users(
 async def member_for(
     engine: AsyncEngine, account_id: str, user_id: str, designation: str
 ) -> Member:
-    """The user as a lead's member for `designation`; 422 if unknown or not designated."""
+    """The user as a lead's member for `designation`; NotAMember if they cannot fill it."""
     async with engine.connect() as conn:
         row = (
             await conn.execute(
@@ -51,13 +54,9 @@ async def member_for(
             )
         ).one_or_none()
     if row is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"unknown user {user_id!r}; add them with PUT /v1/users/{user_id}",
-        )
+        raise NotAMember(f"unknown user {user_id!r}; add them with PUT /v1/users/{user_id}")
     if designation not in row.designations:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
+        raise NotAMember(
             f"user {user_id!r} is not designated {designation!r} "
             f"(has {', '.join(row.designations) or 'none'})",
         )

@@ -1,4 +1,4 @@
-"""LeadWorkflow: one durable workflow per lead, as long as the lead lives (M25).
+"""LeadWorkflow: one durable workflow per lead, as long as the lead lives.
 
 Updates and signals become events in an inbox. One loop takes them one at a time, or the
 timer when the next touch is due, asks the engine what to do, writes the commands in one
@@ -11,54 +11,41 @@ import asyncio
 import contextlib
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import (
-    RetryPolicy,
-    SearchAttributeKey,
-    SearchAttributeUpdate,
-    SearchAttributeValueType,
-)
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    import leadflow.engine.localtime as localtime
-    import leadflow.workflows.search_attributes as sa
+    import leadflow.workflows.answers as answers
+    import leadflow.workflows.visibility as visibility
     from leadflow.activities.payloads import ApplyDecision, LeadRecord, SendRequest, SendResult
     from leadflow.activities.store import LeadStoreActivities
-    from leadflow.engine.preview import Entry, project
-    from leadflow.engine.rules import decide, describe_next, initial_state
-    from leadflow.engine.vocabulary import (
-        Audit,
-        CallLogged,
+    from leadflow.engine.commands import Audit, Decision, InvalidChange, SendMessage
+    from leadflow.engine.decide import decide, describe_next, initial_state
+    from leadflow.engine.describe import summary
+    from leadflow.engine.events import (
         CampaignChanged,
-        Decision,
         DeliveryFailed,
         DesignationsChanged,
-        EngineState,
-        FollowUpCompleted,
-        FollowUpScheduled,
-        HorizonStated,
-        InvalidChange,
         KeyDatesChanged,
         LeadCreated,
         OptedIn,
         OptedOut,
         PartiesChanged,
         ReplyReceived,
-        SendMessage,
-        StatusChanged,
         TimerFired,
     )
+    from leadflow.engine.preview import Entry, project
+    from leadflow.engine.state import EngineState
     from leadflow.workflows.messages import (
         CallLog,
         CompleteFollowUp,
         EnsureLead,
         LeadCarry,
         LeadInput,
-        LeadRef,
         LeadSnapshot,
         MilestoneChange,
         ScheduleFollowUp,
@@ -72,13 +59,6 @@ SEND_HEARTBEAT = timedelta(seconds=10)  # a dead worker's send moves on within t
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10)
 )
-FAILED_BECAUSE = {  # the send activity's error type -> what the engine hears
-    "BadNumber": "bad_number",
-    "OptedOut": "opted_out",
-    "Filtered": "filtered",
-    "Undeliverable": "undeliverable",
-    "Rejected": "undeliverable",
-}
 STORE_TIMEOUT = timedelta(seconds=30)
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 AUDIT_KEPT = 100
@@ -95,31 +75,6 @@ class _Pending:
     done: bool = False
 
 
-def memo_for(lead: LeadRef, first_name: str | None, last_name: str | None) -> dict[str, Any]:
-    """The memo ops see in the UI; continue-as-new drops it, so each run sets it again."""
-    name = " ".join(part for part in (first_name, last_name) if part)
-    return {"account": lead.account_id, "lead": lead.lead_id, "name": name}
-
-
-def _set_or_unset(
-    key: SearchAttributeKey[SearchAttributeValueType], value: SearchAttributeValueType | None
-) -> SearchAttributeUpdate[SearchAttributeValueType]:
-    return key.value_unset() if value is None else key.value_set(value)
-
-
-def _refused(exc: InvalidChange) -> ApplicationError:
-    return ApplicationError(str(exc), type=exc.reason, non_retryable=True)
-
-
-def _reused(request_id: str) -> ApplicationError:
-    return ApplicationError(
-        f"request_id {request_id!r} was already used for another request; "
-        "use a new request_id for a new change",
-        type="RequestIdReused",
-        non_retryable=True,
-    )
-
-
 @workflow.defn
 class LeadWorkflow:
     @workflow.init
@@ -132,7 +87,7 @@ class LeadWorkflow:
         else:
             try:
                 state = initial_state(self._book, input.ensure)
-            except InvalidChange as exc:  # callers check first; this is the last line
+            except InvalidChange as exc:  # the ensure update's validator tells the caller
                 self._invalid = exc
                 state = EngineState(
                     lead=input.ensure.lead,
@@ -158,7 +113,7 @@ class LeadWorkflow:
     @workflow.run
     async def run(self, input: LeadInput) -> None:
         if self._invalid is not None:
-            raise _refused(self._invalid)
+            raise answers.refused(self._invalid)
         self._publish()
         if self._is_new:
             s = self._state
@@ -200,60 +155,52 @@ class LeadWorkflow:
     @ensure.validator
     def _check_ensure(self, request: EnsureLead) -> None:
         if request.lead != self._state.lead:
-            raise ApplicationError(
-                f"this workflow is lead {self._state.lead.lead_id!r}, not {request.lead.lead_id!r}",
-                type="WrongLead",
-                non_retryable=True,
-            )
-        if self._invalid is None and (changed := request.differences(self._state)):
-            raise ApplicationError(
-                f"lead {request.lead.lead_id!r} already exists with other {', '.join(changed)}; "
-                "an existing lead changes through its own updates",
-                changed,
-                type="LeadExists",
-                non_retryable=True,
-            )
+            raise answers.wrong_lead(self._state.lead.lead_id, request.lead.lead_id)
+        if self._invalid is not None:  # a new lead the playbook refuses: nothing starts
+            raise answers.refused(self._invalid)
+        if changed := request.differences(self._state):
+            raise answers.lead_exists(request.lead.lead_id, changed)
 
     @workflow.update
     async def change_milestone(self, change: MilestoneChange) -> LeadSnapshot:
-        return await self._submit(_status_event(change), change)
+        return await self._submit(change)
 
     @change_milestone.validator
     def _check_change(self, change: MilestoneChange) -> None:
-        self._validate(_status_event(change), change)
+        self._validate(change)
 
     @workflow.update
     async def log_call(self, call: CallLog) -> LeadSnapshot:
-        """M19: returns the new status and when the lead is back in the queue."""
-        return await self._submit(_call_event(call), call)
+        """Answers with the new status and when the lead is back in the call queue."""
+        return await self._submit(call)
 
     @log_call.validator
     def _check_call(self, call: CallLog) -> None:
-        self._validate(_call_event(call), call)
+        self._validate(call)
 
     @workflow.update
     async def schedule_follow_up(self, request: ScheduleFollowUp) -> LeadSnapshot:
-        return await self._submit(_follow_up_event(request), request)
+        return await self._submit(request)
 
     @schedule_follow_up.validator
     def _check_follow_up(self, request: ScheduleFollowUp) -> None:
-        self._validate(_follow_up_event(request), request)
+        self._validate(request)
 
     @workflow.update
     async def state_horizon(self, request: StateHorizon) -> LeadSnapshot:
-        return await self._submit(_horizon_event(request), request)
+        return await self._submit(request)
 
     @state_horizon.validator
     def _check_horizon(self, request: StateHorizon) -> None:
-        self._validate(_horizon_event(request), request)
+        self._validate(request)
 
     @workflow.update
     async def complete_follow_up(self, request: CompleteFollowUp) -> LeadSnapshot:
-        return await self._submit(_completed_event(request), request)
+        return await self._submit(request)
 
     @complete_follow_up.validator
     def _check_completed(self, request: CompleteFollowUp) -> None:
-        self._validate(_completed_event(request), request)
+        self._validate(request)
 
     # ---- signals: facts that need no answer ------------------------------------------------
 
@@ -306,20 +253,20 @@ class LeadWorkflow:
 
     # ---- the loop's work -------------------------------------------------------------------
 
-    def _validate(self, event: Any, request: Request) -> None:
+    def _validate(self, request: Request) -> None:
         if request.request_id in self._carry.processed:
             if self._carry.reused(request.request_id, fingerprint(request)):
-                raise _reused(request.request_id)
+                raise answers.reused(request.request_id)
             return  # a repeat: the handler answers with the lead as it is
         try:
-            decide(self._book, self._state, event, workflow.now())
+            decide(self._book, self._state, request.event(), workflow.now())
         except InvalidChange as exc:
-            raise _refused(exc) from None
+            raise answers.refused(exc) from None
 
-    async def _submit(self, event: Any, request: Request) -> LeadSnapshot:
+    async def _submit(self, request: Request) -> LeadSnapshot:
         if request.request_id in self._carry.processed:
             return self._snapshot()
-        pending = _Pending(event, request.request_id, fingerprint(request))
+        pending = _Pending(request.event(), request.request_id, fingerprint(request))
         self._inbox.append(pending)
         await workflow.wait_condition(lambda: pending.done)
         if pending.error is not None:
@@ -331,7 +278,7 @@ class LeadWorkflow:
         now = workflow.now()
         if pending.request_id is not None and pending.request_id in self._carry.processed:
             if self._carry.reused(pending.request_id, pending.fingerprint):
-                pending.error, pending.done = _reused(pending.request_id), True
+                pending.error, pending.done = answers.reused(pending.request_id), True
             else:
                 pending.result, pending.done = self._snapshot(), True
             return
@@ -339,7 +286,7 @@ class LeadWorkflow:
             decision = decide(self._book, self._state, pending.event, now)
         except InvalidChange as exc:
             if pending.request_id is not None:  # an update: its caller hears why
-                pending.error, pending.done = _refused(exc), True
+                pending.error, pending.done = answers.refused(exc), True
                 return
             workflow.logger.warning("refused %s: %s", pending.event.type, exc)
             reason = f"{pending.event.type} refused: {exc}"
@@ -358,7 +305,7 @@ class LeadWorkflow:
                 ),
                 start_to_close_timeout=STORE_TIMEOUT,
                 retry_policy=STORE_RETRY,
-                summary=_summary(decision),
+                summary=summary(decision.commands),
             )
         sends = [c for c in decision.commands if isinstance(c, SendMessage)]
         if sends and workflow.patched(SENDS_PATCH):
@@ -392,14 +339,7 @@ class LeadWorkflow:
                 summary=f"{message.channel} to {message.party}",
             )
         except ActivityError as exc:
-            cause = exc.cause
-            kind = cause.type if isinstance(cause, ApplicationError) else None
-            reason = FAILED_BECAUSE.get(kind or "", "undeliverable")
-            if message.channel == "email" and reason in ("bad_number", "undeliverable"):
-                reason = "bounced"
-            self._inbox.append(
-                _Pending(DeliveryFailed(key=message.key, channel=message.channel, reason=reason))
-            )
+            self._inbox.append(_Pending(answers.delivery_failed(message, exc)))
 
     def _until_next_due(self) -> timedelta | None:
         due = self._state.next_due
@@ -432,98 +372,21 @@ class LeadWorkflow:
         # The same input, carrying this run's state: nothing else to keep in step.
         workflow.continue_as_new(
             input.model_copy(update={"playbook": self._book, "carried": self._carry}),
-            memo=memo_for(s.lead, s.first_name, s.last_name),
+            memo=visibility.memo_for(s.lead, s.first_name, s.last_name),
         )
 
     def _snapshot(self, *, created: bool = False) -> LeadSnapshot:
         return LeadSnapshot.of(self._state, runs=self._carry.runs, created=created)
 
     def _publish(self) -> None:
-        """Keep search attributes and the current-details line in step (M27)."""
-        s = self._state
-        wanted: list[SearchAttributeUpdate[Any]] = [
-            sa.LEAD_ACCOUNT.value_set(s.lead.account_id),
-            sa.LEAD_MILESTONE.value_set(s.milestone),
-            sa.LEAD_STATUS.value_set(s.status),
-            sa.LEAD_CAMPAIGNS.value_set(sorted(s.campaigns)),
-            _set_or_unset(sa.LEAD_NEXT_TOUCH, s.next_due),
-            _set_or_unset(sa.LEAD_LOAN_PURPOSE, s.loan_purpose),
-        ]
+        """Keep search attributes and the current-details lines in step with the lead; only
+        the attributes that changed are upserted (each upsert is a command in history)."""
+        wanted = visibility.search_attributes(self._state)
         changed = [u for u in wanted if self._published.get(u.key.name, ...) != u.value]
         if changed:
             workflow.upsert_search_attributes(changed)
             self._published.update((u.key.name, u.value) for u in changed)
-        workflow.set_current_details(self._details())
-
-    def _details(self) -> str:
-        s = self._state
-        lines = [f"{s.milestone} / {s.status}"]
-        if s.next_due is not None:
-            what = describe_next(self._book, s)
-            lines.append(f"Next: {what}, {localtime.describe(s.next_due, s.time_zone)}")
-        if s.queue is not None:
-            at = localtime.describe(s.queue.available_at, s.time_zone)
-            lines.append(f"Queue: {s.queue.label} (priority {s.queue.priority}) from {at}")
-        if s.campaigns:
-            lines.append("Campaigns: " + ", ".join(sorted(s.campaigns)))
-        return "\n".join(lines)
+        workflow.set_current_details(visibility.details(self._book, self._state))
 
 
-def _status_event(change: MilestoneChange) -> StatusChanged:
-    return StatusChanged(
-        milestone=change.milestone,
-        status=change.status,
-        action=change.action,
-        note=change.note,
-        actor=change.actor,
-        follow_up=change.follow_up.for_lead(change.request_id) if change.follow_up else None,
-    )
-
-
-def _call_event(call: CallLog) -> CallLogged:
-    return CallLogged(
-        disposition=call.disposition,
-        channel=call.channel,
-        direction=call.direction,
-        comments=call.comments,
-        actor=call.actor,
-        follow_up=call.follow_up.for_lead(call.request_id) if call.follow_up else None,
-    )
-
-
-def _follow_up_event(request: ScheduleFollowUp) -> FollowUpScheduled:
-    return FollowUpScheduled(
-        follow_up=request.follow_up.for_lead(request.request_id), actor=request.actor
-    )
-
-
-def _horizon_event(request: StateHorizon) -> HorizonStated:
-    return HorizonStated(horizon=request.horizon, actor=request.actor)
-
-
-def _completed_event(request: CompleteFollowUp) -> FollowUpCompleted:
-    return FollowUpCompleted(id=request.id, actor=request.actor)
-
-
-def _summary(decision: Decision) -> str:
-    """A short line for the activity in the Temporal UI: what this decision writes."""
-    parts: list[str] = []
-    for command in decision.commands:
-        if command.kind == "set_status":
-            parts.append(f"set {command.milestone} / {command.status}")
-        elif command.kind == "send_message":
-            parts.append(f"{command.channel} to {command.party}")
-        elif command.kind == "queue_call":
-            parts.append(f"queue {command.label}")
-        elif command.kind == "dequeue_call":
-            parts.append("dequeue")
-        elif command.kind == "create_task":
-            parts.append(f"task {command.subject}")
-    audits = sum(1 for c in decision.commands if c.kind == "audit")
-    if audits:
-        parts.append(f"{audits} audit")
-    text = "; ".join(parts) or "record"
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-__all__ = ["LeadWorkflow", "datetime", "memo_for"]
+__all__ = ["LeadWorkflow"]

@@ -8,12 +8,19 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from leadflow.engine.refs import Identifier, LeadRef, Message
-from leadflow.engine.timezones import check_time_zone
-from leadflow.engine.vocabulary import Audit, EngineState, FollowUp, Member, Party
+from leadflow.engine.commands import Audit
+from leadflow.engine.events import (
+    CallLogged,
+    FollowUpCompleted,
+    FollowUpScheduled,
+    HorizonStated,
+    StatusChanged,
+)
+from leadflow.engine.localtime import check_time_zone
+from leadflow.engine.refs import LeadRef
+from leadflow.engine.state import EngineState, FollowUp, Member, Party
+from leadflow.models import Message
 from leadflow.playbook.schema import Playbook
-
-__all__ = ["Identifier", "LeadRef", "Message"]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 TimeZone = Annotated[str, AfterValidator(check_time_zone)]
@@ -43,8 +50,8 @@ class LeadProfile(Message):
 
 
 class EnsureLead(LeadProfile):
-    """Create the lead if it is new; otherwise describe it (M26). Facts it gives must match
-    the lead's: an existing lead changes through its own updates, never silently."""
+    """Create the lead if it is new; otherwise describe it. Facts it gives must match the
+    lead's: an existing lead changes through its own updates, never silently."""
 
     lead: LeadRef
 
@@ -77,7 +84,7 @@ PROFILE_FACTS = (
 
 
 class FollowUpRequest(Message):
-    """M20: a follow-up as a person schedules it."""
+    """A follow-up as a person schedules it: a call or meeting at a time, for someone."""
 
     subject: Name = "Call"
     start_at: AwareDatetime
@@ -99,7 +106,7 @@ RequestId = Annotated[
 
 
 class MilestoneChange(Message):
-    """A history-note update: action + milestone + status + text, by someone (M2)."""
+    """A history-note update: action + milestone + status + text, by someone."""
 
     milestone: Name | None = None
     status: Name | None = None
@@ -109,9 +116,20 @@ class MilestoneChange(Message):
     follow_up: FollowUpRequest | None = None
     request_id: RequestId
 
+    def event(self) -> StatusChanged:
+        return StatusChanged(
+            milestone=self.milestone,
+            status=self.status,
+            action=self.action,
+            note=self.note,
+            actor=self.actor,
+            follow_up=self.follow_up.for_lead(self.request_id) if self.follow_up else None,
+        )
+
 
 class CallLog(Message):
-    """The communication log (M19)."""
+    """A call or text logged with its disposition; the answer says the new status and when
+    the lead is back in the call queue."""
 
     disposition: Name
     channel: Literal["call", "sms"] = "call"
@@ -121,11 +139,26 @@ class CallLog(Message):
     follow_up: FollowUpRequest | None = None
     request_id: RequestId
 
+    def event(self) -> CallLogged:
+        return CallLogged(
+            disposition=self.disposition,
+            channel=self.channel,
+            direction=self.direction,
+            comments=self.comments,
+            actor=self.actor,
+            follow_up=self.follow_up.for_lead(self.request_id) if self.follow_up else None,
+        )
+
 
 class ScheduleFollowUp(Message):
     follow_up: FollowUpRequest
     actor: Name = "agent"
     request_id: RequestId
+
+    def event(self) -> FollowUpScheduled:
+        return FollowUpScheduled(
+            follow_up=self.follow_up.for_lead(self.request_id), actor=self.actor
+        )
 
 
 class StateHorizon(Message):
@@ -136,11 +169,17 @@ class StateHorizon(Message):
     actor: Name = "agent"
     request_id: RequestId
 
+    def event(self) -> HorizonStated:
+        return HorizonStated(horizon=self.horizon, actor=self.actor)
+
 
 class CompleteFollowUp(Message):
     id: Name
     actor: Name = "agent"
     request_id: RequestId
+
+    def event(self) -> FollowUpCompleted:
+        return FollowUpCompleted(id=self.id, actor=self.actor)
 
 
 class LeadSnapshot(Message):
@@ -210,7 +249,8 @@ def fingerprint(request: BaseModel) -> str:
 
 
 class LeadInput(Message):
-    """Workflow input: a new lead and its pinned playbook, or a run carried over (B3)."""
+    """Workflow input: a new lead and its pinned playbook, or a run carried over by
+    continue-as-new."""
 
     ensure: EnsureLead
     playbook: Playbook

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from leadflow.cli.simulate import load_scenario, simulate
-from leadflow.workflows.messages import LeadRef
+from leadflow.cli.scenario import load_scenario
+from leadflow.cli.simulate import simulate
+from leadflow.engine.refs import LeadRef
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = HERE.parent.parent / "scenarios"

@@ -21,7 +21,7 @@ from leadflow.playbook.load import default_playbook
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.playbooks import VersionConflict, current_version, save_version
 from leadflow.store.tables import Consent, OptOut, PlaybookVersion
-from tests.factories import eventually
+from tests.factories import api_settings, eventually
 from tests.integration.test_api import Served
 
 BORROWER = {
@@ -39,7 +39,7 @@ BORROWER = {
 @pytest_asyncio.fixture
 async def api(leads: LeadflowClient, db: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     await ensure_account(db, "acme", "Acme", "isa")
-    app = create_app(client=leads.temporal, engine=db, task_queue=leads.task_queue)
+    app = create_app(api_settings(leads), client=leads.temporal, engine=db)
     async with Served(app, await new_api_key(db, "acme")) as client:
         yield client
 
@@ -64,7 +64,7 @@ async def test_new_leads_start_on_the_newest_stored_version(
 
 
 def leads_ref(lead_id: str):  # type: ignore[no-untyped-def]
-    from leadflow.workflows.messages import LeadRef
+    from leadflow.engine.refs import LeadRef
 
     return LeadRef(account_id="acme", lead_id=lead_id)
 

@@ -20,6 +20,7 @@ from leadflow.engine import localtime
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.db import create_engine
 from leadflow.store.playbooks import save_version
+from tests.factories import api_settings
 from tests.places import Place
 from tests.scenario_support import skip_to_next
 
@@ -51,7 +52,7 @@ class Served:
 async def app(leads: LeadflowClient, db: AsyncEngine) -> FastAPI:
     await ensure_account(db, "alpha", "Alpha Insurance", "insurance")
     await ensure_account(db, "beta", "Beta Realty", "isa")
-    return create_app(client=leads.temporal, engine=db, task_queue=leads.task_queue)
+    return create_app(api_settings(leads), client=leads.temporal, engine=db)
 
 
 @pytest_asyncio.fixture
@@ -90,9 +91,10 @@ async def test_health_reports_both_dependencies_up(api: httpx.AsyncClient) -> No
     assert (response.json()["temporal"], response.json()["database"]) == ("up", "up")
 
 
-async def test_health_is_503_when_the_database_is_down(time_env: WorkflowEnvironment) -> None:
+async def test_health_is_503_when_the_database_is_down(leads: LeadflowClient) -> None:
     unreachable = create_engine("postgresql://nobody@127.0.0.1:9/none")
-    async with Served(create_app(client=time_env.client, engine=unreachable)) as api:
+    app = create_app(api_settings(leads), client=leads.temporal, engine=unreachable)
+    async with Served(app) as api:
         response = await api.get("/health")
     await unreachable.dispose()
     assert response.status_code == 503

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.client import LeadflowClient
-from leadflow.engine.vocabulary import ReplyReceived
+from leadflow.engine.events import ReplyReceived
 from leadflow.store.accounts import new_api_key
 from tests.factories import eventually, new_lead
 from tests.integration.test_api import Served, app  # noqa: F401  (the API over a worker)

@@ -10,16 +10,17 @@ from temporalio.testing import ActivityEnvironment
 
 from leadflow.activities.payloads import ApplyDecision, LeadRecord
 from leadflow.activities.store import LeadStoreActivities
-from leadflow.engine.vocabulary import (
+from leadflow.engine.commands import (
     Audit,
     CreateTask,
     DequeueCall,
-    Member,
     QueueCall,
     RecordHistory,
     SendMessage,
     SetStatus,
 )
+from leadflow.engine.refs import LeadRef
+from leadflow.engine.state import Member
 from leadflow.store.tables import (
     AuditEntry,
     CallQueueEntry,
@@ -28,7 +29,6 @@ from leadflow.store.tables import (
     OutboxMessage,
     Task,
 )
-from leadflow.workflows.messages import LeadRef
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 REF = LeadRef(account_id="acme", lead_id="L-1")

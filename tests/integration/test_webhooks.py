@@ -23,10 +23,9 @@ from twilio.request_validator import RequestValidator
 
 from leadflow.api.app import create_app
 from leadflow.client import LeadflowClient
-from leadflow.config import Settings
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.tables import OptOut, OutboxMessage
-from tests.factories import eventually
+from tests.factories import api_settings, eventually
 from tests.integration.test_api import Served
 from tests.scenario_support import skip_to_next
 
@@ -45,15 +44,13 @@ PUBLIC_KEY = base64.b64encode(
 @pytest_asyncio.fixture
 async def app(leads: LeadflowClient, db: AsyncEngine) -> FastAPI:
     await ensure_account(db, "acme", "Acme", "isa")
-    settings = Settings(
-        temporal_address="unused:7233",
-        database_url="postgresql://u@h/db",
+    settings = api_settings(
+        leads,
         twilio_auth_token=TOKEN,
         public_url=PUBLIC,
         sendgrid_webhook_public_key=PUBLIC_KEY,
-        sends_task_queue=leads.sends_task_queue,
     )
-    return create_app(settings, client=leads.temporal, engine=db, task_queue=leads.task_queue)
+    return create_app(settings, client=leads.temporal, engine=db)
 
 
 @pytest_asyncio.fixture

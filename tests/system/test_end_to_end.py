@@ -10,9 +10,11 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.api.app import create_app
-from leadflow.client import LeadflowClient, PlaybookSource
+from leadflow.client import LeadflowClient
+from leadflow.playbook.sources import PlaybookFolder
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.queue import claim_next
+from tests.factories import api_settings
 from tests.integration.test_api import Served
 from tests.places import Place
 
@@ -28,10 +30,10 @@ async def test_new_lead_is_called_and_comes_back_after_an_hour(
     phone = fields["parties"]["borrower"]["phone"]
     await ensure_account(db, account, "End to end", "leads-queue")
     app = create_app(
+        api_settings(dev_leads),
         client=dev_leads.temporal,
         engine=db,
-        task_queue=dev_leads.task_queue,
-        playbooks=PlaybookSource(tmp_path),
+        playbooks=PlaybookFolder(tmp_path),
     )
 
     async with Served(app, await new_api_key(db, account)) as api:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
-from leadflow.engine.vocabulary import CallLogged, StatusChanged
+from leadflow.engine.events import CallLogged, StatusChanged
 from tests.engine_driver import Lead, local, with_hold
 
 MONDAY = date(2026, 3, 16)  # mid-month: no production-cycle band applies

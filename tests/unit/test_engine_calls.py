@@ -9,14 +9,9 @@ from datetime import date, time, timedelta
 
 import pytest
 
-from leadflow.engine.vocabulary import (
-    CallLogged,
-    FollowUp,
-    FollowUpScheduled,
-    HorizonStated,
-    InvalidChange,
-    StatusChanged,
-)
+from leadflow.engine.commands import InvalidChange
+from leadflow.engine.events import CallLogged, FollowUpScheduled, HorizonStated, StatusChanged
+from leadflow.engine.state import FollowUp
 from tests.engine_driver import Lead, local
 
 MONDAY = date(2026, 3, 2)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import date, time, timedelta
 
 from leadflow.engine import localtime
-from leadflow.engine.vocabulary import (
+from leadflow.engine.events import (
     CallLogged,
     CampaignChanged,
     DeliveryFailed,
     OptedIn,
     OptedOut,
-    Party,
     StatusChanged,
 )
+from leadflow.engine.state import Party
 from tests.engine_driver import Lead, local
 
 MONDAY = date(2026, 3, 2)

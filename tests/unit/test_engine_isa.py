@@ -5,13 +5,8 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
-from leadflow.engine.vocabulary import (
-    CallLogged,
-    FollowUp,
-    FollowUpCompleted,
-    FollowUpScheduled,
-    StatusChanged,
-)
+from leadflow.engine.events import CallLogged, FollowUpCompleted, FollowUpScheduled, StatusChanged
+from leadflow.engine.state import FollowUp
 from tests.engine_driver import Lead, local
 
 MONDAY = date(2026, 3, 2)

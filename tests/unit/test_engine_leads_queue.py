@@ -7,7 +7,8 @@ from datetime import date, time, timedelta
 
 import pytest
 
-from leadflow.engine.vocabulary import CallLogged, FollowUp, StatusChanged
+from leadflow.engine.events import CallLogged, StatusChanged
+from leadflow.engine.state import FollowUp
 from tests.engine_driver import Lead, local, with_hold
 
 WEDNESDAY = date(2026, 3, 4)

@@ -7,18 +7,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from leadflow.engine.localtime import add_wall_clock
-from leadflow.engine.vocabulary import (
+from leadflow.engine.commands import InvalidChange, RecordHistory
+from leadflow.engine.events import (
     CampaignChanged,
     DesignationsChanged,
-    FollowUp,
-    InvalidChange,
     KeyDatesChanged,
-    Member,
-    RecordHistory,
     ReplyReceived,
     StatusChanged,
 )
+from leadflow.engine.localtime import add_wall_clock
+from leadflow.engine.state import FollowUp, Member
 from tests.engine_driver import Lead, local
 
 MONDAY = date(2026, 3, 2)

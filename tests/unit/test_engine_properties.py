@@ -10,16 +10,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from leadflow.engine import localtime, phones
-from leadflow.engine.preview import sample_lead
+from leadflow.engine.commands import InvalidChange
 from leadflow.engine.decide import decide
-from leadflow.engine.vocabulary import (
+from leadflow.engine.events import (
     CallLogged,
     CampaignChanged,
     DeliveryFailed,
-    EngineState,
-    FollowUp,
     FollowUpScheduled,
-    InvalidChange,
     KeyDatesChanged,
     LeadCreated,
     OptedIn,
@@ -28,6 +25,8 @@ from leadflow.engine.vocabulary import (
     StatusChanged,
     TimerFired,
 )
+from leadflow.engine.preview import sample_lead
+from leadflow.engine.state import EngineState, FollowUp
 from leadflow.playbook.load import DEFAULTS, default_playbook
 from leadflow.playbook.schema import Playbook
 

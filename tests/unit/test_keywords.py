@@ -7,8 +7,8 @@ from datetime import date, time, timedelta
 
 import pytest
 
+from leadflow.engine.events import ReplyReceived
 from leadflow.engine.keywords import keyword
-from leadflow.engine.vocabulary import ReplyReceived
 from tests.engine_driver import Lead, local
 from tests.integration.test_api import Served, app  # noqa: F401  (the API over a worker)
 

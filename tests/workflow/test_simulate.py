@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from leadflow.cli.simulate import Line, ScenarioError, load_scenario, simulate
+from leadflow.cli.scenario import ScenarioError, load_scenario
+from leadflow.cli.simulate import Line, simulate
 from leadflow.engine import localtime
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))

@@ -7,36 +7,33 @@ Client errors (LeadNotFound, ChangeRejected, LeadUnavailable) become HTTP answer
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from sqlalchemy import select, tuple_
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from leadflow.api.auth import Authenticated
+from leadflow.api.deps import Authenticated, Book, Database, Leads, known
 from leadflow.api.schemas import (
     CampaignIn,
     DesignationsIn,
-    HistoryOut,
     KeyDatesIn,
     LeadIn,
-    LeadSummary,
     LeadView,
     MemberIn,
     Page,
     PartiesIn,
     ReplyIn,
 )
-from leadflow.client import Conflict, LeadflowClient
-from leadflow.engine.vocabulary import CampaignChanged, ReplyReceived
-from leadflow.playbook.schema import Playbook
-from leadflow.store.playbooks import current_version
-from leadflow.store.tables import HistoryNote, Lead
+from leadflow.client import Conflict
+from leadflow.engine.events import ReplyReceived
+from leadflow.engine.refs import Identifier
+from leadflow.store import leads
+from leadflow.store.leads import LeadSummary
 from leadflow.store.users import member_for
 from leadflow.workflows.messages import (
     CallLog,
     CompleteFollowUp,
     EnsureLead,
-    Identifier,
     LeadSnapshot,
     MilestoneChange,
     ScheduleFollowUp,
@@ -46,22 +43,7 @@ from leadflow.workflows.messages import (
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
 
-def leads(request: Request) -> LeadflowClient:
-    client: LeadflowClient = request.app.state.services.leads
-    return client
-
-
-Leads = Annotated[LeadflowClient, Depends(leads)]
 LeadId = Annotated[Identifier, "the lead's id in your CRM"]
-
-
-async def account_playbook(request: Request, caller: Authenticated, client: Leads) -> Playbook:
-    """The account's current playbook: its newest stored version, else the shipped file."""
-    stored = await current_version(request.app.state.services.engine, caller.account_id)
-    return stored or client.playbooks.get(caller.playbook)
-
-
-Book = Annotated[Playbook, Depends(account_playbook)]
 
 
 # Where each fact of an existing lead changes; the others are set when the lead is created.
@@ -85,16 +67,6 @@ def _changed_elsewhere(lead_id: str, exc: Conflict) -> str:
     return f"lead {lead_id!r} already exists with other {', '.join(exc.fields)}: " + "; ".join(how)
 
 
-def _known(names: Any, known: list[str], what: str) -> None:
-    unknown = sorted(set(names) - set(known))
-    if unknown:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"unknown {what} {', '.join(map(repr, unknown))}; the playbook has "
-            f"{', '.join(known) or '(none)'}",
-        )
-
-
 @router.put(
     "/{lead_id}",
     response_model=LeadSnapshot,
@@ -113,8 +85,8 @@ async def ensure_lead(
 ) -> LeadSnapshot:
     """Create the lead if it does not exist (201); an existing lead answers where it stands
     (200) if the body agrees with it, else 409 naming the endpoint that changes each fact."""
-    profile = body.profile(book.name)
-    request = EnsureLead(lead=caller.lead(lead_id), **profile.model_dump(exclude_unset=True))
+    facts = body.model_dump(exclude_unset=True) | {"playbook": body.playbook or book.name}
+    request = EnsureLead(lead=caller.lead(lead_id), **facts)
     chosen = book if body.playbook in (None, book.name) else None
     try:
         snapshot = await client.ensure_lead(request, playbook=chosen)
@@ -128,38 +100,33 @@ async def ensure_lead(
 
 @router.get("", response_model=Page[LeadSummary])
 async def list_leads(
-    request: Request,
     caller: Authenticated,
+    database: Database,
     status_is: Annotated[str | None, Query(alias="status")] = None,
     milestone: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
 ) -> Page[LeadSummary]:
     """The account's leads, newest change first; filter by status or milestone."""
-    query = select(
-        Lead.lead_id, Lead.first_name, Lead.last_name, Lead.milestone, Lead.status, Lead.updated_at
-    ).where(Lead.account_id == caller.account_id)
-    if status_is is not None:
-        query = query.where(Lead.status == status_is)
-    if milestone is not None:
-        query = query.where(Lead.milestone == milestone)
-    if cursor is not None:
-        after = _decode(cursor)
-        query = query.where(tuple_(Lead.updated_at, Lead.lead_id) < tuple_(*after))
-    query = query.order_by(Lead.updated_at.desc(), Lead.lead_id.desc()).limit(limit + 1)
-    async with request.app.state.services.engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    items = [LeadSummary(**row._mapping) for row in rows[:limit]]
-    more = len(rows) > limit
+    found = await leads.page(
+        database,
+        caller.account_id,
+        status=status_is,
+        milestone=milestone,
+        before=_decode(cursor) if cursor is not None else None,
+        limit=limit + 1,
+    )
+    items = found[:limit]
+    more = len(found) > limit
     return Page(items=items, next_cursor=_encode(items[-1]) if more and items else None)
 
 
 @router.get("/{lead_id}", response_model=LeadView)
 async def get_lead(
     lead_id: LeadId,
-    request: Request,
     caller: Authenticated,
     client: Leads,
+    database: Database,
     agenda_days: Annotated[int, Query(ge=1, le=365)] = 14,
 ) -> LeadView:
     """The lead with its parties, history notes, upcoming agenda and recent audit."""
@@ -167,26 +134,10 @@ async def get_lead(
     state = await client.describe(ref)
     agenda = await client.agenda(ref, agenda_days)
     audit = await client.audit(ref)
-    async with request.app.state.services.engine.connect() as conn:
-        notes = (
-            await conn.execute(
-                select(
-                    HistoryNote.occurred_at,
-                    HistoryNote.action,
-                    HistoryNote.milestone,
-                    HistoryNote.status,
-                    HistoryNote.note,
-                    HistoryNote.actor,
-                )
-                .where(HistoryNote.account_id == ref.account_id, HistoryNote.lead_id == lead_id)
-                .order_by(HistoryNote.occurred_at.desc())
-                .limit(50)
-            )
-        ).all()
-    snapshot = LeadSnapshot.of(state)
+    notes = await leads.recent_notes(database, ref)
     return LeadView(
         lead_id=lead_id,
-        snapshot=snapshot,
+        snapshot=LeadSnapshot.of(state),
         first_name=state.first_name,
         last_name=state.last_name,
         time_zone=state.time_zone,
@@ -194,17 +145,7 @@ async def get_lead(
         parties=state.parties,
         designations=state.designations,
         key_dates=state.key_dates,
-        history=[
-            HistoryOut(
-                at=n.occurred_at,
-                action=n.action,
-                milestone=n.milestone,
-                status=n.status,
-                note=n.note,
-                actor=n.actor,
-            )
-            for n in notes
-        ],
+        history=notes,
         agenda=agenda,
         audit=audit,
     )
@@ -222,7 +163,7 @@ async def change_milestone(
 async def log_call(
     lead_id: LeadId, call: CallLog, caller: Authenticated, client: Leads
 ) -> LeadSnapshot:
-    """The communication log (M19): answers with the new status and the return time."""
+    """The communication log: answers with the new status and the return time."""
     return await client.log_call(caller.lead(lead_id), call)
 
 
@@ -259,7 +200,7 @@ async def complete_follow_up(
 async def set_key_dates(
     lead_id: LeadId, body: KeyDatesIn, caller: Authenticated, client: Leads, book: Book
 ) -> dict[str, str]:
-    _known(body.dates, book.key_dates, "key date")
+    known(body.dates, book.key_dates, "key date")
     await client.set_key_dates(caller.lead(lead_id), body.dates)
     return {"status": "accepted"}
 
@@ -268,7 +209,7 @@ async def set_key_dates(
 async def set_parties(
     lead_id: LeadId, body: PartiesIn, caller: Authenticated, client: Leads, book: Book
 ) -> dict[str, str]:
-    _known(body.parties, book.parties, "party")
+    known(body.parties, book.parties, "party")
     parties = {role: p.party() if p else None for role, p in body.parties.items()}
     await client.set_parties(caller.lead(lead_id), parties)
     return {"status": "accepted"}
@@ -278,18 +219,17 @@ async def set_parties(
 async def set_designations(
     lead_id: LeadId,
     body: DesignationsIn,
-    request: Request,
     caller: Authenticated,
     client: Leads,
     book: Book,
+    database: Database,
 ) -> dict[str, str]:
     """Assign team members (inline, or by user id from /v1/users) to designations."""
-    _known(body.assignments, book.designations, "designation")
-    engine = request.app.state.services.engine
+    known(body.assignments, book.designations, "designation")
     for name, who in body.assignments.items():
         member = who.member() if isinstance(who, MemberIn) else None
         if isinstance(who, str):
-            member = await member_for(engine, caller.account_id, who, name)
+            member = await member_for(database, caller.account_id, who, name)
         await client.assign_designation(caller.lead(lead_id), name, member)
     return {"status": "accepted"}
 
@@ -300,7 +240,7 @@ async def reply_received(
 ) -> dict[str, str]:
     """A reply the lead sent through your own channels. A text that is STOP, START or HELP
     works as it does through the provider webhook; other replies stop drips that say so."""
-    _known([body.party], book.parties, "party")
+    known([body.party], book.parties, "party")
     event = ReplyReceived(channel=body.channel, party=body.party, body=body.body)
     await client.reply_received(caller.lead(lead_id), event)
     return {"status": "accepted"}
@@ -310,19 +250,23 @@ async def reply_received(
 async def change_campaign(
     lead_id: LeadId, body: CampaignIn, caller: Authenticated, client: Leads, book: Book
 ) -> dict[str, str]:
-    """Start, switch, pause, resume or cancel a campaign (M15)."""
-    _known(
+    """Start, switch, pause, resume or cancel a campaign."""
+    known(
         [body.campaign, *([body.switch_from] if body.switch_from else [])],
         list(book.campaigns),
         "campaign",
     )
-    event = CampaignChanged(
-        op=body.op,
-        campaign=body.campaign,  # type: ignore[arg-type]
-        switch_from=body.switch_from,
-        actor=body.actor,
-    )
-    await client._campaign(caller.lead(lead_id), event)
+    lead, campaign, actor = caller.lead(lead_id), body.campaign, body.actor
+    if body.op == "start":
+        await client.enroll(lead, campaign, actor)
+    elif body.op == "switch":
+        await client.switch_campaign(lead, body.switch_from or "", campaign, actor)
+    elif body.op == "pause":
+        await client.pause_campaign(lead, campaign, actor)
+    elif body.op == "resume":
+        await client.resume_campaign(lead, campaign, actor)
+    else:
+        await client.cancel_campaign(lead, campaign, actor)
     return {"status": "accepted"}
 
 
@@ -331,9 +275,7 @@ def _encode(item: LeadSummary) -> str:
     return base64.urlsafe_b64encode(raw).decode()
 
 
-def _decode(cursor: str) -> tuple[Any, str]:
-    from datetime import datetime
-
+def _decode(cursor: str) -> tuple[datetime, str]:
     try:
         at, lead_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
         return datetime.fromisoformat(at), lead_id

@@ -1,27 +1,26 @@
-"""The account's team: users and the designations they can fill on leads (M8)."""
+"""The account's team: users and the designations they can fill on leads."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from leadflow.api.auth import Authenticated
-from leadflow.api.routes.leads import Book, _known
+from leadflow.api.deps import Authenticated, Book, Database, known
 from leadflow.api.schemas import Page, UserIn, UserOut
+from leadflow.engine.refs import Identifier
 from leadflow.store.users import list_users, save_user
-from leadflow.workflows.messages import Identifier
 
 router = APIRouter(prefix="/v1/users", tags=["team"])
 
 
 @router.put("/{user_id}", response_model=UserOut)
 async def put_user(
-    user_id: Identifier, body: UserIn, request: Request, caller: Authenticated, book: Book
+    user_id: Identifier, body: UserIn, caller: Authenticated, database: Database, book: Book
 ) -> UserOut:
-    _known(body.designations, book.designations, "designation")
+    known(body.designations, book.designations, "designation")
     await save_user(
-        request.app.state.services.engine,
+        database,
         caller.account_id,
         user_id,
         body.name,
@@ -34,14 +33,12 @@ async def put_user(
 
 @router.get("", response_model=Page[UserOut])
 async def get_users(
-    request: Request,
     caller: Authenticated,
+    database: Database,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
 ) -> Page[UserOut]:
-    users = await list_users(
-        request.app.state.services.engine, caller.account_id, after=cursor, limit=limit + 1
-    )
+    users = await list_users(database, caller.account_id, after=cursor, limit=limit + 1)
     items = [
         UserOut(id=u.id, name=u.name, phone=u.phone, email=u.email, designations=u.designations)
         for u in users[:limit]

@@ -1,4 +1,4 @@
-"""Provider webhooks (B7): Twilio inbound SMS and status callbacks, SendGrid events.
+"""Provider webhooks: Twilio inbound SMS and status callbacks, SendGrid events.
 
 Signatures are checked before anything is read into the system: a bad or missing one is a
 403 and nothing is recorded. A STOP is written to the account's opt-outs before the 2xx
@@ -10,29 +10,30 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from sendgrid.helpers.eventwebhook import EventWebhook
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
 from twilio.request_validator import RequestValidator
 
+from leadflow.api.deps import AppSettings, Database, Leads
 from leadflow.client import LeadflowClient, LeadNotFound
 from leadflow.engine import keywords
+from leadflow.engine.channels import TEXTS
+from leadflow.engine.events import DeliveryFailed, ReplyReceived
 from leadflow.engine.keywords import Keyword
-from leadflow.engine.vocabulary import DeliveryFailed, ReplyReceived
-from leadflow.store.tables import LeadParty, OptOut, OutboxMessage, WebhookEvent
-from leadflow.workflows.messages import Identifier, LeadRef
+from leadflow.engine.refs import Identifier, LeadRef
+from leadflow.providers.codes import twilio_meaning
+from leadflow.store import leads as lead_records
+from leadflow.store import opt_outs, outbox
+from leadflow.store.webhook_events import first_delivery
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], include_in_schema=True)
 
 OPT_OUT_TYPES: dict[str, Keyword] = {"STOP": "stop", "START": "start", "HELP": "help"}
-STATUS_ORDER = ["queued", "sending", "sent", "delivered", "undelivered", "failed", "read"]
-BAD_NUMBER_CODES = {"21211", "21614", "30005", "30006"}
 SUPPRESSING = {"bounce", "dropped", "spamreport", "unsubscribe", "group_unsubscribe"}
 MAX_AGE_SECONDS = 300
 
@@ -45,17 +46,14 @@ def _twiml(message: str | None = None) -> Response:
     )
 
 
-async def _twilio_form(request: Request) -> dict[str, str]:
+async def _twilio_form(request: Request, settings: AppSettings) -> dict[str, str]:
     """The form, if the request carries a valid Twilio signature for our public URL."""
-    settings = request.app.state.settings
     token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
     if not token or not settings.public_url:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "Twilio webhooks need TWILIO_AUTH_TOKEN and PUBLIC_URL set"
         )
     body = (await request.body()).decode()
-    from urllib.parse import parse_qsl
-
     form = dict(parse_qsl(body, keep_blank_values=True))
     url = settings.public_url.rstrip("/") + request.url.path
     if request.url.query:
@@ -66,22 +64,10 @@ async def _twilio_form(request: Request) -> dict[str, str]:
     return form
 
 
-async def _leads_with(
-    engine: AsyncEngine, account_id: str, column: Any, address: str
-) -> list[tuple[str, str]]:
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(LeadParty.lead_id, LeadParty.role).where(
-                    LeadParty.account_id == account_id, column == address
-                )
-            )
-        ).all()
-    return [(r.lead_id, r.role) for r in rows]
-
-
 async def _each(
-    leads: LeadflowClient, account_id: str, found: list[tuple[str, str]], action: Any
+    account_id: str,
+    found: list[tuple[str, str]],
+    action: Callable[[LeadRef, str], Awaitable[None]],
 ) -> None:
     for lead_id, role in found:
         try:
@@ -91,88 +77,74 @@ async def _each(
 
 
 @router.post("/twilio/{account_id}/sms")
-async def twilio_inbound(account_id: Identifier, request: Request) -> Response:
-    form = await _twilio_form(request)
+async def twilio_inbound(
+    account_id: Identifier,
+    request: Request,
+    settings: AppSettings,
+    database: Database,
+    leads: Leads,
+) -> Response:
+    form = await _twilio_form(request, settings)
     sender, text = form.get("From", ""), form.get("Body", "").strip()
     meaning = keywords.keyword(text) or OPT_OUT_TYPES.get(form.get("OptOutType", "").upper())
-    services = request.app.state.services
-    engine, leads = services.engine, services.leads
-    found = await _leads_with(engine, account_id, LeadParty.phone, sender)
+    found = await lead_records.parties_reached_at(database, account_id, phone=sender)
     # Across the account at once, before the 2xx: the send activity checks these rows, so a
     # STOP holds even before the lead's workflow hears of it.
     if meaning == "stop":
-        async with engine.begin() as conn:
-            for channel in ("sms", "mms"):
-                await conn.execute(
-                    insert(OptOut)
-                    .values(
-                        account_id=account_id,
-                        channel=channel,
-                        address=sender,
-                        source=f"reply {text[:40] or 'STOP'}",
-                        at=datetime.now(UTC),
-                    )
-                    .on_conflict_do_nothing()
-                )
-    elif meaning == "start":
-        async with engine.begin() as conn:
-            await conn.execute(
-                delete(OptOut).where(
-                    OptOut.account_id == account_id,
-                    OptOut.address == sender,
-                    OptOut.channel.in_(["sms", "mms"]),
-                )
+        async with database.begin() as conn:
+            await opt_outs.opt_out(
+                conn,
+                account_id,
+                TEXTS,
+                sender,
+                source=f"reply {text[:40] or 'STOP'}",
+                at=datetime.now(UTC),
             )
+    elif meaning == "start":
+        async with database.begin() as conn:
+            await opt_outs.opt_in(conn, account_id, TEXTS, sender)
+
     # The lead reads the keyword by the same rule as replies from any other path.
-    await _each(
-        leads,
-        account_id,
-        found,
-        lambda lead, role: leads.reply_received(
-            lead, ReplyReceived(channel="sms", party=role, body=text[:1000], keyword=meaning)
-        ),
-    )
+    async def reply(lead: LeadRef, role: str) -> None:
+        event = ReplyReceived(channel="sms", party=role, body=text[:1000], keyword=meaning)
+        await leads.reply_received(lead, event)
+
+    await _each(account_id, found, reply)
     return _twiml(keywords.HELP_TEXT if meaning == "help" else None)
 
 
 @router.post("/twilio/{account_id}/status", status_code=status.HTTP_204_NO_CONTENT)
-async def twilio_status(account_id: Identifier, request: Request) -> Response:
-    form = await _twilio_form(request)
+async def twilio_status(
+    account_id: Identifier,
+    request: Request,
+    settings: AppSettings,
+    database: Database,
+    leads: Leads,
+) -> Response:
+    form = await _twilio_form(request, settings)
     sid, new = form.get("MessageSid", ""), form.get("MessageStatus", "")
-    engine = request.app.state.services.engine
-    if new not in STATUS_ORDER:
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
-    async with engine.begin() as conn:
-        row = (
-            await conn.execute(
-                select(
-                    OutboxMessage.key,
-                    OutboxMessage.status,
-                    OutboxMessage.lead_id,
-                    OutboxMessage.channel,
-                ).where(OutboxMessage.account_id == account_id, OutboxMessage.provider_id == sid)
-            )
-        ).one_or_none()
-        if row is None:
-            return Response(status_code=status.HTTP_204_NO_CONTENT)
-        current = STATUS_ORDER.index(row.status) if row.status in STATUS_ORDER else 0
-        if STATUS_ORDER.index(new) <= current:
-            return Response(status_code=status.HTTP_204_NO_CONTENT)  # stale or repeated
-        await conn.execute(
-            update(OutboxMessage).where(OutboxMessage.key == row.key).values(status=new)
-        )
-    if new in ("undelivered", "failed") and form.get("ErrorCode") in BAD_NUMBER_CODES:
-        touch = row.key.split(":", 3)[-1]
-        lead = LeadRef(account_id=account_id, lead_id=row.lead_id)
-        await request.app.state.services.leads.delivery_failed(
-            lead, DeliveryFailed(key=touch, channel=row.channel, reason="bad_number")
+    moved = await outbox.advance(database, account_id, sid, new)
+    if (
+        moved is not None
+        and new in ("undelivered", "failed")
+        and twilio_meaning(form.get("ErrorCode")) == "bad_number"
+    ):
+        touch = moved.key.split(":", 3)[-1]
+        lead = LeadRef(account_id=account_id, lead_id=moved.lead_id)
+        await leads.delivery_failed(
+            lead, DeliveryFailed(key=touch, channel=moved.channel, reason="bad_number")
         )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/sendgrid/{account_id}/events", status_code=status.HTTP_204_NO_CONTENT)
-async def sendgrid_events(account_id: Identifier, request: Request) -> Response:
-    settings = request.app.state.settings
+async def sendgrid_events(
+    account_id: Identifier,
+    request: Request,
+    settings: AppSettings,
+    database: Database,
+    leads: Leads,
+) -> Response:
     key = settings.sendgrid_webhook_public_key
     payload = (await request.body()).decode()
     signature = request.headers.get("X-Twilio-Email-Event-Webhook-Signature", "")
@@ -191,37 +163,23 @@ async def sendgrid_events(account_id: Identifier, request: Request) -> Response:
         events = json.loads(payload)
     except json.JSONDecodeError:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is not JSON") from None
-    engine, leads = request.app.state.services.engine, request.app.state.services.leads
     for event in events if isinstance(events, list) else []:
-        event_id = str(event.get("sg_event_id", ""))
-        async with engine.begin() as conn:
-            new = (
-                await conn.execute(
-                    insert(WebhookEvent)
-                    .values(source="sendgrid", event_id=event_id)
-                    .on_conflict_do_nothing()
-                    .returning(WebhookEvent.event_id)
-                )
-            ).scalar_one_or_none()
-            kind, email = event.get("event"), str(event.get("email", ""))
-            if new is None or kind not in SUPPRESSING or not email:
+        kind, email = event.get("event"), str(event.get("email", ""))
+        source = f"sendgrid {kind}"
+        async with database.begin() as conn:
+            new = await first_delivery(conn, "sendgrid", str(event.get("sg_event_id", "")))
+            if not new or kind not in SUPPRESSING or not email:
                 continue
-            await conn.execute(
-                insert(OptOut)
-                .values(
-                    account_id=account_id,
-                    channel="email",
-                    address=email,
-                    source=f"sendgrid {kind}",
-                    at=datetime.now(UTC),
-                )
-                .on_conflict_do_nothing()
+            await opt_outs.opt_out(
+                conn, account_id, ["email"], email, source=source, at=datetime.now(UTC)
             )
-        found = await _leads_with(engine, account_id, LeadParty.email, email)
-        await _each(
-            leads,
-            account_id,
-            found,
-            lambda lead, role, kind=kind: leads.opt_out(lead, "email", source=f"sendgrid {kind}"),
-        )
+        found = await lead_records.parties_reached_at(database, account_id, email=email)
+        await _each(account_id, found, _email_opt_out(leads, source))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _email_opt_out(leads: LeadflowClient, source: str) -> Callable[[LeadRef, str], Awaitable[None]]:
+    async def opt_out(lead: LeadRef, role: str) -> None:
+        await leads.opt_out(lead, "email", source=source)
+
+    return opt_out

@@ -1,0 +1,210 @@
+"""A scenario file for `leadflow simulate`: a lead, its playbook and what happens to it,
+day by day in the lead's time zone. Loading reports every problem as `FILE: PATH: what`."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+import leadflow.engine.localtime as localtime
+from leadflow.engine.events import ReplyReceived
+from leadflow.engine.state import Member, Party
+from leadflow.playbook.durations import Duration
+from leadflow.workflows.messages import LeadProfile
+
+_AT = re.compile(r"^day\s+(\d+)(?:\s+(\d{1,2}):(\d{2}))?$")
+_START = re.compile(
+    r"^next\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday|month\s+day\s+(\d{1,2}))"
+    r"(?:\s+before\s+(spring|fall)\s+dst)?"
+    r"\s+(\d{1,2}):(\d{2})$"
+)
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CallEvent(_Strict):
+    disposition: str
+    channel: Literal["call", "sms"] = "call"
+    direction: Literal["outbound", "inbound"] = "outbound"
+    comments: str = ""
+    follow_up: str | None = None  # "day N HH:MM": the next call the agent sets
+    lead_requested: bool = False
+
+
+class FollowUpEvent(_Strict):
+    subject: str = "Call"
+    start: str  # "day N HH:MM"
+    duration: Duration = timedelta(minutes=15)
+    notes: str = ""
+    lead_requested: bool = False
+
+
+class MilestoneEvent(_Strict):
+    milestone: str | None = None
+    status: str | None = None
+    note: str = ""
+    follow_up: str | None = None
+
+
+class CampaignEvent(_Strict):
+    op: Literal["start", "switch", "pause", "resume", "cancel"]
+    campaign: str
+    switch_from: str | None = None
+
+
+class ScriptedEvent(_Strict):
+    """One thing that happens to the lead, `at` "day N HH:MM" in the lead's time zone."""
+
+    at: str
+    milestone: MilestoneEvent | None = None
+    call: CallEvent | None = None
+    follow_up: FollowUpEvent | None = None
+    reply: ReplyReceived | None = None
+    opt_out: Literal["sms", "email", "call", "all"] | None = None
+    opt_in: Literal["sms", "email", "call", "all"] | None = None
+    key_dates: dict[str, date | str | None] | None = None  # a date, or "day N"
+    parties: dict[str, Party | None] | None = None
+    designations: dict[str, Member | None] | None = None
+    campaign: CampaignEvent | None = None
+    horizon: date | str | None = None  # when the lead means to buy or sell: a date or "day N"
+    expect_rejected: bool = False
+
+    @model_validator(mode="after")
+    def _one(self) -> ScriptedEvent:
+        given = [n for n in _KINDS if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(_KINDS)} (got {given or 'none'})")
+        if not _AT.match(self.at.strip()):
+            raise ValueError(f"at {self.at!r}: write 'day N' or 'day N HH:MM'")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(n for n in _KINDS if getattr(self, n) is not None)
+
+
+_KINDS = (
+    "milestone",
+    "call",
+    "follow_up",
+    "reply",
+    "opt_out",
+    "opt_in",
+    "key_dates",
+    "parties",
+    "designations",
+    "campaign",
+    "horizon",
+)
+
+
+class Scenario(_Strict):
+    playbook: str  # a default playbook's name, or a path to a playbook file
+    start: str = "next monday 10:00"
+    days: int = Field(default=61, ge=1, le=3650)
+    lead: LeadProfile = LeadProfile()
+    events: list[ScriptedEvent] = []
+
+
+class ScenarioError(ValueError):
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {path}: {message}" for path, message in problems))
+
+
+def load_scenario(path: Path) -> Scenario:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(str(path), [("(file)", f"cannot read: {exc}")]) from None
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            (
+                ".".join(str(p) for p in e["loc"]) or "(top level)",
+                str(e["msg"]).removeprefix("Value error, "),
+            )
+            for e in exc.errors()
+        ]
+        raise ScenarioError(str(path), problems) from None
+    if not _START.match(scenario.start.strip().lower()):
+        try:
+            datetime.fromisoformat(scenario.start)
+        except ValueError:
+            raise ScenarioError(
+                str(path),
+                [
+                    (
+                        "start",
+                        "write 'next monday 10:00', 'next month day 28 10:00', "
+                        "'next friday before spring dst 20:10' or an ISO time",
+                    )
+                ],
+            ) from None
+    return scenario
+
+
+def start_time(text: str, now: datetime, zone: str) -> datetime:
+    match = _START.match(text.strip().lower())
+    if match is None:
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = localtime.at_local(moment.date(), moment.time(), zone)
+        if moment < now:
+            raise ScenarioError(
+                "start",
+                [("start", f"{text} is in the past; the simulation's clock can only move forward")],
+            )
+        return moment
+    clock = time(int(match.group(4)), int(match.group(5)))
+    today = localtime.local_date(now, zone)
+    if match.group(2):
+        first = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+        return localtime.at_local(first.replace(day=int(match.group(2))), clock, zone)
+    day = today + timedelta(days=1)
+    if match.group(3):  # the weekday before the next clock change: the change comes after it
+        change = _next_clock_change(
+            today + timedelta(days=1), zone, spring=match.group(3) == "spring"
+        )
+        day = change - timedelta(days=1)
+        while WEEKDAYS[day.weekday()] != match.group(1):
+            day -= timedelta(days=1)
+        if day <= today:
+            return start_time(text, localtime.at_local(change, time(12), zone), zone)
+        return localtime.at_local(day, clock, zone)
+    while WEEKDAYS[day.weekday()] != match.group(1):
+        day += timedelta(days=1)
+    return localtime.at_local(day, clock, zone)
+
+
+def _next_clock_change(after: date, zone: str, *, spring: bool) -> date:
+    """The first day from `after` on which the zone's clocks go forward (or back)."""
+    day = after
+    for _ in range(3 * 366):
+        before = localtime.to_local(localtime.at_local(day, time(0), zone), zone).utcoffset()
+        then = localtime.to_local(localtime.at_local(day, time(23), zone), zone).utcoffset()
+        if before is not None and then is not None and before != then and (then > before) == spring:
+            return day
+        day += timedelta(days=1)
+    raise ScenarioError("start", [("start", f"{zone} does not change its clocks")])
+
+
+def event_time(text: str, day0: date, start: datetime, zone: str) -> datetime:
+    match = _AT.match(text.strip())
+    if match is None:
+        raise ScenarioError("at", [("at", f"{text!r}: write 'day N' or 'day N HH:MM'")])
+    day = day0 + timedelta(days=int(match.group(1)))
+    if match.group(2) is None:
+        clock = localtime.to_local(start, zone).time()
+    else:
+        clock = time(int(match.group(2)), int(match.group(3)))
+    return localtime.at_local(day, clock, zone)

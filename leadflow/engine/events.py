@@ -1,0 +1,138 @@
+"""What happens to a lead: the events `decide` reacts to."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from leadflow.engine.keywords import Keyword
+from leadflow.engine.state import FollowUp, Member, Party
+from leadflow.models import Message, MessageChannel
+
+
+class LeadCreated(Message):
+    type: Literal["lead_created"] = "lead_created"
+
+
+class StatusChanged(Message):
+    """A history-note update: milestone and/or status."""
+
+    type: Literal["status_changed"] = "status_changed"
+    milestone: str | None = None
+    status: str | None = None
+    action: str = "Lead Update"
+    note: str = ""
+    actor: str = "system"
+    follow_up: FollowUp | None = None
+
+
+class CallLogged(Message):
+    """A call or text logged with its disposition (the communication log)."""
+
+    type: Literal["call_logged"] = "call_logged"
+    disposition: str
+    channel: Literal["call", "sms"] = "call"
+    direction: Literal["outbound", "inbound"] = "outbound"
+    comments: str = ""
+    actor: str = "agent"
+    follow_up: FollowUp | None = None
+
+
+class FollowUpScheduled(Message):
+    type: Literal["follow_up_scheduled"] = "follow_up_scheduled"
+    follow_up: FollowUp
+    actor: str = "agent"
+
+
+class FollowUpCompleted(Message):
+    type: Literal["follow_up_completed"] = "follow_up_completed"
+    id: str
+    actor: str = "agent"
+
+
+class HorizonStated(Message):
+    """The lead said when they want to buy or sell."""
+
+    type: Literal["horizon_stated"] = "horizon_stated"
+    horizon: date
+    actor: str = "agent"
+
+
+class ReplyReceived(Message):
+    """A reply from a party. A text that is a keyword (STOP, START, HELP) is read as one;
+    `keyword` says so when the provider detected it in other words (Twilio's OptOutType)."""
+
+    type: Literal["reply_received"] = "reply_received"
+    channel: MessageChannel = "sms"
+    party: str = "borrower"
+    body: str = ""
+    keyword: Keyword | None = None
+
+
+class OptedOut(Message):
+    type: Literal["opted_out"] = "opted_out"
+    channel: Literal["sms", "email", "call", "all"] = "sms"
+    source: str = "lead"
+
+
+class OptedIn(Message):
+    type: Literal["opted_in"] = "opted_in"
+    channel: Literal["sms", "email", "call", "all"] = "sms"
+
+
+class KeyDatesChanged(Message):
+    type: Literal["key_dates_changed"] = "key_dates_changed"
+    dates: dict[str, date | None]
+
+
+class PartiesChanged(Message):
+    type: Literal["parties_changed"] = "parties_changed"
+    parties: dict[str, Party | None]
+
+
+class DesignationsChanged(Message):
+    type: Literal["designations_changed"] = "designations_changed"
+    assignments: dict[str, Member | None]
+
+
+class CampaignChanged(Message):
+    """Start, switch, pause, resume or cancel a campaign on a running lead."""
+
+    type: Literal["campaign_changed"] = "campaign_changed"
+    op: Literal["start", "switch", "pause", "resume", "cancel"]
+    campaign: str
+    switch_from: str | None = None
+    actor: str = "system"
+
+
+class TimerFired(Message):
+    type: Literal["timer_fired"] = "timer_fired"
+
+
+class DeliveryFailed(Message):
+    type: Literal["delivery_failed"] = "delivery_failed"
+    key: str
+    channel: MessageChannel
+    reason: Literal["bad_number", "opted_out", "bounced", "undeliverable", "filtered"]
+
+
+Event = Annotated[
+    LeadCreated
+    | StatusChanged
+    | CallLogged
+    | FollowUpScheduled
+    | FollowUpCompleted
+    | HorizonStated
+    | ReplyReceived
+    | OptedOut
+    | OptedIn
+    | KeyDatesChanged
+    | PartiesChanged
+    | DesignationsChanged
+    | CampaignChanged
+    | TimerFired
+    | DeliveryFailed,
+    Field(discriminator="type"),
+]

@@ -1,0 +1,127 @@
+"""The state of one lead as the engine sees it: its parties, team, dates, place in the
+milestones and the queue, campaigns running and touches waiting."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from pydantic import AwareDatetime
+
+from leadflow.engine.refs import LeadRef
+from leadflow.models import Channel, Message, MessageChannel, Strict
+from leadflow.playbook.schema import QueueLabel
+
+
+class Party(Message):
+    """Someone a touch can go to: the borrower, a referral partner, an agent..."""
+
+    name: str | None = None
+    phone: str | None = None  # E.164
+    email: str | None = None
+    time_zone: str | None = None  # where they are, if not where the lead is
+    region: str | None = None  # two-letter state code, for state quiet hours and caps
+    sms_consent: bool = False  # recorded consent to automated texts
+
+    @property
+    def first_name(self) -> str | None:
+        return self.name.split()[0] if self.name else None
+
+
+class Member(Message):
+    """A team member filling a designation on the lead: whom its touches come from."""
+
+    id: str
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    sms_from: str | None = None  # the Twilio number this member texts from, if their own
+
+
+class FollowUp(Message):
+    """A dated task for the team (a call, an email, a meeting...) on the lead."""
+
+    id: str
+    subject: str
+    start_at: AwareDatetime
+    duration: timedelta = timedelta(minutes=15)
+    notes: str = ""
+    assignee: str | None = None
+    priority: Literal["High", "Normal", "Low"] = "Normal"
+    lead_requested: bool = False  # the lead asked for this exact time: a Scheduled call
+    completed: bool = False
+
+
+class QueueEntry(Message):
+    key: str
+    label: QueueLabel
+    priority: int
+    available_at: datetime
+    notes: str = ""
+
+
+class CampaignRun(Message):
+    name: str
+    run: int  # how many times this lead was enrolled in it: part of every touch key
+    started_at: datetime
+    next_step: int = 0
+    paused_at: datetime | None = None
+    shift: timedelta = timedelta(0)  # time spent paused
+
+
+class PendingTouch(Message):
+    """A message that could not go yet (quiet hours, frequency cap, missing designation)."""
+
+    key: str
+    channel: MessageChannel
+    party: str
+    template: str
+    media: list[str] = []
+    sender_designation: str | None = None
+    sender_user: str | None = None
+    cause: str
+
+
+class AgendaItem(Message):
+    key: str
+    due: datetime
+    kind: Literal["touch", "date_rule", "held"]
+    touch: PendingTouch | None = None
+    rule: str | None = None
+    designation: str | None = None  # "held": waiting for this designation to be assigned
+
+
+class TouchLog(Message):
+    at: datetime
+    address: str
+
+
+class EngineState(Strict):
+    lead: LeadRef
+    playbook: str
+    playbook_version: int
+    first_name: str | None = None
+    last_name: str | None = None
+    time_zone: str
+    region: str | None = None
+    loan_purpose: str | None = None
+    parties: dict[str, Party] = {}
+    designations: dict[str, Member] = {}
+    key_dates: dict[str, date] = {}
+    milestone: str
+    status: str
+    contacted: bool = False
+    replied: bool = False
+    call_attempts: int = 0
+    opted_out: list[Channel] = []
+    unreachable: list[Channel] = []  # bad number, bounced address
+    campaigns: dict[str, CampaignRun] = {}
+    campaign_runs: dict[str, int] = {}
+    queue: QueueEntry | None = None
+    hold_until: datetime | None = None
+    follow_ups: list[FollowUp] = []
+    horizon: date | None = None
+    agenda: list[AgendaItem] = []
+    touches: list[TouchLog] = []
+    changes: int = 0
+    next_due: datetime | None = None

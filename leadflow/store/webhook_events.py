@@ -1,0 +1,21 @@
+"""Provider events already handled, so a repeated delivery is acknowledged and ignored."""
+
+from __future__ import annotations
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from leadflow.store.tables import WebhookEvent
+
+
+async def first_delivery(conn: AsyncConnection, source: str, event_id: str) -> bool:
+    """Remember the event; False if it was handled before."""
+    new = (
+        await conn.execute(
+            insert(WebhookEvent)
+            .values(source=source, event_id=event_id)
+            .on_conflict_do_nothing()
+            .returning(WebhookEvent.event_id)
+        )
+    ).scalar_one_or_none()
+    return new is not None

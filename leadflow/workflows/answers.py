@@ -1,0 +1,57 @@
+"""The refusals LeadWorkflow answers its callers with, and how a failed send reads to the
+engine. Each refusal is non-retryable: asking again would be refused again."""
+
+from __future__ import annotations
+
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from leadflow.engine.commands import InvalidChange, SendMessage
+from leadflow.engine.events import DeliveryFailed
+
+FAILED_BECAUSE = {  # the send activity's error type -> what the engine hears
+    "BadNumber": "bad_number",
+    "OptedOut": "opted_out",
+    "Filtered": "filtered",
+    "Undeliverable": "undeliverable",
+    "Rejected": "undeliverable",
+}
+
+
+def refused(exc: InvalidChange) -> ApplicationError:
+    return ApplicationError(str(exc), type=exc.reason, non_retryable=True)
+
+
+def reused(request_id: str) -> ApplicationError:
+    return ApplicationError(
+        f"request_id {request_id!r} was already used for another request; "
+        "use a new request_id for a new change",
+        type="RequestIdReused",
+        non_retryable=True,
+    )
+
+
+def wrong_lead(mine: str, asked: str) -> ApplicationError:
+    return ApplicationError(
+        f"this workflow is lead {mine!r}, not {asked!r}", type="WrongLead", non_retryable=True
+    )
+
+
+def lead_exists(lead_id: str, changed: list[str]) -> ApplicationError:
+    return ApplicationError(
+        f"lead {lead_id!r} already exists with other {', '.join(changed)}; "
+        "an existing lead changes through its own updates",
+        changed,
+        type="LeadExists",
+        non_retryable=True,
+    )
+
+
+def delivery_failed(message: SendMessage, exc: ActivityError) -> DeliveryFailed:
+    """A send that failed for good, as the event the engine hears: an email that cannot be
+    delivered bounced; a text or call failed for the provider's reason."""
+    cause = exc.cause
+    kind = cause.type if isinstance(cause, ApplicationError) else None
+    reason = FAILED_BECAUSE.get(kind or "", "undeliverable")
+    if message.channel == "email" and reason in ("bad_number", "undeliverable"):
+        reason = "bounced"
+    return DeliveryFailed(key=message.key, channel=message.channel, reason=reason)

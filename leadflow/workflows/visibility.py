@@ -1,0 +1,54 @@
+"""What ops see of a lead in the Temporal UI and CLI without asking it: the memo, the
+search attributes they filter by and the current-details lines. Plain functions of the
+lead's state, so the workflow only says when to publish them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate, SearchAttributeValueType
+
+import leadflow.engine.localtime as localtime
+import leadflow.workflows.search_attributes as sa
+from leadflow.engine.decide import describe_next
+from leadflow.engine.refs import LeadRef
+from leadflow.engine.state import EngineState
+from leadflow.playbook.schema import Playbook
+
+
+def memo_for(lead: LeadRef, first_name: str | None, last_name: str | None) -> dict[str, Any]:
+    """The memo ops see in the UI; continue-as-new drops it, so each run sets it again."""
+    name = " ".join(part for part in (first_name, last_name) if part)
+    return {"account": lead.account_id, "lead": lead.lead_id, "name": name}
+
+
+def search_attributes(s: EngineState) -> list[SearchAttributeUpdate[Any]]:
+    """Every search attribute as the lead's state says it should be."""
+    return [
+        sa.LEAD_ACCOUNT.value_set(s.lead.account_id),
+        sa.LEAD_MILESTONE.value_set(s.milestone),
+        sa.LEAD_STATUS.value_set(s.status),
+        sa.LEAD_CAMPAIGNS.value_set(sorted(s.campaigns)),
+        _set_or_unset(sa.LEAD_NEXT_TOUCH, s.next_due),
+        _set_or_unset(sa.LEAD_LOAN_PURPOSE, s.loan_purpose),
+    ]
+
+
+def details(book: Playbook, s: EngineState) -> str:
+    """Where the lead stands, what wakes it next and when, its queue entry and campaigns."""
+    lines = [f"{s.milestone} / {s.status}"]
+    if s.next_due is not None:
+        what = describe_next(book, s)
+        lines.append(f"Next: {what}, {localtime.describe(s.next_due, s.time_zone)}")
+    if s.queue is not None:
+        at = localtime.describe(s.queue.available_at, s.time_zone)
+        lines.append(f"Queue: {s.queue.label} (priority {s.queue.priority}) from {at}")
+    if s.campaigns:
+        lines.append("Campaigns: " + ", ".join(sorted(s.campaigns)))
+    return "\n".join(lines)
+
+
+def _set_or_unset(
+    key: SearchAttributeKey[SearchAttributeValueType], value: SearchAttributeValueType | None
+) -> SearchAttributeUpdate[SearchAttributeValueType]:
+    return key.value_unset() if value is None else key.value_set(value)
