@@ -30,6 +30,7 @@ test-workflow: $(INSTALLED)
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 typecheck: $(INSTALLED)
 	$(VENV)/bin/mypy

@@ -6,7 +6,9 @@ database; every decision's commands are kept with the moment they were decided.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from temporalio import activity
 
@@ -32,5 +34,5 @@ class MemoryStoreActivities:
         self.sent.append(request.key)
         return SendResult(provider_id=f"sim-{len(self.sent)}")
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         return [self.apply_decision, self.send_message]

@@ -14,6 +14,7 @@ import asyncio
 import json
 import socket
 import urllib.error
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -93,7 +94,7 @@ class SendActivities:
         await self._mark(row.key, status="sent", provider_id=provider_id)
         return SendResult(provider_id=provider_id, resent=row.attempts > 0)
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         return [self.send_message]
 
     # ---- providers (blocking SDK calls, run in a thread) -----------------------------------

@@ -7,6 +7,9 @@ a retried activity leaves exactly one row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
@@ -48,7 +51,7 @@ class LeadStoreActivities:
             for index, command in enumerate(decision.commands):
                 await _write(conn, decision, index, command)
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         return [self.apply_decision]
 
 

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, BeforeValidator, EmailStr, Field
 
 from leadflow.engine.commands import Audit
 from leadflow.engine.contacts import Phone
 from leadflow.engine.preview import Entry
 from leadflow.engine.state import Member, Party
+from leadflow.models import MessageChannel, Name, Strict
 from leadflow.store.leads import Note
-from leadflow.workflows.messages import LeadProfile, LeadSnapshot, Name, TimeZone
+from leadflow.workflows.messages import LeadProfile, LeadSnapshot, TimeZone
 
 T = TypeVar("T")
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PartyIn(_In):
+class PartyIn(Strict):
     name: Annotated[str, Field(max_length=200)] | None = None
     phone: Phone | None = None
     email: EmailStr | None = None
@@ -33,7 +30,7 @@ class PartyIn(_In):
         return Party(**self.model_dump())
 
 
-class MemberIn(_In):
+class MemberIn(Strict):
     id: Annotated[str, Field(min_length=1, max_length=128)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     phone: Phone | None = None
@@ -59,21 +56,21 @@ class LeadIn(LeadProfile):
     designations: dict[Name, Annotated[Member, _checked_at_door(MemberIn)]] = {}
 
 
-class KeyDatesIn(_In):
+class KeyDatesIn(Strict):
     dates: dict[str, date | None]
 
 
-class PartiesIn(_In):
+class PartiesIn(Strict):
     parties: dict[str, PartyIn | None]
 
 
-class DesignationsIn(_In):
+class DesignationsIn(Strict):
     """Each designation gets a member inline, a user id from /v1/users, or null to clear."""
 
     assignments: dict[str, MemberIn | Annotated[str, Field(min_length=1)] | None]
 
 
-class UserIn(_In):
+class UserIn(Strict):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     phone: Phone | None = None
     email: EmailStr | None = None
@@ -84,20 +81,20 @@ class UserOut(UserIn):
     id: str
 
 
-class CampaignIn(_In):
+class CampaignIn(Strict):
     op: str = Field(pattern="^(start|switch|pause|resume|cancel)$")
     campaign: str
     switch_from: str | None = None
     actor: str = "api"
 
 
-class ReplyIn(_In):
-    channel: Literal["sms", "mms", "email"] = "sms"
+class ReplyIn(Strict):
+    channel: MessageChannel = "sms"
     party: Annotated[str, Field(min_length=1, max_length=100)] = "borrower"
     body: Annotated[str, Field(max_length=1600)]
 
 
-class AgentIn(_In):
+class AgentIn(Strict):
     agent: Annotated[str, Field(min_length=1, max_length=200)]
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 import leadflow.engine.localtime as localtime
 from leadflow.engine.events import ReplyReceived
 from leadflow.engine.state import Member, Party
+from leadflow.models import Strict
 from leadflow.playbook.durations import Duration
 from leadflow.workflows.messages import LeadProfile
 
@@ -26,11 +27,7 @@ _START = re.compile(
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CallEvent(_Strict):
+class CallEvent(Strict):
     disposition: str
     channel: Literal["call", "sms"] = "call"
     direction: Literal["outbound", "inbound"] = "outbound"
@@ -39,7 +36,7 @@ class CallEvent(_Strict):
     lead_requested: bool = False
 
 
-class FollowUpEvent(_Strict):
+class FollowUpEvent(Strict):
     subject: str = "Call"
     start: str  # "day N HH:MM"
     duration: Duration = timedelta(minutes=15)
@@ -47,20 +44,20 @@ class FollowUpEvent(_Strict):
     lead_requested: bool = False
 
 
-class MilestoneEvent(_Strict):
+class MilestoneEvent(Strict):
     milestone: str | None = None
     status: str | None = None
     note: str = ""
     follow_up: str | None = None
 
 
-class CampaignEvent(_Strict):
+class CampaignEvent(Strict):
     op: Literal["start", "switch", "pause", "resume", "cancel"]
     campaign: str
     switch_from: str | None = None
 
 
-class ScriptedEvent(_Strict):
+class ScriptedEvent(Strict):
     """One thing that happens to the lead, `at` "day N HH:MM" in the lead's time zone."""
 
     at: str
@@ -106,7 +103,7 @@ _KINDS = (
 )
 
 
-class Scenario(_Strict):
+class Scenario(Strict):
     playbook: str  # a default playbook's name, or a path to a playbook file
     start: str = "next monday 10:00"
     days: int = Field(default=61, ge=1, le=3650)

@@ -12,7 +12,7 @@ from typing import Any
 
 import leadflow.engine.localtime as localtime
 import leadflow.engine.phones as phones
-from leadflow.engine.channels import BY_PHONE, opt_out_covers
+from leadflow.engine.channels import BY_PHONE, TEXTS, opt_out_covers
 from leadflow.engine.commands import CompleteTask, RecordOptOut, SendMessage
 from leadflow.engine.events import DesignationsChanged, OptedIn, OptedOut
 from leadflow.engine.run import (
@@ -48,11 +48,7 @@ def touch(run: Run, touch: PendingTouch) -> None:
         reason = f"{touch.channel} to this lead is undeliverable"
     elif blocked_by is not None:
         reason = f"status {blocked_by.name} blocks {touch.channel}"
-    elif (
-        touch.channel in ("sms", "mms")
-        and book.compliance.sms_requires_consent
-        and not party.sms_consent
-    ):
+    elif touch.channel in TEXTS and book.compliance.sms_requires_consent and not party.sms_consent:
         reason = "no recorded consent for automated texts"
     if reason is not None:
         run.audit(touch.key, "skipped", reason)

@@ -5,22 +5,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from leadflow.engine.commands import Command
 from leadflow.engine.decide import decide, new_state
 from leadflow.engine.events import LeadCreated, TimerFired
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState, Member, Party
+from leadflow.models import Message
 from leadflow.playbook.schema import Playbook
 
 MAX_WAKE_UPS = 10_000
 
 
-class Entry(BaseModel):
+class Entry(Message):
     """One command and the moment the engine issued it."""
-
-    model_config = ConfigDict(frozen=True)
 
     at: datetime
     command: Annotated[Command, Field(discriminator="kind")]

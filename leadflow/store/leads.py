@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import and_, delete, not_, or_, select, tuple_, update
+from sqlalchemy import and_, delete, literal, not_, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
@@ -197,7 +197,8 @@ async def page(
         query = query.where(Lead.milestone == milestone)
     if before is not None:
         at, lead_id = before
-        query = query.where(tuple_(Lead.updated_at, Lead.lead_id) < tuple_(at, lead_id))
+        after = tuple_(literal(at), literal(lead_id))
+        query = query.where(tuple_(Lead.updated_at, Lead.lead_id) < after)
     query = query.order_by(Lead.updated_at.desc(), Lead.lead_id.desc()).limit(limit)
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()

@@ -6,7 +6,7 @@ import hashlib
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints
 
 from leadflow.engine.commands import Audit
 from leadflow.engine.events import (
@@ -19,10 +19,9 @@ from leadflow.engine.events import (
 from leadflow.engine.localtime import check_time_zone
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState, FollowUp, Member, Party
-from leadflow.models import Message
+from leadflow.models import Message, Name, Strict
 from leadflow.playbook.schema import Playbook
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 TimeZone = Annotated[str, AfterValidator(check_time_zone)]
 
 # Processed request ids kept for de-duplication across continue-as-new; older ones age out.
@@ -215,10 +214,8 @@ class LeadSnapshot(Message):
         )
 
 
-class LeadCarry(BaseModel):
+class LeadCarry(Strict):
     """What continue-as-new hands to the next run, besides the input it started with."""
-
-    model_config = ConfigDict(extra="forbid")
 
     engine: EngineState
     processed: list[str] = []
