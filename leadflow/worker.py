@@ -62,7 +62,7 @@ def build_send_worker(
     task_queue: str,
     per_second: float = 10.0,
 ) -> Worker:
-    """The send activity alone, on its own queue, rate-limited across all workers (B1)."""
+    """The send activity alone, on its own queue, rate-limited across all workers."""
     return Worker(
         client,
         task_queue=task_queue,

@@ -126,7 +126,7 @@ def account(
 ) -> None:
     """Create or update an account, store its playbook as a version, print a new API key.
 
-    New leads start on the newest stored version; running leads keep theirs (B3).
+    New leads start on the newest stored version; running leads keep theirs.
     """
     from leadflow.playbook.load import PlaybookError, default_playbook, load_playbook
     from leadflow.store.accounts import ensure_account, new_api_key

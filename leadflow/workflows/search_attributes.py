@@ -1,4 +1,4 @@
-"""Custom search attributes ops filter leads by in the Temporal UI and CLI (M27)."""
+"""Custom search attributes ops filter leads by in the Temporal UI and CLI."""
 
 from __future__ import annotations
 

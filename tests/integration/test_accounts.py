@@ -1,4 +1,4 @@
-"""Accounts: playbook versions (B3), the team and its designations, opt-outs and consents."""
+"""Accounts: playbook versions, the team and its designations, opt-outs and consents."""
 
 from __future__ import annotations
 

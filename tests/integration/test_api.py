@@ -335,14 +335,14 @@ async def test_queue_claim_and_release_over_http(
         assert (snapshot["status"], snapshot["queue_label"]) == ("Contact Attempted", "Redial")
         now = await time_env.get_current_time()
         back = datetime.fromisoformat(snapshot["back_in_queue_at"])
-        # Seed 003: an attempted lead is back after the callback period's 2 hours.
+        # The callback-periods preset: an attempted lead is back after the period's 2 hours.
         assert abs(back - (now + timedelta(hours=2))) < timedelta(seconds=5)
 
 
 async def test_a_horizon_as_a_lead_field_and_through_its_endpoint(
     app: FastAPI, db: AsyncEngine, time_env: WorkflowEnvironment
 ) -> None:
-    """Seed 002's rule of thumb over HTTP: a lead buying in 90 days is checked in with by day
+    """The isa preset's rule of thumb over HTTP: a lead buying in 90 days is checked in with by day
     30 at the latest; a horizon in the past is refused."""
     await skip_to_next(time_env, 0, dt_time(10))  # Monday 10:00 in Chicago
     now = await time_env.get_current_time()

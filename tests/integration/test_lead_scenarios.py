@@ -1,4 +1,4 @@
-"""The seeds' scenarios through the real LeadWorkflow, store activity and PostgreSQL, under
+"""The presets' scenarios through the real LeadWorkflow, store activity and PostgreSQL, under
 time skipping. Each asserts exact times, recipients and labels."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ MONDAY, FRIDAY = 0, 4
 async def test_referral_partner_chain(
     leads: LeadflowClient, time_env: WorkflowEnvironment, db: AsyncEngine
 ) -> None:
-    """Seed 000: voicemail -> high touch + partner SMS -> a week of silence ->
+    """The mortgage preset: voicemail -> high touch + partner SMS -> a week of silence ->
     "No reply to outreach" -> low touch + another partner SMS."""
     start = await skip_to_next(time_env, MONDAY, time(10))
     request = new_lead(playbook="mortgage")
@@ -101,7 +101,7 @@ async def test_a_reply_stops_the_drip_midway(
 async def test_isa_cadence_with_contact_on_day_7(
     leads: LeadflowClient, time_env: WorkflowEnvironment, db: AsyncEngine
 ) -> None:
-    """Seed 002: CallASAP at once, Redial on days 2 and 4; contact on day 7 ends the
+    """The isa preset: CallASAP at once, Redial on days 2 and 4; contact on day 7 ends the
     cadence, and the ISA is asked to set the next call (no Callback on a guess)."""
     start = await skip_to_next(time_env, MONDAY, time(10))
     request = new_lead(playbook="isa")
@@ -146,7 +146,7 @@ async def test_isa_cadence_with_contact_on_day_7(
 async def test_dispositions_hold_and_a_follow_up_overrides(
     time_env: WorkflowEnvironment, db: AsyncEngine, tmp_path: Path, leads: LeadflowClient
 ) -> None:
-    """Seed 004 (the leads-queue preset): No Answer -> out 1 hour; Engaged -> out 48 hours;
+    """The leads-queue preset: No Answer -> out 1 hour; Engaged -> out 48 hours;
     a follow-up date overrides both."""
     client = leads
     start = await skip_to_next(time_env, MONDAY, time(10))
@@ -171,8 +171,8 @@ async def test_dispositions_hold_and_a_follow_up_overrides(
 async def test_callback_periods_follow_the_status_and_the_production_cycle(
     leads: LeadflowClient, time_env: WorkflowEnvironment, db: AsyncEngine
 ) -> None:
-    """Seed 003: attempted -> every 2-4 hours, contacted -> 18-24 hours, back and forth;
-    early in the month "contacted, no application" is called sooner and ahead."""
+    """The callback-periods preset: attempted -> every 2-4 hours, contacted -> 18-24 hours,
+    back and forth; early in the month "contacted, no application" is called sooner and ahead."""
     now = await time_env.get_current_time()
     month_end = localtime.local_date(now, CHICAGO).replace(day=28)
     if month_end <= localtime.local_date(now, CHICAGO):

@@ -1,4 +1,4 @@
-"""Sending through the real twilio and sendgrid SDKs against the fake: exactly once (B1),
+"""Sending through the real twilio and sendgrid SDKs against the fake: exactly once,
 every error code to its outcome."""
 
 from __future__ import annotations

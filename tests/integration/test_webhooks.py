@@ -1,4 +1,4 @@
-"""Provider webhooks (B7): signed Twilio inbound SMS and status callbacks, signed SendGrid
+"""Provider webhooks: signed Twilio inbound SMS and status callbacks, signed SendGrid
 events. A forged request is refused and nothing is recorded."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""On the real Temporal dev server: ops find leads by their search attributes (M27)."""
+"""On the real Temporal dev server: ops find leads by their search attributes."""
 
 from __future__ import annotations
 

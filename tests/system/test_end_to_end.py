@@ -1,5 +1,6 @@
 """End to end through the HTTP API on the real Temporal dev server and PostgreSQL:
-a lead comes in, an agent calls it, nobody answers, it is back an hour later (seed 004)."""
+a lead comes in, an agent calls it, nobody answers, it is back an hour later (the leads-queue
+preset)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from tests.places import Place
 async def test_new_lead_is_called_and_comes_back_after_an_hour(
     dev_leads: LeadflowClient, db: AsyncEngine, tmp_path: Path, place: Place
 ) -> None:
-    # Seed 004's communication log (the leads-queue preset), for a lead that lives where it
-    # is calling hours now.
+    # The leads-queue preset's communication log, for a lead that lives where it is calling
+    # hours now.
     place.playbook_folder(tmp_path, "leads-queue")
     fields = place.lead_fields(name="Wren Ito")
     account = f"e2e-{uuid.uuid4().hex[:8]}"  # the dev server lives for the whole session

@@ -1,4 +1,4 @@
-"""A worker process killed mid-send: every touch still ends with exactly one message (B1).
+"""A worker process killed mid-send: every touch still ends with exactly one message.
 
 Real worker processes (`leadflow worker`) on the Temporal dev server, real PostgreSQL, the
 real Twilio SDK against the fake, which holds two sends open while the worker is killed:

@@ -1,4 +1,4 @@
-"""Seed 003's callback periods and production cycle (the callback-periods preset)."""
+"""The callback-periods preset: callback periods and the production cycle."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""Follow-ups, required follow-ups and the horizon rule on the queue (seeds 001, 002, 004).
+"""Follow-ups, required follow-ups and the horizon rule on the queue (the insurance, isa
+and leads-queue presets).
 
-Each preset's own queue rules have their file: test_engine_isa (seed 002),
-test_engine_callback_periods (seed 003), test_engine_leads_queue (seed 004)."""
+Each preset's own queue rules have their file: test_engine_isa, test_engine_callback_periods,
+test_engine_leads_queue."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def test_hot_requires_a_follow_up_and_queues_call_asap() -> None:
     lead.send(StatusChanged(milestone="Contacted", status="Hot", follow_up=follow_up))
     entry = lead.calls()[-1]
     assert (entry.label, entry.available_at) == ("CallASAP", lead.now)  # no hold for ASAP
-    # CallASAP 100 and Hot adds 10; no production cycle in the isa preset (seed 002).
+    # CallASAP 100 and Hot adds 10; no production cycle in the isa preset.
     assert entry.priority == 100 + 10
 
 

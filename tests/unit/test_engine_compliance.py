@@ -1,4 +1,4 @@
-"""The compliance gate at send time (B2) and the per-touch audit (B5)."""
+"""The compliance gate at send time and the per-touch audit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Seed 002's ISA system (the isa preset): Call ASAP, the call cadence until contact, texts
+"""The isa preset's ISA system: Call ASAP, the call cadence until contact, texts
 and emails between the calls, and the ISA setting the next call once contact is made."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ CADENCE = [0, 2, 4, 7, 15, 30, 45, 50, 60]
 
 def test_nobody_answers_one_call_asap_and_eight_redials_in_sixty_days() -> None:
     """The ISA logs No Answer on every call the queue gives them: no extra Redial comes
-    back outside the cadence (seed 002: 8 redials over 60 days)."""
+    back outside the cadence (8 redials over 60 days)."""
     lead = Lead.create("isa", T0)
     logged = 0
     end = T0 + timedelta(days=61)

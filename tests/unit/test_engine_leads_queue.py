@@ -1,5 +1,4 @@
-"""Seed 004's leads queue: the communication log's dispositions, holds and follow-ups
-(the leads-queue preset)."""
+"""The leads-queue preset: the communication log's dispositions, holds and follow-ups."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Milestones, statuses, milestone actions, drips and date rules (seeds 000, 001)."""
+"""Milestones, statuses, milestone actions, drips and date rules (the mortgage and insurance
+presets)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def _no_assistant() -> dict[str, Member]:
     }
 
 
-# ---- M2-M4: history, links, required follow-ups --------------------------------------------
+# ---- history, links, required follow-ups -----------------------------------------------------
 
 
 def test_every_update_records_a_history_note() -> None:
@@ -78,7 +79,7 @@ def test_invalid_changes_are_rejected_with_the_reason(
     assert lead.state == before
 
 
-def test_seed_001_combinations_are_accepted() -> None:
+def test_the_insurance_combinations_are_accepted() -> None:
     lead = Lead.create("insurance", T0)
     soon = FollowUp(
         id="f", subject="Quote", start_at=T0 + timedelta(days=1), duration=timedelta(minutes=30)
@@ -94,7 +95,7 @@ def test_seed_001_combinations_are_accepted() -> None:
         assert (lead.state.milestone, lead.state.status) == (milestone, status)
 
 
-# ---- M6, M7, M12-M14: the referral-partner chain of seed 000 ---------------------------------
+# ---- the referral-partner chain of the mortgage preset ---------------------------------------
 
 
 def test_voicemail_starts_high_touch_then_no_reply_moves_to_low_touch() -> None:
@@ -132,7 +133,7 @@ def test_a_reply_stops_the_drip_midway() -> None:
     assert [a.reason for a in lead.audits("stopped")] == ["reply received by sms"]
 
 
-# ---- M8: share from a designation that is missing ---------------------------------------------
+# ---- share from a designation that is missing ------------------------------------------------
 
 
 def test_missing_designation_holds_the_action_and_asks_for_an_assignment() -> None:
@@ -190,7 +191,7 @@ def test_a_missing_designation_gets_one_assign_task_which_closes_on_assignment()
     assert len(again) == 2 and again[1].key != assign[0].key
 
 
-# ---- M9: loan-purpose workflows -------------------------------------------------------------
+# ---- loan-purpose workflows ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -215,7 +216,7 @@ def test_loan_purpose_selects_the_workflow(
         assert notes == [f"loan purpose {purpose!r} matches no workflow: default used"]
 
 
-# ---- M10: stop-communication window ----------------------------------------------------------
+# ---- stop-communication window ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("days_to_funding", "agents_told"), [(2, False), (3, False), (5, True)])
@@ -236,7 +237,7 @@ def test_clear_to_close_near_funding_does_not_notify_agents(
         assert any("stop communication" in a.reason for a in lead.audits("skipped"))
 
 
-# ---- M11: date rules --------------------------------------------------------------------------
+# ---- date rules ------------------------------------------------------------------------------
 
 
 def test_lock_expiration_task_fires_seven_days_before_and_follows_the_date() -> None:
@@ -269,7 +270,7 @@ def test_gift_task_one_day_after_funding() -> None:
     assert gifts[0].due_at == fired + gift.action.due_in
 
 
-# ---- M15: campaign signals -------------------------------------------------------------------
+# ---- campaign signals ------------------------------------------------------------------------
 
 
 def test_pause_and_resume_shift_the_remaining_steps() -> None:

@@ -195,7 +195,8 @@ def test_default_playbook_names_are_checked() -> None:
 def test_presets_carry_the_seeds_vocabulary() -> None:
     insurance, isa = default_playbook("insurance"), default_playbook("isa")
     queue, periods = default_playbook("leads-queue"), default_playbook("callback-periods")
-    # Seed 001: actions, ordered milestones starting at "No Milestone", all twelve statuses.
+    # The insurance preset: actions, ordered milestones starting at "No Milestone", all twelve
+    # statuses.
     assert {"Call", "Email", "Meeting", "Lead Update"} <= set(insurance.actions)
     assert insurance.milestones == [
         "No Milestone",
@@ -220,7 +221,7 @@ def test_presets_carry_the_seeds_vocabulary() -> None:
         "Winback",
     ]
     assert [s.name for s in insurance.statuses if s.requires_follow_up] == ["Hot", "Follow Up"]
-    # The seed's example combinations are all linked.
+    # The usual insurance combinations are all linked.
     for milestone, status in [
         ("No Milestone", "New"),
         ("No Milestone", "Bad Phone Number"),
@@ -233,8 +234,8 @@ def test_presets_carry_the_seeds_vocabulary() -> None:
         ("Sold", "Customer"),
     ]:
         assert status in insurance.links[milestone], (milestone, status)
-    assert not insurance.callback_periods and not insurance.production_cycle  # seed 003's
-    # Seed 004: New, Contact Attempted, Engaged, Nurture, Converted.
+    assert not insurance.callback_periods and not insurance.production_cycle
+    # The leads-queue preset: New, Contact Attempted, Engaged, Nurture, Converted.
     assert [s.name for s in queue.statuses][:5] == [
         "New",
         "Contact Attempted",
@@ -242,14 +243,14 @@ def test_presets_carry_the_seeds_vocabulary() -> None:
         "Nurture",
         "Converted",
     ]
-    # Seed 002: the cadence days are in the file, as the seed writes them; no seed 003 or
-    # seed 004 rules mixed in.
+    # The isa preset: the cadence days are in the file as written; no callback periods,
+    # production cycle or disposition holds mixed in.
     calls = [s.after.days for s in isa.campaigns["isa_call_campaign"].steps if s.do == "call"]
     assert calls == [0, 2, 4, 7, 15, 30, 45, 50, 60]
     assert not isa.callback_periods and not isa.production_cycle
     assert all(not d.requeue for d in isa.dispositions.values())
     assert isa.contact_prompt is not None
-    # Seed 003: 2-4 hours attempted, 18-24 hours contacted.
+    # The callback-periods preset: 2-4 hours attempted, 18-24 hours contacted.
     assert {
         k: (v.min / timedelta(hours=1), v.max / timedelta(hours=1))
         for k, v in periods.callback_periods.items()

@@ -50,7 +50,7 @@ def _after(line: Line, delta: timedelta) -> str:
 
 
 async def test_contact_on_day_7_timeline() -> None:
-    """Seed 002 (isa): No Answer adds nothing outside the cadence; the callback the ISA sets
+    """The isa preset: No Answer adds nothing outside the cadence; the callback the ISA sets
     with the day-7 call is the only entry after contact."""
     lines = await _run("isa_contact_on_day_7")
     calls = [(line.day, line.what) for line in lines if line.what.startswith("queue ")]
@@ -82,7 +82,7 @@ async def test_isa_nobody_answers_gets_one_call_asap_and_eight_redials() -> None
 
 
 async def test_callback_periods_timeline() -> None:
-    """Seed 003 (callback-periods): attempted -> back in 2 hours, contacted -> 18 hours
+    """The callback-periods preset: attempted -> back in 2 hours, contacted -> 18 hours
     (into the next calling window when that lands at night), back and forth."""
     lines = await _run("callback_periods")  # the 16th of next month: no band applies
     day0 = localtime.local_date(lines[0].at, "America/Chicago")
@@ -115,7 +115,7 @@ async def test_production_cycle_timeline() -> None:
 
 
 async def test_dispositions_and_follow_up_timeline() -> None:
-    """Seed 004 (leads-queue): out 1 hour after No Answer and Left VM, 48 hours after
+    """The leads-queue preset: out 1 hour after No Answer and Left VM, 48 hours after
     Engaged; a follow-up date overrides, as a Scheduled call when the lead asked for it."""
     lines = await _run("dispositions_and_follow_up")
     queued = _queued(lines)
@@ -204,7 +204,7 @@ def test_scenario_errors_name_the_file() -> None:
 
 
 async def test_a_stated_horizon_sets_the_check_in_a_third_of_the_way() -> None:
-    """Seed 002's rule of thumb: buying in six months (day 180) -> a Callback by day 60, the
+    """The isa preset's rule of thumb: buying in six months (day 180) -> a Callback by day 60, the
     first calling-hours moment before the limit; a later follow-up is refused."""
     lines = await _run("isa_buying_in_six_months")
     stated = next(line for line in lines if line.what == "event horizon")
