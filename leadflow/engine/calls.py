@@ -183,7 +183,7 @@ def open_prompt(run: Run) -> str | None:
 
 
 def prompt_next_call(run: Run, key: str) -> None:
-    """Seed 002: after contact the agent sets the next call. Until a call follow-up is open,
+    """After contact the agent sets the next call. Until a call follow-up is open,
     a task and a SetCallback queue entry say so; nothing is re-queued on a guess."""
     s, prompt = run.s, run.book.contact_prompt
     assert prompt is not None

@@ -2,7 +2,8 @@
 
 Pure and deterministic: no Temporal, no database, no clock of its own. The workflow feeds it
 events and runs the commands; tests and `leadflow playbook preview` call it directly.
-Rules read like the seeds: each one is a short function in the module of its rule set.
+Rules read like the playbooks they run: each one is a short function in the module of its
+rule set.
 """
 
 from __future__ import annotations

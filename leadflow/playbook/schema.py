@@ -139,7 +139,7 @@ class Disposition(Message):
     hold: Duration  # out of the queue for this long
     contact: bool = False  # a conversation happened
     # After the hold the lead is back in the queue (Redial before contact, Callback after).
-    # False: only the call cadence, a follow-up or the contact prompt brings it back (seed 002).
+    # False: only the call cadence, a follow-up or the contact prompt brings it back.
     requeue: bool = True
 
 
@@ -153,7 +153,7 @@ class FollowUpRules(Message):
 
 
 class ContactPrompt(Message):
-    """Seed 002: once contact is made the agent sets the next call (a Callback, or a
+    """Once contact is made the agent sets the next call (a Callback, or a
     Scheduled Call when the lead named the time), so the lead is never re-queued on a guess.
     Until a call follow-up is set, a task and a SetCallback queue entry say so."""
 

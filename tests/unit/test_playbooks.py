@@ -157,7 +157,7 @@ def test_not_yaml_is_reported_with_its_line(tmp_path: Path) -> None:
         load_playbook(file)
 
 
-def test_isa_preview_calls_on_the_seed_days_with_texts_between(tmp_path: Path) -> None:
+def test_isa_preview_calls_on_the_cadence_days_with_texts_between(tmp_path: Path) -> None:
     result = _leadflow(
         "playbook",
         "preview",
@@ -192,7 +192,7 @@ def test_default_playbook_names_are_checked() -> None:
         default_playbook("crm")
 
 
-def test_presets_carry_the_seeds_vocabulary() -> None:
+def test_presets_carry_their_teams_vocabulary() -> None:
     insurance, isa = default_playbook("insurance"), default_playbook("isa")
     queue, periods = default_playbook("leads-queue"), default_playbook("callback-periods")
     # The insurance preset: actions, ordered milestones starting at "No Milestone", all twelve
