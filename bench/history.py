@@ -13,13 +13,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from leadflow.activities.memory import MemoryStoreActivities
 from leadflow.client import LeadflowClient
+from leadflow.codec import Keyring, new_key
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
 from leadflow.paths import binary, shipped
 from leadflow.playbook.load import default_playbook
 from leadflow.playbook.schema import Step
 from leadflow.playbook.sources import PlaybookFolder
-from leadflow.temporal import DATA_CONVERTER, ensure_search_attributes
+from leadflow.temporal import data_converter, ensure_search_attributes
 from leadflow.worker import build_worker
 from leadflow.workflows.messages import EnsureLead, MilestoneChange
 
@@ -105,7 +106,8 @@ async def _one(
 
 async def main() -> None:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"), data_converter=DATA_CONVERTER
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=data_converter(Keyring.parse(new_key())),
     )
     try:
         await ensure_search_attributes(env.client)

@@ -13,9 +13,10 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
+from leadflow.codec import Keyring, new_key
 from leadflow.paths import binary
 from leadflow.store.db import create_engine, ensure_database, migrate
-from leadflow.temporal import DATA_CONVERTER
+from leadflow.temporal import data_converter
 from leadflow.workflows import search_attributes
 
 
@@ -38,7 +39,7 @@ async def stack(db_filename: str | None = None) -> AsyncIterator[Stack]:
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=binary("temporal"),
             search_attributes=search_attributes.ALL,
-            data_converter=DATA_CONVERTER,
+            data_converter=data_converter(Keyring.parse(new_key())),
             dev_server_database_filename=db_filename,
             dev_server_log_level="error",
         )

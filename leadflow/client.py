@@ -47,6 +47,7 @@ from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState, Member, Party
 from leadflow.playbook.load import PlaybookError
 from leadflow.playbook.schema import Playbook
+from leadflow.playbook.shelf import SHELF
 from leadflow.playbook.sources import PlaybookSource, UnknownPlaybook
 from leadflow.workflows import search_attributes as sa
 from leadflow.workflows.lead import LeadWorkflow
@@ -150,7 +151,9 @@ class LeadflowClient:
             LeadWorkflow.run,
             LeadInput(
                 ensure=request,
-                playbook=book,
+                # By reference: the worker finds it on its shelf, in PostgreSQL or in its
+                # playbook files (here it goes on this process's shelf, for a worker beside).
+                playbook_ref=SHELF.put(book),
                 history_limit=self.history_limit,
                 sends_task_queue=self.sends_task_queue,
                 sender_queues=self.sender_queues,
@@ -158,7 +161,7 @@ class LeadflowClient:
             id=request.lead.workflow_id,
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            memo=memo_for(request.lead, request.first_name, request.last_name),
+            memo=memo_for(request.lead),
             search_attributes=TypedSearchAttributes(
                 [SearchAttributePair(sa.LEAD_ACCOUNT, request.lead.account_id)]
             ),

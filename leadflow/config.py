@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from leadflow.codec import Keyring
 from leadflow.errors import ConfigError
 from leadflow.providers.clients import ProviderConfig
 
@@ -73,6 +74,19 @@ class Settings(DatabaseSettings):
     # Sending numbers with a rate of their own, e.g. {"+13125550000": 1} (JSON): each gets
     # its own rate-limited queue; every other number shares SENDS_TASK_QUEUE.
     sender_rates: dict[str, float] = {}
+
+    # Payload encryption: `<id>:<base64 key>,...`, the key new payloads use first.
+    encryption_keys: SecretStr | None = None
+    # The credential ops present to the codec endpoint (a decode is a read of PII).
+    ops_token: SecretStr | None = None
+    # Origins of the Temporal Web UI allowed to call the codec endpoint from a browser.
+    codec_origins: list[str] = ["http://localhost:8233", "http://127.0.0.1:8233"]
+
+    def keyring(self) -> Keyring:
+        """The encryption keys; a missing or malformed one is a ConfigError naming the setting."""
+        return Keyring.parse(
+            self.encryption_keys.get_secret_value() if self.encryption_keys else None
+        )
 
     def sender_queues(self) -> dict[str, str]:
         return {number: sender_queue(self.sends_task_queue, number) for number in self.sender_rates}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import Any
 
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -11,13 +14,53 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
+from leadflow.codec import PLAYBOOK, Keyring, LeadflowCodec, PlaybookLoader
 from leadflow.errors import ConfigError
+from leadflow.playbook.shelf import PlaybookRef
 from leadflow.workflows import search_attributes
 
-DATA_CONVERTER = pydantic_data_converter
+
+class _JSON(PydanticJSONPlainPayloadConverter):
+    """Pydantic's JSON, marking a value that names its playbook by reference with the
+    playbook's digest, so a worker's codec shelves that playbook before the workflow runs."""
+
+    def to_payload(self, value: Any) -> Payload | None:
+        payload = super().to_payload(value)
+        ref = getattr(value, "playbook_ref", None)
+        if payload is not None and isinstance(ref, PlaybookRef):
+            payload.metadata[PLAYBOOK] = ref.digest.encode()
+        return payload
+
+
+class PayloadConverter(CompositePayloadConverter):
+    def __init__(self) -> None:
+        super().__init__(
+            *(
+                _JSON() if isinstance(c, JSONPlainPayloadConverter) else c
+                for c in DefaultPayloadConverter.default_encoding_payload_converters
+            )
+        )
+
+
+def data_converter(keyring: Keyring, loaders: Sequence[PlaybookLoader] = ()) -> DataConverter:
+    """The one data converter: pydantic JSON, every payload sealed with `keyring`, failure
+    messages and stack traces sealed too. A worker passes `loaders` to find the playbook a
+    lead's input names (PostgreSQL, playbook files); clients need none."""
+    return DataConverter(
+        payload_converter_class=PayloadConverter,
+        payload_codec=LeadflowCodec(keyring, loaders),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def _reason(exc: BaseException) -> str:
@@ -25,13 +68,17 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-async def connect(address: str, namespace: str = "default", *, timeout: float = 10.0) -> Client:
+async def connect(
+    address: str,
+    namespace: str = "default",
+    *,
+    converter: DataConverter,
+    timeout: float = 10.0,
+) -> Client:
     """Connect and prove the namespace exists, naming the variable to fix on failure."""
     try:
         async with asyncio.timeout(timeout):
-            client = await Client.connect(
-                address, namespace=namespace, data_converter=DATA_CONVERTER
-            )
+            client = await Client.connect(address, namespace=namespace, data_converter=converter)
     except TimeoutError:
         raise ConfigError(
             f"TEMPORAL_ADDRESS: no answer from {address} within {timeout:g}s"

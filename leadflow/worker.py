@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,10 +17,14 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from leadflow.activities.send import SendActivities
 from leadflow.activities.store import LeadStoreActivities
+from leadflow.codec import check_keys
 from leadflow.config import Settings
+from leadflow.paths import shipped
+from leadflow.playbook.sources import PlaybookFolder
 from leadflow.providers.clients import ProviderConfig
+from leadflow.store import playbooks
 from leadflow.store.db import check_database, create_engine
-from leadflow.temporal import connect, ensure_search_attributes
+from leadflow.temporal import connect, data_converter, ensure_search_attributes
 from leadflow.workflows.lead import LeadWorkflow
 
 log = logging.getLogger("leadflow.worker")
@@ -75,10 +80,20 @@ def build_send_worker(
 async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or `stop`), then finish in-flight tasks and exit."""
     providers = settings.providers()
+    keyring = settings.keyring()
     engine = create_engine(settings.database)
     try:
         await check_database(engine)
-        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        await check_keys(engine, keyring)
+        files = PlaybookFolder(
+            Path(settings.playbooks_dir) if settings.playbooks_dir else shipped("playbooks")
+        )
+        client = await connect(
+            settings.temporal_address,
+            settings.temporal_namespace,
+            # A lead's playbook by digest: stored by the API, else one of the playbook files.
+            converter=data_converter(keyring, [playbooks.loader(engine), files.by_digest]),
+        )
         try:
             added = await ensure_search_attributes(client)
             if added:

@@ -18,7 +18,8 @@ from hypothesis import settings
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.paths import binary
-from leadflow.temporal import DATA_CONVERTER, ensure_search_attributes
+from leadflow.temporal import ensure_search_attributes
+from tests.keys import CONVERTER
 from tests.places import DEFAULT_HOURS, Place, hours_option
 
 pytest_plugins = ["tests.services"]
@@ -73,7 +74,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
-        data_converter=DATA_CONVERTER,
+        data_converter=CONVERTER,
     )
     await ensure_search_attributes(env.client)
     yield env

@@ -20,6 +20,7 @@ from leadflow.workflows.messages import (
     FollowUpRequest,
     MilestoneChange,
 )
+from tests.keys import TEST_KEYS
 
 T = TypeVar("T")
 
@@ -107,5 +108,6 @@ def api_settings(leads: LeadflowClient, **overrides: Any) -> Settings:
         "database_url": "postgresql://unused@127.0.0.1/unused",
         "temporal_task_queue": leads.task_queue,
         "sends_task_queue": leads.sends_task_queue,
+        "encryption_keys": TEST_KEYS,
     }
     return Settings(**(values | overrides))

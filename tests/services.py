@@ -33,10 +33,10 @@ from leadflow.providers.fake import FakeState
 from leadflow.providers.serve import running_fake
 from leadflow.store.db import create_engine, ensure_database, migrate
 from leadflow.store.tables import Base
-from leadflow.temporal import DATA_CONVERTER
 from leadflow.worker import build_send_worker, build_worker
 from leadflow.workflows import search_attributes
 from tests.factories import PLAYBOOKS
+from tests.keys import CONVERTER
 
 SESSION_FOLDERS: list[str] = []  # folders this run's servers keep their data in
 
@@ -113,7 +113,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
         search_attributes=search_attributes.ALL,
-        data_converter=DATA_CONVERTER,
+        data_converter=CONVERTER,
         dev_server_log_level="error",
     )
     yield env

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -19,17 +20,19 @@ from leadflow import __version__
 from leadflow.api import errors
 from leadflow.api.deps import Database, Leads, Services
 from leadflow.api.limits import BodyLimit
+from leadflow.api.routes.codec import router as codec_router
 from leadflow.api.routes.leads import router as leads_router
 from leadflow.api.routes.queue import router as queue_router
 from leadflow.api.routes.reports import router as reports_router
 from leadflow.api.routes.users import router as users_router
 from leadflow.api.routes.webhooks import router as webhooks_router
 from leadflow.client import LeadflowClient
+from leadflow.codec import EncryptionCodec, check_keys
 from leadflow.config import Settings
 from leadflow.paths import shipped
 from leadflow.playbook.sources import PlaybookFolder, PlaybookSource
 from leadflow.store.db import check_database, create_engine
-from leadflow.temporal import connect
+from leadflow.temporal import connect, data_converter
 
 HEALTH_TIMEOUT = 2.0
 
@@ -78,11 +81,17 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned: AsyncEngine | None = None
         temporal, database = client, engine
+        keyring = settings.keyring()
         if database is None:
             database = owned = create_engine(settings.database)
             await check_database(database)
+            await check_keys(database, keyring)
         if temporal is None:
-            temporal = await connect(settings.temporal_address, settings.temporal_namespace)
+            temporal = await connect(
+                settings.temporal_address,
+                settings.temporal_namespace,
+                converter=data_converter(keyring),
+            )
         presets = playbooks or PlaybookFolder(
             Path(settings.playbooks_dir) if settings.playbooks_dir else shipped("playbooks")
         )
@@ -93,7 +102,7 @@ def create_app(
             sends_task_queue=settings.sends_task_queue,
             sender_queues=settings.sender_queues(),
         )
-        app.state.services = Services(leads, database, settings)
+        app.state.services = Services(leads, database, settings, EncryptionCodec(keyring))
         try:
             yield
         finally:
@@ -122,9 +131,17 @@ def create_app(
 
     errors.install(app)
     app.add_middleware(BodyLimit)
+    # The Temporal Web UI calls the codec endpoint from the browser, from its own origin.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.codec_origins,
+        allow_methods=["POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+    )
     app.include_router(leads_router)
     app.include_router(queue_router)
     app.include_router(reports_router)
     app.include_router(users_router)
     app.include_router(webhooks_router)
+    app.include_router(codec_router)
     return app

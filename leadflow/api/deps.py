@@ -15,6 +15,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.client import LeadflowClient
+from leadflow.codec import EncryptionCodec
 from leadflow.config import Settings
 from leadflow.engine.refs import LeadRef
 from leadflow.playbook.schema import Playbook
@@ -29,6 +30,7 @@ class Services:
     leads: LeadflowClient
     database: AsyncEngine
     settings: Settings
+    codec: EncryptionCodec  # seals and opens payloads, for the ops codec endpoint
 
 
 def _services(request: Request) -> Services:
@@ -48,9 +50,14 @@ def _settings(request: Request) -> Settings:
     return _services(request).settings
 
 
+def _codec(request: Request) -> EncryptionCodec:
+    return _services(request).codec
+
+
 Database = Annotated[AsyncEngine, Depends(_database)]
 Leads = Annotated[LeadflowClient, Depends(_leads)]
 AppSettings = Annotated[Settings, Depends(_settings)]
+Codec = Annotated[EncryptionCodec, Depends(_codec)]
 
 
 # ---- the caller: every request acts for the account its API key belongs to -----------------

@@ -18,12 +18,16 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import IO
 
 import httpx
+from dotenv import dotenv_values
 from rich.console import Console
 from rich.panel import Panel
+from temporalio.converter import DataConverter
 
+from leadflow.codec import Keyring, new_key
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
 from leadflow.errors import ConfigError
@@ -32,7 +36,7 @@ from leadflow.playbook.sources import PlaybookFolder
 from leadflow.providers.fake import FakeState
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.db import create_engine, ensure_database, migrate
-from leadflow.temporal import connect
+from leadflow.temporal import connect, data_converter
 from leadflow.workflows.messages import EnsureLead
 from leadflow.workflows.search_attributes import cli_flags
 
@@ -71,6 +75,7 @@ class DevStack:
     providers_port: int = 8025
     demo: bool = True
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    keyring: Keyring | None = None
     _logs: list[IO[bytes]] = field(default_factory=list)
 
     @property
@@ -101,8 +106,10 @@ class DevStack:
                 asyncio.run(ensure_database(postgres.get_uri(), DATABASE))
                 database_url = postgres.get_uri(DATABASE)
                 migrate(database_url)
+            secrets = self._secrets()
+            self.keyring = Keyring.parse(secrets["ENCRYPTION_KEYS"])
             with console.status("starting Temporal dev server"):
-                self._start_temporal()
+                self._start_temporal(secrets["OPS_TOKEN"])
                 asyncio.run(self._wait_for_temporal())
             fake = FakeState()
             providers = f"http://127.0.0.1:{self.providers_port}"
@@ -134,6 +141,7 @@ class DevStack:
                 "DATABASE_URL": database_url,
                 "API_HOST": "127.0.0.1",
                 "API_PORT": str(self.api_port),
+                **secrets,
             }
             with console.status("starting worker and API"):
                 self._spawn("worker", [sys.executable, "-m", "leadflow", "worker"], env)
@@ -155,7 +163,22 @@ class DevStack:
             for log in self._logs:
                 log.close()
 
-    def _start_temporal(self) -> None:
+    def _secrets(self) -> dict[str, str]:
+        """The stack's encryption key and ops credential: made once, kept in the data folder
+        (readable by its owner only) so a restart opens what it sealed; the environment wins."""
+        file = self.data_dir / "secrets.env"
+        kept = {k: v for k, v in dotenv_values(file).items() if v} if file.exists() else {}
+        made = {
+            "ENCRYPTION_KEYS": kept.get("ENCRYPTION_KEYS") or new_key("dev1"),
+            "OPS_TOKEN": kept.get("OPS_TOKEN") or token_urlsafe(24),
+        }
+        if made != kept:
+            descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as out:
+                out.writelines(f"{name}={value}\n" for name, value in made.items())
+        return {name: os.environ.get(name) or value for name, value in made.items()}
+
+    def _start_temporal(self, ops_token: str) -> None:
         command = [
             binary("temporal"),
             "server",
@@ -170,6 +193,9 @@ class DevStack:
             str(self.ui_port),
             "--log-level",
             "warn",
+            # The UI shows leads decoded through the API's codec endpoint (ops credential).
+            "--ui-codec-endpoint",
+            f"http://127.0.0.1:{self.api_port}/codec/ops/{ops_token}",
             *cli_flags(),
         ]
         self._spawn("temporal", command, dict(os.environ), log_name="temporal.log")
@@ -204,7 +230,7 @@ class DevStack:
         while True:
             self._check_children()
             try:
-                await connect(self.temporal_address, timeout=2)
+                await connect(self.temporal_address, converter=self._converter(), timeout=2)
                 return
             except ConfigError:
                 if time.monotonic() > deadline:
@@ -233,11 +259,17 @@ class DevStack:
         finally:
             await engine.dispose()
 
+    def _converter(self) -> DataConverter:
+        assert self.keyring is not None, "the keys are read before anything connects"
+        return data_converter(self.keyring)
+
     async def _demo_lead(self) -> None:
         from leadflow.client import LeadflowClient
 
         client = LeadflowClient(
-            await connect(self.temporal_address), playbooks=PlaybookFolder(shipped("playbooks"))
+            await connect(self.temporal_address, converter=self._converter()),
+            # The folder the worker and the API read, so the lead's playbook is one they know.
+            playbooks=PlaybookFolder(Path(os.environ.get("PLAYBOOKS_DIR") or shipped("playbooks"))),
         )
         await client.ensure_lead(
             EnsureLead(
@@ -266,6 +298,8 @@ class DevStack:
             f"Temporal     {self.temporal_address}  (temporal workflow list)",
             f"Providers    http://127.0.0.1:{self.providers_port}  (fake Twilio + SendGrid; "
             "sent: /_control/requests)",
+            f"Codec        http://127.0.0.1:{self.api_port}/codec  (ops: OPS_TOKEN in "
+            f"{self.data_dir / 'secrets.env'})",
             f"PostgreSQL   {database_url}",
             f"Data         {self.data_dir}",
         ]

@@ -78,7 +78,7 @@ async def _serve_api(settings: Settings, host: str, port: int) -> None:
 
     from leadflow.api.app import create_app
     from leadflow.store.db import check_database, create_engine
-    from leadflow.temporal import connect
+    from leadflow.temporal import connect, data_converter
 
     # Fail fast, before uvicorn starts, with the variable to fix; the app connects on its own.
     engine = create_engine(settings.database)
@@ -86,7 +86,11 @@ async def _serve_api(settings: Settings, host: str, port: int) -> None:
         await check_database(engine)
     finally:
         await engine.dispose()
-    await connect(settings.temporal_address, settings.temporal_namespace)
+    await connect(
+        settings.temporal_address,
+        settings.temporal_namespace,
+        converter=data_converter(settings.keyring()),
+    )
     config = uvicorn.Config(
         create_app(settings), host=host, port=port, log_level="info", proxy_headers=True
     )
@@ -206,6 +210,19 @@ def _leave() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+@app.command("new-key")
+def new_key(
+    key_id: Annotated[
+        str | None, typer.Option("--id", help="the key's id (default: random)")
+    ] = None,
+) -> None:
+    """Print a new encryption key for ENCRYPTION_KEYS: put it first, keep the old ones after
+    it for as long as histories sealed with them may be read."""
+    from leadflow.codec import new_key as make
+
+    typer.echo(make(key_id))
 
 
 @app.command("fake-providers")

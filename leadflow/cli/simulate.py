@@ -21,6 +21,7 @@ import leadflow.engine.localtime as localtime
 from leadflow.activities.memory import MemoryStoreActivities
 from leadflow.cli.scenario import Scenario, ScenarioError, ScriptedEvent, event_time, start_time
 from leadflow.client import LeadflowClient, LeadflowError
+from leadflow.codec import Keyring, new_key
 from leadflow.engine.commands import Command
 from leadflow.engine.describe import words
 from leadflow.engine.refs import LeadRef
@@ -28,7 +29,7 @@ from leadflow.paths import binary, shipped
 from leadflow.playbook.load import PlaybookError
 from leadflow.playbook.schema import Playbook
 from leadflow.playbook.sources import PlaybookFolder, UnknownPlaybook
-from leadflow.temporal import DATA_CONVERTER, ensure_search_attributes
+from leadflow.temporal import data_converter, ensure_search_attributes
 from leadflow.worker import build_worker
 from leadflow.workflows.messages import (
     CallLog,
@@ -54,17 +55,21 @@ Finish = Callable[[WorkflowEnvironment, LeadRef], Awaitable[None]]
 
 
 async def simulate(
-    scenario: Scenario, base: Path | None = None, on_finish: Finish | None = None
+    scenario: Scenario,
+    base: Path | None = None,
+    on_finish: Finish | None = None,
+    keyring: Keyring | None = None,
 ) -> list[Line]:
     """Run the scenario; return its timeline. Raises ScenarioError when it does not run.
 
     `on_finish` sees the environment before it stops (to keep the workflow's history).
+    Payloads are sealed as in production, with `keyring` (default: a key made for the run).
     """
     book = _playbook(scenario.playbook, base or Path.cwd())
     zone = scenario.lead.time_zone or book.defaults.time_zone
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter(keyring or Keyring.parse(new_key("simulate"))),
         runtime=_quiet_runtime(),
     )
     store = MemoryStoreActivities()

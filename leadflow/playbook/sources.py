@@ -11,6 +11,7 @@ from typing import Protocol
 
 from leadflow.playbook.load import PlaybookError, load_playbook
 from leadflow.playbook.schema import Playbook
+from leadflow.playbook.shelf import digest
 
 
 class UnknownPlaybook(PlaybookError):
@@ -31,6 +32,7 @@ class PlaybookFolder:
         self.folder = folder
         self.default = default
         self._loaded: dict[str, Playbook] = {}
+        self._digests: dict[str, Playbook] | None = None
 
     def get(self, name: str | None) -> Playbook:
         name = name or self.default
@@ -43,3 +45,16 @@ class PlaybookFolder:
                 )
             self._loaded[name] = load_playbook(file)
         return self._loaded[name]
+
+    async def by_digest(self, key: str) -> Playbook | None:
+        """The folder's playbook whose content has this digest (a worker's loader)."""
+        if self._digests is None or key not in self._digests:
+            found: dict[str, Playbook] = {}
+            for file in sorted(self.folder.glob("*.yaml")):
+                try:
+                    book = self.get(file.stem)
+                except PlaybookError:
+                    continue  # `leadflow playbook check` reports it; no lead can run on it
+                found[digest(book)] = book
+            self._digests = found
+        return self._digests.get(key)

@@ -3,12 +3,17 @@ running leads keep the version they started with (it travels in their workflow i
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.playbook.schema import Playbook
-from leadflow.store.tables import Account, PlaybookVersion
+from leadflow.playbook.shelf import SHELF, PlaybookRef, digest
+from leadflow.store.tables import Account, PlaybookContent, PlaybookVersion
+
+_KEPT: set[str] = set()  # digests this process has stored: each is written once
 
 
 class VersionConflict(ValueError):
@@ -59,3 +64,33 @@ async def current_version(engine: AsyncEngine, account_id: str) -> Playbook | No
             )
         ).scalar_one_or_none()
     return None if body is None else Playbook.model_validate(body)
+
+
+async def keep(engine: AsyncEngine, book: Playbook) -> PlaybookRef:
+    """Store the playbook's content by digest (once), so any worker can load it, and hold it
+    on this process's shelf; return the reference a lead's workflow carries."""
+    key = digest(book)
+    if key not in _KEPT:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(PlaybookContent)
+                .values(digest=key, body=book.model_dump(mode="json"))
+                .on_conflict_do_nothing()
+            )
+        _KEPT.add(key)
+    return SHELF.put(book, key)
+
+
+def loader(engine: AsyncEngine) -> Callable[[str], Awaitable[Playbook | None]]:
+    """Load a playbook by digest from PostgreSQL: the worker's codec uses it."""
+
+    async def load(key: str) -> Playbook | None:
+        async with engine.connect() as conn:
+            body = (
+                await conn.execute(
+                    select(PlaybookContent.body).where(PlaybookContent.digest == key)
+                )
+            ).scalar_one_or_none()
+        return None if body is None else Playbook.model_validate(body)
+
+    return load

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -225,6 +226,28 @@ class PlaybookVersion(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     body: Mapped[dict[str, object]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now()
+
+
+class PlaybookContent(Base):
+    """Every playbook a lead may run, by the digest of its content: workers load a lead's
+    playbook from here, and one digest always names one content."""
+
+    __tablename__ = "playbook_contents"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body: Mapped[dict[str, object]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now()
+
+
+class EncryptionKeyCheck(Base):
+    """A value sealed once with each encryption key id: a process started with another key
+    under that id is stopped before it writes anything it could not read back."""
+
+    __tablename__ = "encryption_key_checks"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = _now()
 
 

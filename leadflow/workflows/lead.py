@@ -79,7 +79,7 @@ class _Pending:
 class LeadWorkflow:
     @workflow.init
     def __init__(self, input: LeadInput) -> None:
-        self._book = input.playbook
+        self._book = input.pinned_playbook()
         self._is_new = input.carried is None
         self._invalid: InvalidChange | None = None
         if input.carried is not None:
@@ -371,8 +371,8 @@ class LeadWorkflow:
         self._carry.runs += 1
         # The same input, carrying this run's state: nothing else to keep in step.
         workflow.continue_as_new(
-            input.model_copy(update={"playbook": self._book, "carried": self._carry}),
-            memo=visibility.memo_for(s.lead, s.first_name, s.last_name),
+            input.model_copy(update={"carried": self._carry}),
+            memo=visibility.memo_for(s.lead),
         )
 
     def _snapshot(self, *, created: bool = False) -> LeadSnapshot:

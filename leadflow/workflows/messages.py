@@ -6,7 +6,14 @@ import hashlib
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from leadflow.engine.commands import Audit
 from leadflow.engine.events import (
@@ -21,6 +28,7 @@ from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState, FollowUp, Member, Party
 from leadflow.models import Message, Name, Strict
 from leadflow.playbook.schema import Playbook
+from leadflow.playbook.shelf import SHELF, PlaybookRef
 
 TimeZone = Annotated[str, AfterValidator(check_time_zone)]
 
@@ -247,11 +255,29 @@ def fingerprint(request: BaseModel) -> str:
 
 class LeadInput(Message):
     """Workflow input: a new lead and its pinned playbook, or a run carried over by
-    continue-as-new."""
+    continue-as-new.
+
+    The playbook travels by reference (`playbook_ref`: name, version, digest); leads started
+    before references carry it whole (`playbook`) and keep doing so."""
 
     ensure: EnsureLead
-    playbook: Playbook
+    playbook: Playbook | None = None
+    playbook_ref: PlaybookRef | None = None
     carried: LeadCarry | None = None
     history_limit: int = Field(default=8_000, ge=100)
     sends_task_queue: str = "leadflow-sends"  # where the rate-limited send activity runs
     sender_queues: dict[str, str] = {}  # sending numbers with a queue (and rate) of their own
+
+    def pinned_playbook(self) -> Playbook:
+        """The playbook whole (leads started before references), or from the shelf the
+        worker's codec filled from the reference before the workflow task ran."""
+        if self.playbook is not None:
+            return self.playbook
+        assert self.playbook_ref is not None  # one or the other, never neither
+        return SHELF.take(self.playbook_ref)
+
+    @model_validator(mode="after")
+    def _one_playbook(self) -> LeadInput:
+        if (self.playbook is None) == (self.playbook_ref is None):
+            raise ValueError("give the playbook or a reference to it, not both or neither")
+        return self

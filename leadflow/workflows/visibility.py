@@ -16,10 +16,10 @@ from leadflow.engine.state import EngineState
 from leadflow.playbook.schema import Playbook
 
 
-def memo_for(lead: LeadRef, first_name: str | None, last_name: str | None) -> dict[str, Any]:
-    """The memo ops see in the UI; continue-as-new drops it, so each run sets it again."""
-    name = " ".join(part for part in (first_name, last_name) if part)
-    return {"account": lead.account_id, "lead": lead.lead_id, "name": name}
+def memo_for(lead: LeadRef) -> dict[str, Any]:
+    """The memo ops see in the UI; continue-as-new drops it, so each run sets it again.
+    Ids only: no name, phone or email (the memo is sealed too, but ops read it in lists)."""
+    return {"account": lead.account_id, "lead": lead.lead_id}
 
 
 def search_attributes(s: EngineState) -> list[SearchAttributeUpdate[Any]]:

@@ -15,8 +15,11 @@ from temporalio.testing import WorkflowEnvironment
 from leadflow.cli.scenario import load_scenario
 from leadflow.cli.simulate import simulate
 from leadflow.engine.refs import LeadRef
+from leadflow.playbook.shelf import SHELF
+from tests.keys import KEYRING
 
 HERE = Path(__file__).resolve().parent
+PLAYBOOKS = HERE / "playbooks"  # what leads recorded by reference ran on, by digest
 SCENARIOS = HERE.parent.parent / "scenarios"
 RECORDED = [
     "isa_contact_on_day_7",
@@ -28,8 +31,10 @@ RECORDED = [
 ]
 
 
-# Bump when recording after a change guarded by `workflow.patched`; older files stay.
-GENERATION = 2
+# Bump when recording after a change guarded by `workflow.patched` (or a change of what a
+# history holds: generation 3 is sealed with the tests' key and names its playbook by
+# reference); older files stay.
+GENERATION = 3
 
 
 async def record(name: str) -> Path:
@@ -38,9 +43,12 @@ async def record(name: str) -> Path:
     async def keep(env: WorkflowEnvironment, lead: LeadRef) -> None:
         history = await env.client.get_workflow_handle(lead.workflow_id).fetch_history()
         target.write_text(history.to_json())
+        PLAYBOOKS.mkdir(exist_ok=True)
+        for key, book in SHELF.held().items():
+            (PLAYBOOKS / f"{key}.json").write_text(book.model_dump_json(indent=1) + "\n")
 
     file = SCENARIOS / f"{name}.yaml"
-    await simulate(load_scenario(file), base=file.parent, on_finish=keep)
+    await simulate(load_scenario(file), base=file.parent, on_finish=keep, keyring=KEYRING)
     return target
 
 

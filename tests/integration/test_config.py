@@ -11,6 +11,7 @@ import pytest
 
 from leadflow.config import DatabaseSettings, Settings, load_settings
 from leadflow.errors import ConfigError
+from tests.keys import TEST_KEYS
 
 
 @pytest.fixture
@@ -80,7 +81,13 @@ PROVIDERS = {
 def _leadflow(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "leadflow", *args],
-        env={"PATH": os.environ["PATH"], "COLUMNS": "200", **PROVIDERS, **env},
+        env={
+            "PATH": os.environ["PATH"],
+            "COLUMNS": "200",
+            "ENCRYPTION_KEYS": TEST_KEYS,
+            **PROVIDERS,
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=60,

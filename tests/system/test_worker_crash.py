@@ -25,6 +25,7 @@ from leadflow.playbook.sources import PlaybookFolder
 from leadflow.providers.fake import Failure
 from leadflow.store.tables import OutboxMessage
 from leadflow.workflows.messages import EnsureLead
+from tests.keys import TEST_KEYS
 from tests.places import Place
 from tests.services import ProvidersUnderTest
 
@@ -71,6 +72,9 @@ async def test_killed_worker_mid_send_still_sends_each_touch_once(
         "SENDGRID_API_KEY": state.sendgrid_key,
         "SENDGRID_FROM": "team@example.com",
         "SENDGRID_BASE_URL": providers.url,
+        "ENCRYPTION_KEYS": TEST_KEYS,
+        # The worker finds the lead's playbook by its digest among these files.
+        "PLAYBOOKS_DIR": str(place.playbook_folder(tmp_path, "isa")),
     }
     never_taken, taken = place.phone(), place.phone()  # where it is calling hours now
     state.hang_seconds = 6

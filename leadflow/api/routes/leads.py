@@ -27,7 +27,7 @@ from leadflow.api.schemas import (
 from leadflow.client import Conflict
 from leadflow.engine.events import ReplyReceived
 from leadflow.engine.refs import Identifier
-from leadflow.store import leads
+from leadflow.store import leads, playbooks
 from leadflow.store.leads import LeadSummary
 from leadflow.store.users import member_for
 from leadflow.workflows.messages import (
@@ -81,13 +81,15 @@ async def ensure_lead(
     caller: Authenticated,
     client: Leads,
     book: Book,
+    database: Database,
     response: Response,
 ) -> LeadSnapshot:
     """Create the lead if it does not exist (201); an existing lead answers where it stands
     (200) if the body agrees with it, else 409 naming the endpoint that changes each fact."""
     facts = body.model_dump(exclude_unset=True) | {"playbook": body.playbook or book.name}
     request = EnsureLead(lead=caller.lead(lead_id), **facts)
-    chosen = book if body.playbook in (None, book.name) else None
+    chosen = book if body.playbook in (None, book.name) else client.playbook(body.playbook)
+    await playbooks.keep(database, chosen)  # where every worker can load it by digest
     try:
         snapshot = await client.ensure_lead(request, playbook=chosen)
     except Conflict as exc:
