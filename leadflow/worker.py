@@ -43,9 +43,15 @@ SANDBOX = SandboxedWorkflowRunner(
 
 
 def build_worker(
-    client: Client, engine: AsyncEngine | None, task_queue: str, *, activities: Any = None
+    client: Client,
+    engine: AsyncEngine | None,
+    task_queue: str,
+    *,
+    activities: Any = None,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
-    """A worker for LeadWorkflow and the store activity (PostgreSQL, or `activities`)."""
+    """A worker for LeadWorkflow and the store activity (PostgreSQL, or `activities`).
+    `max_cached_workflows=0` keeps no lead in memory between tasks (each replays)."""
     if activities is None:
         assert engine is not None, "the store activity needs a database engine"
         activities = LeadStoreActivities(engine)
@@ -55,6 +61,7 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=activities.all(),
         workflow_runner=SANDBOX,
+        max_cached_workflows=max_cached_workflows,
         # Sends go through their own rate-limited queue, never eagerly from here.
         disable_eager_activity_execution=True,
     )

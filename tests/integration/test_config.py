@@ -6,9 +6,11 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
 
 import pytest
 
+from leadflow.codec import Keyring, new_key
 from leadflow.config import DatabaseSettings, Settings, load_settings
 from leadflow.errors import ConfigError
 from tests.keys import TEST_KEYS
@@ -158,3 +160,56 @@ def test_sending_numbers_with_their_own_rate_get_their_own_queue(
         "+13125550000": "leadflow-sends-13125550000",
         "+18005550100": "leadflow-sends-18005550100",
     }
+
+
+def test_worker_without_encryption_keys_says_how_to_make_one() -> None:
+    result = _leadflow(
+        ["worker"],
+        {
+            "DATABASE_URL": "postgresql://u@h/db",
+            "TEMPORAL_ADDRESS": "h:7233",
+            "ENCRYPTION_KEYS": "",
+        },
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "leadflow: error: ENCRYPTION_KEYS: not set; make a key with `leadflow new-key` and "
+        "set ENCRYPTION_KEYS=<id>:<key>"
+    )
+
+
+def test_a_key_swapped_under_a_known_id_stops_the_worker_in_one_line(database_url: str) -> None:
+    key_id = f"cfg-{uuid.uuid4().hex[:6]}"
+    closed = f"127.0.0.1:{_closed_port()}"
+    first = _leadflow(
+        ["worker"],
+        {
+            "DATABASE_URL": database_url,
+            "TEMPORAL_ADDRESS": closed,
+            "ENCRYPTION_KEYS": new_key(key_id),
+        },
+    )
+    assert "TEMPORAL_ADDRESS" in first.stderr  # the key passed its check and was recorded
+
+    swapped = _leadflow(
+        ["worker"],
+        {
+            "DATABASE_URL": database_url,
+            "TEMPORAL_ADDRESS": closed,
+            "ENCRYPTION_KEYS": new_key(key_id),
+        },
+    )
+    assert swapped.returncode == 2
+    lines = swapped.stderr.strip().splitlines()
+    assert lines == [
+        f"leadflow: error: ENCRYPTION_KEYS: key {key_id!r} is not the key this deployment first "
+        "used under that id; restore it, or add the new key under a new id"
+    ]
+
+
+def test_new_key_prints_an_entry_the_settings_accept() -> None:
+    result = _leadflow(["new-key", "--id", "k7"], {})
+    assert result.returncode == 0, result.stderr
+    entry = result.stdout.strip()
+    assert entry.startswith("k7:")
+    assert Keyring.parse(entry).current == "k7"

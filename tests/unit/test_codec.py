@@ -1,0 +1,80 @@
+"""Payload sealing: what the codec writes opens only with the key that sealed it, keys
+rotate, failures are sealed too, and bad key settings are refused in one line."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from temporalio.api.common.v1 import Payload
+from temporalio.api.failure.v1 import Failure
+from temporalio.exceptions import ApplicationError
+
+from leadflow.codec import ENCODING, KEY_ID, EncryptionCodec, Keyring, UnknownKey, new_key
+from leadflow.errors import ConfigError
+from leadflow.temporal import data_converter
+
+SECRET = b'{"name":"Dana Demo","phone":"+13125550142","body":"call me after 5"}'
+K1, K2 = new_key("k1"), new_key("k2")
+
+
+def _plain() -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=SECRET)
+
+
+async def test_a_sealed_payload_holds_nothing_readable_and_opens_to_the_same_payload() -> None:
+    codec = EncryptionCodec(Keyring.parse(K1))
+    [sealed] = await codec.encode([_plain()])
+    assert sealed.metadata["encoding"] == ENCODING and sealed.metadata[KEY_ID] == b"k1"
+    raw = sealed.SerializeToString()
+    for word in (b"Dana", b"+13125550142", b"call me", b"json/plain"):
+        assert word not in raw
+    assert await codec.decode([sealed]) == [_plain()]
+
+
+async def test_after_rotation_new_payloads_use_the_new_key_and_old_ones_still_open() -> None:
+    [old] = await EncryptionCodec(Keyring.parse(K1)).encode([_plain()])
+    rotated = EncryptionCodec(Keyring.parse(f"{K2},{K1}"))
+    [new] = await rotated.encode([_plain()])
+    assert new.metadata[KEY_ID] == b"k2"
+    assert await rotated.decode([old, new]) == [_plain(), _plain()]
+
+
+async def test_a_payload_sealed_with_an_unlisted_or_wrong_key_is_refused_by_name() -> None:
+    [sealed] = await EncryptionCodec(Keyring.parse(K1)).encode([_plain()])
+    with pytest.raises(UnknownKey, match="key 'k1', which ENCRYPTION_KEYS does not list"):
+        await EncryptionCodec(Keyring.parse(K2)).decode([sealed])
+    impostor = "k1:" + K2.partition(":")[2]
+    with pytest.raises(UnknownKey, match="the key is wrong"):
+        await EncryptionCodec(Keyring.parse(impostor)).decode([sealed])
+
+
+async def test_payloads_written_before_encryption_pass_through() -> None:
+    codec = EncryptionCodec(Keyring.parse(K1))
+    assert await codec.decode([_plain()]) == [_plain()]
+
+
+async def test_failure_messages_and_stack_traces_are_sealed() -> None:
+    converter = data_converter(Keyring.parse(K1))
+    failure = Failure()
+    await converter.encode_failure(ApplicationError("no lead Dana Demo at +13125550142"), failure)
+    assert failure.message == "Encoded failure"
+    raw = failure.SerializeToString()
+    assert b"Dana" not in raw and b"+13125550142" not in raw
+    decoded = await converter.decode_failure(failure)
+    assert str(decoded) == "no lead Dana Demo at +13125550142"
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (None, "ENCRYPTION_KEYS: not set; make a key with `leadflow new-key`"),
+        ("k1", "ENCRYPTION_KEYS: expected <id>:<base64 key>, got 'k1'"),
+        ("k1:not base64!", "ENCRYPTION_KEYS: key 'k1' is not base64"),
+        ("k1:" + base64.b64encode(b"short").decode(), "key 'k1' is 5 bytes; AES-256 needs 32"),
+        (f"{K1},{K1}", "ENCRYPTION_KEYS: key id 'k1' is listed twice"),
+    ],
+)
+def test_bad_key_settings_say_what_is_wrong(setting: str | None, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("`", ".")):
+        Keyring.parse(setting)
