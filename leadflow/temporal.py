@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import TypeAdapter
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
@@ -29,10 +31,23 @@ from leadflow.errors import ConfigError
 from leadflow.playbook.shelf import PlaybookRef
 from leadflow.workflows import search_attributes
 
+# One cache of pydantic type adapters for the process: the worker makes a payload converter
+# for every workflow it holds, and each would otherwise build its own adapters (tens of KB
+# per cached lead). The types are leadflow's own, the same objects in and out of the sandbox.
+_ADAPTERS = functools.lru_cache(maxsize=1024)(TypeAdapter)
+
 
 class _JSON(PydanticJSONPlainPayloadConverter):
     """Pydantic's JSON, marking a value that names its playbook by reference with the
     playbook's digest, so a worker's codec shelves that playbook before the workflow runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._type_adapter = _ADAPTERS
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._type_adapter = _ADAPTERS
 
     def to_payload(self, value: Any) -> Payload | None:
         payload = super().to_payload(value)

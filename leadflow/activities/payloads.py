@@ -21,16 +21,6 @@ class SendResult(Message):
     resent: bool = False  # True when an earlier attempt had not reached the provider
 
 
-class ApplyDecision(Message):
-    """One decision's commands, written in one transaction by the store activity."""
-
-    lead: LeadRef
-    decision: int  # the lead's decision counter: with the index, the key of each row
-    at: datetime
-    commands: list[Command]
-    record: LeadRecord | None = None  # the lead's own row, on its first decision
-
-
 class LeadRecord(Message):
     """Row written to `leads` by the store activity."""
 
@@ -41,3 +31,13 @@ class LeadRecord(Message):
     milestone: str
     status: str | None
     at: datetime
+
+
+class ApplyDecision(Message):
+    """One decision's commands, written in one transaction by the store activity."""
+
+    lead: LeadRef
+    decision: int  # the lead's decision counter: with the index, the key of each row
+    at: datetime
+    commands: list[Command]
+    record: LeadRecord | None = None  # the lead's own row, on its first decision

@@ -1,392 +1,151 @@
 """LeadWorkflow: one durable workflow per lead, as long as the lead lives.
 
-Updates and signals become events in an inbox. One loop takes them one at a time, or the
-timer when the next touch is due, asks the engine what to do, writes the commands in one
-activity, and sleeps again. Continue-as-new keeps each run's history short.
+Its handlers are the lead's interface: updates answer (and their validators refuse before
+anything is written), signals are facts that need no answer, queries read. What happens
+between them, the inbox and the loop, is `leadflow.workflows.loop`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections import deque
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    import leadflow.workflows.answers as answers
-    import leadflow.workflows.visibility as visibility
-    from leadflow.activities.payloads import ApplyDecision, LeadRecord, SendRequest, SendResult
-    from leadflow.activities.store import LeadStoreActivities
-    from leadflow.engine.commands import Audit, Decision, InvalidChange, SendMessage
-    from leadflow.engine.decide import decide, describe_next, initial_state
-    from leadflow.engine.describe import summary
+    from leadflow.engine.commands import Audit
     from leadflow.engine.events import (
         CampaignChanged,
         DeliveryFailed,
         DesignationsChanged,
         KeyDatesChanged,
-        LeadCreated,
         OptedIn,
         OptedOut,
         PartiesChanged,
         ReplyReceived,
-        TimerFired,
     )
-    from leadflow.engine.preview import Entry, project
+    from leadflow.engine.preview import Entry
     from leadflow.engine.state import EngineState
+    from leadflow.workflows.loop import LeadLoop
     from leadflow.workflows.messages import (
         CallLog,
         CompleteFollowUp,
         EnsureLead,
-        LeadCarry,
         LeadInput,
         LeadSnapshot,
         MilestoneChange,
         ScheduleFollowUp,
         StateHorizon,
-        fingerprint,
     )
-
-SENDS_PATCH = "send-messages"  # histories from before sending was wired in replay without it
-SEND_TIMEOUT = timedelta(seconds=60)
-SEND_HEARTBEAT = timedelta(seconds=10)  # a dead worker's send moves on within this
-SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10)
-)
-STORE_TIMEOUT = timedelta(seconds=30)
-STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
-AUDIT_KEPT = 100
-Request = MilestoneChange | CallLog | ScheduleFollowUp | CompleteFollowUp | StateHorizon
-
-
-@dataclass
-class _Pending:
-    event: Any
-    request_id: str | None = None
-    fingerprint: str | None = None  # of the request: a reused request_id must match it
-    result: LeadSnapshot | None = None
-    error: ApplicationError | None = None
-    done: bool = False
 
 
 @workflow.defn
 class LeadWorkflow:
     @workflow.init
     def __init__(self, input: LeadInput) -> None:
-        self._book = input.pinned_playbook()
-        self._is_new = input.carried is None
-        self._invalid: InvalidChange | None = None
-        if input.carried is not None:
-            self._carry = input.carried
-        else:
-            try:
-                state = initial_state(self._book, input.ensure)
-            except InvalidChange as exc:  # the ensure update's validator tells the caller
-                self._invalid = exc
-                state = EngineState(
-                    lead=input.ensure.lead,
-                    playbook=self._book.name,
-                    playbook_version=self._book.version,
-                    time_zone="UTC",
-                    milestone="?",
-                    status="?",
-                )
-            self._carry = LeadCarry(engine=state)
-        self._inbox: deque[_Pending] = deque()
-        self._sends_queue = input.sends_task_queue
-        self._sender_queues = input.sender_queues
-        self._sending: set[asyncio.Task[None]] = set()
-        self._recorded = not self._is_new
-        self._ensure_answered = False
-        self._published: dict[str, object] = {}
-
-    @property
-    def _state(self) -> EngineState:
-        return self._carry.engine
+        self._lead = LeadLoop(input)
 
     @workflow.run
     async def run(self, input: LeadInput) -> None:
-        if self._invalid is not None:
-            raise answers.refused(self._invalid)
-        self._publish()
-        if self._is_new:
-            s = self._state
-            record = LeadRecord(
-                lead=s.lead,
-                first_name=s.first_name,
-                last_name=s.last_name,
-                time_zone=s.time_zone,
-                milestone=s.milestone,
-                status=s.status,
-                at=workflow.now(),
-            )
-            await self._decide(_Pending(LeadCreated()), record=record)
-            self._recorded = True
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await workflow.wait_condition(
-                    lambda: bool(self._inbox) or self._must_continue(input),
-                    timeout=self._until_next_due(),
-                    timeout_summary=describe_next(self._book, self._state) or "next touch",
-                )
-            if self._inbox:
-                await self._decide(self._inbox.popleft())
-            elif self._due():
-                await self._decide(_Pending(TimerFired()))
-            if self._must_continue(input):
-                await self._continue_as_new(input)
+        await self._lead.run(input)
 
     # ---- updates: the caller needs an answer ----------------------------------------------
 
     @workflow.update
     async def ensure(self, request: EnsureLead) -> LeadSnapshot:
         """Answer update-with-start: once the lead is on record, say where it stands."""
-        await workflow.wait_condition(lambda: self._recorded)
-        created = self._is_new and not self._ensure_answered
-        self._ensure_answered = True
-        return self._snapshot(created=created)
+        return await self._lead.ensure()
 
     @ensure.validator
     def _check_ensure(self, request: EnsureLead) -> None:
-        if request.lead != self._state.lead:
-            raise answers.wrong_lead(self._state.lead.lead_id, request.lead.lead_id)
-        if self._invalid is not None:  # a new lead the playbook refuses: nothing starts
-            raise answers.refused(self._invalid)
-        if changed := request.differences(self._state):
-            raise answers.lead_exists(request.lead.lead_id, changed)
+        self._lead.check_ensure(request)
 
     @workflow.update
     async def change_milestone(self, change: MilestoneChange) -> LeadSnapshot:
-        return await self._submit(change)
+        return await self._lead.submit(change)
 
     @change_milestone.validator
     def _check_change(self, change: MilestoneChange) -> None:
-        self._validate(change)
+        self._lead.validate(change)
 
     @workflow.update
     async def log_call(self, call: CallLog) -> LeadSnapshot:
         """Answers with the new status and when the lead is back in the call queue."""
-        return await self._submit(call)
+        return await self._lead.submit(call)
 
     @log_call.validator
     def _check_call(self, call: CallLog) -> None:
-        self._validate(call)
+        self._lead.validate(call)
 
     @workflow.update
     async def schedule_follow_up(self, request: ScheduleFollowUp) -> LeadSnapshot:
-        return await self._submit(request)
+        return await self._lead.submit(request)
 
     @schedule_follow_up.validator
     def _check_follow_up(self, request: ScheduleFollowUp) -> None:
-        self._validate(request)
+        self._lead.validate(request)
 
     @workflow.update
     async def state_horizon(self, request: StateHorizon) -> LeadSnapshot:
-        return await self._submit(request)
+        return await self._lead.submit(request)
 
     @state_horizon.validator
     def _check_horizon(self, request: StateHorizon) -> None:
-        self._validate(request)
+        self._lead.validate(request)
 
     @workflow.update
     async def complete_follow_up(self, request: CompleteFollowUp) -> LeadSnapshot:
-        return await self._submit(request)
+        return await self._lead.submit(request)
 
     @complete_follow_up.validator
     def _check_completed(self, request: CompleteFollowUp) -> None:
-        self._validate(request)
+        self._lead.validate(request)
 
     # ---- signals: facts that need no answer ------------------------------------------------
 
     @workflow.signal
     def reply_received(self, event: ReplyReceived) -> None:
-        self._inbox.append(_Pending(event))
+        self._lead.hear(event)
 
     @workflow.signal
     def opt_out(self, event: OptedOut) -> None:
-        self._inbox.append(_Pending(event))
+        self._lead.hear(event)
 
     @workflow.signal
     def opt_in(self, event: OptedIn) -> None:
-        self._inbox.append(_Pending(event))
+        self._lead.hear(event)
 
     @workflow.signal
     def set_key_dates(self, event: KeyDatesChanged) -> None:
-        self._inbox.append(_Pending(event))
+        self._lead.hear(event)
 
     @workflow.signal
     def set_parties(self, event: PartiesChanged) -> None:
-        self._inbox.append(_Pending(event))
+        self._lead.hear(event)
 
     @workflow.signal
     def assign_designations(self, event: DesignationsChanged) -> None:
-        self._inbox.append(_Pending(event))
+        self._lead.hear(event)
 
     @workflow.signal
     def campaign(self, event: CampaignChanged) -> None:
-        self._inbox.append(_Pending(event))
+        self._lead.hear(event)
 
     @workflow.signal
     def delivery_failed(self, event: DeliveryFailed) -> None:
-        self._inbox.append(_Pending(event))
+        self._lead.hear(event)
 
     # ---- queries ---------------------------------------------------------------------------
 
     @workflow.query
     def state(self) -> EngineState:
-        return self._state
+        return self._lead.state
 
     @workflow.query
     def agenda(self, days: int = 30) -> list[Entry]:
         """What the lead receives over the next `days` if nothing else happens."""
-        return project(self._book, self._state, workflow.now(), days)
+        return self._lead.agenda(days)
 
     @workflow.query
     def audit(self) -> list[Audit]:
-        return self._carry.audit
-
-    # ---- the loop's work -------------------------------------------------------------------
-
-    def _validate(self, request: Request) -> None:
-        if request.request_id in self._carry.processed:
-            if self._carry.reused(request.request_id, fingerprint(request)):
-                raise answers.reused(request.request_id)
-            return  # a repeat: the handler answers with the lead as it is
-        try:
-            decide(self._book, self._state, request.event(), workflow.now())
-        except InvalidChange as exc:
-            raise answers.refused(exc) from None
-
-    async def _submit(self, request: Request) -> LeadSnapshot:
-        if request.request_id in self._carry.processed:
-            return self._snapshot()
-        pending = _Pending(request.event(), request.request_id, fingerprint(request))
-        self._inbox.append(pending)
-        await workflow.wait_condition(lambda: pending.done)
-        if pending.error is not None:
-            raise pending.error
-        assert pending.result is not None
-        return pending.result
-
-    async def _decide(self, pending: _Pending, record: LeadRecord | None = None) -> None:
-        now = workflow.now()
-        if pending.request_id is not None and pending.request_id in self._carry.processed:
-            if self._carry.reused(pending.request_id, pending.fingerprint):
-                pending.error, pending.done = answers.reused(pending.request_id), True
-            else:
-                pending.result, pending.done = self._snapshot(), True
-            return
-        try:
-            decision = decide(self._book, self._state, pending.event, now)
-        except InvalidChange as exc:
-            if pending.request_id is not None:  # an update: its caller hears why
-                pending.error, pending.done = answers.refused(exc), True
-                return
-            workflow.logger.warning("refused %s: %s", pending.event.type, exc)
-            reason = f"{pending.event.type} refused: {exc}"
-            refusal = Audit(key=f"refused:{pending.event.type}", outcome="skipped", reason=reason)
-            decision = Decision(state=self._state, commands=[refusal])
-        self._carry.decisions += 1
-        if decision.commands or record is not None:
-            await workflow.execute_activity_method(
-                LeadStoreActivities.apply_decision,
-                ApplyDecision(
-                    lead=self._state.lead,
-                    decision=self._carry.decisions,
-                    at=now,
-                    commands=decision.commands,
-                    record=record,
-                ),
-                start_to_close_timeout=STORE_TIMEOUT,
-                retry_policy=STORE_RETRY,
-                summary=summary(decision.commands),
-            )
-        sends = [c for c in decision.commands if isinstance(c, SendMessage)]
-        if sends and workflow.patched(SENDS_PATCH):
-            for message in sends:
-                task = asyncio.create_task(self._send(message))
-                self._sending.add(task)
-                task.add_done_callback(self._sending.discard)
-        self._carry.engine = decision.state
-        audits = [c for c in decision.commands if isinstance(c, Audit)]
-        self._carry.audit = (self._carry.audit + audits)[-AUDIT_KEPT:]
-        if pending.request_id is not None:
-            self._carry.remember(pending.request_id, pending.fingerprint)
-        self._publish()
-        pending.result, pending.done = self._snapshot(), True
-
-    async def _send(self, message: SendMessage) -> None:
-        """Deliver one outbox message on the rate-limited queue, beside the loop; a failure
-        about the recipient comes back to the engine as an event."""
-        lead = self._state.lead
-        try:
-            await workflow.execute_activity(
-                "send_message",
-                SendRequest(lead=lead, key=f"{lead.workflow_id}:{message.key}"),
-                result_type=SendResult,
-                task_queue=self._sender_queues.get(
-                    message.sender.sms_from or "", self._sends_queue
-                ),
-                start_to_close_timeout=SEND_TIMEOUT,
-                heartbeat_timeout=SEND_HEARTBEAT,
-                retry_policy=SEND_RETRY,
-                summary=f"{message.channel} to {message.party}",
-            )
-        except ActivityError as exc:
-            self._inbox.append(_Pending(answers.delivery_failed(message, exc)))
-
-    def _until_next_due(self) -> timedelta | None:
-        due = self._state.next_due
-        return None if due is None else max(due - workflow.now(), timedelta(0))
-
-    def _due(self) -> bool:
-        due = self._state.next_due
-        return due is not None and due <= workflow.now()
-
-    def _must_continue(self, input: LeadInput) -> bool:
-        info = workflow.info()
-        return info.is_continue_as_new_suggested() or (
-            info.get_current_history_length() > input.history_limit
-        )
-
-    async def _continue_as_new(self, input: LeadInput) -> None:
-        # Updates wait on the loop: keep deciding until every handler has returned.
-        while self._inbox or self._sending or not workflow.all_handlers_finished():
-            if self._inbox:
-                await self._decide(self._inbox.popleft())
-            else:
-                await workflow.wait_condition(
-                    lambda: (
-                        bool(self._inbox)
-                        or (not self._sending and workflow.all_handlers_finished())
-                    )
-                )
-        s = self._state
-        self._carry.runs += 1
-        # The same input, carrying this run's state: nothing else to keep in step.
-        workflow.continue_as_new(
-            input.model_copy(update={"carried": self._carry}),
-            memo=visibility.memo_for(s.lead),
-        )
-
-    def _snapshot(self, *, created: bool = False) -> LeadSnapshot:
-        return LeadSnapshot.of(self._state, runs=self._carry.runs, created=created)
-
-    def _publish(self) -> None:
-        """Keep search attributes and the current-details lines in step with the lead; only
-        the attributes that changed are upserted (each upsert is a command in history)."""
-        wanted = visibility.search_attributes(self._state)
-        changed = [u for u in wanted if self._published.get(u.key.name, ...) != u.value]
-        if changed:
-            workflow.upsert_search_attributes(changed)
-            self._published.update((u.key.name, u.value) for u in changed)
-        workflow.set_current_details(visibility.details(self._book, self._state))
+        return self._lead.audit
 
 
 __all__ = ["LeadWorkflow"]

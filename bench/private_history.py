@@ -1,0 +1,156 @@
+"""What a lead costs Temporal and the worker: the size of its workflow's start input, and the
+worker memory each cached running lead holds, for every shipped playbook, beside a bare
+workflow on the same footing (ids in, sleeping on a timer) and beside the playbook carried
+whole in the input, as leads started before references still do.
+
+`python -m bench.private_history [LEADS]`: LEADS leads per figure (default 200).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+
+import psutil  # type: ignore[import-untyped]  # psutil ships no type hints
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from bench.bare import BareLead
+from leadflow.activities.memory import MemoryStoreActivities
+from leadflow.client import LeadflowClient
+from leadflow.codec import Keyring, new_key
+from leadflow.engine.refs import LeadRef
+from leadflow.engine.state import Member, Party
+from leadflow.paths import binary, shipped
+from leadflow.playbook.shelf import SHELF
+from leadflow.playbook.sources import PlaybookFolder
+from leadflow.temporal import data_converter, ensure_search_attributes
+from leadflow.worker import SANDBOX, build_worker
+from leadflow.workflows.lead import LeadWorkflow
+from leadflow.workflows.messages import EnsureLead, LeadInput
+
+PLAYBOOKS = ["isa", "mortgage", "insurance", "callback-periods", "leads-queue"]
+BORROWER = Party(name="Bench Lead", phone="+13125550199", email="b@example.com", sms_consent=True)
+TEAM = {
+    "isa": Member(id="isa", name="Ivy Isa"),
+    "loan_assignee": Member(id="lo", name="Lena Officer"),
+}
+
+
+def _ensure(books: PlaybookFolder, name: str) -> EnsureLead:
+    book = books.get(name)
+    return EnsureLead(
+        lead=LeadRef(account_id="bench", lead_id=uuid.uuid4().hex[:10]),
+        playbook=name,
+        time_zone="America/Chicago",
+        parties={party: BORROWER for party in book.parties[:1]},
+        designations={k: v for k, v in TEAM.items() if k in book.designations},
+    )
+
+
+async def _input_bytes(converter: Client | DataConverter, value: object) -> int:
+    """How many bytes `value` takes as the start event's input, as `converter` writes it."""
+    if isinstance(converter, Client):
+        converter = converter.data_converter
+    payloads = await converter.encode([value])
+    return sum(p.ByteSize() for p in payloads)
+
+
+async def _per_lead(start: Callable[[], Awaitable[None]], leads: int) -> float:
+    """Worker memory (resident set) per running lead held in the worker's cache, in KB."""
+    process = psutil.Process()
+    await start()  # warm: imports, the sandbox's module copies, the playbook on the shelf
+    gc.collect()
+    before = process.memory_info().rss
+    for _ in range(leads):
+        await start()
+    gc.collect()
+    return (process.memory_info().rss - before) / leads / 1024
+
+
+async def main(leads: int = 200) -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=data_converter(Keyring.parse(new_key())),
+    )
+    books = PlaybookFolder(shipped("playbooks"))
+    try:
+        await ensure_search_attributes(env.client)
+        print(f"start input and worker memory per cached running lead ({leads} leads each)")
+        bare = await _input_bytes(env.client, "lead-0123456789")  # its lead's id
+        print(f"{'bare workflow':<34} input {bare / 1024:7.2f} KB")
+        for name in PLAYBOOKS:
+            ensure = _ensure(books, name)
+            book = books.get(name)
+            by_ref = LeadInput(ensure=ensure, playbook_ref=SHELF.put(book))
+            whole = LeadInput(ensure=ensure, playbook=book)
+            ref_kb = await _input_bytes(env.client, by_ref) / 1024
+            before_kb = await _input_bytes(pydantic_data_converter, whole) / 1024
+            print(
+                f"{name:<20} by reference  input {ref_kb:7.2f} KB   (whole and unsealed, as "
+                f"before: {before_kb:6.2f} KB)"
+            )
+
+        queue = f"bench-memory-{uuid.uuid4().hex[:6]}"
+        worker = Worker(
+            env.client,
+            task_queue=f"{queue}-bare",
+            workflows=[BareLead],
+            workflow_runner=SANDBOX,
+            max_cached_workflows=10 * leads,
+        )
+        async with worker:
+
+            async def bare_lead() -> None:
+                handle = await env.client.start_workflow(
+                    BareLead.run, uuid.uuid4().hex, id=uuid.uuid4().hex, task_queue=f"{queue}-bare"
+                )
+                await handle.query(BareLead.ready)
+
+            print(f"{'bare workflow':<34} memory {await _per_lead(bare_lead, leads):7.1f} KB/lead")
+
+        # The in-memory store keeps every decision; the bench forgets them (a real store is
+        # PostgreSQL, not the worker's memory).
+        store = MemoryStoreActivities()
+        lead_worker = build_worker(
+            env.client,
+            None,
+            queue,
+            activities=store,
+            max_cached_workflows=10 * leads * 4,
+        )
+        async with lead_worker:
+            client = LeadflowClient(env.client, queue, playbooks=books, sends_task_queue=queue)
+            for name in ("isa", "mortgage"):
+
+                async def by_reference(name: str = name) -> None:
+                    await client.ensure_lead(_ensure(books, name))
+                    store.decisions.clear()
+
+                async def whole(name: str = name) -> None:
+                    ensure = _ensure(books, name)
+                    handle = await env.client.start_workflow(
+                        LeadWorkflow.run,
+                        LeadInput(ensure=ensure, playbook=books.get(name), sends_task_queue=queue),
+                        id=ensure.lead.workflow_id,
+                        task_queue=queue,
+                    )
+                    await handle.query(LeadWorkflow.state)
+                    store.decisions.clear()
+
+                print(
+                    f"{name:<20} by reference  memory {await _per_lead(by_reference, leads):7.1f} "
+                    f"KB/lead   (whole, as before: {await _per_lead(whole, leads):6.1f} KB/lead)"
+                )
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 200))
