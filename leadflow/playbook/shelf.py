@@ -68,6 +68,11 @@ class Shelf:
                 self._books.move_to_end(key)
             return book
 
+    def forget(self, key: str) -> None:
+        """Let the playbook go (the next workflow that names it loads it again)."""
+        with self._lock:
+            self._books.pop(key, None)
+
     def held(self) -> dict[str, Playbook]:
         """Every playbook held now, by digest."""
         with self._lock:

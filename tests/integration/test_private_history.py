@@ -18,12 +18,19 @@ from google.protobuf import json_format
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from leadflow.api.app import create_app
 from leadflow.client import LeadflowClient
+from leadflow.playbook.load import default_playbook
+from leadflow.playbook.shelf import SHELF
+from leadflow.store import playbooks
 from leadflow.store.accounts import ensure_account, new_api_key
-from tests.factories import api_settings
+from leadflow.worker import build_worker
+from tests.factories import api_settings, change, new_lead
 from tests.integration.test_api import Served
+from tests.keys import converter
 
 OPS_TOKEN = "ops-" + uuid.uuid4().hex
 
@@ -155,3 +162,28 @@ async def test_the_web_ui_origin_may_call_the_codec_endpoint(api: httpx.AsyncCli
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
     )
     assert "access-control-allow-origin" not in elsewhere.headers
+
+
+async def test_a_worker_loads_a_stored_playbook_it_does_not_hold(
+    time_env: WorkflowEnvironment, db: AsyncEngine
+) -> None:
+    book = default_playbook("insurance").model_copy(
+        update={"version": 99, "description": f"stored {uuid.uuid4().hex}"}
+    )
+    ref = await playbooks.keep(db, book)  # as the API does before it starts a lead on it
+    client = Client(
+        time_env.client.service_client,
+        namespace=time_env.client.namespace,
+        data_converter=converter(playbooks.loader(db)),
+    )
+    queue = f"stored-{uuid.uuid4().hex[:8]}"
+    request = new_lead(playbook="insurance")
+    # No cache: every task replays the lead from its history, decoding its input again.
+    async with build_worker(client, db, queue, max_cached_workflows=0):
+        leads = LeadflowClient(client, queue, sends_task_queue=queue)
+        await leads.ensure_lead(request, playbook=book)
+        SHELF.forget(ref.digest)  # as on a worker that never held it
+        snapshot = await leads.change_milestone(request.lead, change("Contacted", "Requote"))
+        assert (snapshot.milestone, snapshot.status) == ("Contacted", "Requote")
+        assert SHELF.get(ref.digest) == book
+        assert (await leads.describe(request.lead)).playbook_version == 99

@@ -99,3 +99,19 @@ def test_image_runs_the_leadflow_command() -> None:
     for folder in ("leadflow", "migrations", "playbooks"):
         assert f"COPY {folder} ./{folder}" in dockerfile
     assert "-c constraints.txt" in dockerfile
+
+
+def test_leadflow_seals_payloads_and_the_ui_opens_them_through_the_api(
+    compose: dict[str, Any],
+) -> None:
+    for name in ("worker", "api"):
+        env = compose["services"][name]["environment"]
+        assert env["ENCRYPTION_KEYS"].startswith("${ENCRYPTION_KEYS:?")  # required, no default
+        assert env["OPS_TOKEN"] == "${OPS_TOKEN:-}"
+    ui = compose["services"]["temporal-ui"]
+    api_port = next(iter(_published(compose["services"]["api"])))
+    endpoint = ui["environment"]["TEMPORAL_CODEC_ENDPOINT"]
+    assert endpoint == f"http://localhost:{api_port}/codec/ops/${{OPS_TOKEN:-}}"
+    ui_origin = f"http://localhost:{next(iter(_published(ui)))}"
+    origins = compose["services"]["api"]["environment"]["CODEC_ORIGINS"]
+    assert ui_origin in origins
