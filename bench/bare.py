@@ -16,3 +16,16 @@ class BareLead:
     @workflow.query
     def ready(self) -> bool:
         return True
+
+
+@workflow.defn(sandboxed=False)
+class UnsandboxedBareLead:
+    """The same, outside the sandbox, as LeadWorkflow runs."""
+
+    @workflow.run
+    async def run(self, lead_id: str) -> None:
+        await workflow.sleep(timedelta(days=60))
+
+    @workflow.query
+    def ready(self) -> bool:
+        return True

@@ -3,7 +3,8 @@ worker memory each cached running lead holds, for every shipped playbook, beside
 workflow on the same footing (ids in, sleeping on a timer) and beside the playbook carried
 whole in the input, as leads started before references still do.
 
-`python -m bench.private_history [LEADS]`: LEADS leads per figure (default 200).
+`python -m bench.private_history [LEADS]`: LEADS leads per figure (default 300), each
+memory figure measured in a process of its own.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bench.bare import BareLead
+from bench.bare import BareLead, UnsandboxedBareLead
 from leadflow.activities.memory import MemoryStoreActivities
 from leadflow.client import LeadflowClient
 from leadflow.codec import Keyring, new_key
@@ -37,6 +38,7 @@ from leadflow.workflows.messages import EnsureLead, LeadInput
 
 PLAYBOOKS = ["isa", "mortgage", "insurance", "callback-periods", "leads-queue"]
 BORROWER = Party(name="Bench Lead", phone="+13125550199", email="b@example.com", sms_consent=True)
+WARM = 20  # leads started before measuring
 TEAM = {
     "isa": Member(id="isa", name="Ivy Isa"),
     "loan_assignee": Member(id="lo", name="Lena Officer"),
@@ -65,23 +67,99 @@ async def _input_bytes(converter: Client | DataConverter, value: object) -> int:
 async def _per_lead(start: Callable[[], Awaitable[None]], leads: int) -> float:
     """Worker memory (resident set) per running lead held in the worker's cache, in KB."""
     process = psutil.Process()
-    await start()  # warm: imports, the sandbox's module copies, the playbook on the shelf
+    for _ in range(WARM):  # imports, the sandbox's first copies, the playbook on the shelf
+        await start()
     gc.collect()
-    before = process.memory_info().rss
+    before: int = process.memory_info().rss
     for _ in range(leads):
         await start()
     gc.collect()
-    return (process.memory_info().rss - before) / leads / 1024
+    after: int = process.memory_info().rss
+    return (after - before) / leads / 1024
 
 
-async def main(leads: int = 200) -> None:
+async def _memory(kind: str, name: str, leads: int) -> float:
+    """One figure, measured in this (fresh) process: `kind` is bare, bare-unsandboxed,
+    reference or whole."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=data_converter(Keyring.parse(new_key())),
+    )
+    books = PlaybookFolder(shipped("playbooks"))
+    queue = f"bench-memory-{uuid.uuid4().hex[:6]}"
+    cache = 2 * (leads + WARM)
+    try:
+        await ensure_search_attributes(env.client)
+        if kind.startswith("bare"):
+            bare = UnsandboxedBareLead if kind == "bare-unsandboxed" else BareLead
+            async with Worker(
+                env.client,
+                task_queue=queue,
+                workflows=[bare],
+                workflow_runner=SANDBOX,
+                max_cached_workflows=cache,
+            ):
+
+                async def bare_lead() -> None:
+                    handle = await env.client.start_workflow(
+                        bare.run, uuid.uuid4().hex, id=uuid.uuid4().hex, task_queue=queue
+                    )
+                    await handle.query(bare.ready)
+
+                return await _per_lead(bare_lead, leads)
+        # The in-memory store keeps every decision; the bench forgets them (a real store is
+        # PostgreSQL, not the worker's memory).
+        store = MemoryStoreActivities()
+        async with build_worker(
+            env.client, None, queue, activities=store, max_cached_workflows=cache
+        ):
+            client = LeadflowClient(env.client, queue, playbooks=books, sends_task_queue=queue)
+
+            async def by_reference() -> None:
+                await client.ensure_lead(_ensure(books, name))
+                store.decisions.clear()
+
+            async def whole() -> None:
+                ensure = _ensure(books, name)
+                handle = await env.client.start_workflow(
+                    LeadWorkflow.run,
+                    LeadInput(ensure=ensure, playbook=books.get(name), sends_task_queue=queue),
+                    id=ensure.lead.workflow_id,
+                    task_queue=queue,
+                )
+                await handle.query(LeadWorkflow.state)
+                store.decisions.clear()
+
+            return await _per_lead(by_reference if kind == "reference" else whole, leads)
+    finally:
+        await env.shutdown()
+
+
+async def _measured(kind: str, name: str, leads: int) -> float:
+    """`_memory` in a process of its own, so no figure inherits another's heap."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.private_history",
+        "--memory",
+        kind,
+        name,
+        str(leads),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await child.communicate()
+    figure: float = float(out.decode().strip().splitlines()[-1])
+    return figure
+
+
+async def main(leads: int = 300) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
         data_converter=data_converter(Keyring.parse(new_key())),
     )
     books = PlaybookFolder(shipped("playbooks"))
     try:
-        await ensure_search_attributes(env.client)
         print(f"start input and worker memory per cached running lead ({leads} leads each)")
         bare = await _input_bytes(env.client, "lead-0123456789")  # its lead's id
         print(f"{'bare workflow':<34} input {bare / 1024:7.2f} KB")
@@ -96,61 +174,26 @@ async def main(leads: int = 200) -> None:
                 f"{name:<20} by reference  input {ref_kb:7.2f} KB   (whole and unsealed, as "
                 f"before: {before_kb:6.2f} KB)"
             )
-
-        queue = f"bench-memory-{uuid.uuid4().hex[:6]}"
-        worker = Worker(
-            env.client,
-            task_queue=f"{queue}-bare",
-            workflows=[BareLead],
-            workflow_runner=SANDBOX,
-            max_cached_workflows=10 * leads,
-        )
-        async with worker:
-
-            async def bare_lead() -> None:
-                handle = await env.client.start_workflow(
-                    BareLead.run, uuid.uuid4().hex, id=uuid.uuid4().hex, task_queue=f"{queue}-bare"
-                )
-                await handle.query(BareLead.ready)
-
-            print(f"{'bare workflow':<34} memory {await _per_lead(bare_lead, leads):7.1f} KB/lead")
-
-        # The in-memory store keeps every decision; the bench forgets them (a real store is
-        # PostgreSQL, not the worker's memory).
-        store = MemoryStoreActivities()
-        lead_worker = build_worker(
-            env.client,
-            None,
-            queue,
-            activities=store,
-            max_cached_workflows=10 * leads * 4,
-        )
-        async with lead_worker:
-            client = LeadflowClient(env.client, queue, playbooks=books, sends_task_queue=queue)
-            for name in ("isa", "mortgage"):
-
-                async def by_reference(name: str = name) -> None:
-                    await client.ensure_lead(_ensure(books, name))
-                    store.decisions.clear()
-
-                async def whole(name: str = name) -> None:
-                    ensure = _ensure(books, name)
-                    handle = await env.client.start_workflow(
-                        LeadWorkflow.run,
-                        LeadInput(ensure=ensure, playbook=books.get(name), sends_task_queue=queue),
-                        id=ensure.lead.workflow_id,
-                        task_queue=queue,
-                    )
-                    await handle.query(LeadWorkflow.state)
-                    store.decisions.clear()
-
-                print(
-                    f"{name:<20} by reference  memory {await _per_lead(by_reference, leads):7.1f} "
-                    f"KB/lead   (whole, as before: {await _per_lead(whole, leads):6.1f} KB/lead)"
-                )
     finally:
         await env.shutdown()
+    sandboxed = await _measured("bare", "-", leads)
+    unsandboxed = await _measured("bare-unsandboxed", "-", leads)
+    print(
+        f"{'bare workflow':<34} memory {sandboxed:7.1f} KB/lead (sandboxed, the SDK's default;"
+        f" outside the sandbox, as LeadWorkflow runs: {unsandboxed:.1f})"
+    )
+    for name in ("isa", "mortgage"):
+        ref_kb = await _measured("reference", name, leads)
+        whole_kb = await _measured("whole", name, leads)
+        print(
+            f"{name:<20} by reference  memory {ref_kb:7.1f} KB/lead   (whole, as before: "
+            f"{whole_kb:6.1f} KB/lead)"
+        )
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 200))
+    if sys.argv[1:2] == ["--memory"]:
+        kind, name, count = sys.argv[2], sys.argv[3], int(sys.argv[4])
+        print(asyncio.run(_memory(kind, name, count)))
+    else:
+        asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 300))

@@ -36,7 +36,10 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-@workflow.defn
+# Outside the sandbox: it would load a fresh copy of this module for every lead a worker
+# holds (about 40 KB each), to guard code that only hands over to the loop; the engine and
+# the loop are deterministic by construction, and tests/unit/test_determinism.py guards them.
+@workflow.defn(sandboxed=False)
 class LeadWorkflow:
     @workflow.init
     def __init__(self, input: LeadInput) -> None:
