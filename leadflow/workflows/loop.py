@@ -48,6 +48,7 @@ from leadflow.workflows.messages import (
     fingerprint,
 )
 
+LOCAL_STORE_PATCH = "store-in-task"  # histories from before write their decisions remotely
 SENDS_PATCH = "send-messages"  # histories from before sending was wired in replay without it
 SEND_TIMEOUT = timedelta(seconds=60)
 SEND_HEARTBEAT = timedelta(seconds=10)  # a dead worker's send moves on within this
@@ -208,19 +209,32 @@ class LeadLoop:
             decision = Decision(state=self._state, commands=[refusal])
         self._carry.decisions += 1
         if decision.commands or record is not None:
-            await workflow.execute_activity_method(
-                LeadStoreActivities.apply_decision,
-                ApplyDecision(
-                    lead=self._state.lead,
-                    decision=self._carry.decisions,
-                    at=now,
-                    commands=decision.commands,
-                    record=record,
-                ),
-                start_to_close_timeout=STORE_TIMEOUT,
-                retry_policy=STORE_RETRY,
-                summary=summary(decision.commands),
+            writes = ApplyDecision(
+                lead=self._state.lead,
+                decision=self._carry.decisions,
+                at=now,
+                commands=decision.commands,
+                record=record,
             )
+            if workflow.patched(LOCAL_STORE_PATCH):
+                # In the same workflow task: one marker in history instead of three events and
+                # no round trip through the server. The writes are idempotent upserts, so a
+                # task retried on another worker writes the same rows again, harmlessly.
+                await workflow.execute_local_activity_method(
+                    LeadStoreActivities.apply_decision,
+                    writes,
+                    start_to_close_timeout=STORE_TIMEOUT,
+                    retry_policy=STORE_RETRY,
+                    summary=summary(decision.commands),
+                )
+            else:
+                await workflow.execute_activity_method(
+                    LeadStoreActivities.apply_decision,
+                    writes,
+                    start_to_close_timeout=STORE_TIMEOUT,
+                    retry_policy=STORE_RETRY,
+                    summary=summary(decision.commands),
+                )
         sends = [c for c in decision.commands if isinstance(c, SendMessage)]
         if sends and workflow.patched(SENDS_PATCH):
             for message in sends:

@@ -33,8 +33,9 @@ RECORDED = [
 
 # Bump when recording after a change guarded by `workflow.patched` (or a change of what a
 # history holds: generation 3 is sealed with the tests' key and names its playbook by
-# reference); older files stay.
-GENERATION = 3
+# reference; generation 4 writes each decision in the workflow task, a local activity);
+# older files stay.
+GENERATION = 4
 
 
 async def record(name: str) -> Path:
