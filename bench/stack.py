@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
+from leadflow.cli.dev import DEV_SERVER_TUNING
 from leadflow.codec import Keyring, new_key
 from leadflow.paths import binary
 from leadflow.store.db import create_engine, ensure_database, migrate
@@ -42,6 +43,7 @@ async def stack(db_filename: str | None = None) -> AsyncIterator[Stack]:
             data_converter=data_converter(Keyring.parse(new_key())),
             dev_server_database_filename=db_filename,
             dev_server_log_level="error",
+            dev_server_extra_args=DEV_SERVER_TUNING,
         )
         try:
             yield Stack(env, engine)

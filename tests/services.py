@@ -26,6 +26,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from leadflow.cli.dev import DEV_SERVER_TUNING
 from leadflow.client import LeadflowClient
 from leadflow.paths import binary
 from leadflow.providers.clients import ProviderConfig
@@ -115,6 +116,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=search_attributes.ALL,
         data_converter=CONVERTER,
         dev_server_log_level="error",
+        dev_server_extra_args=DEV_SERVER_TUNING,
     )
     yield env
     await env.shutdown()

@@ -68,22 +68,30 @@ class SendActivities:
 
     @activity.defn(name="send_message")
     async def send_message(self, request: SendRequest) -> SendResult:
-        row = await self._row(request.key)
+        attempt = await outbox.take(self._engine, request.key, datetime.now(UTC))
+        if attempt is None:
+            raise ApplicationError(
+                f"no outbox message {request.key!r}", type="MissingOutbox", non_retryable=True
+            )
+        row = attempt.message
         if row.provider_id:
             return SendResult(provider_id=row.provider_id)
-        if await self._opted_out(row):
+        if attempt.opted_out:
             await self._mark(row.key, status="suppressed", error="opted out")
             raise ApplicationError(
                 f"{row.to_address} opted out of {row.channel}", type="OptedOut", non_retryable=True
             )
-        if row.status in ("sending", "unknown"):
+        if not attempt.taken:  # an earlier attempt was cut off mid-send: reconcile first
             found = await _beating(self._find, row)
             if found is not None:
                 await self._mark(row.key, status="sent", provider_id=found)
                 return SendResult(provider_id=found)
-        await self._mark(
-            row.key, status="sending", attempts=row.attempts + 1, attempted_at=datetime.now(UTC)
-        )
+            await self._mark(
+                row.key,
+                status="sending",
+                attempts=row.attempts + 1,
+                attempted_at=datetime.now(UTC),
+            )
         try:
             provider_id = await _beating(self._send, row)
         except _Outcome as outcome:
@@ -198,21 +206,8 @@ class SendActivities:
 
     # ---- the outbox ---------------------------------------------------------------------
 
-    async def _row(self, key: str) -> OutboxMessage:
-        row = await outbox.get(self._engine, key)
-        if row is None:
-            raise ApplicationError(
-                f"no outbox message {key!r}", type="MissingOutbox", non_retryable=True
-            )
-        return row
-
     async def _mark(self, key: str, **values: Any) -> None:
         await outbox.mark(self._engine, key, **values)
-
-    async def _opted_out(self, row: OutboxMessage) -> bool:
-        channel = "sms" if row.channel in TEXTS else row.channel  # a text opt-out covers both
-        async with self._engine.connect() as conn:
-            return await opt_outs.opted_out(conn, row.account_id, channel, row.to_address)
 
     async def _record_opt_out(self, row: OutboxMessage) -> None:
         """The carrier says the number unsubscribed: it holds for every text, account-wide."""

@@ -45,6 +45,14 @@ DATABASE = "leadflow"
 DEV_ACCOUNT = "demo"
 DEV_KEY = "lf_dev_demo_key"  # local stack only; production keys come from `leadflow account`
 STARTUP_TIMEOUT = 60.0
+# The dev server has one history shard, whose task queues are polled at most 20 times a
+# second by default: every hop (a timer firing, an activity scheduled, a task dispatched)
+# then waits up to 50 ms. A production cluster spreads leads over many shards; these
+# values give one machine the latency a cluster's shard gets.
+DEV_SERVER_TUNING = [
+    f"--dynamic-config-value=history.{processor}ProcessorMaxPollRPS=1000"
+    for processor in ("transfer", "timer", "visibility", "outbound")
+]
 STOP_TIMEOUT = 15.0
 
 
@@ -193,6 +201,7 @@ class DevStack:
             str(self.ui_port),
             "--log-level",
             "warn",
+            *DEV_SERVER_TUNING,
             # The UI shows leads decoded through the API's codec endpoint (ops credential).
             "--ui-codec-endpoint",
             f"http://127.0.0.1:{self.api_port}/codec/ops/{ops_token}",

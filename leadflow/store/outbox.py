@@ -6,10 +6,11 @@ statuses and records the provider's id; the provider's status callbacks move it 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -55,9 +56,11 @@ async def get(engine: AsyncEngine, key: str) -> OutboxMessage | None:
 
 
 async def mark(engine: AsyncEngine, key: str, **values: Any) -> None:
-    """Record how an attempt went: its status, the provider's id, the error."""
-    async with engine.begin() as conn:
-        await conn.execute(update(OutboxMessage).where(OutboxMessage.key == key).values(**values))
+    """Record how an attempt went: its status, the provider's id, the error (one statement,
+    committed as it runs)."""
+    async with engine.connect() as conn:
+        single = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await single.execute(update(OutboxMessage).where(OutboxMessage.key == key).values(**values))
 
 
 async def advance(
@@ -85,3 +88,48 @@ async def advance(
             update(OutboxMessage).where(OutboxMessage.key == row.key).values(status=status)
         )
     return OutboxMessage(**{**row._mapping, "status": status})
+
+
+# Take the message for an attempt in one statement: the row as it was, whether its address
+# opted out of its channel (a text opt-out covers both texts), and whether this attempt took
+# it (marked it `sending`): only a message not yet sent, not opted out, and not left
+# `sending`/`unknown` by an earlier attempt (those are reconciled first) is taken.
+_TAKE = text(
+    """
+    WITH current AS (
+        SELECT o.*, EXISTS (
+            SELECT 1 FROM opt_outs x
+            WHERE x.account_id = o.account_id AND x.address = o.to_address
+              AND x.channel = CASE WHEN o.channel IN ('sms', 'mms') THEN 'sms' ELSE o.channel END
+        ) AS opted_out
+        FROM outbox o WHERE o.key = :key FOR UPDATE OF o
+    ), taken AS (
+        UPDATE outbox SET status = 'sending', attempts = current.attempts + 1,
+                          attempted_at = :now
+        FROM current
+        WHERE outbox.key = current.key AND current.provider_id IS NULL
+          AND NOT current.opted_out AND current.status NOT IN ('sending', 'unknown')
+        RETURNING outbox.key
+    )
+    SELECT current.*, EXISTS (SELECT 1 FROM taken) AS taken FROM current
+    """
+)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    message: OutboxMessage  # as it was before this attempt
+    opted_out: bool  # its address opted out of its channel, account-wide
+    taken: bool  # marked `sending` for this attempt
+
+
+async def take(engine: AsyncEngine, key: str, now: datetime) -> Attempt | None:
+    """The message and what this attempt may do with it, in one round trip; None if no
+    message has that key."""
+    async with engine.connect() as conn:
+        single = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        row = (await single.execute(_TAKE, {"key": key, "now": now})).mappings().one_or_none()
+    if row is None:
+        return None
+    fields = {k: v for k, v in row.items() if k not in ("opted_out", "taken")}
+    return Attempt(OutboxMessage(**fields), bool(row["opted_out"]), bool(row["taken"]))
