@@ -34,9 +34,9 @@ from leadflow.store.key_checks import add_checks, sealed_checks
 
 SETTING = "ENCRYPTION_KEYS"
 ENCODING = b"binary/encrypted"
-CIPHER = b"AES256-GCM"
 KEY_ID = "encryption-key-id"
-COMPRESSED = "compression"  # b"zlib" when the sealed bytes were compressed first
+COMPRESSED = "compression"  # in the first format: b"zlib" when compressed before sealing
+_RAW, _ZLIB = b"\x00", b"\x01"  # the first sealed byte: how the rest was packed
 PLAYBOOK = "leadflow-playbook"  # on a payload whose value names a playbook: its digest
 NONCE_BYTES = 12
 KEY_BYTES = 32
@@ -144,16 +144,15 @@ class EncryptionCodec(PayloadCodec):
     def seal(self, payload: Payload) -> Payload:
         plain = payload.SerializeToString()
         packed = zlib.compress(plain, 6)
-        compressed = len(packed) < len(plain)
+        # One byte ahead of the sealed bytes says how they were packed: metadata is written
+        # in the clear on every payload of every history, so it stays to the two keys needed.
+        body = _ZLIB + packed if len(packed) + 1 < len(plain) else _RAW + plain
         key_id = self.keyring.current
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self.keyring.cipher(key_id).encrypt(
-            nonce, packed if compressed else plain, key_id.encode()
+        sealed = self.keyring.cipher(key_id).encrypt(nonce, body, key_id.encode())
+        return Payload(
+            metadata={"encoding": ENCODING, KEY_ID: key_id.encode()}, data=nonce + sealed
         )
-        metadata = {"encoding": ENCODING, "encryption-cipher": CIPHER, KEY_ID: key_id.encode()}
-        if compressed:
-            metadata[COMPRESSED] = b"zlib"
-        return Payload(metadata=metadata, data=nonce + sealed)
 
     def open(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
@@ -167,8 +166,13 @@ class EncryptionCodec(PayloadCodec):
                 f"payload sealed with key {key_id!r} does not open with the key {SETTING} "
                 "gives that id: the key is wrong"
             ) from None
-        if payload.metadata.get(COMPRESSED) == b"zlib":
-            plain = zlib.decompress(plain)
+        if "encryption-cipher" in payload.metadata:  # the first format: packing in metadata
+            if payload.metadata.get(COMPRESSED) == b"zlib":
+                plain = zlib.decompress(plain)
+        else:
+            flag, plain = plain[:1], plain[1:]
+            if flag == _ZLIB:
+                plain = zlib.decompress(plain)
         return Payload.FromString(plain)
 
 

@@ -208,6 +208,7 @@ class LeadLoop:
             refusal = Audit(key=f"refused:{pending.event.type}", outcome="skipped", reason=reason)
             decision = Decision(state=self._state, commands=[refusal])
         self._carry.decisions += 1
+        in_task = False
         if decision.commands or record is not None:
             writes = ApplyDecision(
                 lead=self._state.lead,
@@ -216,7 +217,8 @@ class LeadLoop:
                 commands=decision.commands,
                 record=record,
             )
-            if workflow.patched(LOCAL_STORE_PATCH):
+            in_task = workflow.patched(LOCAL_STORE_PATCH)
+            if in_task:
                 # In the same workflow task: one marker in history instead of three events and
                 # no round trip through the server. The writes are idempotent upserts, so a
                 # task retried on another worker writes the same rows again, harmlessly.
@@ -236,7 +238,9 @@ class LeadLoop:
                     summary=summary(decision.commands),
                 )
         sends = [c for c in decision.commands if isinstance(c, SendMessage)]
-        if sends and workflow.patched(SENDS_PATCH):
+        # A run that writes in the task was started after sends were wired: it needs no
+        # second patch marker (each costs history events) to know it sends.
+        if sends and (in_task or workflow.patched(SENDS_PATCH)):
             for message in sends:
                 task = asyncio.create_task(self._send(message))
                 self._sending.add(task)
@@ -264,7 +268,6 @@ class LeadLoop:
                 start_to_close_timeout=SEND_TIMEOUT,
                 heartbeat_timeout=SEND_HEARTBEAT,
                 retry_policy=SEND_RETRY,
-                summary=f"{message.channel} to {message.party}",
             )
         except ActivityError as exc:
             self._inbox.append(Pending(answers.delivery_failed(message, exc)))

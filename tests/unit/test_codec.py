@@ -4,6 +4,7 @@ rotate, failures are sealed too, and bad key settings are refused in one line.""
 from __future__ import annotations
 
 import base64
+import zlib
 
 import pytest
 from temporalio.api.common.v1 import Payload
@@ -78,3 +79,21 @@ async def test_failure_messages_and_stack_traces_are_sealed() -> None:
 def test_bad_key_settings_say_what_is_wrong(setting: str | None, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("`", ".")):
         Keyring.parse(setting)
+
+
+async def test_payloads_sealed_in_the_first_format_still_open() -> None:
+    """The first format said how the bytes were packed in metadata; histories hold it."""
+    keyring = Keyring.parse(K1)
+    plain = _plain().SerializeToString()
+    nonce = b"\x00" * 12
+    sealed = keyring.cipher("k1").encrypt(nonce, zlib.compress(plain), b"k1")
+    first = Payload(
+        metadata={
+            "encoding": ENCODING,
+            "encryption-cipher": b"AES256-GCM",
+            KEY_ID: b"k1",
+            "compression": b"zlib",
+        },
+        data=nonce + sealed,
+    )
+    assert await EncryptionCodec(keyring).decode([first]) == [_plain()]
