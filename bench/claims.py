@@ -27,7 +27,6 @@ NOW = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
 
 
 async def _fill(uri: str) -> None:
-    rng = random.Random(1)
     conn = await asyncpg.connect(uri)
     try:
         leads = [
@@ -39,6 +38,16 @@ async def _fill(uri: str) -> None:
             records=leads,
             columns=["account_id", "lead_id", "workflow_id", "milestone", "status", "time_zone"],
         )
+    finally:
+        await conn.close()
+    await _fill_queue(uri)
+
+
+async def _fill_queue(uri: str) -> None:
+    """One due (or soon due) call per lead, at a spread of priorities."""
+    rng = random.Random(1)
+    conn = await asyncpg.connect(uri)
+    try:
         queue = [
             (
                 "bench",
@@ -95,10 +104,53 @@ async def main() -> None:
                 f"p50 {statistics.median(ordered) * 1000:.2f} ms  "
                 f"p99 {ordered[int(0.99 * len(ordered))] * 1000:.2f} ms"
             )
+            await _fill_again(server.get_uri("claims"), engine)
+            raw = await _raw_claims(server.get_uri("claims"))
+            print(
+                f"  the same SQL on raw asyncpg (baseline): p50 {statistics.median(raw) * 1000:.2f}"
+                f" ms  p99 {sorted(raw)[int(0.99 * len(raw))] * 1000:.2f} ms"
+            )
             await _explain(server.get_uri("claims"))
         finally:
             await engine.dispose()
             server.cleanup()
+
+
+async def _fill_again(uri: str, engine: AsyncEngine) -> None:
+    """Put the claimed calls back, so the baseline claims from the same queue."""
+    conn = await asyncpg.connect(uri)
+    try:
+        await conn.execute("DELETE FROM call_queue")
+    finally:
+        await conn.close()
+    await _fill_queue(uri)
+
+
+async def _raw_claims(uri: str) -> list[float]:
+    """The claim statement alone over a plain asyncpg pool: what the driver and the server
+    take, without leadflow's code around it."""
+    sql = CLAIM_SQL.text
+    for number, name in enumerate(["account", "now", "agent", "until", "notes"], start=1):
+        sql = sql.replace(f":{name}", f"${number}")
+    pool = await asyncpg.create_pool(uri, min_size=AGENTS, max_size=AGENTS)
+    latencies: list[float] = []
+
+    async def agent(name: str) -> None:
+        for _ in range(CLAIMS_PER_AGENT):
+            started = time.perf_counter()
+            row = await pool.fetchrow(sql, "bench", NOW, name, NOW + timedelta(minutes=15), 5)
+            latencies.append(time.perf_counter() - started)
+            assert row is not None
+            await pool.execute(
+                "DELETE FROM call_queue WHERE account_id = 'bench' AND lead_id = $1",
+                row["lead_id"],
+            )
+
+    try:
+        await asyncio.gather(*(agent(f"raw-{i}") for i in range(AGENTS)))
+    finally:
+        await pool.close()
+    return latencies
 
 
 async def _logged(engine: AsyncEngine, lead_id: str) -> None:

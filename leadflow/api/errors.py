@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from leadflow.client import (
     ChangeRejected,
@@ -50,7 +51,19 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": problems}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    """PostgreSQL did not answer (down, restarting, a dropped connection): nothing was
+    written, and the same request can be sent again."""
+    return JSONResponse(
+        {"detail": "the database is unavailable; nothing was changed, retry shortly"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "1"},
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(LeadflowError, _leadflow_error)
+    app.add_exception_handler(DBAPIError, _database_down)
+    app.add_exception_handler(ConnectionError, _database_down)
     app.add_exception_handler(ValidationError, _invalid)
     app.add_exception_handler(NotAMember, _not_a_member)

@@ -21,8 +21,11 @@ def async_url(url: str | URL) -> URL:
 
 
 def create_engine(url: str | URL, *, pool_size: int = 10) -> AsyncEngine:
+    """A pool without a ping before each use (a round trip on every claim and send): a
+    connection the server dropped fails its one statement and is replaced, which activities
+    retry and the API answers with 503; connections are renewed every few minutes."""
     return create_async_engine(
-        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_recycle=300
     )
 
 

@@ -101,8 +101,10 @@ async def claim_next(
         "until": at + lease,
         "notes": RECENT_NOTES,
     }
-    async with engine.begin() as conn:
-        row = (await conn.execute(CLAIM_SQL, params)).mappings().one_or_none()
+    # One statement, committed as it runs: one round trip, no BEGIN and COMMIT around it.
+    async with engine.connect() as conn:
+        single = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        row = (await single.execute(CLAIM_SQL, params)).mappings().one_or_none()
     if row is None:
         return None
     data = dict(row)

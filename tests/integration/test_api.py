@@ -91,6 +91,21 @@ async def test_health_reports_both_dependencies_up(api: httpx.AsyncClient) -> No
     assert (response.json()["temporal"], response.json()["database"]) == ("up", "up")
 
 
+async def test_requests_are_503_with_retry_when_the_database_is_down(
+    leads: LeadflowClient,
+) -> None:
+    unreachable = create_engine("postgresql://nobody@127.0.0.1:9/none")
+    app = create_app(api_settings(leads), client=leads.temporal, engine=unreachable)
+    async with Served(app, "lf_any_key") as api:
+        listed = await api.get("/v1/leads")
+        claimed = await api.post("/v1/queue/next", json={"agent": "ana"})
+    await unreachable.dispose()
+    for response in (listed, claimed):
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "1"
+        assert "database is unavailable" in response.json()["detail"]
+
+
 async def test_health_is_503_when_the_database_is_down(leads: LeadflowClient) -> None:
     unreachable = create_engine("postgresql://nobody@127.0.0.1:9/none")
     app = create_app(api_settings(leads), client=leads.temporal, engine=unreachable)
