@@ -2,8 +2,9 @@
 
 import asyncio
 
-from bench import claims, history, lead_updates, private_history
+from bench import claims, history, lead_updates, private_history, touches
 
+asyncio.run(touches.main())
 asyncio.run(history.main())
 asyncio.run(private_history.main())
 asyncio.run(lead_updates.main())
