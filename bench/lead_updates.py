@@ -10,12 +10,11 @@ import statistics
 import time
 import uuid
 
-from bench.stack import stack
+from bench.stack import fake_providers, stack
 from leadflow.client import LeadflowClient
 from leadflow.engine.refs import LeadRef
 from leadflow.paths import shipped
 from leadflow.playbook.sources import PlaybookFolder
-from leadflow.providers.clients import ProviderConfig
 from leadflow.providers.serve import running_fake
 from leadflow.worker import build_send_worker, build_worker
 from leadflow.workflows.messages import EnsureLead, MilestoneChange
@@ -55,15 +54,7 @@ def _report(name: str, wall: float, latencies: list[float]) -> None:
 async def main() -> None:
     async with stack() as running, running_fake() as (url, fake):
         queue = f"bench-{uuid.uuid4().hex[:6]}"
-        config = ProviderConfig(
-            fake.account_sid,
-            fake.auth_token,
-            "+13125550000",
-            fake.sendgrid_key,
-            "team@example.com",
-            url,
-            url,
-        )
+        config = fake_providers(url, fake)
         sender = build_send_worker(
             running.env.client, running.engine, config, f"{queue}-sends", 100
         )

@@ -16,9 +16,24 @@ from temporalio.testing import WorkflowEnvironment
 from leadflow.cli.dev import DEV_SERVER_TUNING
 from leadflow.codec import Keyring, new_key
 from leadflow.paths import binary
+from leadflow.providers.clients import ProviderConfig
+from leadflow.providers.fake import FakeState
 from leadflow.store.db import create_engine, ensure_database, migrate
 from leadflow.temporal import data_converter
 from leadflow.workflows import search_attributes
+
+
+def fake_providers(url: str, fake: FakeState) -> ProviderConfig:
+    """The real SDKs pointed at the in-repo fake providers."""
+    return ProviderConfig(
+        fake.account_sid,
+        fake.auth_token,
+        "+13125550000",
+        fake.sendgrid_key,
+        "team@example.com",
+        url,
+        url,
+    )
 
 
 @dataclass

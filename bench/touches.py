@@ -37,7 +37,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from bench.bare import BareIOTouches, BareSignalToText, BareTouches
-from bench.stack import stack
+from bench.stack import fake_providers, stack
 from leadflow.client import LeadflowClient
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
@@ -344,15 +344,7 @@ async def main(leads: int = 200, repeats: int = 2) -> None:
     database = f"/tmp/leadflow-bench-{uuid.uuid4().hex[:6]}.db"
     async with stack(db_filename=database) as running, running_fake() as (url, fake):
         fake.hang_seconds = 0
-        config = ProviderConfig(
-            fake.account_sid,
-            fake.auth_token,
-            "+13125550000",
-            fake.sendgrid_key,
-            "team@example.com",
-            url,
-            url,
-        )
+        config = fake_providers(url, fake)
         async with running.engine.begin() as conn:
             await conn.execute(
                 text(

@@ -4,8 +4,10 @@ key is added in front of it, and a process without the old key cannot open the l
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -49,30 +51,37 @@ def _key_ids(history: WorkflowHistory) -> list[str]:
     return found
 
 
+@contextlib.asynccontextmanager
+async def _lead_client(
+    env: WorkflowEnvironment, keys: str, queue: str, **options: Any
+) -> AsyncIterator[LeadflowClient]:
+    """A worker and a client sealing with `keys`. The worker keeps no lead cached, so the
+    next task goes to whichever worker polls the queue next, not to this one's sticky queue."""
+    client = _client(env, keys)
+    worker = build_worker(
+        client, None, queue, activities=MemoryStoreActivities(), max_cached_workflows=0
+    )
+    async with worker:
+        yield LeadflowClient(client, queue, playbooks=PLAYBOOKS, sends_task_queue=queue, **options)
+
+
 async def test_a_lead_started_under_key_1_keeps_running_after_key_2_is_added(
     time_env: WorkflowEnvironment,
 ) -> None:
     queue = f"rotation-{uuid.uuid4().hex[:8]}"
     request = new_lead()
-    before = _client(time_env, K1)
-    # No cache: the next task goes to any worker on the queue, not to this one's sticky queue.
-    old = build_worker(
-        before, None, queue, activities=MemoryStoreActivities(), max_cached_workflows=0
-    )
-    async with old:
-        leads = LeadflowClient(before, queue, playbooks=PLAYBOOKS, sends_task_queue=queue)
+    async with _lead_client(time_env, K1, queue) as leads:
         await leads.ensure_lead(request)
         await leads.change_milestone(request.lead, change("Contacted", "Requote"))
 
-    after = _client(time_env, f"{K2},{K1}")  # the new key first; the old one still listed
-    async with build_worker(after, None, queue, activities=MemoryStoreActivities()):
-        leads = LeadflowClient(after, queue, playbooks=PLAYBOOKS, sends_task_queue=queue)
+    # The new key first; the old one still listed.
+    async with _lead_client(time_env, f"{K2},{K1}", queue) as leads:
         snapshot = await leads.change_milestone(request.lead, change("Quoted", "Requote"))
         assert (snapshot.milestone, snapshot.status) == ("Quoted", "Requote")
         state = await leads.describe(request.lead)
         assert state.changes == 2
+        history = await leads.temporal.get_workflow_handle(request.lead.workflow_id).fetch_history()
 
-    history = await after.get_workflow_handle(request.lead.workflow_id).fetch_history()
     ids = _key_ids(history)
     assert ids[0] == "rotation-1" and ids[-1] == "rotation-2"
     assert set(ids) == {"rotation-1", "rotation-2"}
@@ -83,30 +92,16 @@ async def test_a_worker_without_the_old_key_cannot_open_the_lead(
 ) -> None:
     queue = f"rotation-{uuid.uuid4().hex[:8]}"
     request = new_lead()
-    before = _client(time_env, K1)
-    # No cache: the next task goes to any worker on the queue, not to this one's sticky queue.
-    old = build_worker(
-        before, None, queue, activities=MemoryStoreActivities(), max_cached_workflows=0
-    )
-    async with old:
-        leads = LeadflowClient(before, queue, playbooks=PLAYBOOKS, sends_task_queue=queue)
+    async with _lead_client(time_env, K1, queue) as leads:
         await leads.ensure_lead(request)
 
     asked = change("Contacted", "Requote")
-    dropped = _client(time_env, K2)  # the old key removed too early
-    failing = build_worker(
-        dropped, None, queue, activities=MemoryStoreActivities(), max_cached_workflows=0
-    )
-    async with failing:
-        leads = LeadflowClient(
-            dropped, queue, playbooks=PLAYBOOKS, sends_task_queue=queue, answer_timeout=3
-        )
+    # The old key removed too early.
+    async with _lead_client(time_env, K2, queue, answer_timeout=3) as leads:
         with pytest.raises(LeadUnavailable):
             await leads.change_milestone(request.lead, asked)
 
     # The key listed again: the same request goes through, so the key was all that was missing.
-    restored = _client(time_env, f"{K2},{K1}")
-    async with build_worker(restored, None, queue, activities=MemoryStoreActivities()):
-        leads = LeadflowClient(restored, queue, playbooks=PLAYBOOKS, sends_task_queue=queue)
+    async with _lead_client(time_env, f"{K2},{K1}", queue) as leads:
         snapshot = await leads.change_milestone(request.lead, asked)
     assert (snapshot.milestone, snapshot.status) == ("Contacted", "Requote")
