@@ -48,22 +48,31 @@ class LeadStoreActivities:
                     status=record.status,
                     at=record.at,
                 )
+            audits: list[tuple[str, Audit]] = []
             for index, command in enumerate(decision.commands):
-                await _write(conn, decision, index, command)
+                if isinstance(command, Audit):  # written together, after the rest
+                    audits.append((_row_key(decision, index), command))
+                else:
+                    await _write(conn, decision, index, command)
+            await leads.add_audits(conn, decision.lead, audits, decision.at)
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.apply_decision]
+
+
+def _row_key(decision: ApplyDecision, index: int) -> str:
+    """A command's row: the lead, its decision's number, the command's place in it."""
+    return f"{decision.lead.workflow_id}:{decision.decision}:{index}"
 
 
 async def _write(
     conn: AsyncConnection, decision: ApplyDecision, index: int, command: Command
 ) -> None:
     lead, at = decision.lead, decision.at
-    row_key = f"{lead.workflow_id}:{decision.decision}:{index}"
     if isinstance(command, SetStatus):
         await leads.set_status(conn, lead, command.milestone, command.status, at)
     elif isinstance(command, RecordHistory):
-        await leads.add_note(conn, row_key, lead, command, at)
+        await leads.add_note(conn, _row_key(decision, index), lead, command, at)
     elif isinstance(command, CreateTask):
         await leads.save_task(conn, f"{lead.workflow_id}:{command.key}", lead, command)
     elif isinstance(command, CompleteTask):
@@ -90,5 +99,3 @@ async def _write(
                 await opt_outs.opt_out(
                     conn, lead.account_id, command.channels, address, source=command.source, at=at
                 )
-    elif isinstance(command, Audit):
-        await leads.add_audit(conn, row_key, lead, command, at)

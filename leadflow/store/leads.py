@@ -157,22 +157,25 @@ async def complete_task(conn: AsyncConnection, key: str, at: datetime) -> None:
     )
 
 
-async def add_audit(
-    conn: AsyncConnection, key: str, lead: LeadRef, entry: Audit, at: datetime
+async def add_audits(
+    conn: AsyncConnection, lead: LeadRef, entries: list[tuple[str, Audit]], at: datetime
 ) -> None:
-    await conn.execute(
-        insert(AuditEntry)
-        .values(
-            key=key,
+    """A decision's audit lines (each with its row key) in one statement."""
+    if not entries:
+        return
+    rows = [
+        {
+            "key": key,
             **_owner(lead),
-            at=at,
-            touch_key=entry.key,
-            outcome=entry.outcome,
-            reason=entry.reason,
-            until=entry.until,
-        )
-        .on_conflict_do_nothing()
-    )
+            "at": at,
+            "touch_key": entry.key,
+            "outcome": entry.outcome,
+            "reason": entry.reason,
+            "until": entry.until,
+        }
+        for key, entry in entries
+    ]
+    await conn.execute(insert(AuditEntry).values(rows).on_conflict_do_nothing())
 
 
 # ---- read by the API -------------------------------------------------------------------------
