@@ -21,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
+from pathlib import Path
 
 import phonenumbers
 import psutil  # type: ignore[import-untyped]  # psutil ships no type hints
@@ -341,7 +343,13 @@ BENCH_STARTED = time.time()
 async def main(leads: int = 200, repeats: int = 2) -> None:
     phones = _phones(leads)
     figures = {name: Figures() for name in ("leadflow", "bare", "bare_io")}
-    database = f"/tmp/leadflow-bench-{uuid.uuid4().hex[:6]}.db"
+    with tempfile.TemporaryDirectory() as folder:  # the dev server's SQLite file
+        await _run(leads, repeats, phones, figures, str(Path(folder) / "temporal.db"))
+
+
+async def _run(
+    leads: int, repeats: int, phones: list[str], figures: dict[str, Figures], database: str
+) -> None:
     async with stack(db_filename=database) as running, running_fake() as (url, fake):
         fake.hang_seconds = 0
         config = fake_providers(url, fake)
