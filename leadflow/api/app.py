@@ -20,6 +20,7 @@ from leadflow import __version__
 from leadflow.api import errors
 from leadflow.api.deps import Database, Leads, Services
 from leadflow.api.limits import BodyLimit
+from leadflow.api.routes.codec import redact_access_log
 from leadflow.api.routes.codec import router as codec_router
 from leadflow.api.routes.leads import router as leads_router
 from leadflow.api.routes.queue import router as queue_router
@@ -144,4 +145,5 @@ def create_app(
     app.include_router(users_router)
     app.include_router(webhooks_router)
     app.include_router(codec_router)
+    redact_access_log()
     return app

@@ -4,6 +4,7 @@ rotate, failures are sealed too, and bad key settings are refused in one line.""
 from __future__ import annotations
 
 import base64
+import logging
 import zlib
 
 import pytest
@@ -11,6 +12,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
 from temporalio.exceptions import ApplicationError
 
+from leadflow.api.routes.codec import RedactToken
 from leadflow.codec import ENCODING, KEY_ID, EncryptionCodec, Keyring, UnknownKey, new_key
 from leadflow.errors import ConfigError
 from leadflow.temporal import data_converter
@@ -97,3 +99,18 @@ async def test_payloads_sealed_in_the_first_format_still_open() -> None:
         data=nonce + sealed,
     )
     assert await EncryptionCodec(keyring).decode([first]) == [_plain()]
+
+
+def test_access_logs_hide_the_ops_token_in_the_web_uis_codec_path() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", "/codec/ops/s3cret-token/decode", "1.1", 200),
+        None,
+    )
+    assert RedactToken().filter(record)
+    assert "s3cret-token" not in record.getMessage()
+    assert "/codec/ops/***/decode" in record.getMessage()

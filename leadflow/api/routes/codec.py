@@ -10,6 +10,8 @@ credential. A decode is a read of every lead's PII: nothing else opens it.
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
 from typing import Annotated, Any
 
@@ -22,6 +24,27 @@ from leadflow.api.deps import AppSettings, Codec
 from leadflow.codec import UnknownKey
 
 router = APIRouter(prefix="/codec", tags=["ops"])
+_TOKEN_IN_PATH = re.compile(r"(/codec/ops/)[^/\s]+")
+
+
+class RedactToken(logging.Filter):
+    """Access logs name the path; the Web UI's path holds the ops credential: hide it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_PATH.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
+def redact_access_log() -> None:
+    """Install the filter on uvicorn's access log (once)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactToken) for f in access.filters):
+        access.addFilter(RedactToken())
+
+
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <OPS_TOKEN>")
 
 PayloadsJSON = Annotated[
