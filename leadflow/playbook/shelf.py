@@ -49,16 +49,27 @@ class Shelf:
     def __init__(self, kept: int = KEPT) -> None:
         self.kept = kept
         self._books: OrderedDict[str, Playbook] = OrderedDict()
+        # The digest of each book held, by its identity: a client starting many leads on one
+        # playbook object hashes it once. A held book stays alive, so its id stays its own.
+        self._digests: dict[int, str] = {}
         self._lock = Lock()  # the codec and workflow threads both reach it
 
     def put(self, book: Playbook, known: str | None = None) -> PlaybookRef:
         """Hold `book` and return its reference (`known`: its digest, already computed)."""
-        key = known or digest(book)
         with self._lock:
-            self._books[key] = book
+            key = known or self._digests.get(id(book))
+        key = key or digest(book)
+        with self._lock:
+            held = self._books.get(key)
+            if held is not book:
+                if held is not None:
+                    self._digests.pop(id(held), None)
+                self._books[key] = book
+                self._digests[id(book)] = key
             self._books.move_to_end(key)
             while len(self._books) > self.kept:
-                self._books.popitem(last=False)
+                _, gone = self._books.popitem(last=False)
+                self._digests.pop(id(gone), None)
         return PlaybookRef(name=book.name, version=book.version, digest=key)
 
     def get(self, key: str) -> Playbook | None:
@@ -71,7 +82,9 @@ class Shelf:
     def forget(self, key: str) -> None:
         """Let the playbook go (the next workflow that names it loads it again)."""
         with self._lock:
-            self._books.pop(key, None)
+            gone = self._books.pop(key, None)
+            if gone is not None:
+                self._digests.pop(id(gone), None)
 
     def held(self) -> dict[str, Playbook]:
         """Every playbook held now, by digest."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,19 +46,6 @@ async def opt_in(
             OptOut.channel.in_(list(channels)),
         )
     )
-
-
-async def opted_out(conn: AsyncConnection, account_id: str, channel: str, address: str) -> bool:
-    found = (
-        await conn.execute(
-            select(OptOut.address).where(
-                OptOut.account_id == account_id,
-                OptOut.channel == channel,
-                OptOut.address == address,
-            )
-        )
-    ).first()
-    return found is not None
 
 
 async def record_consents(

@@ -46,15 +46,6 @@ async def add(
     )
 
 
-async def get(engine: AsyncEngine, key: str) -> OutboxMessage | None:
-    """The message as stored now (a detached row, not tracked by any session)."""
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(select(OutboxMessage.__table__).where(OutboxMessage.key == key))
-        ).one_or_none()
-    return None if row is None else OutboxMessage(**row._mapping)
-
-
 async def mark(engine: AsyncEngine, key: str, **values: Any) -> None:
     """Record how an attempt went: its status, the provider's id, the error (one statement,
     committed as it runs)."""

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.playbook.schema import Playbook
-from leadflow.playbook.shelf import SHELF, PlaybookRef, digest
+from leadflow.playbook.shelf import SHELF, PlaybookRef
 from leadflow.store.tables import Account, PlaybookContent, PlaybookVersion
 
 _KEPT: set[str] = set()  # digests this process has stored: each is written once
@@ -69,16 +69,16 @@ async def current_version(engine: AsyncEngine, account_id: str) -> Playbook | No
 async def keep(engine: AsyncEngine, book: Playbook) -> PlaybookRef:
     """Store the playbook's content by digest (once), so any worker can load it, and hold it
     on this process's shelf; return the reference a lead's workflow carries."""
-    key = digest(book)
-    if key not in _KEPT:
+    ref = SHELF.put(book)
+    if ref.digest not in _KEPT:
         async with engine.begin() as conn:
             await conn.execute(
                 insert(PlaybookContent)
-                .values(digest=key, body=book.model_dump(mode="json"))
+                .values(digest=ref.digest, body=book.model_dump(mode="json"))
                 .on_conflict_do_nothing()
             )
-        _KEPT.add(key)
-    return SHELF.put(book, key)
+        _KEPT.add(ref.digest)
+    return ref
 
 
 def loader(engine: AsyncEngine) -> Callable[[str], Awaitable[Playbook | None]]:

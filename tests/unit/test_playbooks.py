@@ -15,6 +15,7 @@ import yaml
 
 from leadflow.paths import shipped
 from leadflow.playbook.load import DEFAULTS, PlaybookError, default_playbook, load_playbook
+from leadflow.playbook.shelf import Shelf, digest
 
 PLAYBOOKS = shipped("playbooks")
 
@@ -258,3 +259,18 @@ def test_presets_carry_their_teams_vocabulary() -> None:
         "Contact Attempted": (2, 4),
         "Contacted": (18, 24),
     }
+
+
+def test_the_shelf_names_every_playbook_by_its_own_digest() -> None:
+    """Whatever it held before, replaced or let go, a reference names the content put."""
+    shelf = Shelf(kept=2)
+    isa, mortgage = default_playbook("isa"), default_playbook("mortgage")
+    copy = isa.model_copy()  # the same content, another object
+    other = isa.model_copy(update={"version": isa.version + 1})
+    for book in (isa, isa, copy, mortgage, other, isa, copy, other):
+        ref = shelf.put(book)
+        assert ref.digest == digest(book)
+        assert shelf.take(ref) == book
+    shelf.forget(digest(other))
+    assert shelf.get(digest(other)) is None
+    assert shelf.put(other).digest == digest(other)
