@@ -20,11 +20,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-)
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
@@ -49,9 +45,9 @@ from leadflow.playbook.load import PlaybookError
 from leadflow.playbook.schema import Playbook
 from leadflow.playbook.shelf import SHELF
 from leadflow.playbook.sources import PlaybookSource, UnknownPlaybook
-from leadflow.workflows import search_attributes as sa
 from leadflow.workflows.lead import LeadWorkflow
 from leadflow.workflows.messages import (
+    REVISION,
     CallLog,
     CompleteFollowUp,
     EnsureLead,
@@ -62,7 +58,7 @@ from leadflow.workflows.messages import (
     StateHorizon,
     fingerprint,
 )
-from leadflow.workflows.visibility import memo_for
+from leadflow.workflows.visibility import start_search_attributes
 
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
@@ -144,7 +140,7 @@ class LeadflowClient:
         # Refuse a start the playbook refuses here, before anything starts: with
         # update-with-start a workflow starts even when its update's validator says no.
         try:
-            initial_state(book, request)
+            state = initial_state(book, request)
         except InvalidChange as exc:
             raise ChangeRejected(str(exc), exc.reason) from None
         start = WithStartWorkflowOperation(
@@ -157,14 +153,14 @@ class LeadflowClient:
                 history_limit=self.history_limit,
                 sends_task_queue=self.sends_task_queue,
                 sender_queues=self.sender_queues,
+                revision=REVISION,
             ),
             id=request.lead.workflow_id,
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            memo=memo_for(request.lead),
-            search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(sa.LEAD_ACCOUNT, request.lead.account_id)]
-            ),
+            # Set at the start, so the workflow upserts only what its decisions change.
+            # No memo: the ids are in the workflow id and LeadAccount.
+            search_attributes=start_search_attributes(state),
             static_summary=f"Lead {request.lead.lead_id} of {request.lead.account_id} "
             f"({book.name} v{book.version})",
         )

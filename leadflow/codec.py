@@ -2,7 +2,8 @@
 
 Workflow and activity inputs and results, signals, updates, queries, the memo and failure
 details all pass through `EncryptionCodec`, so Temporal's history, its database and its
-backups hold no names, phones, emails or message bodies. Search attributes are indexed by
+backups hold no names, phones, emails or message bodies (a None, which has no data, stays
+as it is). Search attributes are indexed by
 the server in plain text and never pass through a codec: they carry ids and statuses only.
 
 Each sealed payload names the key that sealed it. `ENCRYPTION_KEYS` lists the keys, the one
@@ -34,6 +35,7 @@ from leadflow.store.key_checks import add_checks, sealed_checks
 
 SETTING = "ENCRYPTION_KEYS"
 ENCODING = b"binary/encrypted"
+NULL = b"binary/null"  # the encoding of None: no data, left as it is
 KEY_ID = "encryption-key-id"
 COMPRESSED = "compression"  # in the first format: b"zlib" when compressed before sealing
 _RAW, _ZLIB = b"\x00", b"\x01"  # the first sealed byte: how the rest was packed
@@ -142,6 +144,8 @@ class EncryptionCodec(PayloadCodec):
         return [self.open(p) for p in payloads]
 
     def seal(self, payload: Payload) -> Payload:
+        if not payload.data and payload.metadata.get("encoding") == NULL:
+            return payload  # "nothing" hides nothing; sealing it would cost ~90 bytes a time
         plain = payload.SerializeToString()
         packed = zlib.compress(plain, 6)
         # One byte ahead of the sealed bytes says how they were packed: metadata is written

@@ -36,6 +36,7 @@ from leadflow.engine.events import (
 from leadflow.engine.preview import Entry, project
 from leadflow.engine.state import EngineState
 from leadflow.workflows.messages import (
+    REVISION,
     CallLog,
     CompleteFollowUp,
     EnsureLead,
@@ -81,6 +82,7 @@ class LeadLoop:
         if input.carried is not None:
             self._carry = input.carried
         else:
+            assert input.ensure is not None  # the input's validator says one or the other
             try:
                 state = initial_state(self._book, input.ensure)
             except InvalidChange as exc:  # the ensure update's validator tells the caller
@@ -100,7 +102,17 @@ class LeadLoop:
         self._sending: set[asyncio.Task[None]] = set()
         self._recorded = not self._is_new
         self._ensure_answered = False
+        self._revision = input.revision
+        # From revision 1 the run starts with its search attributes set (by the client, or
+        # carried over by continue-as-new; an empty one is left out): only what the loop
+        # changes is upserted.
         self._published: dict[str, object] = {}
+        if input.revision >= 1:
+            wanted = visibility.search_attributes(self._state)
+            self._published = {u.key.name: u.value for u in wanted if not u.value}
+            self._published.update(
+                (pair.key.name, pair.value) for pair in workflow.info().typed_search_attributes
+            )
 
     @property
     def state(self) -> EngineState:
@@ -140,7 +152,13 @@ class LeadLoop:
                 await workflow.wait_condition(
                     lambda: bool(self._inbox) or self._must_continue(input),
                     timeout=self._until_next_due(),
-                    timeout_summary=describe_next(self._book, self._state) or "next touch",
+                    # Revision 1 on: the current details say what is next (a summary here
+                    # would be sealed into every timer of the history).
+                    timeout_summary=(
+                        None
+                        if self._revision >= 1
+                        else describe_next(self._book, self._state) or "next touch"
+                    ),
                 )
             if self._inbox:
                 await self._decide(self._inbox.popleft())
@@ -217,7 +235,7 @@ class LeadLoop:
                 commands=decision.commands,
                 record=record,
             )
-            in_task = workflow.patched(LOCAL_STORE_PATCH)
+            in_task = self._revision >= 1 or workflow.patched(LOCAL_STORE_PATCH)
             if in_task:
                 # In the same workflow task: one marker in history instead of three events and
                 # no round trip through the server. The writes are idempotent upserts, so a
@@ -227,7 +245,9 @@ class LeadLoop:
                     writes,
                     start_to_close_timeout=STORE_TIMEOUT,
                     retry_policy=STORE_RETRY,
-                    summary=summary(decision.commands),
+                    # No summary: it would be sealed into every decision's marker, and the
+                    # audit (the query, the store) says what each decision did.
+                    summary=None if self._revision >= 1 else summary(decision.commands),
                 )
             else:
                 await workflow.execute_activity_method(
@@ -300,10 +320,12 @@ class LeadLoop:
                 )
         s = self._state
         self._carry.runs += 1
-        # The same input, carrying this run's state: nothing else to keep in step.
+        # The same input, carrying this run's state (which makes the ensure request moot):
+        # nothing else to keep in step. Search attributes carry over as they are.
+        new_input = {"carried": self._carry, "ensure": None, "revision": REVISION}
         workflow.continue_as_new(
-            input.model_copy(update={"carried": self._carry}),
-            memo=visibility.memo_for(s.lead),
+            input.model_copy(update=new_input),
+            memo=visibility.memo_for(s.lead) if self._revision < 1 else None,
         )
 
     def _snapshot(self, *, created: bool = False) -> LeadSnapshot:

@@ -253,20 +253,34 @@ def fingerprint(request: BaseModel) -> str:
     return f"{type(request).__name__}:{hashlib.sha256(body.encode()).hexdigest()[:32]}"
 
 
+REVISION = 1  # what new runs (a new lead, a continued one) start at; see LeadInput.revision
+
+
 class LeadInput(Message):
     """Workflow input: a new lead and its pinned playbook, or a run carried over by
     continue-as-new.
 
     The playbook travels by reference (`playbook_ref`: name, version, digest); leads started
-    before references carry it whole (`playbook`) and keep doing so."""
+    before references carry it whole (`playbook`) and keep doing so. A carried run needs no
+    `ensure` (its state has everything), so later runs' histories do not repeat it."""
 
-    ensure: EnsureLead
+    ensure: EnsureLead | None = None
     playbook: Playbook | None = None
     playbook_ref: PlaybookRef | None = None
     carried: LeadCarry | None = None
     history_limit: int = Field(default=8_000, ge=100)
     sends_task_queue: str = "leadflow-sends"  # where the rate-limited send activity runs
     sender_queues: dict[str, str] = {}  # sending numbers with a queue (and rate) of their own
+    # Which path the run's code takes. 0: runs started before revisions, whose history says
+    # by patch markers how they write and send. From 1: decisions written in the workflow
+    # task, sends on, search attributes set at the start: no markers, fewer events.
+    revision: int = 0
+
+    @model_validator(mode="after")
+    def _new_or_carried(self) -> LeadInput:
+        if self.ensure is None and self.carried is None:
+            raise ValueError("a new lead needs its ensure request; a carried run its state")
+        return self
 
     def pinned_playbook(self) -> Playbook:
         """The playbook whole (leads started before references), or from the shelf the

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from temporalio.common import SearchAttributeKey, SearchAttributeUpdate, SearchAttributeValueType
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    SearchAttributeValueType,
+    TypedSearchAttributes,
+)
 
 import leadflow.engine.localtime as localtime
 import leadflow.workflows.search_attributes as sa
@@ -17,9 +23,17 @@ from leadflow.playbook.schema import Playbook
 
 
 def memo_for(lead: LeadRef) -> dict[str, Any]:
-    """The memo ops see in the UI; continue-as-new drops it, so each run sets it again.
-    Ids only: no name, phone or email (the memo is sealed too, but ops read it in lists)."""
+    """The memo of runs started before revision 1 (newer runs have none: the ids are in the
+    workflow id and LeadAccount). Ids only: no name, phone or email."""
     return {"account": lead.account_id, "lead": lead.lead_id}
+
+
+def start_search_attributes(s: EngineState) -> TypedSearchAttributes:
+    """The search attributes a new lead starts with: those of its initial state that are not
+    empty (an empty list is as good as none to a query, and the server drops it anyway)."""
+    return TypedSearchAttributes(
+        [SearchAttributePair(u.key, u.value) for u in search_attributes(s) if u.value]
+    )
 
 
 def search_attributes(s: EngineState) -> list[SearchAttributeUpdate[Any]]:

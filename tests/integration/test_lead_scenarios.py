@@ -324,12 +324,15 @@ async def test_two_years_of_low_touch_continue_as_new_with_state_intact(
     assert attributes["LeadMilestone"] == "Contacted"
     assert attributes["LeadAccount"] == "acme"
     assert attributes["LeadCampaigns"] == []
-    # The new run sets its memo again: ids only, no name.
+    # The new run starts lean: no memo (the ids are in the workflow id and LeadAccount), and
+    # no ensure request beside the carried state; the search attributes came along.
     history = await time_env.client.get_workflow_handle(request.lead.workflow_id).fetch_history()
-    memo = history.events[0].workflow_execution_started_event_attributes.memo
-    decode = time_env.client.data_converter.decode
-    fields = {name: (await decode([value]))[0] for name, value in memo.fields.items()}
-    assert fields == {"account": "acme", "lead": request.lead.lead_id}
+    started = history.events[0].workflow_execution_started_event_attributes
+    assert not started.memo.fields
+    [opened] = await time_env.client.data_converter.decode(list(started.input.payloads))
+    carried = opened  # the converter reads it as a plain dict
+    assert carried["ensure"] is None and carried["revision"] == 1 and carried["carried"]
+    assert "LeadStatus" in started.search_attributes.indexed_fields
     # Processed request ids came along: the first change, repeated, is still a no-op.
     state = await client.describe(request.lead)
     assert state.changes == 2

@@ -28,4 +28,4 @@ async def test_ops_can_list_hot_leads_of_an_account(
     assert await described.static_summary() == (
         f"Lead {hot.lead.lead_id} of northwind (insurance v1)"
     )
-    assert await described.memo() == {"account": "northwind", "lead": hot.lead.lead_id}
+    assert await described.memo() == {}  # the ids are in the workflow id and LeadAccount

@@ -52,6 +52,17 @@ async def test_a_payload_sealed_with_an_unlisted_or_wrong_key_is_refused_by_name
         await EncryptionCodec(Keyring.parse(impostor)).decode([sealed])
 
 
+async def test_a_none_has_nothing_to_hide_and_stays_as_it_is() -> None:
+    codec = EncryptionCodec(Keyring.parse(K1))
+    none = Payload(metadata={"encoding": b"binary/null"})
+    assert await codec.encode([none]) == [none]
+    assert await codec.decode([none]) == [none]
+    # Only an empty None: a payload claiming the encoding but carrying data is sealed.
+    odd = Payload(metadata={"encoding": b"binary/null"}, data=SECRET)
+    [sealed] = await codec.encode([odd])
+    assert SECRET not in sealed.SerializeToString()
+
+
 async def test_payloads_written_before_encryption_pass_through() -> None:
     codec = EncryptionCodec(Keyring.parse(K1))
     assert await codec.decode([_plain()]) == [_plain()]
