@@ -5,11 +5,12 @@ with the codec on and every lead kept in the worker's cache.
 A day of the cadence passes in DAY seconds and the steps' times of day are dropped, so the
 touches of every lead fall due as fast as the machine can take them: the figures are what it
 sustains, not what a real day asks of it (see docs/ARCHITECTURE.md, "Sizing", for the
-arithmetic from these figures to a cluster).
+arithmetic from these figures to a cluster). Every step waits a further LEAD_IN first, long
+enough for all leads to start before any touch falls due, so the two are measured apart.
 
-Printed: leads started/s (update-with-start from CONCURRENCY callers, their first touches
-running meanwhile); touches/s over a WINDOW of the cadence (calls queued, tasks created and
-texts and emails decided, from the audit) and messages at the provider/s; the memory of the
+Printed: leads started/s (update-with-start from the benchmarks' concurrent callers);
+touches/s over a WINDOW of the cadence (calls queued, tasks created and texts and emails
+at the provider); the memory of the
 dev server, of this process (worker, client and fake providers; what the leads added) and of
 PostgreSQL; the size on disk of Temporal's and leadflow's databases per lead; and history per
 touch on a sample of leads, projected over a whole 60-day lead.
@@ -46,21 +47,26 @@ from leadflow.worker import build_send_worker, build_worker
 from leadflow.workflows.messages import EnsureLead
 
 DAY = 3.0  # seconds of the run per day of the cadence
+LEADS_PER_S_AT_LEAST = 20  # sets the lead-in: the starts' rate on this machine, and then some
 CADENCE_DAYS = 60
 HISTORY_SAMPLE = 100
 ACCOUNT = "scale"
 
 
-def compressed_isa(day_seconds: float) -> Playbook:
-    """isa with each day of its campaigns lasting `day_seconds`, no times of day, open at any
-    hour and without caps: nothing waits for a calling window."""
+def compressed_isa(day_seconds: float, lead_in: timedelta) -> Playbook:
+    """isa with each day of its campaigns lasting `day_seconds` after `lead_in`, no times of
+    day, open at any hour and without caps: nothing waits for a calling window."""
     isa = default_playbook("isa")
 
     def squeezed(campaign: Campaign) -> Campaign:
         steps = [
             step.model_copy(
-                update={"after": timedelta(seconds=step.after / timedelta(days=1) * day_seconds)}
-            ).model_copy(update={"at": None})
+                update={
+                    "after": lead_in
+                    + timedelta(seconds=step.after / timedelta(days=1) * day_seconds),
+                    "at": None,
+                }
+            )
             for step in campaign.steps
         ]
         return campaign.model_copy(update={"steps": steps})
@@ -113,11 +119,17 @@ def _dev_server() -> list[psutil.Process]:
 
 
 async def _count(engine: AsyncEngine) -> tuple[int, int]:
+    """Touches done: calls queued and tasks created (their audit lines), and messages the
+    provider took (a text or email decided but not yet sent is not done)."""
     async with engine.connect() as conn:
         fired = await conn.scalar(
             select(func.count())
             .select_from(AuditEntry)
-            .where(AuditEntry.account_id == ACCOUNT, AuditEntry.outcome == "fired")
+            .where(
+                AuditEntry.account_id == ACCOUNT,
+                AuditEntry.outcome == "fired",
+                AuditEntry.reason.like("queued as %") | AuditEntry.reason.like("task: %"),
+            )
         )
         sent = await conn.scalar(
             select(func.count())
@@ -149,7 +161,8 @@ async def main(leads: int = 10_000, window: float = 180.0) -> None:
 async def _run(count: int, window: float, database: Path) -> None:
     began = time.time()
     phones = _phones(1000)
-    book = compressed_isa(DAY)
+    lead_in = timedelta(seconds=max(30.0, count / LEADS_PER_S_AT_LEAST))
+    book = compressed_isa(DAY, lead_in)
     per_lead = touches_per_lead(book)
     async with stack(db_filename=str(database)) as running, running_fake() as (url, fake):
         fake.hang_seconds = 0
@@ -194,18 +207,22 @@ async def _run(count: int, window: float, database: Path) -> None:
             await _gathered([ensure(i, lead) for i, lead in enumerate(refs)])
             start_wall = time.perf_counter() - started
             print(f"leads started/s          {count / start_wall:10.1f}  ({start_wall:.0f} s)")
+            if start_wall > lead_in.total_seconds():
+                print(f"  (the cadence began {start_wall - lead_in.total_seconds():.0f} s before")
+                print("   the last lead started: starts and touches overlapped)")
+            await asyncio.sleep(max(0.0, lead_in.total_seconds() - start_wall))
 
-            fired_0, sent_0 = await _count(running.engine)
+            other_0, sent_0 = await _count(running.engine)
             t0 = time.perf_counter()
             await asyncio.sleep(window)
-            fired_1, sent_1 = await _count(running.engine)
+            other_1, sent_1 = await _count(running.engine)
             elapsed = time.perf_counter() - t0
+            done = other_1 - other_0 + sent_1 - sent_0
             print(
-                f"touches/s                {(fired_1 - fired_0) / elapsed:10.1f}  "
-                f"({fired_1 - fired_0:,} in {elapsed:.0f} s; {fired_1:,} of "
-                f"{count * per_lead:,} so far)"
+                f"touches/s                {done / elapsed:10.1f}  ({done:,} in {elapsed:.0f} s, "
+                f"{(sent_1 - sent_0) / elapsed:.1f}/s of them texts and emails at the "
+                f"provider; {other_1 + sent_1:,} of {count * per_lead:,} so far)"
             )
-            print(f"messages at provider/s   {(sent_1 - sent_0) / elapsed:10.1f}")
 
             memory_after = {
                 "dev server": _pss_mb(_dev_server()),

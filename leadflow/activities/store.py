@@ -1,22 +1,24 @@
 """The activity that keeps the CRM tables in step with a lead's decisions.
 
-One decision's commands are written in one transaction. Every row carries a business key
-(the lead's decision counter and the command's place, or the engine's own touch key), so
-a retried activity leaves exactly one row.
+One decision's commands are written in one statement: one round trip to PostgreSQL, all or
+nothing. Every row carries a business key (the lead's decision counter and the command's
+place, or the engine's own touch key), so a retried activity leaves exactly one row.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Executable
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
 from leadflow.activities.payloads import ApplyDecision
 from leadflow.engine.commands import (
     Audit,
-    Command,
     CompleteTask,
     CreateTask,
     DequeueCall,
@@ -28,6 +30,7 @@ from leadflow.engine.commands import (
     SetStatus,
 )
 from leadflow.store import leads, opt_outs, outbox, queue
+from leadflow.store.db import run_together
 
 
 class LeadStoreActivities:
@@ -36,25 +39,7 @@ class LeadStoreActivities:
 
     @activity.defn
     async def apply_decision(self, decision: ApplyDecision) -> None:
-        async with self._engine.begin() as conn:
-            if (record := decision.record) is not None:
-                await leads.add_lead(
-                    conn,
-                    record.lead,
-                    first_name=record.first_name,
-                    last_name=record.last_name,
-                    time_zone=record.time_zone,
-                    milestone=record.milestone,
-                    status=record.status,
-                    at=record.at,
-                )
-            audits: list[tuple[str, Audit]] = []
-            for index, command in enumerate(decision.commands):
-                if isinstance(command, Audit):  # written together, after the rest
-                    audits.append((_row_key(decision, index), command))
-                else:
-                    await _write(conn, decision, index, command)
-            await leads.add_audits(conn, decision.lead, audits, decision.at)
+        await run_together(self._engine, writes(decision))
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.apply_decision]
@@ -65,37 +50,97 @@ def _row_key(decision: ApplyDecision, index: int) -> str:
     return f"{decision.lead.workflow_id}:{decision.decision}:{index}"
 
 
-async def _write(
-    conn: AsyncConnection, decision: ApplyDecision, index: int, command: Command
-) -> None:
+def writes(decision: ApplyDecision) -> list[Executable]:
+    """The decision's commands as statements that can run together: at most one per row.
+
+    Where commands of one decision meet on a row, what they come to is written: the last
+    status, the lead's one call-queue row as the last queue command left it, the last
+    parties, each address's last word per channel, a task created and completed at once.
+    """
     lead, at = decision.lead, decision.at
-    if isinstance(command, SetStatus):
-        await leads.set_status(conn, lead, command.milestone, command.status, at)
-    elif isinstance(command, RecordHistory):
-        await leads.add_note(conn, _row_key(decision, index), lead, command, at)
-    elif isinstance(command, CreateTask):
-        await leads.save_task(conn, f"{lead.workflow_id}:{command.key}", lead, command)
-    elif isinstance(command, CompleteTask):
-        await leads.complete_task(conn, f"{lead.workflow_id}:{command.key}", at)
-    elif isinstance(command, QueueCall):
-        await queue.enqueue(conn, lead, command, at)
-    elif isinstance(command, DequeueCall):
-        await queue.dequeue(conn, lead)
-    elif isinstance(command, SendMessage):
-        await outbox.add(conn, f"{lead.workflow_id}:{command.key}", lead, command, at)
-    elif isinstance(command, SaveParties):
-        await leads.save_parties(conn, lead, command.parties)
-        consents = [
-            (p.phone, f"lead {lead.lead_id} ({role})")
-            for role, p in command.parties.items()
-            if p.sms_consent and p.phone
-        ]
-        await opt_outs.record_consents(conn, lead.account_id, consents, at)
-    elif isinstance(command, RecordOptOut):
-        for address in command.addresses:
-            if command.opted_in:
-                await opt_outs.opt_in(conn, lead.account_id, command.channels, address)
-            else:
-                await opt_outs.opt_out(
-                    conn, lead.account_id, command.channels, address, source=command.source, at=at
-                )
+    status: SetStatus | None = None
+    notes: list[tuple[str, RecordHistory]] = []
+    tasks: dict[str, CreateTask] = {}
+    completed: dict[str, datetime] = {}
+    queue_row: QueueCall | DequeueCall | None = None
+    messages: list[tuple[str, SendMessage]] = []
+    parties: SaveParties | None = None
+    consents: dict[str, str] = {}
+    contact: dict[tuple[str, str], RecordOptOut] = {}
+    audits: list[tuple[str, Audit]] = []
+    for index, command in enumerate(decision.commands):
+        if isinstance(command, SetStatus):
+            status = command
+        elif isinstance(command, RecordHistory):
+            notes.append((_row_key(decision, index), command))
+        elif isinstance(command, CreateTask):
+            tasks[f"{lead.workflow_id}:{command.key}"] = command
+        elif isinstance(command, CompleteTask):
+            completed[f"{lead.workflow_id}:{command.key}"] = at
+        elif isinstance(command, QueueCall | DequeueCall):
+            queue_row = command
+        elif isinstance(command, SendMessage):
+            messages.append((f"{lead.workflow_id}:{command.key}", command))
+        elif isinstance(command, SaveParties):
+            parties = command
+            for role, p in command.parties.items():
+                if p.sms_consent and p.phone:
+                    consents.setdefault(p.phone, f"lead {lead.lead_id} ({role})")
+        elif isinstance(command, RecordOptOut):
+            for address in command.addresses:
+                for channel in command.channels:
+                    contact[(address, channel)] = command
+        elif isinstance(command, Audit):
+            audits.append((_row_key(decision, index), command))
+
+    out: list[Executable] = []
+    if (record := decision.record) is not None:
+        out.append(
+            leads.lead_insert(
+                record.lead,
+                first_name=record.first_name,
+                last_name=record.last_name,
+                time_zone=record.time_zone,
+                milestone=status.milestone if status else record.milestone,
+                status=status.status if status else record.status,
+                at=record.at,
+            )
+        )
+    if status is not None:  # a retried first decision finds its row there already
+        out.append(leads.status_update(lead, status.milestone, status.status, at))
+    if notes:
+        out.append(leads.notes_insert(lead, notes, at))
+    if tasks:
+        out.append(leads.tasks_upsert(lead, tasks, completed))
+    if done := [key for key in completed if key not in tasks]:
+        out.append(leads.tasks_complete(done, at))
+    if isinstance(queue_row, QueueCall):
+        out.append(queue.entry_upsert(lead, queue_row, at))
+    elif isinstance(queue_row, DequeueCall):
+        out.append(queue.entry_delete(lead))
+    if messages:
+        out.append(outbox.messages_insert(lead, messages, at))
+    if parties is not None:
+        out.extend(leads.parties_replace(lead, parties.parties))
+    if consents:
+        out.append(opt_outs.consents_insert(lead.account_id, list(consents.items()), at))
+    out.extend(_contact_changes(lead.account_id, contact, at))
+    if audits:
+        out.append(leads.audits_insert(lead, audits, at))
+    return out
+
+
+def _contact_changes(
+    account_id: str, contact: dict[tuple[str, str], RecordOptOut], at: datetime
+) -> list[Executable]:
+    """Each address's last opt-out or opt-in per channel: one statement per address and way."""
+    by_address: dict[tuple[str, bool, str], list[str]] = defaultdict(list)
+    for (address, channel), command in contact.items():
+        by_address[(address, command.opted_in, command.source)].append(channel)
+    out: list[Executable] = []
+    for (address, opted_in, source), channels in by_address.items():
+        if opted_in:
+            out.append(opt_outs.opt_in_delete(account_id, channels, address))
+        else:
+            out.append(opt_outs.opt_out_insert(account_id, channels, address, source=source, at=at))
+    return out

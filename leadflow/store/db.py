@@ -1,4 +1,4 @@
-"""Engine creation, connectivity checks and migrations."""
+"""Engine creation, running writes together, connectivity checks and migrations."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
+from sqlalchemy import Executable, literal, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -27,6 +27,23 @@ def create_engine(url: str | URL, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_recycle=300
     )
+
+
+async def run_together(engine: AsyncEngine, writes: list[Executable]) -> None:
+    """Run `writes` as one statement (each a data-modifying CTE of it), committed as it runs:
+    one round trip, all or nothing. They run on one snapshot, in no set order: no two may
+    touch the same row, and none sees another's rows (a foreign key is checked at the end,
+    so a lead's row and rows that belong to it may go together)."""
+    if not writes:
+        return
+    statement = (
+        writes[0]
+        if len(writes) == 1
+        else select(literal(1)).add_cte(*(w.cte(f"w{i}") for i, w in enumerate(writes)))  # type: ignore[attr-defined]
+    )
+    async with engine.connect() as conn:
+        single = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await single.execute(statement)
 
 
 async def check_database(engine: AsyncEngine, *, timeout: float = 5.0) -> None:

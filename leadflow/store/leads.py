@@ -1,18 +1,19 @@
 """A lead's CRM record: its row, history notes, parties, tasks and audit trail.
 
-The store activity writes them a decision at a time (each function takes the decision's
-connection); the API reads them. Every written row carries a business key, so a retried
-decision leaves exactly one row.
+The store activity writes them a decision at a time (these functions give it statements,
+which it runs together as one); the API reads them. Every written row carries a business
+key, so a retried decision leaves exactly one row.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, delete, literal, not_, or_, select, tuple_, update
+from sqlalchemy import Executable, and_, delete, func, literal, not_, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from leadflow.engine.commands import Audit, CreateTask, RecordHistory
@@ -53,11 +54,10 @@ def _owner(lead: LeadRef) -> dict[str, str]:
     return {"account_id": lead.account_id, "lead_id": lead.lead_id}
 
 
-# ---- written by the store activity ---------------------------------------------------------
+# ---- written by the store activity: statements it runs together, as one ------------------
 
 
-async def add_lead(
-    conn: AsyncConnection,
+def lead_insert(
     lead: LeadRef,
     *,
     first_name: str | None,
@@ -66,7 +66,7 @@ async def add_lead(
     milestone: str,
     status: str | None,
     at: datetime,
-) -> None:
+) -> Executable:
     """The lead's own row, on its first decision; a retry finds it there."""
     values = {
         **_owner(lead),
@@ -79,14 +79,12 @@ async def add_lead(
         "created_at": at,
         "updated_at": at,
     }
-    await conn.execute(insert(Lead).values(values).on_conflict_do_nothing())
+    return insert(Lead).values(values).on_conflict_do_nothing()
 
 
-async def set_status(
-    conn: AsyncConnection, lead: LeadRef, milestone: str, status: str | None, at: datetime
-) -> None:
+def status_update(lead: LeadRef, milestone: str, status: str | None, at: datetime) -> Executable:
     """Move the row to the milestone and status, unless a later decision already did."""
-    await conn.execute(
+    return (
         update(Lead)
         .where(Lead.account_id == lead.account_id, Lead.lead_id == lead.lead_id)
         .where(Lead.updated_at <= at)
@@ -94,32 +92,34 @@ async def set_status(
     )
 
 
-async def add_note(
-    conn: AsyncConnection, key: str, lead: LeadRef, note: RecordHistory, at: datetime
-) -> None:
-    await conn.execute(
-        insert(HistoryNote)
-        .values(
-            key=key,
+def notes_insert(lead: LeadRef, notes: list[tuple[str, RecordHistory]], at: datetime) -> Executable:
+    """History notes, each under its row key."""
+    rows = [
+        {
+            "key": key,
             **_owner(lead),
-            action=note.action,
-            milestone=note.milestone,
-            status=note.status,
-            note=note.note,
-            actor=note.actor,
-            occurred_at=at,
-        )
-        .on_conflict_do_nothing()
-    )
+            "action": note.action,
+            "milestone": note.milestone,
+            "status": note.status,
+            "note": note.note,
+            "actor": note.actor,
+            "occurred_at": at,
+        }
+        for key, note in notes
+    ]
+    return insert(HistoryNote).values(rows).on_conflict_do_nothing()
 
 
-async def save_parties(conn: AsyncConnection, lead: LeadRef, parties: dict[str, Party]) -> None:
-    """The lead's parties as they are now: the rows of parties no longer on it go."""
-    await conn.execute(
-        delete(LeadParty).where(
-            LeadParty.account_id == lead.account_id, LeadParty.lead_id == lead.lead_id
-        )
+def parties_replace(lead: LeadRef, parties: dict[str, Party]) -> list[Executable]:
+    """The lead's parties as they are now: each role's row brought up to date, the rows of
+    roles no longer on it gone (different rows, so both run in one statement)."""
+    gone = delete(LeadParty).where(
+        LeadParty.account_id == lead.account_id,
+        LeadParty.lead_id == lead.lead_id,
+        LeadParty.role.not_in(list(parties)),
     )
+    if not parties:
+        return [gone]
     rows = [
         {
             **_owner(lead),
@@ -132,37 +132,47 @@ async def save_parties(conn: AsyncConnection, lead: LeadRef, parties: dict[str, 
         }
         for role, p in parties.items()
     ]
-    if rows:
-        await conn.execute(insert(LeadParty).values(rows))
+    upsert = insert(LeadParty).values(rows)
+    contact = ("name", "phone", "email", "time_zone", "sms_consent")
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[LeadParty.account_id, LeadParty.lead_id, LeadParty.role],
+        set_={name: upsert.excluded[name] for name in contact},
+    )
+    return [gone, upsert]
 
 
-async def save_task(conn: AsyncConnection, key: str, lead: LeadRef, task: CreateTask) -> None:
-    """Create the task, or bring it up to date when the lead changed it."""
-    values = {
-        "subject": task.subject,
-        "notes": task.notes,
-        "assignee": task.assignee,
-        "due_at": task.due_at,
-    }
-    await conn.execute(
-        insert(Task)
-        .values(key=key, **_owner(lead), **values)
-        .on_conflict_do_update(index_elements=[Task.key], set_=values)
+def tasks_upsert(
+    lead: LeadRef, tasks: dict[str, CreateTask], completed: dict[str, datetime]
+) -> Executable:
+    """Create each task, or bring it up to date when the lead changed it; `completed` says
+    which of them the same decision also completed."""
+    rows = [
+        {
+            "key": key,
+            **_owner(lead),
+            "subject": task.subject,
+            "notes": task.notes,
+            "assignee": task.assignee,
+            "due_at": task.due_at,
+            "completed_at": completed.get(key),
+        }
+        for key, task in tasks.items()
+    ]
+    upsert = insert(Task).values(rows)
+    kept = ("subject", "notes", "assignee", "due_at")
+    set_: dict[str, Any] = {name: upsert.excluded[name] for name in kept}
+    set_["completed_at"] = func.coalesce(Task.completed_at, upsert.excluded.completed_at)
+    return upsert.on_conflict_do_update(index_elements=[Task.key], set_=set_)
+
+
+def tasks_complete(keys: list[str], at: datetime) -> Executable:
+    return (
+        update(Task).where(Task.key.in_(keys), Task.completed_at.is_(None)).values(completed_at=at)
     )
 
 
-async def complete_task(conn: AsyncConnection, key: str, at: datetime) -> None:
-    await conn.execute(
-        update(Task).where(Task.key == key, Task.completed_at.is_(None)).values(completed_at=at)
-    )
-
-
-async def add_audits(
-    conn: AsyncConnection, lead: LeadRef, entries: list[tuple[str, Audit]], at: datetime
-) -> None:
-    """A decision's audit lines (each with its row key) in one statement."""
-    if not entries:
-        return
+def audits_insert(lead: LeadRef, entries: list[tuple[str, Audit]], at: datetime) -> Executable:
+    """A decision's audit lines, each with its row key."""
     rows = [
         {
             "key": key,
@@ -175,7 +185,7 @@ async def add_audits(
         }
         for key, entry in entries
     ]
-    await conn.execute(insert(AuditEntry).values(rows).on_conflict_do_nothing())
+    return insert(AuditEntry).values(rows).on_conflict_do_nothing()
 
 
 # ---- read by the API -------------------------------------------------------------------------

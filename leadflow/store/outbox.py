@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Executable, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.engine.commands import SendMessage
 from leadflow.engine.refs import LeadRef
@@ -22,28 +22,32 @@ from leadflow.store.tables import OutboxMessage
 DELIVERY_ORDER = ["queued", "sending", "sent", "delivered", "undelivered", "failed", "read"]
 
 
-async def add(
-    conn: AsyncConnection, key: str, lead: LeadRef, message: SendMessage, at: datetime
-) -> None:
-    await conn.execute(
-        insert(OutboxMessage)
-        .values(
-            key=key,
-            account_id=lead.account_id,
-            lead_id=lead.lead_id,
-            channel=message.channel,
-            party=message.party,
-            to_address=message.to,
-            sender_id=message.sender.id,
-            from_number=message.sender.sms_from,
-            template=message.template,
-            subject=message.subject,
-            body=message.body,
-            media=message.media,
-            created_at=at,
-        )
-        .on_conflict_do_nothing()
-    )
+def messages_insert(
+    lead: LeadRef, messages: list[tuple[str, SendMessage]], at: datetime
+) -> Executable:
+    """The decision's messages, each under its key (a statement the store activity runs with
+    the rest of the decision)."""
+    rows = [
+        {
+            "key": key,
+            "account_id": lead.account_id,
+            "lead_id": lead.lead_id,
+            "channel": message.channel,
+            "party": message.party,
+            "to_address": message.to,
+            "sender_id": message.sender.id,
+            "from_number": message.sender.sms_from,
+            "template": message.template,
+            "subject": message.subject,
+            "body": message.body,
+            "media": message.media,
+            "status": "queued",  # in a statement run with others, column defaults do not apply
+            "attempts": 0,
+            "created_at": at,
+        }
+        for key, message in messages
+    ]
+    return insert(OutboxMessage).values(rows).on_conflict_do_nothing()
 
 
 async def mark(engine: AsyncEngine, key: str, **values: Any) -> None:

@@ -12,9 +12,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import delete, text, update
+from sqlalchemy import Executable, delete, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.engine.commands import QueueCall
 from leadflow.engine.refs import LeadRef
@@ -126,8 +126,9 @@ async def release(engine: AsyncEngine, account_id: str, lead_id: str, agent: str
     return bool(result.rowcount)
 
 
-async def enqueue(conn: AsyncConnection, lead: LeadRef, call: QueueCall, at: datetime) -> None:
-    """Put the lead's next call in the queue, replacing the one it had."""
+def entry_upsert(lead: LeadRef, call: QueueCall, at: datetime) -> Executable:
+    """Put the lead's next call in the queue, replacing the one it had (a statement for the
+    store activity, which runs a decision's writes together)."""
     values = {
         "key": call.key,
         "label": call.label,
@@ -136,16 +137,14 @@ async def enqueue(conn: AsyncConnection, lead: LeadRef, call: QueueCall, at: dat
         "notes": call.notes,
         "queued_at": at,
     }
-    await conn.execute(
+    return (
         insert(CallQueueEntry)
         .values(account_id=lead.account_id, lead_id=lead.lead_id, **values)
         .on_conflict_do_update(index_elements=["account_id", "lead_id"], set_=values)
     )
 
 
-async def dequeue(conn: AsyncConnection, lead: LeadRef) -> None:
-    await conn.execute(
-        delete(CallQueueEntry).where(
-            CallQueueEntry.account_id == lead.account_id, CallQueueEntry.lead_id == lead.lead_id
-        )
+def entry_delete(lead: LeadRef) -> Executable:
+    return delete(CallQueueEntry).where(
+        CallQueueEntry.account_id == lead.account_id, CallQueueEntry.lead_id == lead.lead_id
     )

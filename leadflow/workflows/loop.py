@@ -70,6 +70,7 @@ class Pending:
     result: LeadSnapshot | None = None
     error: ApplicationError | None = None
     done: bool = False
+    answered: bool = False  # an update waits for the snapshot (a signal or timer does not)
 
 
 class LeadLoop:
@@ -199,7 +200,7 @@ class LeadLoop:
     async def submit(self, request: Request) -> LeadSnapshot:
         if request.request_id in self._carry.processed:
             return self._snapshot()
-        pending = Pending(request.event(), request.request_id, fingerprint(request))
+        pending = Pending(request.event(), request.request_id, fingerprint(request), answered=True)
         self._inbox.append(pending)
         await workflow.wait_condition(lambda: pending.done)
         if pending.error is not None:
@@ -271,7 +272,9 @@ class LeadLoop:
         if pending.request_id is not None:
             self._carry.remember(pending.request_id, pending.fingerprint)
         self._publish()
-        pending.result, pending.done = self._snapshot(), True
+        if pending.answered:
+            pending.result = self._snapshot()
+        pending.done = True
 
     async def _send(self, message: SendMessage) -> None:
         """Deliver one outbox message on the rate-limited queue, beside the loop; a failure

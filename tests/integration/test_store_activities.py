@@ -12,20 +12,26 @@ from leadflow.activities.payloads import ApplyDecision, LeadRecord
 from leadflow.activities.store import LeadStoreActivities
 from leadflow.engine.commands import (
     Audit,
+    CompleteTask,
     CreateTask,
     DequeueCall,
     QueueCall,
     RecordHistory,
+    RecordOptOut,
+    SaveParties,
     SendMessage,
     SetStatus,
 )
 from leadflow.engine.refs import LeadRef
-from leadflow.engine.state import Member
+from leadflow.engine.state import Member, Party
 from leadflow.store.tables import (
     AuditEntry,
     CallQueueEntry,
+    Consent,
     HistoryNote,
     Lead,
+    LeadParty,
+    OptOut,
     OutboxMessage,
     Task,
 )
@@ -144,3 +150,59 @@ async def test_an_older_decision_replayed_late_does_not_overwrite_a_newer_status
     async with db.connect() as conn:
         lead = (await conn.execute(select(Lead.milestone, Lead.status))).one()
     assert tuple(lead) == ("Quoted", "Hot")
+
+
+async def test_commands_of_one_decision_that_meet_on_a_row_leave_what_they_come_to(
+    db: AsyncEngine,
+) -> None:
+    """A decision's writes run as one statement, so where its commands meet on a row the
+    outcome is theirs in order: the last queue command, a task created and completed at
+    once, the parties as last saved, an address's last word per channel."""
+    store = LeadStoreActivities(db)
+    env = ActivityEnvironment()
+    pat = Party(name="Pat Lee", phone="+13125550111", email="pat@example.com", sms_consent=True)
+    sam = Party(name="Sam Lee", phone="+13125550112")
+    await env.run(
+        store.apply_decision,
+        _decision(
+            1,
+            T0,
+            SaveParties(parties={"borrower": pat, "co_borrower": sam}),
+            QueueCall(key="a", label="CallASAP", priority=100, available_at=T0),
+            DequeueCall(reason="contact made"),
+            CreateTask(key="t1", subject="Send the guide", assignee=None, due_at=T0),
+            CompleteTask(key="t1"),
+            RecordOptOut(channels=["sms"], addresses=["+13125550112"], source="lead"),
+            RecordOptOut(
+                channels=["sms"], addresses=["+13125550112"], source="lead", opted_in=True
+            ),
+            RecordOptOut(channels=["email"], addresses=["pat@example.com"], source="lead"),
+            SetStatus(milestone="Contacted", status="Engaged"),
+            record=True,
+        ),
+    )
+    later = T0 + timedelta(hours=1)
+    for _ in range(2):  # a retry writes the same again
+        await env.run(
+            store.apply_decision,
+            _decision(
+                2,
+                later,
+                DequeueCall(reason="again"),
+                QueueCall(key="b", label="Redial", priority=50, available_at=later),
+                SaveParties(parties={"borrower": pat.model_copy(update={"name": "Pat Q. Lee"})}),
+            ),
+        )
+    async with db.connect() as conn:
+        lead = (await conn.execute(select(Lead.milestone, Lead.status))).one()
+        queued = (await conn.execute(select(CallQueueEntry.key))).scalars().all()
+        task = (await conn.execute(select(Task.completed_at))).scalar_one()
+        parties = (await conn.execute(select(LeadParty.role, LeadParty.name))).all()
+        opted = (await conn.execute(select(OptOut.channel, OptOut.address))).all()
+        consents = (await conn.execute(select(Consent.address))).scalars().all()
+    assert tuple(lead) == ("Contacted", "Engaged")  # the first decision's status, on its row
+    assert queued == ["b"]
+    assert task == T0
+    assert [tuple(p) for p in parties] == [("borrower", "Pat Q. Lee")]
+    assert [tuple(o) for o in opted] == [("email", "pat@example.com")]
+    assert consents == ["+13125550111"]
