@@ -10,10 +10,10 @@ enough for all leads to start before any touch falls due, so the two are measure
 
 Printed: leads started/s (update-with-start from the benchmarks' concurrent callers);
 touches/s over a WINDOW of the cadence (calls queued, tasks created and texts and emails
-at the provider); the memory of the
-dev server, of this process (worker, client and fake providers; what the leads added) and of
-PostgreSQL; the size on disk of Temporal's and leadflow's databases per lead; and history per
-touch on a sample of leads, projected over a whole 60-day lead.
+at the provider) and the CPU each part used per touch; the memory of the dev server, of
+this process (worker, client and fake providers; what the leads added) and of PostgreSQL;
+the size on disk of Temporal's and leadflow's databases per lead; and history per touch on
+a sample of leads, projected over a whole 60-day lead.
 
 `python -m bench.scale [LEADS] [WINDOW_SECONDS]` (default 10,000 leads, 180 s).
 """
@@ -33,9 +33,11 @@ from pathlib import Path
 import psutil  # type: ignore[import-untyped]  # psutil ships no type hints
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
 
 from bench.stack import fake_providers, stack
-from bench.touches import _gathered, _history, _phones
+from bench.touches import _gathered, _phones
 from leadflow.client import LeadflowClient
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
@@ -47,7 +49,7 @@ from leadflow.worker import build_send_worker, build_worker
 from leadflow.workflows.messages import EnsureLead
 
 DAY = 3.0  # seconds of the run per day of the cadence
-LEADS_PER_S_AT_LEAST = 20  # sets the lead-in: the starts' rate on this machine, and then some
+LEADS_PER_S_AT_LEAST = 30  # sets the lead-in: the starts' rate on this machine, and then some
 CADENCE_DAYS = 60
 HISTORY_SAMPLE = 100
 ACCOUNT = "scale"
@@ -94,6 +96,17 @@ def touches_per_lead(book: Playbook) -> int:
     lead starts (what the compressed run's leads receive)."""
     started = {a.campaign for a in book.on_new_lead if a.do == "campaign"}
     return sum(len(book.campaigns[name].steps) for name in started if name)
+
+
+def _cpu_s(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def _pss_mb(processes: list[psutil.Process]) -> float:
@@ -151,6 +164,24 @@ async def _fired_of(engine: AsyncEngine, leads: list[LeadRef]) -> int:
             )
         )
     return int(found or 0)
+
+
+async def _split_history(
+    client: Client, leads: list[LeadRef]
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Events and bytes up to the ensure update's answer (the start), and after it."""
+    start_events = start_size = events = size = 0
+    for lead in leads:
+        history = await client.get_workflow_handle(lead.workflow_id).fetch_history()
+        started = True
+        for event in history.events:
+            if started:
+                start_events, start_size = start_events + 1, start_size + event.ByteSize()
+            else:
+                events, size = events + 1, size + event.ByteSize()
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+                started = False
+    return (start_events, start_size), (events, size)
 
 
 async def main(leads: int = 10_000, window: float = 180.0) -> None:
@@ -213,9 +244,13 @@ async def _run(count: int, window: float, database: Path) -> None:
             await asyncio.sleep(max(0.0, lead_in.total_seconds() - start_wall))
 
             other_0, sent_0 = await _count(running.engine)
+            parts = {"dev server": _dev_server, "this process": lambda: [me]}
+            parts["PostgreSQL"] = lambda: _postgres(began)
+            cpu_0 = {name: _cpu_s(found()) for name, found in parts.items()}
             t0 = time.perf_counter()
             await asyncio.sleep(window)
             other_1, sent_1 = await _count(running.engine)
+            cpu_1 = {name: _cpu_s(found()) for name, found in parts.items()}
             elapsed = time.perf_counter() - t0
             done = other_1 - other_0 + sent_1 - sent_0
             print(
@@ -223,6 +258,13 @@ async def _run(count: int, window: float, database: Path) -> None:
                 f"{(sent_1 - sent_0) / elapsed:.1f}/s of them texts and emails at the "
                 f"provider; {other_1 + sent_1:,} of {count * per_lead:,} so far)"
             )
+
+            for name in parts:
+                used = cpu_1[name] - cpu_0[name]
+                print(
+                    f"CPU, {name:<19} {used * 1000 / max(done, 1):10.1f} ms a touch  "
+                    f"({used / elapsed:.2f} cores)"
+                )
 
             memory_after = {
                 "dev server": _pss_mb(_dev_server()),
@@ -254,15 +296,21 @@ async def _run(count: int, window: float, database: Path) -> None:
             )
 
             sample = refs[:: max(1, count // HISTORY_SAMPLE)][:HISTORY_SAMPLE]
-            events, size = await _history(temporal, [lead.workflow_id for lead in sample])
+            (start_events, start_size), (events, size) = await _split_history(temporal, sample)
             touched = max(1, await _fired_of(running.engine, sample))
+            print(
+                f"history, the start       {start_size / len(sample):10.0f} bytes, "
+                f"{start_events / len(sample):.1f} events a lead (to the answered ensure)"
+            )
             print(
                 f"history / touch          {size / touched:10.0f} bytes, "
                 f"{events / touched:.2f} events  ({len(sample)} leads, {touched} touches)"
             )
+            whole = (start_size / len(sample) + size / touched * per_lead) / 1024
             print(
-                f"history / 60-day lead    {size / touched * per_lead / 1024:10.1f} KB, "
-                f"{events / touched * per_lead:.0f} events  (projected over {per_lead} touches)"
+                f"history / 60-day lead    {whole:10.1f} KB, "
+                f"{start_events / len(sample) + events / touched * per_lead:.0f} events  "
+                f"(the start and {per_lead} touches)"
             )
     print(f"cpu count {os.cpu_count()}, run {time.time() - began:.0f} s")
 
