@@ -13,7 +13,7 @@ from sqlalchemy.exc import ArgumentError
 
 from leadflow.codec import Keyring
 from leadflow.errors import ConfigError
-from leadflow.providers.clients import ProviderConfig
+from leadflow.providers.clients import LANDING_SECONDS, TIMEOUT, ProviderConfig
 
 S = TypeVar("S", bound="DatabaseSettings")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
@@ -71,6 +71,10 @@ class Settings(DatabaseSettings):
     sendgrid_webhook_public_key: str | None = None  # verifies the event webhook (ECDSA)
     sends_task_queue: str = "leadflow-sends"
     sends_per_second: float = Field(default=10.0, gt=0)
+    # How long after a send attempt began the provider may still record it (a request it
+    # took before the SDK gave up): a retry of an unanswered attempt waits this long, then
+    # looks the message up, so it never races the attempt it checks.
+    provider_landing_seconds: float = Field(default=LANDING_SECONDS, ge=TIMEOUT)
     # Sending numbers with a rate of their own, e.g. {"+13125550000": 1} (JSON): each gets
     # its own rate-limited queue; every other number shares SENDS_TASK_QUEUE.
     sender_rates: dict[str, float] = {}
@@ -113,6 +117,7 @@ class Settings(DatabaseSettings):
             twilio_base_url=self.twilio_base_url,
             sendgrid_base_url=self.sendgrid_base_url,
             public_url=self.public_url,
+            landing_seconds=self.provider_landing_seconds,
         )
 
     @field_validator("temporal_address")

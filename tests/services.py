@@ -164,6 +164,7 @@ async def providers(fake_server: tuple[str, FakeState]) -> AsyncIterator[Provide
     state.messages.clear()
     state.emails.clear()
     state.failures.clear()
+    state.lookups_find_nothing = False
     config = ProviderConfig(
         twilio_account_sid=state.account_sid,
         twilio_auth_token=state.auth_token,
@@ -173,6 +174,7 @@ async def providers(fake_server: tuple[str, FakeState]) -> AsyncIterator[Provide
         twilio_base_url=url,
         sendgrid_base_url=url,
         timeout=2.0,
+        landing_seconds=5.0,  # the fake lands a hung request after hang_seconds
     )
     state.hang_seconds = 4.0
     yield ProvidersUnderTest(url, state, config)

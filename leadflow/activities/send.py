@@ -1,11 +1,19 @@
 """Sending an outbox message exactly once through the real Twilio and SendGrid SDKs.
 
 The outbox row exists before any provider is called (the decision wrote it). Each attempt
-marks the row `sending`, calls the provider, then records the provider's id. A retry that
-finds `sending` or `unknown` looks the message up at the provider first, and sends only if
-it is not there. Errors that mean "it was not sent" (429, refused connection) retry
-plainly; errors that may hide a send (timeouts, 5xx) are reconciled; errors about the
-number or the recipient end the attempt with a type the workflow acts on.
+marks the row `sending`, calls the provider, then records the provider's id. Only an error
+that proves nothing was sent (a refused connection, rejected credentials) retries plainly.
+Every other failure leaves the message in doubt, and the retry looks it up at the provider
+before sending, and only sends if it is not there:
+
+- the provider answered with an error (429, 5xx): its answer came after it recorded the
+  message or did not, so the lookup may run at once;
+- no answer came (a timeout, a dropped connection) or the attempt was cut off (its worker
+  died): the provider may still record the request it took, so the lookup waits until the
+  attempt's landing window (`ProviderConfig.landing_seconds` after it began) has passed,
+  and can never race the attempt it checks.
+
+Errors about the number or the recipient end the attempt with a type the workflow acts on.
 """
 
 from __future__ import annotations
@@ -81,7 +89,18 @@ class SendActivities:
             raise ApplicationError(
                 f"{row.to_address} opted out of {row.channel}", type="OptedOut", non_retryable=True
             )
-        if not attempt.taken:  # an earlier attempt was cut off mid-send: reconcile first
+        if not attempt.taken:  # an earlier attempt ended in doubt: reconcile first
+            if row.status != "unknown":  # no answer came: wait until it can no longer land
+                began = row.attempted_at or row.created_at
+                settles = began + timedelta(seconds=self._config.landing_seconds)
+                wait = settles - datetime.now(UTC)
+                if wait > timedelta(0):
+                    raise ApplicationError(
+                        f"an earlier attempt may still reach the provider until "
+                        f"{settles:%H:%M:%S} UTC; the message is looked up then",
+                        type="EarlierAttemptInFlight",
+                        next_retry_delay=wait,
+                    )
             found = await _beating(self._find, row)
             if found is not None:
                 await self._mark(row.key, status="sent", provider_id=found)
@@ -183,8 +202,8 @@ class SendActivities:
 
     @staticmethod
     def _http_outcome(status: int, text: str) -> _Outcome:
-        if status == 429:
-            return _Outcome("queued", ApplicationError(text, type="RateLimited"))
+        if status == 429:  # a provider may answer 429 after taking the message: look it up
+            return _Outcome("unknown", ApplicationError(text, type="RateLimited"))
         if status >= 500:  # it may have been sent: reconcile before any resend
             return _Outcome("unknown", ApplicationError(text, type="ProviderError"))
         if status in (401, 403):
@@ -201,8 +220,8 @@ class SendActivities:
                 "queued", ApplicationError(f"connection refused: {reason}", type="Unavailable")
             )
         if isinstance(reason, TimeoutError | socket.timeout) or "timed out" in str(exc):
-            return _Outcome("unknown", ApplicationError(f"timed out: {exc}", type="Timeout"))
-        return _Outcome("unknown", ApplicationError(f"network error: {exc}", type="Network"))
+            return _Outcome("unanswered", ApplicationError(f"timed out: {exc}", type="Timeout"))
+        return _Outcome("unanswered", ApplicationError(f"network error: {exc}", type="Network"))
 
     # ---- the outbox ---------------------------------------------------------------------
 

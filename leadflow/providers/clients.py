@@ -14,6 +14,9 @@ from twilio.http.response import Response
 from twilio.rest import Client as TwilioClient
 
 TIMEOUT = 10.0
+# How long after an attempt began a provider may still record it: a request it received
+# before the SDK gave up can land later. A retry looks the message up only after this.
+LANDING_SECONDS = 120.0
 TWILIO_API = "https://api.twilio.com"
 
 
@@ -41,6 +44,7 @@ class ProviderConfig:
     sendgrid_base_url: str | None = None
     timeout: float = TIMEOUT
     public_url: str | None = None  # where Twilio posts status callbacks (our API)
+    landing_seconds: float = LANDING_SECONDS
 
 
 def twilio_client(config: ProviderConfig) -> TwilioClient:

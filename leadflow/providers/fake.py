@@ -2,7 +2,10 @@
 
 It records every request, answers like the real services, and fails on demand: a
 `POST /_control/failures` entry makes the next sends to an address answer with a Twilio
-error code (any in `leadflow.providers.codes`), 429, a 5xx or a hang.
+error code (any in `leadflow.providers.codes`), 429 or a 5xx, or hang for `hang_seconds`:
+`timeout` lands the message late (recorded when the hang ends, after the SDK gave up),
+`drop` never records it. With `after_send`, the message is recorded first, then the error
+or the hang follows (the provider took it, the sender cannot know).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class FakeState:
     hang_seconds: float = 30.0
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     in_flight: int = 0  # sends the fake is holding (a hang in progress)
+    lookups_find_nothing: bool = False  # the list and search APIs answer empty (a lagging index)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def failure_for(self, to: str) -> Failure | None:
@@ -53,6 +57,15 @@ class FakeState:
                 failure.times -= 1
                 return failure
         return None
+
+
+async def _held(state: FakeState) -> None:
+    """Hold a request for `hang_seconds`, counted in `in_flight`."""
+    state.in_flight += 1
+    try:
+        await asyncio.sleep(state.hang_seconds)
+    finally:
+        state.in_flight -= 1
 
 
 def _twilio_error(code: int | str) -> Response:
@@ -172,7 +185,7 @@ def build_app(state: FakeState) -> Starlette:
         found = [
             {k: v for k, v in m.items() if k != "created_at"}
             for m in state.messages
-            if to is None or m["to"] == to
+            if (to is None or m["to"] == to) and not state.lookups_find_nothing
         ]
         return JSONResponse(
             {
@@ -192,13 +205,19 @@ def build_app(state: FakeState) -> Starlette:
         payload = json.loads(await request.body())
         to = payload["personalizations"][0]["to"][0]["email"]
         failure = state.failure_for(to)
-        if failure is not None and failure.code == "timeout":
-            await asyncio.sleep(state.hang_seconds)
+        hangs = failure is not None and failure.code in ("timeout", "drop")
+        if hangs and failure is not None and not failure.after_send:
+            await _held(state)  # a late landing ("timeout") or never ("drop")
+            if failure.code == "drop":
+                return JSONResponse({"errors": [{"message": "unavailable"}]}, status_code=503)
         message_id = secrets.token_urlsafe(16)
-        if failure is not None and failure.code != "timeout" and not failure.after_send:
+        if failure is not None and not hangs and not failure.after_send:
             return JSONResponse({"errors": [{"message": "failed"}]}, status_code=int(failure.code))
         state.emails.append({"msg_id": message_id, "to": to, "payload": payload})
         if failure is not None and failure.after_send:
+            if hangs:  # taken, then no answer
+                await _held(state)
+                return JSONResponse({"errors": [{"message": "timeout"}]}, status_code=504)
             return JSONResponse({"errors": [{"message": "failed"}]}, status_code=int(failure.code))
         return Response(status_code=202, headers={"X-Message-Id": message_id})
 
@@ -208,6 +227,7 @@ def build_app(state: FakeState) -> Starlette:
             {"msg_id": e["msg_id"], "to_email": e["to"]}
             for e in state.emails
             if any(f'"{v}"' in query for v in e["payload"].get("custom_args", {}).values())
+            and not state.lookups_find_nothing
         ]
         return JSONResponse({"messages": found})
 

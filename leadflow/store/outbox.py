@@ -85,10 +85,15 @@ async def advance(
     return OutboxMessage(**{**row._mapping, "status": status})
 
 
+# An attempt that ended in doubt: `unknown`, the provider answered with an error that may
+# hide a send (429, 5xx); `unanswered`, no answer came (timeout, dropped connection);
+# `sending`, the attempt was cut off (its worker died). Each is looked up before a resend.
+IN_DOUBT = ("sending", "unanswered", "unknown")
+
 # Take the message for an attempt in one statement: the row as it was, whether its address
 # opted out of its channel (a text opt-out covers both texts), and whether this attempt took
-# it (marked it `sending`): only a message not yet sent, not opted out, and not left
-# `sending`/`unknown` by an earlier attempt (those are reconciled first) is taken.
+# it (marked it `sending`): only a message not yet sent, not opted out, and not left in
+# doubt by an earlier attempt (those are reconciled first) is taken.
 _TAKE = text(
     """
     WITH current AS (
@@ -103,7 +108,8 @@ _TAKE = text(
                           attempted_at = :now
         FROM current
         WHERE outbox.key = current.key AND current.provider_id IS NULL
-          AND NOT current.opted_out AND current.status NOT IN ('sending', 'unknown')
+          AND NOT current.opted_out
+          AND current.status NOT IN ('sending', 'unanswered', 'unknown')
         RETURNING outbox.key
     )
     SELECT current.*, EXISTS (SELECT 1 FROM taken) AS taken FROM current

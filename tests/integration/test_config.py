@@ -51,6 +51,14 @@ def _closed_port() -> int:
             {"DATABASE_URL": "postgresql://u@h/db", "TEMPORAL_ADDRESS": "temporal"},
             "TEMPORAL_ADDRESS is invalid: expected host:port",
         ),
+        (
+            {
+                "DATABASE_URL": "postgresql://u@h/db",
+                "TEMPORAL_ADDRESS": "h:7233",
+                "PROVIDER_LANDING_SECONDS": "5",
+            },
+            "PROVIDER_LANDING_SECONDS is invalid: Input should be greater than or equal to 10",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable(

@@ -3,7 +3,8 @@ every error code to its outcome."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -98,7 +99,7 @@ async def test_an_email_is_sent_once(db: AsyncEngine, providers: ProvidersUnderT
         (21610, "OptedOut", False, "failed"),
         (30007, "Filtered", False, "failed"),
         (30003, "Unreachable", True, "queued"),
-        (429, "RateLimited", True, "queued"),
+        (429, "RateLimited", True, "unknown"),
         (503, "ProviderError", True, "unknown"),
     ],
 )
@@ -138,16 +139,17 @@ async def test_unreachable_gives_up_after_three_attempts(
     assert kinds == ["Unreachable", "Unreachable", "Undeliverable"]
 
 
+@pytest.mark.parametrize("code", [500, 429])
 @pytest.mark.parametrize("channel", ["sms", "email"])
 async def test_an_ambiguous_failure_is_reconciled_not_resent(
-    db: AsyncEngine, providers: ProvidersUnderTest, channel: str
+    db: AsyncEngine, providers: ProvidersUnderTest, channel: str, code: int
 ) -> None:
-    """The provider took the message, then answered 500: the retry finds it."""
+    """The provider took the message, then answered 500 or 429: the retry finds it."""
     providers.state.failures.append(
-        _failure(EMAIL if channel == "email" else PHONE, 500, after_send=True)
+        _failure(EMAIL if channel == "email" else PHONE, code, after_send=True)
     )
     request = await _outbox(db, channel=channel)
-    with pytest.raises(ApplicationError, match="500"):
+    with pytest.raises(ApplicationError, match=str(code)):
         await _send(db, providers, request)
     assert (await _row(db)).status == "unknown"
     result = await _send(db, providers, request)
@@ -156,26 +158,42 @@ async def test_an_ambiguous_failure_is_reconciled_not_resent(
     assert (await _row(db)).status == "sent"
 
 
-async def test_a_timeout_is_reconciled(db: AsyncEngine, providers: ProvidersUnderTest) -> None:
-    providers.state.failures.append(_failure(PHONE, "timeout"))
-    request = await _outbox(db)
+@pytest.mark.parametrize("channel", ["sms", "email"])
+async def test_a_message_that_lands_after_the_sdk_gave_up_is_not_sent_twice(
+    db: AsyncEngine, providers: ProvidersUnderTest, channel: str
+) -> None:
+    """The provider took the request, the SDK timed out (2 s), the provider recorded it at
+    4 s. A retry at once must not look it up yet (it would find nothing and send again): it
+    waits out the attempt's landing window (5 s), then finds the message."""
+    providers.state.failures.append(_failure(EMAIL if channel == "email" else PHONE, "timeout"))
+    sent = providers.state.emails if channel == "email" else providers.state.messages
+    request = await _outbox(db, channel=channel)
     with pytest.raises(ApplicationError) as error:
         await _send(db, providers, request)
     assert error.value.type == "Timeout" and not error.value.non_retryable
-    await _wait_for_message(providers)
-    await _send(db, providers, request)
-    assert len(providers.state.messages) == 1
+    assert (await _row(db)).status == "unanswered"
+    with pytest.raises(ApplicationError) as early:
+        await _send(db, providers, request)
+    assert early.value.type == "EarlierAttemptInFlight" and not early.value.non_retryable
+    wait = early.value.next_retry_delay
+    assert wait is not None and timedelta(0) < wait <= timedelta(seconds=5)
+    assert sent == []  # neither looked up nor sent: the first request has not landed yet
+    await asyncio.sleep(wait.total_seconds())
+    result = await _send(db, providers, request)
+    assert len(sent) == 1 and not result.resent
+    assert (await _row(db)).status == "sent"
 
 
 async def test_a_crash_between_outbox_and_provider_sends_once(
     db: AsyncEngine, providers: ProvidersUnderTest
 ) -> None:
-    """The worker died after marking the attempt, before calling the provider."""
+    """The worker died after marking the attempt, before calling the provider; once the
+    attempt's landing window has passed, the lookup finds nothing and the message goes."""
     request = await _outbox(db)
     async with db.begin() as conn:
         await conn.execute(
             update(OutboxMessage).values(
-                status="sending", attempts=1, attempted_at=datetime.now(UTC)
+                status="sending", attempts=1, attempted_at=datetime.now(UTC) - timedelta(seconds=6)
             )
         )
     await _send(db, providers, request)
@@ -189,7 +207,13 @@ async def test_a_crash_after_the_provider_call_does_not_send_again(
     request = await _outbox(db)
     await _send(db, providers, request)
     async with db.begin() as conn:
-        await conn.execute(update(OutboxMessage).values(status="sending", provider_id=None))
+        await conn.execute(
+            update(OutboxMessage).values(
+                status="sending",
+                provider_id=None,
+                attempted_at=datetime.now(UTC) - timedelta(seconds=6),  # past its landing window
+            )
+        )
     result = await _send(db, providers, request)
     assert len(providers.state.messages) == 1 and not result.resent
 
@@ -214,12 +238,3 @@ def _failure(to: str, code: int | str, times: int = 1, after_send: bool = False)
     from leadflow.providers.fake import Failure
 
     return Failure(to=to, code=code, times=times, after_send=after_send)
-
-
-async def _wait_for_message(providers: ProvidersUnderTest) -> None:
-    import asyncio
-
-    for _ in range(100):
-        if providers.state.messages:
-            return
-        await asyncio.sleep(0.05)

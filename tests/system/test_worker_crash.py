@@ -65,6 +65,8 @@ async def test_killed_worker_mid_send_still_sends_each_touch_once(
         "TEMPORAL_TASK_QUEUE": queue,
         "SENDS_TASK_QUEUE": f"{queue}-sends",
         "SENDS_PER_SECOND": "100",
+        # The fake lands a hung request after 6 s: a retry looks it up 10 s after it began.
+        "PROVIDER_LANDING_SECONDS": "10",
         "TWILIO_ACCOUNT_SID": state.account_sid,
         "TWILIO_AUTH_TOKEN": state.auth_token,
         "TWILIO_FROM": "+13125550000",

@@ -1,0 +1,228 @@
+"""A provider storm: every lead still gets each touch exactly once.
+
+A real worker process (`leadflow worker`) on the Temporal dev server, real PostgreSQL, the
+real Twilio and SendGrid SDKs against the fake. Fifty leads each get their intro text and
+email at once; for most of them the provider fails twice in a row, in every way we know
+of, each with the message recorded or not: 500, 429, a request that hangs past the SDK's
+timeout and lands late, a connection that hangs and is dropped. The suite prints what was
+lost and duplicated per fault, and a control run, whose provider lookups find nothing,
+shows the count would catch a send that does not reconcile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.testing import WorkflowEnvironment
+
+from leadflow.client import LeadflowClient
+from leadflow.engine.refs import LeadRef
+from leadflow.engine.state import Member, Party
+from leadflow.playbook.sources import PlaybookFolder
+from leadflow.providers.fake import Failure
+from leadflow.store.tables import OutboxMessage
+from leadflow.workflows.messages import EnsureLead
+from tests.keys import TEST_KEYS
+from tests.places import Place
+from tests.services import ProvidersUnderTest
+
+LEADS = 50
+# (fault, code, recorded): each stormed lead's phone and email fail this way twice.
+FAULTS = [
+    ("500", 500, False),
+    ("500, recorded", 500, True),
+    ("429", 429, False),
+    ("429, recorded", 429, True),
+    ("hang, lands late", "timeout", False),
+    ("hang, then dropped", "drop", False),
+]
+HANG = 12.0  # past the SDK's 10 s timeout
+LANDING = 15.0  # the fake lands a hung request after HANG
+
+
+@dataclass
+class Lead:
+    ref: LeadRef
+    phone: str
+    email: str
+    fault: str
+
+
+def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "leadflow", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _env(
+    dev_env: WorkflowEnvironment,
+    database_url: str,
+    providers: ProvidersUnderTest,
+    queue: str,
+    playbooks: Path,
+) -> dict[str, str]:
+    state = providers.state
+    return {
+        "PATH": os.environ["PATH"],
+        "DATABASE_URL": database_url,
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "TEMPORAL_TASK_QUEUE": queue,
+        "SENDS_TASK_QUEUE": f"{queue}-sends",
+        "SENDS_PER_SECOND": "200",
+        "PROVIDER_LANDING_SECONDS": str(LANDING),
+        "TWILIO_ACCOUNT_SID": state.account_sid,
+        "TWILIO_AUTH_TOKEN": state.auth_token,
+        "TWILIO_FROM": "+13125550000",
+        "TWILIO_BASE_URL": providers.url,
+        "SENDGRID_API_KEY": state.sendgrid_key,
+        "SENDGRID_FROM": "team@example.com",
+        "SENDGRID_BASE_URL": providers.url,
+        "ENCRYPTION_KEYS": TEST_KEYS,
+        "PLAYBOOKS_DIR": str(playbooks),
+    }
+
+
+async def _storm(
+    dev_env: WorkflowEnvironment,
+    database_url: str,
+    db: AsyncEngine,
+    providers: ProvidersUnderTest,
+    place: Place,
+    tmp_path: Path,
+    faults: list[str],
+    failures: int,
+) -> dict[str, tuple[int, int]]:
+    """Start a lead per fault in `faults` under a worker process, each failing `failures`
+    times per address; wait until every message is settled; lost and duplicated per fault."""
+    queue = f"storm-{uuid.uuid4().hex[:6]}"
+    leads = _leads(place, faults, queue)
+    playbooks = place.playbook_folder(tmp_path / queue, "isa")
+    state = providers.state
+    state.hang_seconds = HANG
+    codes = {name: (code, recorded) for name, code, recorded in FAULTS}
+    for lead in leads:
+        if lead.fault in codes:
+            code, recorded = codes[lead.fault]
+            for to in (lead.phone, lead.email):
+                state.failures.append(
+                    Failure(to=to, code=code, times=failures, after_send=recorded)
+                )
+    worker = _worker(_env(dev_env, database_url, providers, queue, playbooks))
+    try:
+        client = LeadflowClient(
+            dev_env.client,
+            queue,
+            sends_task_queue=f"{queue}-sends",
+            playbooks=PlaybookFolder(playbooks),
+        )
+        await asyncio.gather(
+            *(
+                client.ensure_lead(
+                    EnsureLead(
+                        lead=lead.ref,
+                        playbook="isa",
+                        time_zone=place.zone,
+                        parties={
+                            "borrower": Party(
+                                name="Pat", phone=lead.phone, email=lead.email, sms_consent=True
+                            )
+                        },
+                        designations={"isa": Member(id="isa-1", name="Ivy Isa")},
+                    )
+                )
+                for lead in leads
+            )
+        )
+        deadline = asyncio.get_running_loop().time() + 240
+        while asyncio.get_running_loop().time() < deadline:
+            async with db.connect() as conn:
+                settled = await conn.scalar(
+                    select(func.count()).where(
+                        OutboxMessage.account_id == queue, OutboxMessage.status == "sent"
+                    )
+                )
+            if settled == 2 * len(leads):
+                break
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(HANG)  # anything still hanging at the fake lands meanwhile
+    finally:
+        worker.kill()
+        worker.wait()
+    texts = Counter(str(m["to"]) for m in state.messages)
+    emails = Counter(str(e["to"]) for e in state.emails)
+    found: dict[str, tuple[int, int]] = {}
+    for lead in leads:
+        lost, duplicated = found.get(lead.fault, (0, 0))
+        for got in (texts[lead.phone], emails[lead.email]):
+            lost += max(0, 1 - got)
+            duplicated += max(0, got - 1)
+        found[lead.fault] = (lost, duplicated)
+    return found
+
+
+def _leads(place: Place, faults: list[str], account: str) -> list[Lead]:
+    leads = []
+    for i, fault in enumerate(faults):
+        phone = place.phone()
+        leads.append(
+            Lead(
+                ref=LeadRef(account_id=account, lead_id=f"L-{i}"),
+                phone=phone,
+                email=f"{account}-{i}@example.com",
+                fault=fault,
+            )
+        )
+    return leads
+
+
+@pytest.fixture
+def daytime() -> Place:
+    """A zone where it is late morning now: every text and email may go at once."""
+    return Place.where_it_is(11)
+
+
+async def test_a_provider_storm_loses_and_duplicates_nothing(
+    dev_env: WorkflowEnvironment,
+    database_url: str,
+    db: AsyncEngine,
+    providers: ProvidersUnderTest,
+    daytime: Place,
+    tmp_path: Path,
+) -> None:
+    faults = [name for name, _, _ in FAULTS] + ["none"]
+    storm = [faults[i % len(faults)] for i in range(LEADS)]
+    found = await _storm(dev_env, database_url, db, providers, daytime, tmp_path, storm, 2)
+    print(f"\nprovider storm, {LEADS} leads, a text and an email each, 2 failures per address:")
+    for fault in faults:
+        lost, duplicated = found[fault]
+        print(f"  {fault:<22} lost {lost}  duplicated {duplicated}")
+    assert all(counts == (0, 0) for counts in found.values()), found
+
+
+async def test_the_storm_count_catches_a_send_that_does_not_reconcile(
+    dev_env: WorkflowEnvironment,
+    database_url: str,
+    db: AsyncEngine,
+    providers: ProvidersUnderTest,
+    daytime: Place,
+    tmp_path: Path,
+) -> None:
+    """The control: a provider whose lookups find nothing makes every recorded failure a
+    duplicate, and the count above sees it."""
+    providers.state.lookups_find_nothing = True
+    storm = ["500, recorded"] * 4
+    found = await _storm(dev_env, database_url, db, providers, daytime, tmp_path, storm, 1)
+    assert found["500, recorded"] == (0, 8)
