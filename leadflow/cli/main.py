@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -132,11 +133,17 @@ def account(
 
     New leads start on the newest stored version; running leads keep theirs.
     """
+    from leadflow.engine.refs import IDENTIFIER
     from leadflow.playbook.load import PlaybookError, default_playbook, load_playbook
     from leadflow.store.accounts import ensure_account, new_api_key
     from leadflow.store.db import check_database, create_engine
     from leadflow.store.playbooks import VersionConflict, save_version
 
+    if not re.match(IDENTIFIER, account_id):
+        raise ConfigError(
+            f"account id {account_id!r}: use 1-128 letters, digits and . _ @ + -, starting "
+            "with a letter or digit (the API refuses any other)"
+        )
     settings = load_settings(DatabaseSettings)
     try:
         file = Path(playbook)

@@ -27,6 +27,20 @@ _START = re.compile(
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
+def _start_problem(start: re.Match[str]) -> str | None:
+    """What is wrong with a start `_START` matched, or None."""
+    if start.group(2) and not 1 <= int(start.group(2)) <= 28:
+        return f"day {start.group(2)}: choose 1 to 28 (every month has those)"
+    return _clock_problem(start.group(4), start.group(5))
+
+
+def _clock_problem(hour: str | None, minute: str | None) -> str | None:
+    """What is wrong with HH:MM, or None."""
+    if hour is None or minute is None or (int(hour) <= 23 and int(minute) <= 59):
+        return None
+    return f"{hour}:{minute} is not a time of day (00:00 to 23:59)"
+
+
 class CallEvent(Strict):
     disposition: str
     channel: Literal["call", "sms"] = "call"
@@ -79,8 +93,11 @@ class ScriptedEvent(Strict):
         given = [n for n in _KINDS if getattr(self, n) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of {', '.join(_KINDS)} (got {given or 'none'})")
-        if not _AT.match(self.at.strip()):
+        match = _AT.match(self.at.strip())
+        if not match:
             raise ValueError(f"at {self.at!r}: write 'day N' or 'day N HH:MM'")
+        if wrong := _clock_problem(match.group(2), match.group(3)):
+            raise ValueError(f"at {self.at!r}: {wrong}")
         return self
 
     @property
@@ -133,7 +150,10 @@ def load_scenario(path: Path) -> Scenario:
             for e in exc.errors()
         ]
         raise ScenarioError(str(path), problems) from None
-    if not _START.match(scenario.start.strip().lower()):
+    if start := _START.match(scenario.start.strip().lower()):
+        if wrong := _start_problem(start):
+            raise ScenarioError(str(path), [("start", f"{scenario.start!r}: {wrong}")])
+    else:
         try:
             datetime.fromisoformat(scenario.start)
         except ValueError:
@@ -162,6 +182,8 @@ def start_time(text: str, now: datetime, zone: str) -> datetime:
                 [("start", f"{text} is in the past; the simulation's clock can only move forward")],
             )
         return moment
+    if wrong := _start_problem(match):
+        raise ScenarioError("start", [("start", f"{text!r}: {wrong}")])
     clock = time(int(match.group(4)), int(match.group(5)))
     today = localtime.local_date(now, zone)
     if match.group(2):

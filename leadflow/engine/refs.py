@@ -8,9 +8,10 @@ from pydantic import Field, StringConstraints
 
 from leadflow.models import Message
 
+IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._@+\-]{0,127}$"
 Identifier = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+\-]{0,127}$"),
+    StringConstraints(pattern=IDENTIFIER),
     Field(description="1-128 characters: letters, digits and . _ @ + -, starting alphanumeric"),
 ]
 

@@ -15,6 +15,7 @@ from leadflow.playbook.check import Problem, problems
 from leadflow.playbook.schema import Playbook
 
 DEFAULTS = ("mortgage", "insurance", "isa", "callback-periods", "leads-queue")
+MAX_BYTES = 512 * 1024  # a playbook file (the shipped ones are under 20 KiB)
 
 
 class PlaybookError(ValueError):
@@ -31,13 +32,21 @@ def _path(location: tuple[int | str, ...]) -> str:
     return text or "(top level)"
 
 
+def _too_big(size: int) -> str:
+    return f"is {size / 1024:,.0f} KiB; a playbook may be at most {MAX_BYTES // 1024} KiB"
+
+
 def parse_playbook(text: str, source: str = "<playbook>") -> Playbook:
+    if (size := len(text.encode())) > MAX_BYTES:
+        raise PlaybookError(source, [("(file)", _too_big(size))])
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(yaml)"
         raise PlaybookError(source, [(where, f"not valid YAML: {exc}")]) from None
+    except RecursionError:
+        raise PlaybookError(source, [("(yaml)", "nested too deeply to be a playbook")]) from None
     if not isinstance(data, dict):
         raise PlaybookError(source, [("(top level)", "expected a mapping of playbook fields")])
     try:
@@ -57,9 +66,15 @@ def parse_playbook(text: str, source: str = "<playbook>") -> Playbook:
 def load_playbook(path: str | Path) -> Playbook:
     file = Path(path)
     try:
+        size = file.stat().st_size
+        if size > MAX_BYTES:  # refused before it is read
+            raise PlaybookError(str(path), [("(file)", _too_big(size))])
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise PlaybookError(str(path), [("(file)", f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        where = f"byte {exc.start}"
+        raise PlaybookError(str(path), [("(file)", f"not UTF-8 text ({where})")]) from None
     return parse_playbook(text, str(path))
 
 

@@ -18,6 +18,15 @@ from leadflow.playbook.durations import Duration
 QueueLabel = Literal["CallASAP", "Redial", "Callback", "Scheduled", "FollowUp", "SetCallback"]
 
 
+# What a playbook may hold (README, "Limits"): each is far beyond any real cadence, and
+# keeps what a lead carries and a worker holds small.
+MAX_CAMPAIGNS = 100
+MAX_STEPS = 200  # per campaign
+MAX_TEMPLATES = 500
+MAX_TEMPLATE_CHARS = 20_000  # an email body; a text is cut into 1,600-character segments
+MAX_SUBJECT_CHARS = 300
+
+
 class Status(Message):
     name: Name
     requires_follow_up: bool = False  # e.g. Hot, Follow Up: a change to it needs a follow-up
@@ -118,7 +127,7 @@ class Outcome(Message):
 
 class Campaign(Message):
     description: str = ""
-    steps: list[Step] = Field(min_length=1)
+    steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
     stop_on_reply: bool = True  # a reply from the lead ends it
     stop_on_contact: bool = False  # call cadences run until contact
     on_complete: Outcome | None = None
@@ -228,8 +237,8 @@ class DateRule(Message):
 
 
 class Template(Message):
-    body: str
-    subject: str | None = None  # email subject (a template too)
+    body: str = Field(max_length=MAX_TEMPLATE_CHARS)
+    subject: str | None = Field(default=None, max_length=MAX_SUBJECT_CHARS)  # a template too
 
 
 class Defaults(Message):
@@ -260,7 +269,7 @@ class Playbook(Message):
     defaults: Defaults
     on_new_lead: list[Action] = []
     milestone_actions: dict[Name, MilestoneWorkflow] = {}
-    campaigns: dict[Name, Campaign] = {}
+    campaigns: dict[Name, Campaign] = Field(default={}, max_length=MAX_CAMPAIGNS)
     dispositions: dict[Name, Disposition] = {}
     follow_ups: FollowUpRules = FollowUpRules()
     contact_prompt: ContactPrompt | None = None
@@ -276,7 +285,7 @@ class Playbook(Message):
     }
     date_rules: list[DateRule] = []
     compliance: Compliance = Compliance()
-    templates: dict[Name, Template] = {}
+    templates: dict[Name, Template] = Field(default={}, max_length=MAX_TEMPLATES)
 
     def status(self, name: str) -> Status:
         return next(status for status in self.statuses if status.name == name)

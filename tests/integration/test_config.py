@@ -125,6 +125,15 @@ def test_api_with_unreachable_temporal_exits_with_one_line(database_url: str) ->
     assert lines[0].startswith(f"leadflow: error: TEMPORAL_ADDRESS: cannot connect to {address}")
 
 
+def test_an_account_id_the_api_would_refuse_is_refused_at_once(database_url: str) -> None:
+    result = _leadflow(["account", "../../x y"], {"DATABASE_URL": database_url})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("leadflow: error: account id '../../x y': use 1-128 letters")
+    assert result.stdout == ""  # no key printed
+
+
 def test_worker_without_settings_says_what_is_missing(tmp_path: object) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "leadflow", "worker"],

@@ -274,3 +274,37 @@ def test_the_shelf_names_every_playbook_by_its_own_digest() -> None:
     shelf.forget(digest(other))
     assert shelf.get(digest(other)) is None
     assert shelf.put(other).digest == digest(other)
+
+
+def _huge(file: Path) -> None:
+    book = yaml.safe_load((PLAYBOOKS / "isa.yaml").read_text())
+    book["description"] = "x" * (600 * 1024)
+    file.write_text(yaml.safe_dump(book))
+
+
+def _many_campaigns(file: Path) -> None:
+    book = yaml.safe_load((PLAYBOOKS / "isa.yaml").read_text())
+    steps = book["campaigns"]["isa_touches"]["steps"][:1]
+    book["campaigns"] = {f"c{i}": {"steps": steps} for i in range(101)}
+    file.write_text(yaml.safe_dump(book))
+
+
+@pytest.mark.parametrize(
+    ("write", "expected"),
+    [
+        (lambda p: p.write_bytes(b"name: \xff\xfe isa\n"), "(file): not UTF-8 text (byte 6)"),
+        (lambda p: p.write_text("[" * 5000 + "]" * 5000), "nested too deeply to be a playbook"),
+        (_huge, "a playbook may be at most 512 KiB"),
+        (_many_campaigns, "campaigns: Dictionary should have at most 100 items"),
+    ],
+    ids=["not-utf8", "deep", "huge", "too-many-campaigns"],
+)
+def test_bad_files_get_one_line_each_and_no_traceback(
+    tmp_path: Path, write: Callable[[Path], Any], expected: str
+) -> None:
+    file = tmp_path / "bad.yaml"
+    write(file)
+    result = _leadflow("playbook", "check", str(file))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and expected in result.stderr, result.stderr
+    assert result.stderr.strip().startswith(f"{file}: ")

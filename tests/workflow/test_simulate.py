@@ -217,3 +217,34 @@ async def test_a_stated_horizon_sets_the_check_in_a_third_of_the_way() -> None:
     refused = next(line for line in lines if line.what == "event follow_up")
     assert "follow up no later than" in refused.detail
     assert "the lead means to move by" in refused.detail
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "playbook: isa\nevents:\n  - {at: 'day 99 25:61', reply: {}}\n",
+            "events.0: at 'day 99 25:61': 25:61 is not a time of day (00:00 to 23:59)",
+        ),
+        (
+            "playbook: isa\nstart: next monday 25:00\nevents: []\n",
+            "start: 'next monday 25:00': 25:00 is not a time of day (00:00 to 23:59)",
+        ),
+        (
+            "playbook: isa\nstart: next month day 32 10:00\nevents: []\n",
+            "start: 'next month day 32 10:00': day 32: choose 1 to 28",
+        ),
+    ],
+    ids=["event-time", "start-time", "start-day"],
+)
+def test_bad_times_get_one_line_and_no_traceback(tmp_path: Path, text: str, expected: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "leadflow", "simulate", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"{bad}: {expected}" in result.stderr
