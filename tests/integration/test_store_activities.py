@@ -24,6 +24,7 @@ from leadflow.engine.commands import (
 )
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
+from leadflow.store.queue import claim_next
 from leadflow.store.tables import (
     AuditEntry,
     CallQueueEntry,
@@ -206,3 +207,25 @@ async def test_commands_of_one_decision_that_meet_on_a_row_leave_what_they_come_
     assert [tuple(p) for p in parties] == [("borrower", "Pat Q. Lee")]
     assert [tuple(o) for o in opted] == [("email", "pat@example.com")]
     assert consents == ["+13125550111"]
+
+
+async def test_a_call_replaced_while_an_agent_holds_it_keeps_the_claim(db: AsyncEngine) -> None:
+    """Scheduling a follow-up right after a claim replaces the queued call (a Dequeue and a
+    Queue in one decision): the agent's claim on the lead's row holds."""
+    store = LeadStoreActivities(db)
+    env = ActivityEnvironment()
+    queued = QueueCall(key="a", label="CallASAP", priority=100, available_at=T0)
+    await env.run(store.apply_decision, _decision(1, T0, queued, record=True))
+    call = await claim_next(db, "acme", "ana", now=T0 + timedelta(minutes=1))
+    assert call is not None and call.lead_id == "L-1"
+    later = T0 + timedelta(minutes=2)
+    callback = QueueCall(
+        key="f", label="Callback", priority=80, available_at=later + timedelta(days=1)
+    )
+    await env.run(
+        store.apply_decision,
+        _decision(2, later, DequeueCall(reason="replaced by Callback"), callback),
+    )
+    async with db.connect() as conn:
+        row = (await conn.execute(select(CallQueueEntry.label, CallQueueEntry.claimed_by))).one()
+    assert tuple(row) == ("Callback", "ana")
