@@ -31,12 +31,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]  # psutil ships no type hints
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from bench.stack import fake_providers, stack
+from bench.stack import cpu_seconds, fake_providers, stack
 from bench.touches import _gathered, _phones
 from leadflow.client import LeadflowClient
 from leadflow.engine.refs import LeadRef
@@ -98,17 +98,6 @@ def touches_per_lead(book: Playbook) -> int:
     return sum(len(book.campaigns[name].steps) for name in started if name)
 
 
-def _cpu_s(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system
-    return total
-
-
 def _pss_mb(processes: list[psutil.Process]) -> float:
     total = 0
     for process in processes:
@@ -134,16 +123,9 @@ def _dev_server() -> list[psutil.Process]:
 async def _count(engine: AsyncEngine) -> tuple[int, int]:
     """Touches done: calls queued and tasks created (their audit lines), and messages the
     provider took (a text or email decided but not yet sent is not done)."""
+    calls_and_tasks = AuditEntry.reason.like("queued as %") | AuditEntry.reason.like("task: %")
     async with engine.connect() as conn:
-        fired = await conn.scalar(
-            select(func.count())
-            .select_from(AuditEntry)
-            .where(
-                AuditEntry.account_id == ACCOUNT,
-                AuditEntry.outcome == "fired",
-                AuditEntry.reason.like("queued as %") | AuditEntry.reason.like("task: %"),
-            )
-        )
+        fired = await conn.scalar(_fired(calls_and_tasks))
         sent = await conn.scalar(
             select(func.count())
             .select_from(OutboxMessage)
@@ -153,17 +135,18 @@ async def _count(engine: AsyncEngine) -> tuple[int, int]:
 
 
 async def _fired_of(engine: AsyncEngine, leads: list[LeadRef]) -> int:
+    """Touches the engine fired for `leads` (texts and emails counted when decided)."""
+    of_them = AuditEntry.lead_id.in_([lead.lead_id for lead in leads])
     async with engine.connect() as conn:
-        found = await conn.scalar(
-            select(func.count())
-            .select_from(AuditEntry)
-            .where(
-                AuditEntry.account_id == ACCOUNT,
-                AuditEntry.lead_id.in_([lead.lead_id for lead in leads]),
-                AuditEntry.outcome == "fired",
-            )
-        )
-    return int(found or 0)
+        return int(await conn.scalar(_fired(of_them)) or 0)
+
+
+def _fired(*where: ColumnElement[bool]) -> Select[tuple[int]]:
+    return (
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(AuditEntry.account_id == ACCOUNT, AuditEntry.outcome == "fired", *where)
+    )
 
 
 async def _split_history(
@@ -246,11 +229,11 @@ async def _run(count: int, window: float, database: Path) -> None:
             other_0, sent_0 = await _count(running.engine)
             parts = {"dev server": _dev_server, "this process": lambda: [me]}
             parts["PostgreSQL"] = lambda: _postgres(began)
-            cpu_0 = {name: _cpu_s(found()) for name, found in parts.items()}
+            cpu_0 = {name: cpu_seconds(found()) for name, found in parts.items()}
             t0 = time.perf_counter()
             await asyncio.sleep(window)
             other_1, sent_1 = await _count(running.engine)
-            cpu_1 = {name: _cpu_s(found()) for name, found in parts.items()}
+            cpu_1 = {name: cpu_seconds(found()) for name, found in parts.items()}
             elapsed = time.perf_counter() - t0
             done = other_1 - other_0 + sent_1 - sent_0
             print(

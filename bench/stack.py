@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil  # type: ignore[import-untyped]  # psutil ships no type hints
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
@@ -34,6 +35,18 @@ def fake_providers(url: str, fake: FakeState) -> ProviderConfig:
         url,
         url,
     )
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User and system CPU the processes used so far (those gone meanwhile count nothing)."""
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 @dataclass

@@ -39,7 +39,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from bench.bare import BareIOTouches, BareSignalToText, BareTouches
-from bench.stack import fake_providers, stack
+from bench.stack import cpu_seconds, fake_providers, stack
 from leadflow.client import LeadflowClient
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
@@ -117,14 +117,7 @@ def _cpu_seconds(started: float) -> float:
         for p in psutil.process_iter(["name", "create_time"])
         if p.info["name"] == "postgres" and p.info["create_time"] >= started - 5
     ]
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system
-    return total
+    return cpu_seconds(processes)
 
 
 async def _history(client: Client, workflow_ids: list[str]) -> tuple[int, int]:

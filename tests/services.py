@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -37,7 +40,7 @@ from leadflow.store.tables import Base
 from leadflow.worker import build_send_worker, build_worker
 from leadflow.workflows import search_attributes
 from tests.factories import PLAYBOOKS
-from tests.keys import CONVERTER
+from tests.keys import CONVERTER, TEST_KEYS
 
 SESSION_FOLDERS: list[str] = []  # folders this run's servers keep their data in
 
@@ -185,3 +188,44 @@ class ProvidersUnderTest:
     url: str
     state: FakeState
     config: ProviderConfig
+
+
+def worker_env(
+    dev_env: WorkflowEnvironment,
+    database_url: str,
+    providers: ProvidersUnderTest,
+    queue: str,
+    playbooks: Path,
+    **settings: str,
+) -> dict[str, str]:
+    """The environment of a `leadflow worker` process on the test's services: its queues
+    named after `queue`, the fake providers, the tests' key, and the playbook files it
+    finds leads' playbooks among by digest; `settings` add or override variables."""
+    state = providers.state
+    return {
+        "PATH": os.environ["PATH"],
+        "DATABASE_URL": database_url,
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "TEMPORAL_TASK_QUEUE": queue,
+        "SENDS_TASK_QUEUE": f"{queue}-sends",
+        "TWILIO_ACCOUNT_SID": state.account_sid,
+        "TWILIO_AUTH_TOKEN": state.auth_token,
+        "TWILIO_FROM": "+13125550000",
+        "TWILIO_BASE_URL": providers.url,
+        "SENDGRID_API_KEY": state.sendgrid_key,
+        "SENDGRID_FROM": "team@example.com",
+        "SENDGRID_BASE_URL": providers.url,
+        "ENCRYPTION_KEYS": TEST_KEYS,
+        "PLAYBOOKS_DIR": str(playbooks),
+        **settings,
+    }
+
+
+def worker_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A `leadflow worker` process; the test kills it, pass or fail."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "leadflow", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )

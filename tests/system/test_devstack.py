@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -26,10 +27,27 @@ START_TIMEOUT = 120
 KEY = {"Authorization": f"Bearer {DEV_KEY}"}
 
 
-def _free_port() -> int:
+_TAKEN: set[int] = set()
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    """A free port below the kernel's ephemeral range (32768 up), so no outgoing connection
+    can take it between this check and the stack's (re)start, with the dev server's HTTP
+    port (this one + 1000) free too; never one this session already handed out."""
+    while True:
+        port = random.randrange(20_000, 31_000)
+        if not {port, port + 1000} & _TAKEN and _bindable(port) and _bindable(port + 1000):
+            _TAKEN.update((port, port + 1000))
+            return port
 
 
 class Stack:

@@ -12,11 +12,9 @@ shows the count would catch a send that does not reconcile.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,9 +30,8 @@ from leadflow.playbook.sources import PlaybookFolder
 from leadflow.providers.fake import Failure
 from leadflow.store.tables import OutboxMessage
 from leadflow.workflows.messages import EnsureLead
-from tests.keys import TEST_KEYS
 from tests.places import Place
-from tests.services import ProvidersUnderTest
+from tests.services import ProvidersUnderTest, worker_env, worker_process
 
 LEADS = 50
 # (fault, code, recorded): each stormed lead's phone and email fail this way twice.
@@ -56,43 +53,6 @@ class Lead:
     phone: str
     email: str
     fault: str
-
-
-def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "leadflow", "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def _env(
-    dev_env: WorkflowEnvironment,
-    database_url: str,
-    providers: ProvidersUnderTest,
-    queue: str,
-    playbooks: Path,
-) -> dict[str, str]:
-    state = providers.state
-    return {
-        "PATH": os.environ["PATH"],
-        "DATABASE_URL": database_url,
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TEMPORAL_TASK_QUEUE": queue,
-        "SENDS_TASK_QUEUE": f"{queue}-sends",
-        "SENDS_PER_SECOND": "200",
-        "PROVIDER_LANDING_SECONDS": str(LANDING),
-        "TWILIO_ACCOUNT_SID": state.account_sid,
-        "TWILIO_AUTH_TOKEN": state.auth_token,
-        "TWILIO_FROM": "+13125550000",
-        "TWILIO_BASE_URL": providers.url,
-        "SENDGRID_API_KEY": state.sendgrid_key,
-        "SENDGRID_FROM": "team@example.com",
-        "SENDGRID_BASE_URL": providers.url,
-        "ENCRYPTION_KEYS": TEST_KEYS,
-        "PLAYBOOKS_DIR": str(playbooks),
-    }
 
 
 async def _storm(
@@ -120,7 +80,16 @@ async def _storm(
                 state.failures.append(
                     Failure(to=to, code=code, times=failures, after_send=recorded)
                 )
-    worker = _worker(_env(dev_env, database_url, providers, queue, playbooks))
+    env = worker_env(
+        dev_env,
+        database_url,
+        providers,
+        queue,
+        playbooks,
+        SENDS_PER_SECOND="200",
+        PROVIDER_LANDING_SECONDS=str(LANDING),
+    )
+    worker = worker_process(env)
     try:
         client = LeadflowClient(
             dev_env.client,
@@ -194,17 +163,29 @@ def daytime() -> Place:
     return Place.where_it_is(11)
 
 
-async def test_a_provider_storm_loses_and_duplicates_nothing(
+Storm = Callable[[list[str], int], Awaitable[dict[str, tuple[int, int]]]]
+
+
+@pytest.fixture
+def storm(
     dev_env: WorkflowEnvironment,
     database_url: str,
     db: AsyncEngine,
     providers: ProvidersUnderTest,
     daytime: Place,
     tmp_path: Path,
-) -> None:
+) -> Storm:
+    """Run a storm: a lead per fault named, failing that many times per address."""
+
+    def run(faults: list[str], failures: int) -> Awaitable[dict[str, tuple[int, int]]]:
+        return _storm(dev_env, database_url, db, providers, daytime, tmp_path, faults, failures)
+
+    return run
+
+
+async def test_a_provider_storm_loses_and_duplicates_nothing(storm: Storm) -> None:
     faults = [name for name, _, _ in FAULTS] + ["none"]
-    storm = [faults[i % len(faults)] for i in range(LEADS)]
-    found = await _storm(dev_env, database_url, db, providers, daytime, tmp_path, storm, 2)
+    found = await storm([faults[i % len(faults)] for i in range(LEADS)], 2)
     print(f"\nprovider storm, {LEADS} leads, a text and an email each, 2 failures per address:")
     for fault in faults:
         lost, duplicated = found[fault]
@@ -213,16 +194,10 @@ async def test_a_provider_storm_loses_and_duplicates_nothing(
 
 
 async def test_the_storm_count_catches_a_send_that_does_not_reconcile(
-    dev_env: WorkflowEnvironment,
-    database_url: str,
-    db: AsyncEngine,
-    providers: ProvidersUnderTest,
-    daytime: Place,
-    tmp_path: Path,
+    storm: Storm, providers: ProvidersUnderTest
 ) -> None:
     """The control: a provider whose lookups find nothing makes every recorded failure a
     duplicate, and the count above sees it."""
     providers.state.lookups_find_nothing = True
-    storm = ["500, recorded"] * 4
-    found = await _storm(dev_env, database_url, db, providers, daytime, tmp_path, storm, 1)
+    found = await storm(["500, recorded"] * 4, 1)
     assert found["500, recorded"] == (0, 8)

@@ -8,9 +8,7 @@ one the provider never took, one it took but never answered.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -25,18 +23,8 @@ from leadflow.playbook.sources import PlaybookFolder
 from leadflow.providers.fake import Failure
 from leadflow.store.tables import OutboxMessage
 from leadflow.workflows.messages import EnsureLead
-from tests.keys import TEST_KEYS
 from tests.places import Place
-from tests.services import ProvidersUnderTest
-
-
-def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "leadflow", "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+from tests.services import ProvidersUnderTest, worker_env, worker_process
 
 
 async def _until(check, timeout: float) -> bool:  # type: ignore[no-untyped-def]
@@ -58,40 +46,31 @@ async def test_killed_worker_mid_send_still_sends_each_touch_once(
 ) -> None:
     queue = f"crash-{uuid.uuid4().hex[:8]}"
     state = providers.state
-    env = {
-        "PATH": os.environ["PATH"],
-        "DATABASE_URL": database_url,
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TEMPORAL_TASK_QUEUE": queue,
-        "SENDS_TASK_QUEUE": f"{queue}-sends",
-        "SENDS_PER_SECOND": "100",
-        # The fake lands a hung request after 6 s: a retry looks it up 10 s after it began.
-        "PROVIDER_LANDING_SECONDS": "10",
-        "TWILIO_ACCOUNT_SID": state.account_sid,
-        "TWILIO_AUTH_TOKEN": state.auth_token,
-        "TWILIO_FROM": "+13125550000",
-        "TWILIO_BASE_URL": providers.url,
-        "SENDGRID_API_KEY": state.sendgrid_key,
-        "SENDGRID_FROM": "team@example.com",
-        "SENDGRID_BASE_URL": providers.url,
-        "ENCRYPTION_KEYS": TEST_KEYS,
-        # The worker finds the lead's playbook by its digest among these files.
-        "PLAYBOOKS_DIR": str(place.playbook_folder(tmp_path, "isa")),
-    }
+    playbooks = place.playbook_folder(tmp_path, "isa")
+    # The fake lands a hung request after 6 s: a retry looks it up 10 s after it began.
+    env = worker_env(
+        dev_env,
+        database_url,
+        providers,
+        queue,
+        playbooks,
+        SENDS_PER_SECOND="100",
+        PROVIDER_LANDING_SECONDS="10",
+    )
     never_taken, taken = place.phone(), place.phone()  # where it is calling hours now
     state.hang_seconds = 6
     state.failures += [
         Failure(to=never_taken, code="drop"),
         Failure(to=taken, code="timeout", after_send=True),
     ]
-    first = _worker(env)
+    first = worker_process(env)
     second: subprocess.Popen[bytes] | None = None
     try:
         client = LeadflowClient(
             dev_env.client,
             queue,
             sends_task_queue=f"{queue}-sends",
-            playbooks=PlaybookFolder(place.playbook_folder(tmp_path, "isa")),
+            playbooks=PlaybookFolder(playbooks),
         )
         for phone in (never_taken, taken):
             await client.ensure_lead(
@@ -110,7 +89,7 @@ async def test_killed_worker_mid_send_still_sends_each_touch_once(
         assert await _until(both_held, 30), f"the sends never reached the fake ({place.describe()})"
         first.kill()  # SIGKILL: no shutdown, no acknowledgement
         first.wait()
-        second = _worker(env)
+        second = worker_process(env)
 
         async def all_sent() -> bool:
             async with db.connect() as conn:
