@@ -1,4 +1,4 @@
-"""A provider storm: every lead still gets each touch exactly once.
+"""A provider storm, a worker killed mid-send: every lead still gets each touch exactly once.
 
 A real worker process (`leadflow worker`) on the Temporal dev server, real PostgreSQL, the
 real Twilio and SendGrid SDKs against the fake. Fifty leads each get their intro text and
@@ -6,7 +6,8 @@ email at once; for most of them the provider fails twice in a row, in every way 
 of, each with the message recorded or not: 500, 429, a request that hangs past the SDK's
 timeout and lands late, a connection that hangs and is dropped. The suite prints what was
 lost and duplicated per fault, and a control run, whose provider lookups find nothing,
-shows the count would catch a send that does not reconcile.
+shows the count would catch a send that does not reconcile. Then fifty leads start and
+send while their worker is SIGKILLed three times.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ FAULTS = [
     ("hang, then dropped", "drop", False),
 ]
 HANG = 12.0  # past the SDK's 10 s timeout
+KILL_EVERY = 3.0  # seconds between a worker's restart and its next SIGKILL
 LANDING = 15.0  # the fake lands a hung request after HANG
 
 
@@ -64,9 +66,11 @@ async def _storm(
     tmp_path: Path,
     faults: list[str],
     failures: int,
+    kills: int = 0,
 ) -> dict[str, tuple[int, int]]:
     """Start a lead per fault in `faults` under a worker process, each failing `failures`
-    times per address; wait until every message is settled; lost and duplicated per fault."""
+    times per address, the worker SIGKILLed `kills` times meanwhile (and restarted 1.5 s
+    later); wait until every message is settled; lost and duplicated per fault."""
     queue = f"storm-{uuid.uuid4().hex[:6]}"
     leads = _leads(place, faults, queue)
     playbooks = place.playbook_folder(tmp_path / queue, "isa")
@@ -89,7 +93,17 @@ async def _storm(
         SENDS_PER_SECOND="200",
         PROVIDER_LANDING_SECONDS=str(LANDING),
     )
-    worker = worker_process(env)
+    workers = [worker_process(env)]
+
+    async def chaos() -> None:
+        for _ in range(kills):
+            await asyncio.sleep(KILL_EVERY)
+            workers[-1].kill()  # no shutdown, no acknowledgement
+            workers[-1].wait()
+            await asyncio.sleep(1.5)
+            workers.append(worker_process(env))
+
+    killing = asyncio.create_task(chaos())
     try:
         client = LeadflowClient(
             dev_env.client,
@@ -126,10 +140,14 @@ async def _storm(
             if settled == 2 * len(leads):
                 break
             await asyncio.sleep(0.5)
+        await killing
         await asyncio.sleep(HANG)  # anything still hanging at the fake lands meanwhile
     finally:
-        worker.kill()
-        worker.wait()
+        killing.cancel()
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
     texts = Counter(str(m["to"]) for m in state.messages)
     emails = Counter(str(e["to"]) for e in state.emails)
     found: dict[str, tuple[int, int]] = {}
@@ -163,7 +181,7 @@ def daytime() -> Place:
     return Place.where_it_is(11)
 
 
-Storm = Callable[[list[str], int], Awaitable[dict[str, tuple[int, int]]]]
+Storm = Callable[..., Awaitable[dict[str, tuple[int, int]]]]
 
 
 @pytest.fixture
@@ -177,8 +195,12 @@ def storm(
 ) -> Storm:
     """Run a storm: a lead per fault named, failing that many times per address."""
 
-    def run(faults: list[str], failures: int) -> Awaitable[dict[str, tuple[int, int]]]:
-        return _storm(dev_env, database_url, db, providers, daytime, tmp_path, faults, failures)
+    def run(
+        faults: list[str], failures: int, kills: int = 0
+    ) -> Awaitable[dict[str, tuple[int, int]]]:
+        return _storm(
+            dev_env, database_url, db, providers, daytime, tmp_path, faults, failures, kills
+        )
 
     return run
 
@@ -201,3 +223,17 @@ async def test_the_storm_count_catches_a_send_that_does_not_reconcile(
     providers.state.lookups_find_nothing = True
     found = await storm(["500, recorded"] * 4, 1)
     assert found["500, recorded"] == (0, 8)
+
+
+async def test_a_worker_killed_three_times_mid_send_loses_and_duplicates_nothing(
+    storm: Storm,
+) -> None:
+    """Fifty leads start and send while their worker is SIGKILLed three times, a hang at the
+    provider holding some sends open across each kill."""
+    faults = ["hang, lands late", "none", "none", "none", "none"]
+    found = await storm([faults[i % len(faults)] for i in range(LEADS)], 1, kills=3)
+    print(f"\nworker SIGKILLed 3 times, {LEADS} leads, a text and an email each:")
+    for fault in dict.fromkeys(faults):
+        lost, duplicated = found[fault]
+        print(f"  {fault:<22} lost {lost}  duplicated {duplicated}")
+    assert all(counts == (0, 0) for counts in found.values()), found
