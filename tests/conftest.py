@@ -10,7 +10,8 @@ server alone (the workflow tier's worker keeps its records in memory).
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -49,6 +50,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 TIERS = ("unit", "workflow", "integration", "system")
+_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def report() -> Callable[[str], None]:
+    """Add a line to the run's closing summary (what a fault lost and duplicated, say),
+    which pytest prints even when it captures the tests' output."""
+    return _FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _FIGURES:
+        terminalreporter.section("figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

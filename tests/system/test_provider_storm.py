@@ -205,13 +205,15 @@ def storm(
     return run
 
 
-async def test_a_provider_storm_loses_and_duplicates_nothing(storm: Storm) -> None:
+async def test_a_provider_storm_loses_and_duplicates_nothing(
+    storm: Storm, report: Callable[[str], None]
+) -> None:
     faults = [name for name, _, _ in FAULTS] + ["none"]
     found = await storm([faults[i % len(faults)] for i in range(LEADS)], 2)
-    print(f"\nprovider storm, {LEADS} leads, a text and an email each, 2 failures per address:")
+    report(f"provider storm, {LEADS} leads, a text and an email each, 2 failures per address:")
     for fault in faults:
         lost, duplicated = found[fault]
-        print(f"  {fault:<22} lost {lost}  duplicated {duplicated}")
+        report(f"  {fault:<22} lost {lost}  duplicated {duplicated}")
     assert all(counts == (0, 0) for counts in found.values()), found
 
 
@@ -226,14 +228,14 @@ async def test_the_storm_count_catches_a_send_that_does_not_reconcile(
 
 
 async def test_a_worker_killed_three_times_mid_send_loses_and_duplicates_nothing(
-    storm: Storm,
+    storm: Storm, report: Callable[[str], None]
 ) -> None:
     """Fifty leads start and send while their worker is SIGKILLed three times, a hang at the
     provider holding some sends open across each kill."""
     faults = ["hang, lands late", "none", "none", "none", "none"]
     found = await storm([faults[i % len(faults)] for i in range(LEADS)], 1, kills=3)
-    print(f"\nworker SIGKILLed 3 times, {LEADS} leads, a text and an email each:")
+    report(f"worker SIGKILLed 3 times, {LEADS} leads, a text and an email each:")
     for fault in dict.fromkeys(faults):
         lost, duplicated = found[fault]
-        print(f"  {fault:<22} lost {lost}  duplicated {duplicated}")
+        report(f"  {fault:<22} lost {lost}  duplicated {duplicated}")
     assert all(counts == (0, 0) for counts in found.values()), found
