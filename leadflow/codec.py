@@ -3,8 +3,8 @@
 Workflow and activity inputs and results, signals, updates, queries, the memo and failure
 details all pass through `EncryptionCodec`, so Temporal's history, its database and its
 backups hold no names, phones, emails or message bodies (a None, which has no data, stays
-as it is). Search attributes are indexed by
-the server in plain text and never pass through a codec: they carry ids and statuses only.
+as it is). Search attributes are indexed by the server in plain text and never pass
+through a codec: they carry ids and statuses only.
 
 Each sealed payload names the key that sealed it. `ENCRYPTION_KEYS` lists the keys, the one
 new payloads use first; older keys stay listed for as long as histories sealed with them

@@ -130,18 +130,11 @@ def build_app(state: FakeState) -> Starlette:
         fields = parse_qs((await request.body()).decode())  # form-encoded, like Twilio's
         form = {name: values[0] for name, values in fields.items()}
         failure = state.failure_for(str(form.get("To", "")))
-        state.in_flight += 1
-        try:
-            if (
-                failure is not None
-                and failure.code in ("timeout", "drop")
-                and not (failure.after_send)
-            ):
-                await asyncio.sleep(state.hang_seconds)
-            if failure is not None and failure.code == "drop":  # never reached the provider
+        hangs = failure is not None and failure.code in ("timeout", "drop")
+        if hangs and failure is not None and not failure.after_send:
+            await _held(state)  # a late landing ("timeout") or never ("drop")
+            if failure.code == "drop":
                 return JSONResponse({"code": 20500, "status": 503}, status_code=503)
-        finally:
-            state.in_flight -= 1
         message = {
             "sid": "SM" + secrets.token_hex(16),
             "account_sid": sid,
@@ -154,21 +147,14 @@ def build_app(state: FakeState) -> Starlette:
             "date_created": datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000"),
             "created_at": datetime.now(UTC).isoformat(),
         }
-        if (
-            failure is not None
-            and failure.code not in ("timeout", "drop")
-            and not (failure.after_send)
-        ):
+        if failure is not None and not hangs and not failure.after_send:
             return _twilio_error(failure.code)
         state.messages.append(message)
         if failure is not None and failure.after_send:
-            if failure.code == "timeout":  # taken, then no answer: hang after recording
-                state.in_flight += 1
-                try:
-                    await asyncio.sleep(state.hang_seconds)
-                finally:
-                    state.in_flight -= 1
-            return _twilio_error(failure.code if failure.code != "timeout" else 504)
+            if hangs:  # taken, then no answer
+                await _held(state)
+                return _twilio_error(504)
+            return _twilio_error(failure.code)
         if message["status_callback"]:
             task = asyncio.create_task(_report_status(state, message))
             state.background.add(task)

@@ -103,12 +103,12 @@ class LeadLoop:
         self._sending: set[asyncio.Task[None]] = set()
         self._recorded = not self._is_new
         self._ensure_answered = False
-        self._revision = input.revision
+        self._lean = input.revision >= 1  # see LeadInput.revision
         # From revision 1 the run starts with its search attributes set (by the client, or
         # carried over by continue-as-new; an empty one is left out): only what the loop
         # changes is upserted.
         self._published: dict[str, object] = {}
-        if input.revision >= 1:
+        if self._lean:
             wanted = visibility.search_attributes(self._state)
             self._published = {u.key.name: u.value for u in wanted if not u.value}
             self._published.update(
@@ -157,7 +157,7 @@ class LeadLoop:
                     # would be sealed into every timer of the history).
                     timeout_summary=(
                         None
-                        if self._revision >= 1
+                        if self._lean
                         else describe_next(self._book, self._state) or "next touch"
                     ),
                 )
@@ -236,7 +236,7 @@ class LeadLoop:
                 commands=decision.commands,
                 record=record,
             )
-            in_task = self._revision >= 1 or workflow.patched(LOCAL_STORE_PATCH)
+            in_task = self._lean or workflow.patched(LOCAL_STORE_PATCH)
             if in_task:
                 # In the same workflow task: one marker in history instead of three events and
                 # no round trip through the server. The writes are idempotent upserts, so a
@@ -248,7 +248,7 @@ class LeadLoop:
                     retry_policy=STORE_RETRY,
                     # No summary: it would be sealed into every decision's marker, and the
                     # audit (the query, the store) says what each decision did.
-                    summary=None if self._revision >= 1 else summary(decision.commands),
+                    summary=None if self._lean else summary(decision.commands),
                 )
             else:
                 await workflow.execute_activity_method(
@@ -328,7 +328,7 @@ class LeadLoop:
         new_input = {"carried": self._carry, "ensure": None, "revision": REVISION}
         workflow.continue_as_new(
             input.model_copy(update=new_input),
-            memo=visibility.memo_for(s.lead) if self._revision < 1 else None,
+            memo=visibility.memo_for(s.lead) if not self._lean else None,
         )
 
     def _snapshot(self, *, created: bool = False) -> LeadSnapshot:
