@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
+import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +45,7 @@ from tests.factories import PLAYBOOKS
 from tests.keys import CONVERTER, TEST_KEYS
 
 SESSION_FOLDERS: list[str] = []  # folders this run's servers keep their data in
+_TAKEN: set[int] = set()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -191,7 +194,7 @@ class ProvidersUnderTest:
 
 
 def worker_env(
-    dev_env: WorkflowEnvironment,
+    temporal_address: str,
     database_url: str,
     providers: ProvidersUnderTest,
     queue: str,
@@ -205,7 +208,7 @@ def worker_env(
     return {
         "PATH": os.environ["PATH"],
         "DATABASE_URL": database_url,
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "TEMPORAL_ADDRESS": temporal_address,
         "TEMPORAL_TASK_QUEUE": queue,
         "SENDS_TASK_QUEUE": f"{queue}-sends",
         "TWILIO_ACCOUNT_SID": state.account_sid,
@@ -229,3 +232,23 @@ def worker_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A free port below the kernel's ephemeral range (32768 up), so no outgoing connection
+    can take it between this check and a server's (re)start, with the Temporal dev server's
+    HTTP port (this one + 1000) free too; never one this session already handed out."""
+    while True:
+        port = random.randrange(20_000, 31_000)
+        if not {port, port + 1000} & _TAKEN and _bindable(port) and _bindable(port + 1000):
+            _TAKEN.update((port, port + 1000))
+            return port

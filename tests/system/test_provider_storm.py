@@ -85,7 +85,7 @@ async def _storm(
                     Failure(to=to, code=code, times=failures, after_send=recorded)
                 )
     env = worker_env(
-        dev_env,
+        dev_env.client.service_client.config.target_host,
         database_url,
         providers,
         queue,

@@ -49,7 +49,7 @@ async def test_killed_worker_mid_send_still_sends_each_touch_once(
     playbooks = place.playbook_folder(tmp_path, "isa")
     # The fake lands a hung request after 6 s: a retry looks it up 10 s after it began.
     env = worker_env(
-        dev_env,
+        dev_env.client.service_client.config.target_host,
         database_url,
         providers,
         queue,
