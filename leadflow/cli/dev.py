@@ -33,7 +33,7 @@ from leadflow.engine.state import Member, Party
 from leadflow.errors import ConfigError
 from leadflow.paths import binary, shipped
 from leadflow.playbook.sources import PlaybookFolder
-from leadflow.providers.fake import FakeState
+from leadflow.providers.fake import EventSigner, FakeState
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.db import create_engine, ensure_database, migrate
 from leadflow.temporal import connect, data_converter
@@ -121,17 +121,15 @@ class DevStack:
                 asyncio.run(self._wait_for_temporal())
             fake = FakeState()
             providers = f"http://127.0.0.1:{self.providers_port}"
+            signing_key = secrets.pop("SENDGRID_WEBHOOK_SIGNING_KEY")  # the fake's alone
+            events = f"http://127.0.0.1:{self.api_port}/webhooks/sendgrid/{DEV_ACCOUNT}/events"
             self._spawn(
                 "providers",
                 [
-                    sys.executable,
-                    "-m",
-                    "leadflow",
-                    "fake-providers",
-                    "--port",
-                    str(self.providers_port),
+                    *(sys.executable, "-m", "leadflow", "fake-providers"),
+                    *("--port", str(self.providers_port), "--event-webhook", events),
                 ],
-                dict(os.environ),
+                {**os.environ, "SENDGRID_WEBHOOK_SIGNING_KEY": signing_key},
                 log_name="providers.log",
             )
             env = {
@@ -149,6 +147,7 @@ class DevStack:
                 "DATABASE_URL": database_url,
                 "API_HOST": "127.0.0.1",
                 "API_PORT": str(self.api_port),
+                "SENDGRID_WEBHOOK_PUBLIC_KEY": EventSigner(signing_key).public_key,
                 **secrets,
             }
             with console.status("starting worker and API"):
@@ -176,9 +175,12 @@ class DevStack:
         (readable by its owner only) so a restart opens what it sealed; the environment wins."""
         file = self.data_dir / "secrets.env"
         kept = {k: v for k, v in dotenv_values(file).items() if v} if file.exists() else {}
+        signer = EventSigner(kept.get("SENDGRID_WEBHOOK_SIGNING_KEY"))
         made = {
             "ENCRYPTION_KEYS": kept.get("ENCRYPTION_KEYS") or new_key("dev1"),
             "OPS_TOKEN": kept.get("OPS_TOKEN") or token_urlsafe(24),
+            # The fake signs SendGrid's email events with this; the API checks them.
+            "SENDGRID_WEBHOOK_SIGNING_KEY": signer.private_key,
         }
         if made != kept:
             descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -306,7 +308,7 @@ class DevStack:
             f"Temporal UI  http://localhost:{self.ui_port}",
             f"Temporal     {self.temporal_address}  (temporal workflow list)",
             f"Providers    http://127.0.0.1:{self.providers_port}  (fake Twilio + SendGrid; "
-            "sent: /_control/requests)",
+            "sent: /_control/requests; callbacks and email events signed)",
             f"Codec        http://127.0.0.1:{self.api_port}/codec  (ops: OPS_TOKEN in "
             f"{self.data_dir / 'secrets.env'})",
             f"PostgreSQL   {database_url}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 from collections.abc import Callable
 from functools import wraps
@@ -233,15 +234,33 @@ def new_key(
 
 
 @app.command("fake-providers")
+@fails_in_one_line
 def fake_providers(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8025,
+    event_webhook: Annotated[
+        str | None,
+        typer.Option(help="where to post SendGrid's signed email events (e.g. the API's)"),
+    ] = None,
 ) -> None:
-    """Run the fake Twilio + SendGrid server (what `leadflow dev` points the worker at)."""
+    """Run the fake Twilio + SendGrid server (what `leadflow dev` points the worker at).
+
+    Its email events are signed with SENDGRID_WEBHOOK_SIGNING_KEY (base64 DER, PKCS #8) when
+    set, else with a new key whose public half it prints for SENDGRID_WEBHOOK_PUBLIC_KEY."""
+    from leadflow.providers.fake import EventSigner, FakeState
     from leadflow.providers.serve import running_fake
 
+    signing_key = os.environ.get("SENDGRID_WEBHOOK_SIGNING_KEY") or None
+    try:
+        signer = EventSigner(signing_key)
+    except ValueError as exc:
+        raise ConfigError(f"SENDGRID_WEBHOOK_SIGNING_KEY: {exc}") from None
+    state = FakeState(event_webhook_url=event_webhook, event_signer=signer)
+
     async def serve() -> None:
-        async with running_fake(port) as (url, state):
-            err.print(f"fake providers on {url} (Twilio account {state.account_sid})")
+        async with running_fake(port, state) as (url, state_):
+            err.print(f"fake providers on {url} (Twilio account {state_.account_sid})")
+            if signing_key is None:
+                err.print(f"SendGrid events signed for the public key {signer.public_key}")
             await asyncio.Event().wait()
 
     with contextlib.suppress(KeyboardInterrupt):

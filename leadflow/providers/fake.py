@@ -6,6 +6,12 @@ error code (any in `leadflow.providers.codes`), 429 or a 5xx, or hang for `hang_
 `timeout` lands the message late (recorded when the hang ends, after the SDK gave up),
 `drop` never records it. With `after_send`, the message is recorded first, then the error
 or the hang follows (the provider took it, the sender cannot know).
+
+Like the real services it calls back, signed: Twilio's status callbacks (HMAC with the auth
+token) for each text that names one, and SendGrid's event webhook (ECDSA P-256 over the
+timestamp and body) for each email when `event_webhook_url` is set, `processed` then
+`delivered`. `POST /_control/email-event` posts any other event (a bounce, a spam report)
+the same way.
 """
 
 from __future__ import annotations
@@ -14,12 +20,15 @@ import asyncio
 import base64
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -37,6 +46,50 @@ class Failure:
     after_send: bool = False  # record the message, then fail (an ambiguous failure)
 
 
+class EventSigner:
+    """SendGrid's event webhook signature: ECDSA P-256 over the timestamp and the body. Its
+    keys travel as SendGrid shows them, base64 DER: the private one (PKCS #8) for the
+    fake, the public one (the "verification key") for `SENDGRID_WEBHOOK_PUBLIC_KEY`."""
+
+    def __init__(self, private_key: str | None = None) -> None:
+        if private_key is None:
+            self._key = ec.generate_private_key(ec.SECP256R1())
+            return
+        try:
+            loaded = serialization.load_der_private_key(base64.b64decode(private_key), None)
+        except ValueError as exc:
+            raise ValueError(f"not a base64 DER (PKCS #8) private key ({exc})") from None
+        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+            raise ValueError("not an elliptic-curve (P-256) private key")
+        self._key = loaded
+
+    @property
+    def private_key(self) -> str:
+        der = self._key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        return base64.b64encode(der).decode()
+
+    @property
+    def public_key(self) -> str:
+        der = self._key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return base64.b64encode(der).decode()
+
+    def headers(self, payload: str, stamp: int | None = None) -> dict[str, str]:
+        """The headers SendGrid sends `payload` with, signed at `stamp` (now by default)."""
+        stamp = int(time.time()) if stamp is None else stamp
+        signature = self._key.sign(f"{stamp}{payload}".encode(), ec.ECDSA(hashes.SHA256()))
+        return {
+            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+            "X-Twilio-Email-Event-Webhook-Timestamp": str(stamp),
+            "content-type": "application/json",
+        }
+
+
 @dataclass
 class FakeState:
     account_sid: str = "AC" + "0" * 32
@@ -50,6 +103,9 @@ class FakeState:
     in_flight: int = 0  # sends the fake is holding (a hang in progress)
     lookups_find_nothing: bool = False  # the list and search APIs answer empty (a lagging index)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    event_webhook_url: str | None = None  # where SendGrid's email events go, when set
+    event_signer: EventSigner = field(default_factory=EventSigner)
+    events: list[dict[str, Any]] = field(default_factory=list)  # email events posted, answers
 
     def failure_for(self, to: str) -> Failure | None:
         for failure in self.failures:
@@ -113,6 +169,47 @@ async def _report_status(state: FakeState, message: dict[str, Any]) -> None:
             state.callbacks.append({"sid": message["sid"], "status": status, "error": str(exc)})
 
 
+def _email_event(email: dict[str, Any], kind: str) -> dict[str, Any]:
+    """One SendGrid event about `email`, its custom args at the top level as SendGrid has them."""
+    return {
+        "email": email["to"],
+        "timestamp": int(time.time()),
+        "event": kind,
+        "sg_event_id": secrets.token_urlsafe(16),
+        "sg_message_id": f"{email['msg_id']}.filter0001",
+        **email["payload"].get("custom_args", {}),
+    }
+
+
+async def post_email_events(
+    state: FakeState, url: str, events: list[dict[str, Any]]
+) -> httpx.Response:
+    """Post `events` to `url` as SendGrid's event webhook does: a JSON list, signed."""
+    payload = json.dumps(events)
+    async with httpx.AsyncClient(timeout=10) as client:
+        answer = await client.post(
+            url, content=payload, headers=state.event_signer.headers(payload)
+        )
+    state.events.extend({**event, "answer": answer.status_code} for event in events)
+    return answer
+
+
+async def _report_email(state: FakeState, url: str, email: dict[str, Any]) -> None:
+    """SendGrid's events for an email it took: processed, then delivered."""
+    for kind in ("processed", "delivered"):
+        await asyncio.sleep(0.05)
+        try:
+            await post_email_events(state, url, [_email_event(email, kind)])
+        except httpx.HTTPError as exc:
+            state.events.append({"email": email["to"], "event": kind, "error": str(exc)})
+
+
+def _in_background(state: FakeState, work: Any) -> None:
+    task = asyncio.create_task(work)
+    state.background.add(task)
+    task.add_done_callback(state.background.discard)
+
+
 def build_app(state: FakeState) -> Starlette:
     def authorized(request: Request, sid: str) -> bool:
         header = request.headers.get("authorization", "")
@@ -156,9 +253,7 @@ def build_app(state: FakeState) -> Starlette:
                 return _twilio_error(504)
             return _twilio_error(failure.code)
         if message["status_callback"]:
-            task = asyncio.create_task(_report_status(state, message))
-            state.background.add(task)
-            task.add_done_callback(state.background.discard)
+            _in_background(state, _report_status(state, message))
         return JSONResponse(
             {k: v for k, v in message.items() if k != "created_at"}, status_code=201
         )
@@ -199,12 +294,15 @@ def build_app(state: FakeState) -> Starlette:
         message_id = secrets.token_urlsafe(16)
         if failure is not None and not hangs and not failure.after_send:
             return JSONResponse({"errors": [{"message": "failed"}]}, status_code=int(failure.code))
-        state.emails.append({"msg_id": message_id, "to": to, "payload": payload})
+        email = {"msg_id": message_id, "to": to, "payload": payload}
+        state.emails.append(email)
         if failure is not None and failure.after_send:
             if hangs:  # taken, then no answer
                 await _held(state)
                 return JSONResponse({"errors": [{"message": "timeout"}]}, status_code=504)
             return JSONResponse({"errors": [{"message": "failed"}]}, status_code=int(failure.code))
+        if state.event_webhook_url:
+            _in_background(state, _report_email(state, state.event_webhook_url, email))
         return Response(status_code=202, headers={"X-Message-Id": message_id})
 
     async def search_mail(request: Request) -> Response:
@@ -230,6 +328,19 @@ def build_app(state: FakeState) -> Starlette:
         answer = await _post_signed(state, body["url"], form)
         return JSONResponse({"status": answer.status_code, "body": answer.text})
 
+    async def email_event(request: Request) -> Response:
+        """Post a signed SendGrid event, as SendGrid would: {to, event, url?} (`url` defaults
+        to the event webhook; the event is about the last email to `to`, if any)."""
+        body = await request.json()
+        url = body.get("url") or state.event_webhook_url
+        if not url:
+            return JSONResponse({"error": "no url, and no event webhook configured"}, 400)
+        to = str(body["to"])
+        sent = [e for e in state.emails if e["to"] == to]
+        email = sent[-1] if sent else {"msg_id": secrets.token_urlsafe(16), "to": to, "payload": {}}
+        answer = await post_email_events(state, url, [_email_event(email, str(body["event"]))])
+        return JSONResponse({"status": answer.status_code, "body": answer.text})
+
     async def add_failure(request: Request) -> Response:
         body = await request.json()
         state.failures.append(Failure(**body))
@@ -241,6 +352,7 @@ def build_app(state: FakeState) -> Starlette:
                 "callbacks": state.callbacks,
                 "messages": state.messages,
                 "emails": [{"msg_id": e["msg_id"], "to": e["to"]} for e in state.emails],
+                "email_events": state.events,
             }
         )
 
@@ -252,6 +364,7 @@ def build_app(state: FakeState) -> Starlette:
             Route("/v3/messages", search_mail, methods=["GET"]),
             Route("/_control/failures", add_failure, methods=["POST"]),
             Route("/_control/inbound", inbound, methods=["POST"]),
+            Route("/_control/email-event", email_event, methods=["POST"]),
             Route("/_control/requests", recorded, methods=["GET"]),
         ]
     )

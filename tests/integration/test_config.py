@@ -134,6 +134,14 @@ def test_an_account_id_the_api_would_refuse_is_refused_at_once(database_url: str
     assert result.stdout == ""  # no key printed
 
 
+def test_a_fake_provider_signing_key_that_is_no_key_is_refused_in_one_line() -> None:
+    result = _leadflow(["fake-providers"], {"SENDGRID_WEBHOOK_SIGNING_KEY": "not-a-key"})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("leadflow: error: SENDGRID_WEBHOOK_SIGNING_KEY: ")
+
+
 def test_worker_without_settings_says_what_is_missing(tmp_path: object) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "leadflow", "worker"],

@@ -3,7 +3,6 @@ events. A forged request is refused and nothing is recorded."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import time
@@ -13,8 +12,6 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest_asyncio
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,6 +20,7 @@ from twilio.request_validator import RequestValidator
 
 from leadflow.api.app import create_app
 from leadflow.client import LeadflowClient
+from leadflow.providers.fake import EventSigner
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.tables import OptOut, OutboxMessage
 from tests.factories import api_settings, eventually
@@ -33,12 +31,7 @@ MONDAY = 0
 PUBLIC = "https://leadflow.example.com"
 TOKEN = "twilio-auth-token"
 PHONE, EMAIL = "+13125550111", "pat@example.com"
-SIGNING_KEY = ec.generate_private_key(ec.SECP256R1())
-PUBLIC_KEY = base64.b64encode(
-    SIGNING_KEY.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-).decode()
+SIGNER = EventSigner()  # SendGrid's event webhook key, as the fake provider signs with it
 
 
 @pytest_asyncio.fixture
@@ -48,7 +41,7 @@ async def app(leads: LeadflowClient, db: AsyncEngine) -> FastAPI:
         leads,
         twilio_auth_token=TOKEN,
         public_url=PUBLIC,
-        sendgrid_webhook_public_key=PUBLIC_KEY,
+        sendgrid_webhook_public_key=SIGNER.public_key,
     )
     return create_app(settings, client=leads.temporal, engine=db)
 
@@ -180,13 +173,7 @@ async def test_status_callbacks_only_move_forward(api: httpx.AsyncClient, db: As
 
 def _signed(events: list[dict[str, Any]], stamp: int | None = None) -> tuple[str, dict[str, str]]:
     payload = json.dumps(events)
-    stamp = stamp or int(time.time())
-    signature = SIGNING_KEY.sign(f"{stamp}{payload}".encode(), ec.ECDSA(hashes.SHA256()))
-    return payload, {
-        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
-        "X-Twilio-Email-Event-Webhook-Timestamp": str(stamp),
-        "content-type": "application/json",
-    }
+    return payload, SIGNER.headers(payload, stamp)
 
 
 async def test_sendgrid_bounces_suppress_email_once(
@@ -207,3 +194,11 @@ async def test_sendgrid_bounces_suppress_email_once(
     tampered_headers = dict(headers)
     forged = payload.replace("bounce", "spamreport")
     assert (await api.post(path, content=forged, headers=tampered_headers)).status_code == 403
+    other_key = EventSigner().headers(payload)  # signed, but not with the account's key
+    assert (await api.post(path, content=payload, headers=other_key)).status_code == 403
+
+
+def test_the_event_signer_keeps_its_key_across_a_restart() -> None:
+    """`leadflow dev` keeps the fake's signing key in its secrets file: read back, it signs
+    for the same public key."""
+    assert EventSigner(SIGNER.private_key).public_key == SIGNER.public_key

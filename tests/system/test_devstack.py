@@ -104,11 +104,19 @@ class Stack:
             time.sleep(0.1)
         return []
 
-    def opted_out(self, lead_id: str) -> bool:
+    def email_events(self, to: str) -> list[tuple[object, object]]:
+        for _ in range(100):
+            seen = [e for e in self._requests()["email_events"] if e["email"] == to]
+            if len(seen) >= 2:
+                return [(e["event"], e.get("answer", 0)) for e in seen]
+            time.sleep(0.1)
+        return []
+
+    def opted_out(self, lead_id: str, channel: str = "sms") -> bool:
         url = f"http://127.0.0.1:{self.api}/v1/leads/{lead_id}"
         for _ in range(100):
             audit = httpx.get(url, headers=KEY, timeout=30).json()["audit"]
-            if any(a["reason"].startswith("opted out of sms") for a in audit):
+            if any(a["reason"].startswith(f"opted out of {channel}") for a in audit):
                 return True
             time.sleep(0.1)
         return False
@@ -194,7 +202,17 @@ def test_dev_runs_the_stack_and_resumes_with_the_same_data(stack: Stack, place: 
     texts = stack.texts_to(phone)
     assert len(texts) == 1, place.describe()
     assert stack.callbacks([texts[0]["sid"]]) == [("sent", 204), ("delivered", 204)]
-    # ...and a signed inbound STOP from the lead's phone opts it out.
+    # Its intro email's SendGrid events come back signed (ECDSA) and the API takes them, as
+    # it takes a spam report, which stops email to the lead...
+    assert stack.email_events("wren@example.com") == [("processed", 204), ("delivered", 204)]
+    spam = httpx.post(
+        f"http://127.0.0.1:{stack.providers}/_control/email-event",
+        json={"to": "wren@example.com", "event": "spamreport"},
+        timeout=30,
+    )
+    assert spam.json()["status"] == 204
+    assert stack.opted_out("lead-2", "email")
+    # ...and a signed inbound STOP from the lead's phone opts it out of texts.
     stop = httpx.post(
         f"http://127.0.0.1:{stack.providers}/_control/inbound",
         timeout=30,
