@@ -41,6 +41,7 @@ from leadflow.engine.events import (
 from leadflow.engine.preview import Entry
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState, Member, Party
+from leadflow.models import NUL_REFUSED, nul_at
 from leadflow.playbook.load import PlaybookError
 from leadflow.playbook.schema import Playbook
 from leadflow.playbook.shelf import SHELF
@@ -130,6 +131,7 @@ class LeadflowClient:
         the playbook its request names in the client's playbook source; an existing lead
         keeps the one it has. A lead the playbook refuses is refused before it starts.
         """
+        _refuse_nul(request)
         book = playbook or self.playbook(request.playbook)
         request = request.model_copy(
             update={
@@ -287,6 +289,7 @@ class LeadflowClient:
     ) -> LeadSnapshot:
         # The same request id with another body is another update: the lead refuses it (a
         # repeat with the same body is the same update, answered once).
+        _refuse_nul(arg)
         update_id = f"{update._defn.name}:{request_id}:{fingerprint(arg)[-12:]}"
         async with self._answer_in_time(lead):
             try:
@@ -297,6 +300,7 @@ class LeadflowClient:
                 raise _missing(exc, lead) from None
 
     async def _signal(self, lead: LeadRef, signal: Callable[..., Any], arg: Any) -> None:
+        _refuse_nul(arg)
         async with self._answer_in_time(lead):
             try:
                 await self._handle(lead).signal(signal, arg)
@@ -338,6 +342,14 @@ def _contacts(given: Mapping[str, T | None], check: Callable[[str, T], T]) -> di
         }
     except ValueError as exc:
         raise ChangeRejected(str(exc), "InvalidContact") from None
+
+
+def _refuse_nul(request: object) -> None:
+    """Text the lead would keep must be storable: PostgreSQL refuses NUL in text, and a lead
+    whose notes it refuses could not move on."""
+    where = nul_at(request)
+    if where:
+        raise ChangeRejected(f"{NUL_REFUSED}: at {where}", "InvalidText")
 
 
 def _rejected(exc: WorkflowUpdateFailedError) -> ChangeRejected:

@@ -23,6 +23,32 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def nul_at(value: object, where: str = "") -> str | None:
+    """Where in `value` (nested dicts, lists, models' dumps) a text holds the NUL character,
+    which PostgreSQL cannot store: its path (`parties.borrower.name`), or None."""
+    if isinstance(value, str):
+        return (where or "text") if "\x00" in value else None
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inside = f"{where}.{key}" if where else str(key)
+            if "\x00" in str(key):
+                return inside
+            found = nul_at(item, inside)
+            if found:
+                return found
+    elif isinstance(value, list | tuple | set | frozenset):
+        for i, item in enumerate(value):
+            found = nul_at(item, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
+NUL_REFUSED = "text may not hold the NUL character (\\u0000)"
+
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 """A name a person gives: a milestone, a status, a party's role, a designation..."""
 

@@ -117,7 +117,12 @@ def create_app(
         lifespan=lifespan,
     )
 
-    @app.get("/health", response_model=Health, tags=["ops"])
+    @app.get(
+        "/health",
+        response_model=Health,
+        tags=["ops"],
+        responses={503: {"model": Health, "description": "Temporal or PostgreSQL is down"}},
+    )
     async def health(leads: Leads, database: Database) -> JSONResponse:
         """Whether Temporal and PostgreSQL answer; 503 when either is down."""
         temporal_up, database_up = await asyncio.gather(

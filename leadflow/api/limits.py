@@ -1,4 +1,10 @@
-"""Refuse oversized request bodies at the door (413), before anything reads them whole."""
+"""Refuse oversized request bodies at the door (413), before anything reads them whole.
+
+A declared Content-Length over the limit is refused before the app runs. A body without one
+(chunked) is counted as it arrives: past the limit, the app is told the client went away,
+and whatever it would have answered (FastAPI says 400, "error parsing the body") becomes
+the same 413.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,9 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from leadflow.api.errors import MEDIA_TYPE, Problem, title
+
 MAX_BODY = 256 * 1024
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class BodyLimit:
@@ -27,38 +31,50 @@ class BodyLimit:
             await self._refuse(send)
             return
         seen = 0
-        started = False
+        over = False
+        refused = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge
+                    over = True
+                    return {"type": "http.disconnect"}
             return message
 
         async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+            nonlocal refused
+            if not over:
+                await send(message)
+            elif not refused:  # the app's answer to a body it never got whole
+                refused = True
+                await self._refuse(send)
 
         try:
             await self.app(scope, counted, watched)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+        except Exception:
+            if not over:
+                raise
+        if over and not refused:
+            await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"request body larger than {self.limit // 1024} KiB; send less"}
-        ).encode()
+        problem = Problem(
+            title=title(413),
+            status=413,
+            detail=f"request body larger than {self.limit // 1024} KiB; send less",
+        )
+        body = json.dumps(problem.model_dump(exclude_none=True)).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", MEDIA_TYPE.encode()),
                     (b"content-length", str(len(body)).encode()),
                 ],
             }

@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, Self, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, EmailStr, Field
+from pydantic import BaseModel, BeforeValidator, EmailStr, Field, model_validator
 
 from leadflow.engine.commands import Audit
 from leadflow.engine.contacts import Phone
 from leadflow.engine.preview import Entry
 from leadflow.engine.state import Member, Party
-from leadflow.models import MessageChannel, Name, Strict
+from leadflow.models import NUL_REFUSED, MessageChannel, Name, Strict, nul_at
 from leadflow.store.leads import Note
 from leadflow.workflows.messages import LeadProfile, LeadSnapshot, TimeZone
 
 T = TypeVar("T")
 
 
-class PartyIn(Strict):
+class Input(Strict):
+    """A request body: strict, and refusing text PostgreSQL cannot store."""
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Self:
+        where = nul_at(self)
+        if where:
+            raise ValueError(f"{NUL_REFUSED}: at {where}")
+        return self
+
+
+class PartyIn(Input):
     name: Annotated[str, Field(max_length=200)] | None = None
     phone: Phone | None = None
     email: EmailStr | None = None
@@ -30,7 +41,7 @@ class PartyIn(Strict):
         return Party(**self.model_dump())
 
 
-class MemberIn(Strict):
+class MemberIn(Input):
     id: Annotated[str, Field(min_length=1, max_length=128)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     phone: Phone | None = None
@@ -56,21 +67,21 @@ class LeadIn(LeadProfile):
     designations: dict[Name, Annotated[Member, _checked_at_door(MemberIn)]] = {}
 
 
-class KeyDatesIn(Strict):
+class KeyDatesIn(Input):
     dates: dict[str, date | None]
 
 
-class PartiesIn(Strict):
+class PartiesIn(Input):
     parties: dict[str, PartyIn | None]
 
 
-class DesignationsIn(Strict):
+class DesignationsIn(Input):
     """Each designation gets a member inline, a user id from /v1/users, or null to clear."""
 
     assignments: dict[str, MemberIn | Annotated[str, Field(min_length=1)] | None]
 
 
-class UserIn(Strict):
+class UserIn(Input):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     phone: Phone | None = None
     email: EmailStr | None = None
@@ -81,20 +92,20 @@ class UserOut(UserIn):
     id: str
 
 
-class CampaignIn(Strict):
+class CampaignIn(Input):
     op: str = Field(pattern="^(start|switch|pause|resume|cancel)$")
     campaign: str
     switch_from: str | None = None
     actor: str = "api"
 
 
-class ReplyIn(Strict):
+class ReplyIn(Input):
     channel: MessageChannel = "sms"
     party: Annotated[str, Field(min_length=1, max_length=100)] = "borrower"
     body: Annotated[str, Field(max_length=1600)]
 
 
-class AgentIn(Strict):
+class AgentIn(Input):
     agent: Annotated[str, Field(min_length=1, max_length=200)]
 
 

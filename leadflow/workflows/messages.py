@@ -105,9 +105,10 @@ class FollowUpRequest(Message):
         return FollowUp(id=id, **self.model_dump())
 
 
+REQUEST_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,127}$"
 RequestId = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,127}$"),
+    StringConstraints(pattern=REQUEST_ID),
     Field(description="idempotency key: repeating a request returns the first answer"),
 ]
 

@@ -168,6 +168,9 @@ async def test_a_request_id_reused_for_another_change_is_409(
 
     assert other.status_code == 409
     assert other.json() == {
+        "type": "about:blank",
+        "title": "Conflict",
+        "status": 409,
         "detail": "request_id 'crm-1' was already used for another request; "
         "use a new request_id for a new change",
         "reason": "RequestIdReused",
@@ -299,8 +302,71 @@ async def test_malformed_unknown_and_oversized_requests(
     assert (await api.put("/v1/leads/has space", json={})).status_code == 422
     huge = await api.put(lead_path, json={"first_name": "x" * 300_000})
     assert huge.status_code == 413 and "larger than 256 KiB" in huge.json()["detail"]
+
+    async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: counted as it comes
+        yield b'{"first_name": "'
+        for _ in range(30):
+            yield b"x" * 10_000
+        yield b'"}'
+
+    streamed = await api.put(
+        lead_path, content=chunked(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413 and "larger than 256 KiB" in streamed.json()["detail"]
+    assert (await api.get(lead_path)).status_code == 404  # nothing was created
     bad_cursor = await api.get("/v1/leads", params={"cursor": "nonsense!"})
     assert bad_cursor.status_code == 400
+    assert bad_cursor.json()["detail"] == "cursor is not one this API returned"
+    hott = await api.get("/v1/leads", params={"status": "Hott"})
+    assert hott.status_code == 422
+    assert hott.json()["detail"].startswith("unknown status 'Hott'; the playbook has ")
+    wrong_method = await api.delete(lead_path)
+    assert wrong_method.status_code == 405 and "GET, PUT" in wrong_method.headers["allow"]
+    assert wrong_method.json()["detail"] == f"DELETE is not allowed on {lead_path}; use GET, PUT"
+
+
+async def test_every_error_is_a_problem_document(api: httpx.AsyncClient, lead_path: str) -> None:
+    """RFC 9457: one shape, `application/problem+json`, for every failed request: FastAPI's
+    validation, the lead's refusals, the router's unknown paths, authentication."""
+    invalid = await api.put(lead_path, json={"parties": {"lead": {"phone": "555"}}})
+    assert invalid.status_code == 422
+    assert invalid.headers["content-type"] == "application/problem+json"
+    body = invalid.json()
+    assert (body["type"], body["title"], body["status"]) == (
+        "about:blank",
+        "Unprocessable Content",
+        422,
+    )
+    assert body["detail"].startswith("invalid request: body.parties.lead.phone: '555' is not a")
+    assert body["errors"][0]["loc"] == ["body", "parties", "lead", "phone"]
+    await api.put(lead_path, json=PAT)
+    refused = await api.post(
+        f"{lead_path}/milestone", json={"milestone": "Sold", "status": "Hot", "request_id": "r"}
+    )
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["status"] == 422 and refused.json()["reason"]
+    nowhere = await api.get("/v2/nothing")
+    assert nowhere.status_code == 404
+    assert nowhere.json()["detail"] == "no endpoint at /v2/nothing; see /docs for the API"
+    anonymous = await api.get("/v1/leads", headers={"Authorization": ""})
+    assert anonymous.status_code == 401 and anonymous.json()["title"] == "Unauthorized"
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+
+
+async def test_the_api_document_declares_a_problem_for_every_error(
+    api: httpx.AsyncClient,
+) -> None:
+    document = (await api.get("/openapi.json")).json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            errors = {c: r for c, r in operation["responses"].items() if c[0] in "45"}
+            assert errors, (method, path)
+            for code, response in errors.items():
+                if path == "/health":
+                    continue
+                schema = response["content"]["application/problem+json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Problem"}, (method, path, code)
+    assert "HTTPValidationError" not in document["components"]["schemas"]
 
 
 async def test_unlinked_report_lists_leads_the_playbook_no_longer_allows(
@@ -384,3 +450,20 @@ async def test_a_horizon_as_a_lead_field_and_through_its_endpoint(
         refused = await api.put("/v1/leads/H1/horizon", json=past)
         assert refused.status_code == 422
         assert refused.json()["reason"] == "InvalidHorizon"
+
+
+async def test_text_postgresql_cannot_store_is_refused_at_the_door(
+    api: httpx.AsyncClient, lead_path: str
+) -> None:
+    """NUL (U+0000) fits in JSON but not in PostgreSQL's text: a lead that kept it could
+    write no note again. Every door refuses it, naming where it was."""
+    named = await api.put(lead_path, json={**PAT, "first_name": "Pat\u0000"})
+    assert named.status_code == 422
+    assert named.json()["detail"] == "text may not hold the NUL character (\\u0000): at first_name"
+    agent = await api.post("/v1/queue/next", json={"agent": "ana\u0000"})
+    assert agent.status_code == 422 and "NUL character" in agent.json()["detail"]
+    await api.put(lead_path, json=PAT)
+    note = {"milestone": "Quoted", "request_id": "n-1", "note": "a\u0000b"}
+    refused = await api.post(f"{lead_path}/milestone", json=note)
+    assert refused.status_code == 422 and refused.json()["detail"].endswith("at note")
+    assert (await api.get(lead_path)).json()["history"] == []

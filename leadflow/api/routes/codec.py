@@ -21,9 +21,22 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
 from leadflow.api.deps import AppSettings, Codec
+from leadflow.api.errors import error_responses
 from leadflow.codec import UnknownKey
 
-router = APIRouter(prefix="/codec", tags=["ops"])
+router = APIRouter(
+    prefix="/codec",
+    tags=["ops"],
+    responses=error_responses(
+        400,
+        401,
+        404,
+        413,
+        422,
+        e401="no ops credential, or another",
+        e404="the codec endpoint is off: OPS_TOKEN is not set",
+    ),
+)
 _TOKEN_IN_PATH = re.compile(r"(/codec/ops/)[^/\s]+")
 
 

@@ -7,12 +7,14 @@ Client errors (LeadNotFound, ChangeRejected, LeadUnavailable) become HTTP answer
 from __future__ import annotations
 
 import base64
+import re
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from leadflow.api.deps import Authenticated, Book, Database, Leads, known
+from leadflow.api.errors import error_responses
 from leadflow.api.schemas import (
     CampaignIn,
     DesignationsIn,
@@ -26,11 +28,12 @@ from leadflow.api.schemas import (
 )
 from leadflow.client import Conflict
 from leadflow.engine.events import ReplyReceived
-from leadflow.engine.refs import Identifier
+from leadflow.engine.refs import IDENTIFIER, Identifier
 from leadflow.store import leads, playbooks
 from leadflow.store.leads import LeadSummary
 from leadflow.store.users import member_for
 from leadflow.workflows.messages import (
+    REQUEST_ID,
     CallLog,
     CompleteFollowUp,
     EnsureLead,
@@ -40,7 +43,9 @@ from leadflow.workflows.messages import (
     StateHorizon,
 )
 
-router = APIRouter(prefix="/v1/leads", tags=["leads"])
+router = APIRouter(
+    prefix="/v1/leads", tags=["leads"], responses=error_responses(400, 401, 404, 409, 413, 422, 503)
+)
 
 
 LeadId = Annotated[Identifier, "the lead's id in your CRM"]
@@ -72,7 +77,9 @@ def _changed_elsewhere(lead_id: str, exc: Conflict) -> str:
     response_model=LeadSnapshot,
     responses={
         201: {"model": LeadSnapshot, "description": "the lead was created"},
-        409: {"description": "the lead exists with other facts: the detail names the endpoint"},
+        **error_responses(
+            409, e409="the lead exists with other facts: the detail names the endpoint"
+        ),
     },
 )
 async def ensure_lead(
@@ -104,12 +111,20 @@ async def ensure_lead(
 async def list_leads(
     caller: Authenticated,
     database: Database,
-    status_is: Annotated[str | None, Query(alias="status")] = None,
-    milestone: str | None = None,
+    book: Book,
+    status_is: Annotated[
+        str | None, Query(alias="status", description="one of the playbook's statuses")
+    ] = None,
+    milestone: Annotated[str | None, Query(description="one of the playbook's milestones")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the page before")] = None,
 ) -> Page[LeadSummary]:
-    """The account's leads, newest change first; filter by status or milestone."""
+    """The account's leads, newest change first; filter by status or milestone (a name the
+    playbook does not have is refused, listing the ones it has)."""
+    if status_is is not None:
+        known([status_is], [s.name for s in book.statuses], "status")
+    if milestone is not None:
+        known([milestone], book.milestones, "milestone")
     found = await leads.page(
         database,
         caller.account_id,
@@ -188,10 +203,24 @@ async def state_horizon(
 @router.post("/{lead_id}/follow-ups/{follow_up_id}/complete", response_model=LeadSnapshot)
 async def complete_follow_up(
     lead_id: LeadId,
-    follow_up_id: str,
+    follow_up_id: Annotated[
+        str,
+        Path(
+            min_length=1,
+            max_length=100,
+            pattern=r"^\S(?:.*\S)?$",
+            description="the follow-up's id: the request_id that scheduled it",
+        ),
+    ],
     caller: Authenticated,
     client: Leads,
-    request_id: Annotated[str, Query(min_length=1, max_length=128)],
+    request_id: Annotated[
+        str,
+        Query(
+            pattern=REQUEST_ID,
+            description="idempotency key: repeating a request returns the first answer",
+        ),
+    ],
 ) -> LeadSnapshot:
     return await client.complete_follow_up(
         caller.lead(lead_id), CompleteFollowUp(id=follow_up_id, request_id=request_id)
@@ -280,6 +309,8 @@ def _encode(item: LeadSummary) -> str:
 def _decode(cursor: str) -> tuple[datetime, str]:
     try:
         at, lead_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        if not re.fullmatch(IDENTIFIER, lead_id):
+            raise ValueError(lead_id)
         return datetime.fromisoformat(at), lead_id
     except (ValueError, UnicodeDecodeError):
         raise HTTPException(

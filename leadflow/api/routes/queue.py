@@ -5,11 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Response, status
 
 from leadflow.api.deps import Authenticated, Database
+from leadflow.api.errors import error_responses
 from leadflow.api.schemas import AgentIn
 from leadflow.engine.refs import Identifier
 from leadflow.store.queue import ClaimedCall, claim_next, release
 
-router = APIRouter(prefix="/v1/queue", tags=["queue"])
+router = APIRouter(
+    prefix="/v1/queue",
+    tags=["queue"],
+    responses=error_responses(
+        400, 401, 409, 413, 422, 503, e409="the agent holds no claim on the lead"
+    ),
+)
 
 
 @router.post(

@@ -8,10 +8,14 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from leadflow.api.deps import Authenticated, Book, Database
+from leadflow.api.errors import error_responses
+from leadflow.engine.refs import IDENTIFIER
 from leadflow.store import leads
 from leadflow.store.leads import Unlinked
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(
+    prefix="/v1/reports", tags=["reports"], responses=error_responses(400, 401, 413, 422, 503)
+)
 
 
 class UnlinkedPage(BaseModel):
@@ -26,7 +30,9 @@ async def unlinked(
     database: Database,
     book: Book,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    cursor: str | None = None,
+    cursor: Annotated[
+        str | None, Query(pattern=IDENTIFIER, description="next_cursor of the page before")
+    ] = None,
 ) -> UnlinkedPage:
     """After the links change, the leads whose current combination became invalid."""
     linked = [(m, s) for m, statuses in book.links.items() for s in statuses]

@@ -7,11 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from leadflow.api.deps import Authenticated, Book, Database, known
+from leadflow.api.errors import error_responses
 from leadflow.api.schemas import Page, UserIn, UserOut
-from leadflow.engine.refs import Identifier
+from leadflow.engine.refs import IDENTIFIER, Identifier
 from leadflow.store.users import list_users, save_user
 
-router = APIRouter(prefix="/v1/users", tags=["team"])
+router = APIRouter(
+    prefix="/v1/users", tags=["team"], responses=error_responses(400, 401, 413, 422, 503)
+)
 
 
 @router.put("/{user_id}", response_model=UserOut)
@@ -36,7 +39,9 @@ async def get_users(
     caller: Authenticated,
     database: Database,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: str | None = None,
+    cursor: Annotated[
+        str | None, Query(pattern=IDENTIFIER, description="next_cursor of the page before")
+    ] = None,
 ) -> Page[UserOut]:
     users = await list_users(database, caller.account_id, after=cursor, limit=limit + 1)
     items = [

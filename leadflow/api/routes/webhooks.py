@@ -20,6 +20,7 @@ from sendgrid.helpers.eventwebhook import EventWebhook
 from twilio.request_validator import RequestValidator
 
 from leadflow.api.deps import AppSettings, Database, Leads
+from leadflow.api.errors import error_responses
 from leadflow.client import LeadflowClient, LeadNotFound
 from leadflow.engine import keywords
 from leadflow.engine.channels import TEXTS
@@ -31,7 +32,11 @@ from leadflow.store import leads as lead_records
 from leadflow.store import opt_outs, outbox
 from leadflow.store.webhook_events import first_delivery
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"], include_in_schema=True)
+router = APIRouter(
+    prefix="/webhooks",
+    tags=["webhooks"],
+    responses=error_responses(400, 403, 413, 422, 503, e422="an account id the API refuses"),
+)
 
 OPT_OUT_TYPES: dict[str, Keyword] = {"STOP": "stop", "START": "start", "HELP": "help"}
 SUPPRESSING = {"bounce", "dropped", "spamreport", "unsubscribe", "group_unsubscribe"}
@@ -61,7 +66,9 @@ async def _twilio_form(request: Request, settings: AppSettings) -> dict[str, str
     signature = request.headers.get("X-Twilio-Signature", "")
     if not RequestValidator(token).validate(url, form, signature):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid Twilio signature")
-    return form
+    # Checked as sent; then rid of NUL, which no text we keep may hold: the provider's
+    # message is kept without it rather than refused.
+    return {name: value.replace("\x00", "") for name, value in form.items()}
 
 
 async def _each(
