@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
+from pydantic_core import to_json
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -93,6 +94,7 @@ class Conflict(ChangeRejected):
 
 
 CONFLICTS = ("RequestIdReused", "LeadExists")
+MAX_REQUEST_BYTES = 256 * 1024  # one request to a lead, as JSON
 OptOutChannel = Literal["sms", "email", "call", "all"]
 
 
@@ -131,7 +133,7 @@ class LeadflowClient:
         the playbook its request names in the client's playbook source; an existing lead
         keeps the one it has. A lead the playbook refuses is refused before it starts.
         """
-        _refuse_nul(request)
+        _refuse_unfit(request)
         book = playbook or self.playbook(request.playbook)
         request = request.model_copy(
             update={
@@ -289,7 +291,7 @@ class LeadflowClient:
     ) -> LeadSnapshot:
         # The same request id with another body is another update: the lead refuses it (a
         # repeat with the same body is the same update, answered once).
-        _refuse_nul(arg)
+        _refuse_unfit(arg)
         update_id = f"{update._defn.name}:{request_id}:{fingerprint(arg)[-12:]}"
         async with self._answer_in_time(lead):
             try:
@@ -300,7 +302,7 @@ class LeadflowClient:
                 raise _missing(exc, lead) from None
 
     async def _signal(self, lead: LeadRef, signal: Callable[..., Any], arg: Any) -> None:
-        _refuse_nul(arg)
+        _refuse_unfit(arg)
         async with self._answer_in_time(lead):
             try:
                 await self._handle(lead).signal(signal, arg)
@@ -344,9 +346,18 @@ def _contacts(given: Mapping[str, T | None], check: Callable[[str, T], T]) -> di
         raise ChangeRejected(str(exc), "InvalidContact") from None
 
 
-def _refuse_nul(request: object) -> None:
-    """Text the lead would keep must be storable: PostgreSQL refuses NUL in text, and a lead
-    whose notes it refuses could not move on."""
+def _refuse_unfit(request: object) -> None:
+    """What reaches a lead must fit Temporal and PostgreSQL: at most MAX_REQUEST_BYTES (the
+    API's body limit; Temporal refuses payloads over 2 MB and a lead carries what it is
+    given into its next run), and no NUL in text (PostgreSQL refuses it, and a lead whose
+    notes it refuses could not move on)."""
+    size = len(to_json(request))
+    if size > MAX_REQUEST_BYTES:
+        raise ChangeRejected(
+            f"the request is {size // 1024} KiB; a lead takes at most "
+            f"{MAX_REQUEST_BYTES // 1024} KiB at once",
+            "TooLarge",
+        )
     where = nul_at(request)
     if where:
         raise ChangeRejected(f"{NUL_REFUSED}: at {where}", "InvalidText")

@@ -13,8 +13,9 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadflow.api.errors import MEDIA_TYPE, Problem, title
+from leadflow.client import MAX_REQUEST_BYTES
 
-MAX_BODY = 256 * 1024
+MAX_BODY = MAX_REQUEST_BYTES  # what a lead takes at once, so the two agree
 
 
 class BodyLimit:

@@ -126,3 +126,29 @@ async def test_invalid_combinations_are_rejected_by_the_update_and_nothing_is_wr
     assert rejected.value.kind == reason
     assert await count(db, HistoryNote, request.lead) == 0
     assert (await leads.describe(request.lead)).milestone == "No Milestone"
+
+
+async def test_what_could_not_reach_or_stay_in_a_lead_is_refused_before_it_is_sent(
+    leads: LeadflowClient, db: AsyncEngine
+) -> None:
+    """The Python client holds the API's limits: a request over 256 KiB (Temporal refuses
+    payloads over 2 MB, and a lead carries what it keeps into its next run) or text with NUL
+    (PostgreSQL cannot store it) is refused, and nothing starts or changes."""
+    from leadflow.engine.events import ReplyReceived
+    from leadflow.engine.state import Party
+
+    huge = new_lead(parties={"lead": Party(name="x" * 300_000, phone="+13125550111")})
+    with pytest.raises(ChangeRejected, match=r"the request is 29[0-9] KiB") as refused:
+        await leads.ensure_lead(huge)
+    assert refused.value.kind == "TooLarge"
+    assert await count(db, Lead, huge.lead) == 0
+    request = new_lead()
+    await leads.ensure_lead(request)
+    with pytest.raises(ChangeRejected, match=r"NUL character \(\\u0000\): at note") as nul:
+        await leads.change_milestone(request.lead, change("Quoted", "Requote", note="a\x00b"))
+    assert nul.value.kind == "InvalidText"
+    with pytest.raises(ChangeRejected, match="at body"):
+        await leads.reply_received(
+            request.lead, ReplyReceived(channel="sms", party="lead", body="\x00")
+        )
+    assert await count(db, HistoryNote, request.lead) == 0
