@@ -3,10 +3,10 @@
 A real worker process (`leadflow worker`) on the Temporal dev server, real PostgreSQL, the
 real Twilio and SendGrid SDKs against the fake. Fifty leads each get their intro text and
 email at once; for most of them the provider fails twice in a row, in every way we know
-of, each with the message recorded or not: 500, 429, a request that hangs past the SDK's
-timeout and lands late, a connection that hangs and is dropped. The suite prints what was
-lost and duplicated per fault, and a control run, whose provider lookups find nothing,
-shows the count would catch a send that does not reconcile. Then fifty leads start and
+of, each with the message recorded or not: 500, 429, a request recorded at once whose
+answer hangs past the SDK's timeout, one that hangs and lands late, one that hangs and is
+dropped. The suite prints what was lost and duplicated per fault, and a control run, whose
+provider lookups find nothing, shows the count would catch a send that does not reconcile. Then fifty leads start and
 send while their worker is SIGKILLed three times.
 """
 
@@ -41,6 +41,7 @@ FAULTS = [
     ("500, recorded", 500, True),
     ("429", 429, False),
     ("429, recorded", 429, True),
+    ("hang, recorded", "timeout", True),
     ("hang, lands late", "timeout", False),
     ("hang, then dropped", "drop", False),
 ]
