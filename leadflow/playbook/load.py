@@ -36,15 +36,28 @@ def _too_big(size: int) -> str:
     return f"is {size / 1024:,.0f} KiB; a playbook may be at most {MAX_BYTES // 1024} KiB"
 
 
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> Problem:
+    """Where the YAML broke and why, on one line (PyYAML's own message spans several)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        what = "; ".join(part for part in (exc.context, exc.problem) if part)
+        return f"line {mark.line + 1}", f"not valid YAML: {what} (column {mark.column + 1})"
+    if isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.character, str):
+        line = text.count("\n", 0, exc.position) + 1
+        return (
+            f"line {line}",
+            f"not valid YAML: character U+{ord(exc.character):04X} is not allowed",
+        )
+    return "(yaml)", "not valid YAML: " + " ".join(str(exc).split())
+
+
 def parse_playbook(text: str, source: str = "<playbook>") -> Playbook:
     if (size := len(text.encode())) > MAX_BYTES:
         raise PlaybookError(source, [("(file)", _too_big(size))])
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(yaml)"
-        raise PlaybookError(source, [(where, f"not valid YAML: {exc}")]) from None
+        raise PlaybookError(source, [_yaml_problem(exc, text)]) from None
     except RecursionError:
         raise PlaybookError(source, [("(yaml)", "nested too deeply to be a playbook")]) from None
     if not isinstance(data, dict):

@@ -6,8 +6,8 @@ email at once; for most of them the provider fails twice in a row, in every way 
 of, each with the message recorded or not: 500, 429, a request recorded at once whose
 answer hangs past the SDK's timeout, one that hangs and lands late, one that hangs and is
 dropped. The suite prints what was lost and duplicated per fault, and a control run, whose
-provider lookups find nothing, shows the count would catch a send that does not reconcile. Then fifty leads start and
-send while their worker is SIGKILLed three times.
+provider lookups find nothing, shows the count would catch a send that does not reconcile.
+Then fifty leads start and send while their worker is SIGKILLed three times.
 """
 
 from __future__ import annotations
