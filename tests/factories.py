@@ -69,6 +69,17 @@ def new_lead(account_id: str = "acme", playbook: str = "insurance", **profile: A
     return EnsureLead(lead=lead, **(fields | profile))
 
 
+def isa_lead(lead: LeadRef, playbook: str, zone: str, phone: str, email: str) -> EnsureLead:
+    """A lead on an ISA cadence whose borrower Pat may be texted at `phone` and mailed."""
+    return EnsureLead(
+        lead=lead,
+        playbook=playbook,
+        time_zone=zone,
+        parties={"borrower": Party(name="Pat", phone=phone, email=email, sms_consent=True)},
+        designations={"isa": Member(id="isa-1", name="Ivy Isa")},
+    )
+
+
 def request_id() -> str:
     return uuid.uuid4().hex
 

@@ -34,15 +34,14 @@ from bench.scale import compressed_isa
 from leadflow.cli.dev import DEV_SERVER_TUNING
 from leadflow.client import LeadflowClient
 from leadflow.engine.refs import LeadRef
-from leadflow.engine.state import Member, Party
 from leadflow.paths import binary
 from leadflow.playbook.schema import Playbook
 from leadflow.playbook.sources import PlaybookFolder
 from leadflow.store.db import create_engine, ensure_database, migrate
 from leadflow.store.tables import AuditEntry
 from leadflow.temporal import connect
-from leadflow.workflows.messages import EnsureLead
 from leadflow.workflows.search_attributes import cli_flags
+from tests.factories import isa_lead
 from tests.keys import CONVERTER
 from tests.places import Place
 from tests.services import (
@@ -233,19 +232,12 @@ async def _run(
         await asyncio.gather(
             *(
                 client.ensure_lead(
-                    EnsureLead(
-                        lead=lead,
-                        playbook=book.name,
-                        time_zone="UTC",
-                        parties={
-                            "borrower": Party(
-                                name="Pat",
-                                phone=phones[lead.lead_id],
-                                email=f"{account}-{lead.lead_id}@example.com",
-                                sms_consent=True,
-                            )
-                        },
-                        designations={"isa": Member(id="isa-1", name="Ivy Isa")},
+                    isa_lead(
+                        lead,
+                        book.name,
+                        "UTC",
+                        phones[lead.lead_id],
+                        f"{account}-{lead.lead_id}@example.com",
                     )
                 )
                 for lead in leads
@@ -345,33 +337,25 @@ def _reported(report: Callable[[str], None], title: str, counted: Counted) -> No
         report(f"  {kind:<22} lost {lost}  duplicated {duplicated}")
 
 
-async def test_temporal_stopped_and_restarted_mid_cadence_loses_and_duplicates_nothing(
+@pytest.mark.parametrize("fault", ["Temporal", "PostgreSQL"])
+async def test_a_server_stopped_and_restarted_mid_cadence_loses_and_duplicates_nothing(
+    fault: str,
     temporal: TemporalServer,
     postgres_of_its_own: Postgres,
     providers: ProvidersUnderTest,
     tmp_path: Path,
     report: Callable[[str], None],
 ) -> None:
-    counted = await _run(
-        temporal, postgres_of_its_own, providers, tmp_path, lambda: temporal.restart(down=5.0)
-    )
-    _reported(report, "Temporal stopped for 5 s mid-cadence", counted)
-    assert counted.clean, counted.found
-
-
-async def test_postgres_stopped_and_restarted_mid_cadence_loses_and_duplicates_nothing(
-    temporal: TemporalServer,
-    postgres_of_its_own: Postgres,
-    providers: ProvidersUnderTest,
-    tmp_path: Path,
-    report: Callable[[str], None],
-) -> None:
-    counted = await _run(
-        temporal,
-        postgres_of_its_own,
-        providers,
-        tmp_path,
-        lambda: postgres_of_its_own.restart(down=20.0),
-    )
-    _reported(report, "PostgreSQL stopped (fast) for 20 s mid-cadence", counted)
+    """Temporal stopped (SIGTERM) for 5 s and started again on its file; PostgreSQL stopped
+    (`-m fast`) for 20 s and started again."""
+    restarts = {
+        "Temporal": ("Temporal stopped for 5 s", lambda: temporal.restart(down=5.0)),
+        "PostgreSQL": (
+            "PostgreSQL stopped (fast) for 20 s",
+            lambda: postgres_of_its_own.restart(down=20.0),
+        ),
+    }
+    title, restart = restarts[fault]
+    counted = await _run(temporal, postgres_of_its_own, providers, tmp_path, restart)
+    _reported(report, f"{title} mid-cadence", counted)
     assert counted.clean, counted.found

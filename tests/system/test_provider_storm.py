@@ -26,11 +26,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from leadflow.client import LeadflowClient
 from leadflow.engine.refs import LeadRef
-from leadflow.engine.state import Member, Party
 from leadflow.playbook.sources import PlaybookFolder
 from leadflow.providers.fake import Failure
 from leadflow.store.tables import OutboxMessage
-from leadflow.workflows.messages import EnsureLead
+from tests.factories import isa_lead
 from tests.places import Place
 from tests.services import ProvidersUnderTest, worker_env, worker_process
 
@@ -114,19 +113,7 @@ async def _storm(
         )
         await asyncio.gather(
             *(
-                client.ensure_lead(
-                    EnsureLead(
-                        lead=lead.ref,
-                        playbook="isa",
-                        time_zone=place.zone,
-                        parties={
-                            "borrower": Party(
-                                name="Pat", phone=lead.phone, email=lead.email, sms_consent=True
-                            )
-                        },
-                        designations={"isa": Member(id="isa-1", name="Ivy Isa")},
-                    )
-                )
+                client.ensure_lead(isa_lead(lead.ref, "isa", place.zone, lead.phone, lead.email))
                 for lead in leads
             )
         )
