@@ -2,9 +2,11 @@
 
 Workflow and activity inputs and results, signals, updates, queries, the memo and failure
 details all pass through `EncryptionCodec`, so Temporal's history, its database and its
-backups hold no names, phones, emails or message bodies (a None, which has no data, stays
-as it is). Search attributes are indexed by the server in plain text and never pass
-through a codec: they carry ids and statuses only.
+backups hold no names, phones, emails or message bodies. Two kinds stay as they are: a
+None, which has no data, and a `Public` message (a send's key and provider id, a lead's
+snapshot of statuses and times), which the payload converter marks `json/public` and the
+codec hands every reader back as plain JSON. Search attributes are indexed by the server
+in plain text and never pass through a codec: they carry ids and statuses only.
 
 Each sealed payload names the key that sealed it. `ENCRYPTION_KEYS` lists the keys, the one
 new payloads use first; older keys stay listed for as long as histories sealed with them
@@ -36,6 +38,8 @@ from leadflow.store.key_checks import add_checks, sealed_checks
 SETTING = "ENCRYPTION_KEYS"
 ENCODING = b"binary/encrypted"
 NULL = b"binary/null"  # the encoding of None: no data, left as it is
+PUBLIC = b"json/public"  # JSON of a value with nothing personal in it: left unsealed
+PLAIN = b"json/plain"
 KEY_ID = "encryption-key-id"
 COMPRESSED = "compression"  # in the first format: b"zlib" when compressed before sealing
 _RAW, _ZLIB = b"\x00", b"\x01"  # the first sealed byte: how the rest was packed
@@ -144,8 +148,9 @@ class EncryptionCodec(PayloadCodec):
         return [self.open(p) for p in payloads]
 
     def seal(self, payload: Payload) -> Payload:
-        if not payload.data and payload.metadata.get("encoding") == NULL:
-            return payload  # "nothing" hides nothing; sealing it would cost ~90 bytes a time
+        encoding = payload.metadata.get("encoding")
+        if encoding == PUBLIC or (encoding == NULL and not payload.data):
+            return payload  # nothing personal, or nothing: sealing would cost ~110 bytes
         plain = payload.SerializeToString()
         packed = zlib.compress(plain, 6)
         # One byte ahead of the sealed bytes says how they were packed: metadata is written
@@ -159,7 +164,13 @@ class EncryptionCodec(PayloadCodec):
         )
 
     def open(self, payload: Payload) -> Payload:
-        if payload.metadata.get("encoding") != ENCODING:
+        encoding = payload.metadata.get("encoding")
+        if encoding == PUBLIC:  # plain JSON to every reader (the converters, the Web UI)
+            opened = Payload()
+            opened.CopyFrom(payload)
+            opened.metadata["encoding"] = PLAIN
+            return opened
+        if encoding != ENCODING:
             return payload  # written before encryption was on
         key_id = payload.metadata.get(KEY_ID, b"").decode()
         nonce, sealed = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]

@@ -26,8 +26,9 @@ from temporalio.converter import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from leadflow.codec import PLAYBOOK, Keyring, LeadflowCodec, PlaybookLoader
+from leadflow.codec import PLAYBOOK, PUBLIC, Keyring, LeadflowCodec, PlaybookLoader
 from leadflow.errors import ConfigError
+from leadflow.models import Public
 from leadflow.playbook.shelf import PlaybookRef
 from leadflow.workflows import search_attributes
 
@@ -39,7 +40,8 @@ _ADAPTERS = functools.lru_cache(maxsize=1024)(TypeAdapter)
 
 class _JSON(PydanticJSONPlainPayloadConverter):
     """Pydantic's JSON, marking a value that names its playbook by reference with the
-    playbook's digest, so a worker's codec shelves that playbook before the workflow runs."""
+    playbook's digest, so a worker's codec shelves that playbook before the workflow runs,
+    and a `Public` value as such (`json/public`), so the codec leaves it unsealed."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -51,6 +53,8 @@ class _JSON(PydanticJSONPlainPayloadConverter):
 
     def to_payload(self, value: Any) -> Payload | None:
         payload = super().to_payload(value)
+        if payload is not None and isinstance(value, Public):
+            payload.metadata["encoding"] = PUBLIC  # the codec leaves it unsealed
         ref = getattr(value, "playbook_ref", None)
         if payload is not None and isinstance(ref, PlaybookRef):
             payload.metadata[PLAYBOOK] = ref.digest.encode()

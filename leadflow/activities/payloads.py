@@ -6,17 +6,17 @@ from datetime import datetime
 
 from leadflow.engine.commands import Command
 from leadflow.engine.refs import LeadRef
-from leadflow.models import Message
+from leadflow.models import Message, Public
 
 
-class SendRequest(Message):
+class SendRequest(Public):
     """Send one outbox message (its key: `<workflow id>:<touch key>`)."""
 
-    lead: LeadRef
+    lead: LeadRef | None = None  # given by earlier code; the key names the lead already
     key: str
 
 
-class SendResult(Message):
+class SendResult(Public):
     provider_id: str
     resent: bool = False  # True when an earlier attempt had not reached the provider
 

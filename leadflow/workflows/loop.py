@@ -283,7 +283,7 @@ class LeadLoop:
         try:
             await workflow.execute_activity(
                 "send_message",
-                SendRequest(lead=lead, key=f"{lead.workflow_id}:{message.key}"),
+                SendRequest(key=f"{lead.workflow_id}:{message.key}"),
                 result_type=SendResult,
                 task_queue=self._sender_queues.get(
                     message.sender.sms_from or "", self._sends_queue

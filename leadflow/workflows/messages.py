@@ -26,7 +26,7 @@ from leadflow.engine.events import (
 from leadflow.engine.localtime import check_time_zone
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState, FollowUp, Member, Party
-from leadflow.models import Message, Name, Strict
+from leadflow.models import Message, Name, Public, Strict
 from leadflow.playbook.schema import Playbook
 from leadflow.playbook.shelf import SHELF, PlaybookRef
 
@@ -190,7 +190,7 @@ class CompleteFollowUp(Message):
         return FollowUpCompleted(id=self.id, actor=self.actor)
 
 
-class LeadSnapshot(Message):
+class LeadSnapshot(Public):
     """What callers get back from an update: where the lead stands now."""
 
     workflow_id: str

@@ -125,3 +125,22 @@ def test_access_logs_hide_the_ops_token_in_the_web_uis_codec_path() -> None:
     assert RedactToken().filter(record)
     assert "s3cret-token" not in record.getMessage()
     assert "/codec/ops/***/decode" in record.getMessage()
+
+
+async def test_a_public_message_travels_unsealed_and_reads_as_plain_json() -> None:
+    """A send's key and provider id, a lead's snapshot: nothing personal, so no ~110 bytes of
+    sealing on each; every reader gets it back as plain JSON. A message with a person in it
+    is sealed as before."""
+    from leadflow.activities.payloads import SendResult
+    from leadflow.engine.state import Party
+    from leadflow.temporal import data_converter
+
+    converter = data_converter(Keyring.parse(K1))
+    [public] = await converter.encode([SendResult(provider_id="SM1")])
+    assert public.metadata["encoding"] == b"json/public"
+    assert public.data == b'{"provider_id":"SM1","resent":false}'
+    assert await converter.decode([public], [SendResult]) == [SendResult(provider_id="SM1")]
+    [opened] = await converter.payload_codec.decode([public])  # type: ignore[union-attr]
+    assert opened.metadata["encoding"] == b"json/plain"  # as the Web UI reads it
+    [private] = await converter.encode([Party(name="Pat Lee", phone="+13125550111")])
+    assert private.metadata["encoding"] == ENCODING and b"Pat" not in private.data
