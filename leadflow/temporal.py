@@ -52,9 +52,10 @@ class _JSON(PydanticJSONPlainPayloadConverter):
         self._type_adapter = _ADAPTERS
 
     def to_payload(self, value: Any) -> Payload | None:
+        if isinstance(value, Public):  # left unsealed by the codec, so kept to what differs
+            data = value.__pydantic_serializer__.to_json(value, exclude_defaults=True)
+            return Payload(metadata={"encoding": PUBLIC}, data=data)
         payload = super().to_payload(value)
-        if payload is not None and isinstance(value, Public):
-            payload.metadata["encoding"] = PUBLIC  # the codec leaves it unsealed
         ref = getattr(value, "playbook_ref", None)
         if payload is not None and isinstance(ref, PlaybookRef):
             payload.metadata[PLAYBOOK] = ref.digest.encode()

@@ -138,7 +138,7 @@ async def test_a_public_message_travels_unsealed_and_reads_as_plain_json() -> No
     converter = data_converter(Keyring.parse(K1))
     [public] = await converter.encode([SendResult(provider_id="SM1")])
     assert public.metadata["encoding"] == b"json/public"
-    assert public.data == b'{"provider_id":"SM1","resent":false}'
+    assert public.data == b'{"provider_id":"SM1"}'  # what differs from the defaults
     assert await converter.decode([public], [SendResult]) == [SendResult(provider_id="SM1")]
     [opened] = await converter.payload_codec.decode([public])  # type: ignore[union-attr]
     assert opened.metadata["encoding"] == b"json/plain"  # as the Web UI reads it
