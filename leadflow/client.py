@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
@@ -28,12 +28,13 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from leadflow.engine.commands import Audit, InvalidChange
 from leadflow.engine.contacts import checked_member, checked_party
-from leadflow.engine.decide import initial_state
+from leadflow.engine.decide import decide, initial_state
 from leadflow.engine.events import (
     CampaignChanged,
     DeliveryFailed,
     DesignationsChanged,
     KeyDatesChanged,
+    LeadCreated,
     OptedIn,
     OptedOut,
     PartiesChanged,
@@ -145,12 +146,15 @@ class LeadflowClient:
         # update-with-start a workflow starts even when its update's validator says no.
         try:
             state = initial_state(book, request)
+            # What its first decision will leave it with, so it starts with the search
+            # attributes it keeps (the next touch to the minute) and upserts none at once.
+            state = decide(book, state, LeadCreated(), datetime.now(UTC)).state
         except InvalidChange as exc:
             raise ChangeRejected(str(exc), exc.reason) from None
         start = WithStartWorkflowOperation(
             LeadWorkflow.run,
             LeadInput(
-                ensure=request,
+                # The facts travel once, in the ensure update the run starts with.
                 # By reference: the worker finds it on its shelf, in PostgreSQL or in its
                 # playbook files (here it goes on this process's shelf, for a worker beside).
                 playbook_ref=SHELF.put(book),
@@ -164,7 +168,7 @@ class LeadflowClient:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             # Set at the start, so the workflow upserts only what its decisions change.
             # No memo: the ids are in the workflow id and LeadAccount.
-            search_attributes=start_search_attributes(state),
+            search_attributes=start_search_attributes(state, minutes=True),
             static_summary=f"Lead {request.lead.lead_id} of {request.lead.account_id} "
             f"({book.name} v{book.version})",
         )

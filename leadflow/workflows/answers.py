@@ -36,6 +36,15 @@ def wrong_lead(mine: str, asked: str) -> ApplicationError:
     )
 
 
+def no_facts(workflow_id: str) -> ApplicationError:
+    return ApplicationError(
+        f"{workflow_id} was started without its facts: start a lead with "
+        "LeadflowClient.ensure_lead (update-with-start), which brings them",
+        type="NoFacts",
+        non_retryable=True,
+    )
+
+
 def lead_exists(lead_id: str, changed: list[str]) -> ApplicationError:
     return ApplicationError(
         f"lead {lead_id!r} already exists with other {', '.join(changed)}; "

@@ -54,7 +54,7 @@ class LeadWorkflow:
     @workflow.update
     async def ensure(self, request: EnsureLead) -> LeadSnapshot:
         """Answer update-with-start: once the lead is on record, say where it stands."""
-        return await self._lead.ensure()
+        return await self._lead.ensure(request)
 
     @ensure.validator
     def _check_ensure(self, request: EnsureLead) -> None:

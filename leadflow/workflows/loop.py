@@ -34,6 +34,7 @@ from leadflow.engine.events import (
     TimerFired,
 )
 from leadflow.engine.preview import Entry, project
+from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState
 from leadflow.workflows.messages import (
     REVISION,
@@ -57,6 +58,8 @@ SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10)
 )
 STORE_TIMEOUT = timedelta(seconds=30)
+AWAITED = LeadRef(account_id="awaited", lead_id="awaited")  # a new lead before its facts
+FACTS_WAIT = timedelta(minutes=1)  # a run started without its ensure update ends after this
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 AUDIT_KEPT = 100
 Request = MilestoneChange | CallLog | ScheduleFollowUp | CompleteFollowUp | StateHorizon
@@ -80,23 +83,20 @@ class LeadLoop:
         self._book = input.pinned_playbook()
         self._is_new = input.carried is None
         self._invalid: InvalidChange | None = None
+        # Revision 2: a new lead's facts arrive with the ensure update it starts with.
+        self._awaiting_facts = input.carried is None and input.ensure is None
+        self._facts_by_update = False
         if input.carried is not None:
             self._carry = input.carried
-        else:
-            assert input.ensure is not None  # the input's validator says one or the other
+        elif input.ensure is not None:
             try:
                 state = initial_state(self._book, input.ensure)
             except InvalidChange as exc:  # the ensure update's validator tells the caller
                 self._invalid = exc
-                state = EngineState(
-                    lead=input.ensure.lead,
-                    playbook=self._book.name,
-                    playbook_version=self._book.version,
-                    time_zone="UTC",
-                    milestone="?",
-                    status="?",
-                )
+                state = self._placeholder(input.ensure.lead)
             self._carry = LeadCarry(engine=state)
+        else:  # until its ensure update: a lead of no account (the update brings its ref)
+            self._carry = LeadCarry(engine=self._placeholder(AWAITED))
         self._inbox: deque[Pending] = deque()
         self._sends_queue = input.sends_task_queue
         self._sender_queues = input.sender_queues
@@ -104,12 +104,28 @@ class LeadLoop:
         self._recorded = not self._is_new
         self._ensure_answered = False
         self._lean = input.revision >= 1  # see LeadInput.revision
+        self._minutes = input.revision >= 2  # the next touch published to the minute
         # From revision 1 the run starts with its search attributes set (by the client, or
         # carried over by continue-as-new; an empty one is left out): only what the loop
         # changes is upserted.
         self._published: dict[str, object] = {}
+        if not self._awaiting_facts:
+            self._seed_published()
+
+    def _placeholder(self, lead: LeadRef) -> EngineState:
+        """A lead with no facts yet (or facts the playbook refuses): nothing acts on it."""
+        return EngineState(
+            lead=lead,
+            playbook=self._book.name,
+            playbook_version=self._book.version,
+            time_zone="UTC",
+            milestone="?",
+            status="?",
+        )
+
+    def _seed_published(self) -> None:
         if self._lean:
-            wanted = visibility.search_attributes(self._state)
+            wanted = visibility.search_attributes(self._state, minutes=self._minutes)
             self._published = {u.key.name: u.value for u in wanted if not u.value}
             self._published.update(
                 (pair.key.name, pair.value) for pair in workflow.info().typed_search_attributes
@@ -134,7 +150,13 @@ class LeadLoop:
     async def run(self, input: LeadInput) -> None:
         if self._invalid is not None:
             raise answers.refused(self._invalid)
-        self._publish()
+        if self._awaiting_facts:  # the ensure update's handler ran first when it came
+            try:
+                await workflow.wait_condition(lambda: not self._awaiting_facts, timeout=FACTS_WAIT)
+            except TimeoutError:
+                raise answers.no_facts(workflow.info().workflow_id) from None
+        if not (self._is_new and self._minutes):  # a new lead started as its decision leaves it
+            self._publish()
         if self._is_new:
             s = self._state
             record = LeadRecord(
@@ -168,14 +190,31 @@ class LeadLoop:
             if self._must_continue(input):
                 await self._continue_as_new(input)
 
-    async def ensure(self) -> LeadSnapshot:
-        """Answer update-with-start: once the lead is on record, say where it stands."""
+    async def ensure(self, request: EnsureLead) -> LeadSnapshot:
+        """Answer update-with-start: once the lead is on record, say where it stands. From
+        revision 2 the first ensure brings the new lead's facts (its validator checked
+        them); a later one must agree with them."""
+        if self._awaiting_facts:
+            self._carry = LeadCarry(engine=initial_state(self._book, request))
+            self._seed_published()
+            self._awaiting_facts, self._facts_by_update = False, True
+        elif self._facts_by_update and (changed := request.differences(self._state)):
+            # Another ensure that came with the first, before there were facts to compare.
+            raise answers.lead_exists(request.lead.lead_id, changed)
         await workflow.wait_condition(lambda: self._recorded)
         created = self._is_new and not self._ensure_answered
         self._ensure_answered = True
         return self._snapshot(created=created)
 
     def check_ensure(self, request: EnsureLead) -> None:
+        if self._awaiting_facts:  # the facts the handler will start the lead with
+            if request.lead.workflow_id != workflow.info().workflow_id:
+                raise answers.wrong_lead(workflow.info().workflow_id, request.lead.lead_id)
+            try:
+                initial_state(self._book, request)
+            except InvalidChange as exc:
+                raise answers.refused(exc) from None
+            return
         if request.lead != self._state.lead:
             raise answers.wrong_lead(self._state.lead.lead_id, request.lead.lead_id)
         if self._invalid is not None:  # a new lead the playbook refuses: nothing starts
@@ -337,7 +376,7 @@ class LeadLoop:
     def _publish(self) -> None:
         """Keep search attributes and the current-details lines in step with the lead; only
         the attributes that changed are upserted (each upsert is a command in history)."""
-        wanted = visibility.search_attributes(self._state)
+        wanted = visibility.search_attributes(self._state, minutes=self._minutes)
         changed = [u for u in wanted if self._published.get(u.key.name, ...) != u.value]
         if changed:
             workflow.upsert_search_attributes(changed)

@@ -254,7 +254,7 @@ def fingerprint(request: BaseModel) -> str:
     return f"{type(request).__name__}:{hashlib.sha256(body.encode()).hexdigest()[:32]}"
 
 
-REVISION = 1  # what new runs (a new lead, a continued one) start at; see LeadInput.revision
+REVISION = 2  # what new runs (a new lead, a continued one) start at; see LeadInput.revision
 
 
 class LeadInput(Message):
@@ -274,12 +274,14 @@ class LeadInput(Message):
     sender_queues: dict[str, str] = {}  # sending numbers with a queue (and rate) of their own
     # Which path the run's code takes. 0: runs started before revisions, whose history says
     # by patch markers how they write and send. From 1: decisions written in the workflow
-    # task, sends on, search attributes set at the start: no markers, fewer events.
+    # task, sends on, search attributes set at the start: no markers, fewer events. From 2:
+    # a new lead's facts come once, in the ensure update it starts with (not also in this
+    # input), and it starts with the search attributes its first decision leaves it with.
     revision: int = 0
 
     @model_validator(mode="after")
     def _new_or_carried(self) -> LeadInput:
-        if self.ensure is None and self.carried is None:
+        if self.ensure is None and self.carried is None and self.revision < 2:
             raise ValueError("a new lead needs its ensure request; a carried run its state")
         return self
 

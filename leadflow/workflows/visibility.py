@@ -28,22 +28,30 @@ def memo_for(lead: LeadRef) -> dict[str, Any]:
     return {"account": lead.account_id, "lead": lead.lead_id}
 
 
-def start_search_attributes(s: EngineState) -> TypedSearchAttributes:
-    """The search attributes a new lead starts with: those of its initial state that are not
+def start_search_attributes(s: EngineState, *, minutes: bool = False) -> TypedSearchAttributes:
+    """The search attributes a new lead starts with: those of the state given that are not
     empty (an empty list is as good as none to a query, and the server drops it anyway)."""
     return TypedSearchAttributes(
-        [SearchAttributePair(u.key, u.value) for u in search_attributes(s) if u.value]
+        [
+            SearchAttributePair(u.key, u.value)
+            for u in search_attributes(s, minutes=minutes)
+            if u.value
+        ]
     )
 
 
-def search_attributes(s: EngineState) -> list[SearchAttributeUpdate[Any]]:
-    """Every search attribute as the lead's state says it should be."""
+def search_attributes(s: EngineState, *, minutes: bool = False) -> list[SearchAttributeUpdate[Any]]:
+    """Every search attribute as the lead's state says it should be. With `minutes` (runs
+    of revision 2 on), the next touch's time to the minute: what ops filter by, and what a
+    client that starts the lead a few milliseconds earlier than its first decision can
+    foresee, so the run needs no upsert to correct it."""
+    due = s.next_due.replace(second=0, microsecond=0) if minutes and s.next_due else s.next_due
     return [
         sa.LEAD_ACCOUNT.value_set(s.lead.account_id),
         sa.LEAD_MILESTONE.value_set(s.milestone),
         sa.LEAD_STATUS.value_set(s.status),
         sa.LEAD_CAMPAIGNS.value_set(sorted(s.campaigns)),
-        _set_or_unset(sa.LEAD_NEXT_TOUCH, s.next_due),
+        _set_or_unset(sa.LEAD_NEXT_TOUCH, due),
         _set_or_unset(sa.LEAD_LOAN_PURPOSE, s.loan_purpose),
     ]
 

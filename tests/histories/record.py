@@ -34,9 +34,10 @@ RECORDED = [
 # Bump when recording after a change guarded by `workflow.patched` (or a change of what a
 # history holds: generation 3 is sealed with the tests' key and names its playbook by
 # reference; generation 4 writes each decision in the workflow task, a local activity;
-# generation 5 runs at revision 1: no patch markers, search attributes set at the start);
-# older files stay.
-GENERATION = 5
+# generation 5 runs at revision 1: no patch markers, search attributes set at the start;
+# generation 6 at revision 2: a new lead's facts only in its ensure update, and the search
+# attributes its first decision leaves it with set at the start); older files stay.
+GENERATION = 6
 
 
 async def record(name: str) -> Path:

@@ -16,6 +16,7 @@ from leadflow.engine import localtime
 from leadflow.engine.events import ReplyReceived
 from leadflow.engine.state import Member
 from leadflow.workflows import search_attributes as sa
+from leadflow.workflows.messages import REVISION
 from tests.factories import PLAYBOOKS, TEAM, call, change, eventually, new_lead
 from tests.scenario_support import (
     CHICAGO,
@@ -331,7 +332,7 @@ async def test_two_years_of_low_touch_continue_as_new_with_state_intact(
     assert not started.memo.fields
     [opened] = await time_env.client.data_converter.decode(list(started.input.payloads))
     carried = opened  # the converter reads it as a plain dict
-    assert carried["ensure"] is None and carried["revision"] == 1 and carried["carried"]
+    assert carried["ensure"] is None and carried["revision"] == REVISION and carried["carried"]
     assert "LeadStatus" in started.search_attributes.indexed_fields
     # Processed request ids came along: the first change, repeated, is still a no-op.
     state = await client.describe(request.lead)

@@ -33,6 +33,64 @@ async def test_a_new_lead_with_a_bad_start_is_refused_before_anything_starts(
         await leads.describe(request.lead)
 
 
+async def test_a_new_leads_facts_travel_once_in_its_history(
+    leads: LeadflowClient, time_env: WorkflowEnvironment
+) -> None:
+    """Revision 2: the ensure update the lead starts with carries its facts (sealed), the
+    start's input does not repeat them, and the lead starts with the search attributes its
+    first decision leaves it with (its campaigns, its next touch to the minute)."""
+    request = new_lead(playbook="isa")
+    await leads.ensure_lead(request)
+    handle = time_env.client.get_workflow_handle(request.lead.workflow_id)
+    history = await handle.fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    [opened] = await time_env.client.data_converter.decode(list(started.input.payloads))
+    assert opened["ensure"] is None and opened["revision"] == 2
+    [accepted] = [
+        e.workflow_execution_update_accepted_event_attributes
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    [facts] = await time_env.client.data_converter.decode(
+        list(accepted.accepted_request.input.args.payloads)
+    )
+    assert facts["lead"] == request.lead.model_dump() and facts["first_name"] == "Pat"
+    assert "LeadCampaigns" in started.search_attributes.indexed_fields
+    assert "LeadNextTouch" in started.search_attributes.indexed_fields
+    state = await leads.describe(request.lead)
+    assert (state.first_name, sorted(state.campaigns)) == (
+        "Pat",
+        ["isa_call_campaign", "isa_touches"],
+    )
+    next_touch = (await handle.describe()).typed_search_attributes.get(sa.LEAD_NEXT_TOUCH)
+    assert state.next_due is not None and next_touch == state.next_due.replace(
+        second=0, microsecond=0
+    )
+
+
+async def test_a_run_started_without_its_facts_ends_saying_so(
+    leads: LeadflowClient, time_env: WorkflowEnvironment
+) -> None:
+    """Started by hand (no ensure update), a revision-2 lead has no facts: it waits a minute
+    for them, then fails with a reason rather than run as nobody."""
+    from temporalio.client import WorkflowFailureError
+
+    from leadflow.playbook.shelf import SHELF
+    from leadflow.workflows.lead import LeadWorkflow
+    from leadflow.workflows.messages import LeadInput
+
+    ref = SHELF.put(PLAYBOOKS.get("isa"))
+    handle = await time_env.client.start_workflow(
+        LeadWorkflow.run,
+        LeadInput(playbook_ref=ref, revision=2),
+        id="lead:acme:by-hand",
+        task_queue=leads.task_queue,
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert "was started without its facts" in str(failed.value.cause)
+
+
 async def test_changing_an_unknown_lead_says_which_lead(leads: LeadflowClient) -> None:
     ghost = LeadRef(account_id="acme", lead_id="nobody")
     with pytest.raises(LeadNotFound, match="'nobody' of account 'acme' does not exist"):
