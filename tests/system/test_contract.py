@@ -85,7 +85,7 @@ def served(
 
 
 async def test_the_api_keeps_its_documented_contract(
-    served: str, db: AsyncEngine, report: Callable[[str], None]
+    served: str, db: AsyncEngine, report: Callable[[str], None], tmp_path: Path
 ) -> None:
     url = served
     await ensure_account(db, "contract", "Contract", "isa")
@@ -109,6 +109,7 @@ async def test_the_api_keeps_its_documented_contract(
         capture_output=True,
         text=True,
         timeout=600,
+        cwd=tmp_path,  # where it keeps its cache (.schemathesis/)
         env={**os.environ, "SCHEMATHESIS_HOOKS": "", "COLUMNS": "120"},
     )
     output = run.stdout + run.stderr
