@@ -355,15 +355,16 @@ def _refuse_unfit(request: object) -> None:
     API's body limit; Temporal refuses payloads over 2 MB and a lead carries what it is
     given into its next run), and no NUL in text (PostgreSQL refuses it, and a lead whose
     notes it refuses could not move on)."""
-    size = len(to_json(request))
+    data = to_json(request)
+    size = len(data)
     if size > MAX_REQUEST_BYTES:
         raise ChangeRejected(
             f"the request is {size // 1024} KiB; a lead takes at most "
             f"{MAX_REQUEST_BYTES // 1024} KiB at once",
             "TooLarge",
         )
-    where = nul_at(request)
-    if where:
+    # JSON escapes NUL as \u0000: only then is the request walked to say where it is.
+    if b"\\u0000" in data and (where := nul_at(request)):
         raise ChangeRejected(f"{NUL_REFUSED}: at {where}", "InvalidText")
 
 

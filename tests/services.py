@@ -128,6 +128,13 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+@pytest.fixture
+def dev_address(dev_env: WorkflowEnvironment) -> str:
+    """Where the session's dev server listens, for a process of the test's own."""
+    target: str = dev_env.client.service_client.config.target_host
+    return target
+
+
 def _worker(client: Client, engine: AsyncEngine) -> tuple[Worker, str]:
     queue = f"test-{uuid.uuid4().hex[:12]}"
     return build_worker(client, engine, queue), queue

@@ -22,7 +22,6 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.testing import WorkflowEnvironment
 
 from leadflow.store.accounts import ensure_account, new_api_key
 from tests.places import Place
@@ -35,7 +34,7 @@ SEED = 20261129
 
 @pytest.fixture
 def served(
-    dev_env: WorkflowEnvironment,
+    dev_address: str,
     database_url: str,
     providers: ProvidersUnderTest,
     tmp_path: Path,
@@ -45,7 +44,7 @@ def served(
     playbooks = Place.where_it_is(12).playbook_folder(tmp_path / "playbooks", "isa")
     port = free_port()
     env = worker_env(
-        dev_env.client.service_client.config.target_host,
+        dev_address,
         database_url,
         providers,
         queue,

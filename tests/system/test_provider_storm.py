@@ -13,6 +13,7 @@ Then fifty leads start and send while their worker is SIGKILLed three times.
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -59,6 +60,7 @@ class Lead:
 
 async def _storm(
     dev_env: WorkflowEnvironment,
+    dev_address: str,
     database_url: str,
     db: AsyncEngine,
     providers: ProvidersUnderTest,
@@ -85,7 +87,7 @@ async def _storm(
                     Failure(to=to, code=code, times=failures, after_send=recorded)
                 )
     env = worker_env(
-        dev_env.client.service_client.config.target_host,
+        dev_address,
         database_url,
         providers,
         queue,
@@ -175,22 +177,18 @@ Storm = Callable[..., Awaitable[dict[str, tuple[int, int]]]]
 @pytest.fixture
 def storm(
     dev_env: WorkflowEnvironment,
+    dev_address: str,
     database_url: str,
     db: AsyncEngine,
     providers: ProvidersUnderTest,
     daytime: Place,
     tmp_path: Path,
 ) -> Storm:
-    """Run a storm: a lead per fault named, failing that many times per address."""
-
-    def run(
-        faults: list[str], failures: int, kills: int = 0
-    ) -> Awaitable[dict[str, tuple[int, int]]]:
-        return _storm(
-            dev_env, database_url, db, providers, daytime, tmp_path, faults, failures, kills
-        )
-
-    return run
+    """Run a storm: `storm(faults, failures, kills=0)`, a lead per fault named, failing that
+    many times per address."""
+    return functools.partial(
+        _storm, dev_env, dev_address, database_url, db, providers, daytime, tmp_path
+    )
 
 
 async def test_a_provider_storm_loses_and_duplicates_nothing(

@@ -38,6 +38,7 @@ async def _until(check, timeout: float) -> bool:  # type: ignore[no-untyped-def]
 
 async def test_killed_worker_mid_send_still_sends_each_touch_once(
     dev_env: WorkflowEnvironment,
+    dev_address: str,
     database_url: str,
     db: AsyncEngine,
     providers: ProvidersUnderTest,
@@ -49,7 +50,7 @@ async def test_killed_worker_mid_send_still_sends_each_touch_once(
     playbooks = place.playbook_folder(tmp_path, "isa")
     # The fake lands a hung request after 6 s: a retry looks it up 10 s after it began.
     env = worker_env(
-        dev_env.client.service_client.config.target_host,
+        dev_address,
         database_url,
         providers,
         queue,
