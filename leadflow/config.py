@@ -16,6 +16,10 @@ from leadflow.errors import ConfigError
 from leadflow.providers.clients import LANDING_SECONDS, TIMEOUT, ProviderConfig
 
 S = TypeVar("S", bound="DatabaseSettings")
+# `leadflow dev` writes the settings of the stack it runs here, for commands run beside it.
+DEV_ENV = ".leadflow/dev.env"
+DEV_ENV_SETS = ("DATABASE_URL", "TEMPORAL_ADDRESS")
+DEV_ENV_HINT = f"beside `make dev`: set -a; . {DEV_ENV}; set +a"
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 
 
@@ -47,6 +51,31 @@ class DatabaseSettings(BaseSettings):
     def database(self) -> URL:
         """The database URL bound to the asyncpg driver whatever scheme the user wrote."""
         return make_url(self.database_url).set(drivername="postgresql+asyncpg")
+
+
+# What the send worker cannot start without.
+PROVIDER_SETTINGS = (
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_FROM",
+    "SENDGRID_API_KEY",
+    "SENDGRID_FROM",
+)
+# Every setting each process needs to do all of its work (beyond those with defaults).
+# docker-compose.yml is checked against this.
+REQUIRED = {
+    "migrate": ("DATABASE_URL",),
+    "worker": ("DATABASE_URL", "TEMPORAL_ADDRESS", "ENCRYPTION_KEYS", *PROVIDER_SETTINGS),
+    "api": (
+        "DATABASE_URL",
+        "TEMPORAL_ADDRESS",
+        "ENCRYPTION_KEYS",
+        "TWILIO_AUTH_TOKEN",  # checks Twilio's webhook signatures
+        "PUBLIC_URL",  # the URL those signatures cover
+        "SENDGRID_WEBHOOK_PUBLIC_KEY",  # checks SendGrid's event webhook
+        "OPS_TOKEN",  # opens the codec endpoint to ops
+    ),
+}
 
 
 class Settings(DatabaseSettings):
@@ -97,14 +126,7 @@ class Settings(DatabaseSettings):
 
     def providers(self) -> ProviderConfig:
         """The provider settings the send worker needs; a missing one is a ConfigError."""
-        needed = {
-            "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
-            "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
-            "TWILIO_FROM": self.twilio_from,
-            "SENDGRID_API_KEY": self.sendgrid_api_key,
-            "SENDGRID_FROM": self.sendgrid_from,
-        }
-        missing = [name for name, value in needed.items() if not value]
+        missing = [name for name in PROVIDER_SETTINGS if not getattr(self, name.lower())]
         if missing:
             raise ConfigError(f"{missing[0]} is not set (the worker sends texts and emails)")
         assert self.twilio_auth_token is not None and self.sendgrid_api_key is not None
@@ -148,6 +170,7 @@ def load_settings(kind: type[DatabaseSettings] = Settings, **overrides: Any) -> 
         first = exc.errors()[0]
         variable = str(first["loc"][0]).upper() if first["loc"] else "configuration"
         if first["type"] == "missing":
-            raise ConfigError(f"{variable} is not set") from None
+            hint = f" ({DEV_ENV_HINT})" if variable in DEV_ENV_SETS else ""
+            raise ConfigError(f"{variable} is not set{hint}") from None
         message = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"{variable} is invalid: {message}") from None

@@ -5,9 +5,11 @@ Imports nothing from leadflow, so any layer may use it.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Literal
+from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 
 class Strict(BaseModel):
@@ -60,3 +62,18 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 Channel = Literal["sms", "mms", "email", "call"]
 MessageChannel = Literal["sms", "mms", "email"]
+
+
+@cache
+def _iana_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def check_time_zone(name: str) -> str:
+    """The name, if it is an IANA time zone (from tzdata); ValueError saying what to use if not."""
+    if name not in _iana_names():
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as America/Chicago")
+    return name
+
+
+TimeZone = Annotated[str, AfterValidator(check_time_zone)]

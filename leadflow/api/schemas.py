@@ -11,9 +11,9 @@ from leadflow.engine.commands import Audit
 from leadflow.engine.contacts import Phone
 from leadflow.engine.preview import Entry
 from leadflow.engine.state import Member, Party
-from leadflow.models import NUL_REFUSED, MessageChannel, Name, Strict, nul_at
+from leadflow.models import NUL_REFUSED, MessageChannel, Name, Strict, TimeZone, nul_at
 from leadflow.store.leads import Note
-from leadflow.workflows.messages import LeadProfile, LeadSnapshot, TimeZone
+from leadflow.workflows.messages import LeadProfile, LeadSnapshot
 
 T = TypeVar("T")
 

@@ -150,6 +150,7 @@ class DevStack:
                 "SENDGRID_WEBHOOK_PUBLIC_KEY": EventSigner(signing_key).public_key,
                 **secrets,
             }
+            self._write_dev_env(env)
             with console.status("starting worker and API"):
                 self._spawn("worker", [sys.executable, "-m", "leadflow", "worker"], env)
                 self._spawn("api", [sys.executable, "-m", "leadflow", "api"], env)
@@ -169,6 +170,16 @@ class DevStack:
                     postgres.cleanup()
             for log in self._logs:
                 log.close()
+
+    def _write_dev_env(self, env: dict[str, str]) -> None:
+        """Where this stack's database and Temporal are, for leadflow commands run beside
+        it (`leadflow account`, `leadflow migrate`): `set -a; . .leadflow/dev.env; set +a`."""
+        shared = ("DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE")
+        lines = [f"{name}={env[name]}\n" for name in shared]
+        (self.data_dir / "dev.env").write_text(
+            "# The settings of the stack `leadflow dev` runs here (rewritten at each start).\n"
+            + "".join(lines)
+        )
 
     def _secrets(self) -> dict[str, str]:
         """The stack's encryption key and ops credential: made once, kept in the data folder
@@ -312,6 +323,7 @@ class DevStack:
             f"Codec        http://127.0.0.1:{self.api_port}/codec  (ops: OPS_TOKEN in "
             f"{self.data_dir / 'secrets.env'})",
             f"PostgreSQL   {database_url}",
+            f"CLI env      set -a; . {self.data_dir / 'dev.env'}; set +a  (leadflow account ...)",
             f"Data         {self.data_dir}",
         ]
         if self.demo:

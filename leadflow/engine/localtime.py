@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 
 @cache
@@ -75,15 +75,3 @@ def known_zone(name: str) -> bool:
     except (KeyError, ValueError):
         return False
     return True
-
-
-@cache
-def _iana_names() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-def check_time_zone(name: str) -> str:
-    """The name, if it is an IANA time zone (from tzdata); ValueError saying what to use if not."""
-    if name not in _iana_names():
-        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as America/Chicago")
-    return name

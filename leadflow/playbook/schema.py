@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from leadflow.models import Channel, Message, Name
+from leadflow.models import Channel, Message, Name, TimeZone
 from leadflow.playbook.durations import Duration
 
 QueueLabel = Literal["CallASAP", "Redial", "Callback", "Scheduled", "FollowUp", "SetCallback"]
@@ -245,7 +245,7 @@ class Defaults(Message):
     milestone: Name
     status: Name
     sender: Sender  # when an action names no share_from
-    time_zone: str = "America/Chicago"
+    time_zone: TimeZone = "America/Chicago"
 
 
 class User(Message):

@@ -7,7 +7,6 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     Field,
@@ -23,14 +22,11 @@ from leadflow.engine.events import (
     HorizonStated,
     StatusChanged,
 )
-from leadflow.engine.localtime import check_time_zone
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState, FollowUp, Member, Party
-from leadflow.models import Message, Name, Public, Strict
+from leadflow.models import Message, Name, Public, Strict, TimeZone
 from leadflow.playbook.schema import Playbook
 from leadflow.playbook.shelf import SHELF, PlaybookRef
-
-TimeZone = Annotated[str, AfterValidator(check_time_zone)]
 
 # Processed request ids kept for de-duplication across continue-as-new; older ones age out.
 REMEMBERED_REQUESTS = 512

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from leadflow.codec import Keyring, new_key
-from leadflow.config import DatabaseSettings, Settings, load_settings
+from leadflow.config import DEV_ENV_HINT, DatabaseSettings, Settings, load_settings
 from leadflow.errors import ConfigError
 from tests.keys import TEST_KEYS
 
@@ -33,8 +33,8 @@ def _closed_port() -> int:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({}, "DATABASE_URL is not set"),
-        ({"DATABASE_URL": "postgresql://u@h/db"}, "TEMPORAL_ADDRESS is not set"),
+        ({}, f"DATABASE_URL is not set ({DEV_ENV_HINT})"),
+        ({"DATABASE_URL": "postgresql://u@h/db"}, f"TEMPORAL_ADDRESS is not set ({DEV_ENV_HINT})"),
         (
             {"DATABASE_URL": "mysql://u@h/db", "TEMPORAL_ADDRESS": "h:7233"},
             "DATABASE_URL is invalid: expected a postgresql:// URL, got scheme 'mysql'",
@@ -151,7 +151,7 @@ def test_worker_without_settings_says_what_is_missing(tmp_path: object) -> None:
         timeout=60,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == "leadflow: error: DATABASE_URL is not set"
+    assert result.stderr.strip() == f"leadflow: error: DATABASE_URL is not set ({DEV_ENV_HINT})"
 
 
 def test_worker_without_provider_credentials_says_which() -> None:

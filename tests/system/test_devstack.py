@@ -174,6 +174,16 @@ def test_dev_runs_the_stack_and_resumes_with_the_same_data(stack: Stack, place: 
     ui_settings = httpx.get(f"http://127.0.0.1:{stack.ui}/api/v1/settings", timeout=5).json()
     assert ui_settings["Codec"]["Endpoint"] == codec
     assert httpx.post(f"{codec}/decode", json={"payloads": []}, timeout=5).status_code == 200
+    # Commands run beside the stack find it through the file it writes.
+    beside = subprocess.run(
+        [sys.executable, "-m", "leadflow", "account", "acme", "--playbook", "isa"],
+        env={"PATH": os.environ["PATH"], **dotenv_values(stack.data_dir / "dev.env")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert beside.returncode == 0, beside.stderr
+    assert beside.stdout.strip().startswith("lf_"), beside.stdout
     first = stack.workflows()
     assert [w["execution"]["workflowId"] for w in first] == ["lead:demo:lead-1"]  # type: ignore[index]
     changed = httpx.post(

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from sqlalchemy.engine import make_url
+
+from leadflow.cli.dev import DEV_SERVER_TUNING
+from leadflow.codec import new_key
+from leadflow.config import REQUIRED, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +39,9 @@ def _depends(service: dict[str, Any]) -> dict[str, str]:
 def test_the_whole_topology_is_there(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) == {
         "postgresql",
+        "temporal-schema",
         "temporal",
+        "temporal-namespace",
         "temporal-ui",
         "migrate",
         "worker",
@@ -49,14 +57,67 @@ def test_every_dependency_names_a_service(compose: dict[str, Any]) -> None:
 
 
 def test_temporal_persists_to_the_postgresql_service(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    database = services["postgresql"]["environment"]
+    for name in ("temporal-schema", "temporal"):
+        env = services[name]["environment"]
+        assert (env["DB"], env["POSTGRES_SEEDS"]) == ("postgres12", "postgresql")
+        assert env["POSTGRES_USER"] == database["POSTGRES_USER"]
+        assert env["POSTGRES_PWD"] == database["POSTGRES_PASSWORD"]
+    assert (
+        services["temporal-schema"]["environment"]["SQL_PASSWORD"] == database["POSTGRES_PASSWORD"]
+    )
+    assert _depends(services["temporal-schema"]) == {"postgresql": "service_healthy"}
+    assert _depends(services["temporal"]) == {"temporal-schema": "service_completed_successfully"}
+    assert _depends(services["temporal-namespace"]) == {"temporal": "service_healthy"}
+    assert "healthcheck" in services["temporal"]
+    assert _published(services["temporal"]) == {7233: 7233}
+
+
+def test_temporal_runs_from_the_images_temporal_maintains(compose: dict[str, Any]) -> None:
+    images = {
+        name: service["image"].split(":")
+        for name, service in compose["services"].items()
+        if service.get("image", "").startswith("temporalio/")
+    }
+    assert {repo for repo, _ in images.values()} == {
+        "temporalio/server",
+        "temporalio/admin-tools",
+        "temporalio/ui",
+    }  # not the deprecated temporalio/auto-setup
+    # The tools that set the schema up are the server's own version.
+    server = images["temporal"][1]
+    assert images["temporal-schema"][1] == images["temporal-namespace"][1] == server
+
+
+@pytest.mark.parametrize("name", ["temporal-schema", "temporal-namespace"])
+def test_temporal_setup_runs_a_script_the_repository_ships(
+    compose: dict[str, Any], name: str
+) -> None:
+    service = compose["services"][name]
+    mounts = dict(volume.rsplit(":", 1)[0].split(":") for volume in service["volumes"])
+    script = service["command"][-1]
+    folder = next(inside for inside in mounts.values() if script.startswith(inside + "/"))
+    host = next(h for h, inside in mounts.items() if inside == folder)
+    shipped = ROOT / host / script.removeprefix(folder + "/")
+    assert shipped.is_file(), f"{name} runs {script}, which {shipped} should be"
+    assert shipped.read_text().startswith("#!/bin/sh\n")
+
+
+def test_the_server_polls_its_queues_as_fast_as_the_dev_server(compose: dict[str, Any]) -> None:
     temporal = compose["services"]["temporal"]
-    database = compose["services"]["postgresql"]["environment"]
-    assert temporal["image"].startswith("temporalio/auto-setup:")
-    assert temporal["environment"]["POSTGRES_SEEDS"] == "postgresql"
-    assert temporal["environment"]["POSTGRES_USER"] == database["POSTGRES_USER"]
-    assert temporal["environment"]["POSTGRES_PWD"] == database["POSTGRES_PASSWORD"]
-    assert _depends(temporal) == {"postgresql": "service_healthy"}
-    assert _published(temporal) == {7233: 7233}
+    inside = temporal["environment"]["DYNAMIC_CONFIG_FILE_PATH"]
+    host = next(
+        v.split(":")[0] for v in temporal["volumes"] if v.split(":")[1].endswith("/" + inside)
+    )
+    values = {
+        key: entries[0]["value"]
+        for key, entries in yaml.safe_load((ROOT / host).read_text()).items()
+    }
+    tuned = dict(
+        flag.removeprefix("--dynamic-config-value=").split("=") for flag in DEV_SERVER_TUNING
+    )
+    assert {key: str(value) for key, value in values.items()} == tuned
 
 
 def test_ui_reaches_the_temporal_frontend(compose: dict[str, Any]) -> None:
@@ -80,7 +141,7 @@ def test_leadflow_services_point_at_the_right_places(compose: dict[str, Any], na
     if name != "migrate":
         assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
         assert _depends(service) == {
-            "temporal": "service_started",
+            "temporal-namespace": "service_completed_successfully",
             "migrate": "service_completed_successfully",
         }
 
@@ -115,3 +176,59 @@ def test_leadflow_seals_payloads_and_the_ui_opens_them_through_the_api(
     ui_origin = f"http://localhost:{next(iter(_published(ui)))}"
     origins = compose["services"]["api"]["environment"]["CODEC_ORIGINS"]
     assert ui_origin in origins
+
+
+USER_SETTINGS = {  # what a user provides in .env for the settings compose requires
+    "ENCRYPTION_KEYS": new_key("k1"),
+    "TWILIO_ACCOUNT_SID": "AC0123",
+    "TWILIO_AUTH_TOKEN": "secret",
+    "TWILIO_FROM": "+13125550000",
+    "SENDGRID_API_KEY": "SG.secret",
+    "SENDGRID_FROM": "team@example.com",
+    "SENDGRID_WEBHOOK_PUBLIC_KEY": "MFkw...",
+}
+_VARIABLE = re.compile(r"\$\{(\w+)(?:(:\?|:-)([^}]*))?\}")
+
+
+def _interpolated(value: object, given: dict[str, str]) -> str:
+    """Compose's ${NAME}, ${NAME:-default} and ${NAME:?error} against `given`."""
+
+    def one(match: re.Match[str]) -> str:
+        name, kind, rest = match.groups()
+        if given.get(name):
+            return given[name]
+        if kind == ":?":
+            raise LookupError(f"{name}: {rest}")
+        return rest if kind == ":-" else ""
+
+    return _VARIABLE.sub(one, str(value))
+
+
+@pytest.mark.parametrize("name", ["migrate", "worker", "api"])
+def test_every_setting_a_service_requires_is_provided(
+    compose: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = compose["services"][name]
+    role = service["command"][0]
+    env = {
+        key: _interpolated(value, USER_SETTINGS) for key, value in service["environment"].items()
+    }
+    missing = [setting for setting in REQUIRED[role] if setting not in env]
+    assert not missing, f"{name} ({role}) needs {missing}, which compose does not pass"
+    # Those the user must give are required (compose refuses to start without them, with
+    # a message), never silently empty; OPS_TOKEN alone may be empty (the codec is off).
+    for setting in REQUIRED[role]:
+        if setting == "OPS_TOKEN":
+            continue
+        with (
+            pytest.raises(LookupError, match=setting) if setting in USER_SETTINGS else nullcontext()
+        ):
+            _interpolated(service["environment"][setting], {})
+    for key, value in env.items():  # read as the process reads them: from its environment
+        monkeypatch.setenv(key, value)
+    settings = load_settings()
+    settings.keyring()
+    if role == "worker":
+        settings.providers()
+    else:
+        assert settings.public_url

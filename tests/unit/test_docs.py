@@ -8,6 +8,10 @@ import importlib
 import re
 from pathlib import Path
 
+from leadflow.api.app import create_app
+from leadflow.client import LeadflowClient
+from leadflow.config import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 CITED = re.compile(r"`(tests/[\w/]+\.py)::(\w+)`")
 
@@ -24,14 +28,17 @@ def test_every_test_behaviours_md_cites_exists() -> None:
     assert not missing, f"docs/behaviours.md cites tests that do not exist: {missing}"
 
 
-def test_the_readme_python_example_imports_what_exists() -> None:
+def test_the_readme_python_example_runs_as_a_file_and_calls_what_exists() -> None:
     readme = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
     assert blocks, "the README has a Python example"
+    trees = [ast.parse(block) for block in blocks]  # a file as it stands: no top-level await
+    for block in blocks:
+        compile(block, "README.md", "exec")
     names = [
         (node.module, alias.name)
-        for block in blocks
-        for node in ast.walk(ast.parse(block.replace("await ", "")))
+        for tree in trees
+        for node in ast.walk(tree)
         if isinstance(node, ast.ImportFrom) and node.module
         for alias in node.names
     ]
@@ -42,3 +49,31 @@ def test_the_readme_python_example_imports_what_exists() -> None:
         if not hasattr(importlib.import_module(module), name)
     ]
     assert not missing, f"the README imports names leadflow does not have: {missing}"
+    called = {
+        node.func.attr
+        for tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "leads"
+    }
+    assert called, "the example calls the client"
+    unknown = sorted(name for name in called if not hasattr(LeadflowClient, name))
+    assert not unknown, f"the README calls client methods that do not exist: {unknown}"
+
+
+def test_the_docs_cite_only_endpoints_the_api_has() -> None:
+    settings = Settings(database_url="postgresql://u@h/db", temporal_address="h:7233")
+    shape = re.compile(r"\{[^}]*\}")  # the docs may name a path parameter otherwise
+    paths = {shape.sub("{}", path) for path in create_app(settings).openapi()["paths"]}
+    cited = {
+        (doc, path)
+        for doc in ("README.md", "docs/ARCHITECTURE.md")
+        for path in re.findall(
+            r"\b(?:GET|PUT|POST|DELETE|PATCH) (/v1/[\w{}/.-]+)", (ROOT / doc).read_text()
+        )
+    }
+    assert cited
+    unknown = sorted((doc, path) for doc, path in cited if shape.sub("{}", path) not in paths)
+    assert not unknown, f"the docs cite endpoints the API does not have: {unknown}"
