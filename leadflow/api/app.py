@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Literal
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
-from sqlalchemy import text
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from leadflow import __version__
 from leadflow.api import errors
-from leadflow.api.deps import Database, Leads, Services
+from leadflow.api.deps import Services
 from leadflow.api.limits import BodyLimit
 from leadflow.api.routes.codec import redact_access_log
 from leadflow.api.routes.codec import router as codec_router
 from leadflow.api.routes.leads import router as leads_router
+from leadflow.api.routes.ops import router as ops_router
 from leadflow.api.routes.queue import router as queue_router
 from leadflow.api.routes.reports import router as reports_router
 from leadflow.api.routes.users import router as users_router
@@ -34,33 +31,6 @@ from leadflow.paths import shipped
 from leadflow.playbook.sources import PlaybookFolder, PlaybookSource
 from leadflow.store.db import check_database, create_engine
 from leadflow.temporal import connect, data_converter
-
-HEALTH_TIMEOUT = 2.0
-
-
-class Health(BaseModel):
-    status: Literal["ok", "degraded"]
-    temporal: Literal["up", "down"]
-    database: Literal["up", "down"]
-    version: str = __version__
-
-
-async def _temporal_up(client: Client) -> bool:
-    try:
-        async with asyncio.timeout(HEALTH_TIMEOUT):
-            return await client.service_client.check_health()
-    except Exception:
-        return False
-
-
-async def _database_up(engine: AsyncEngine) -> bool:
-    try:
-        async with asyncio.timeout(HEALTH_TIMEOUT):
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False
 
 
 def create_app(
@@ -110,30 +80,14 @@ def create_app(
             if owned is not None:
                 await owned.dispose()
 
-    app = FastAPI(
+    # The docs pages load Swagger UI and ReDoc from assets the package ships, not a CDN:
+    # they work offline and behind a strict firewall.
+    app = FastAPIOffline(
         title="leadflow",
         version=__version__,
         summary="Lead follow-up engine on Temporal",
         lifespan=lifespan,
     )
-
-    @app.get(
-        "/health",
-        response_model=Health,
-        tags=["ops"],
-        responses={503: {"model": Health, "description": "Temporal or PostgreSQL is down"}},
-    )
-    async def health(leads: Leads, database: Database) -> JSONResponse:
-        """Whether Temporal and PostgreSQL answer; 503 when either is down."""
-        temporal_up, database_up = await asyncio.gather(
-            _temporal_up(leads.temporal), _database_up(database)
-        )
-        body = Health(
-            status="ok" if temporal_up and database_up else "degraded",
-            temporal="up" if temporal_up else "down",
-            database="up" if database_up else "down",
-        )
-        return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
 
     errors.install(app)
     app.add_middleware(BodyLimit)
@@ -150,5 +104,6 @@ def create_app(
     app.include_router(users_router)
     app.include_router(webhooks_router)
     app.include_router(codec_router)
+    app.include_router(ops_router)
     redact_access_log()
     return app

@@ -239,7 +239,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             for operation in operations.values():
                 for code, response in operation.get("responses", {}).items():
                     content = response.get("content", {})
-                    if code[0] in "45" and "application/json" in content:
+                    schema = content.get("application/json", {}).get("schema")
+                    if code[0] in "45" and schema == {"$ref": "#/components/schemas/Problem"}:
                         content[MEDIA_TYPE] = content.pop("application/json")
         schemas = document.get("components", {}).get("schemas", {})
         if "#/components/schemas/HTTPValidationError" not in json.dumps(document["paths"]):

@@ -314,7 +314,7 @@ class DevStack:
 
     def _banner(self, database_url: str) -> None:
         lines = [
-            f"API          http://localhost:{self.api_port}  (docs: /docs, health: /health)",
+            f"API          http://localhost:{self.api_port}  (docs /docs, ready /ready)",
             f"API key      {DEV_KEY}  (account {DEV_ACCOUNT!r}, isa playbook)",
             f"Temporal UI  http://localhost:{self.ui_port}",
             f"Temporal     {self.temporal_address}  (temporal workflow list)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -85,10 +86,15 @@ PAT_ISA = {
 }
 
 
-async def test_health_reports_both_dependencies_up(api: httpx.AsyncClient) -> None:
-    response = await api.get("/health")
-    assert response.status_code == 200
-    assert (response.json()["temporal"], response.json()["database"]) == ("up", "up")
+async def test_ready_reports_dependencies_and_task_queues(api: httpx.AsyncClient) -> None:
+    response = await api.get("/ready")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["status"], body["temporal"], body["database"]) == ("ready", "up", "up")
+    # The time-skipping server cannot describe task queues: it says so rather than guess
+    # (the dev server's answer is tested in tests/system/test_dev_server.py).
+    assert set(body["task_queues"].values()) == {"unknown"}
+    assert len(body["task_queues"]) == 2  # the lead queue and the send queue
 
 
 async def test_requests_are_503_with_retry_when_the_database_is_down(
@@ -106,14 +112,18 @@ async def test_requests_are_503_with_retry_when_the_database_is_down(
         assert "database is unavailable" in response.json()["detail"]
 
 
-async def test_health_is_503_when_the_database_is_down(leads: LeadflowClient) -> None:
+async def test_not_ready_but_alive_when_the_database_is_down(leads: LeadflowClient) -> None:
     unreachable = create_engine("postgresql://nobody@127.0.0.1:9/none")
     app = create_app(api_settings(leads), client=leads.temporal, engine=unreachable)
     async with Served(app) as api:
-        response = await api.get("/health")
+        ready = await api.get("/ready")
+        alive = await api.get("/health")
     await unreachable.dispose()
-    assert response.status_code == 503
-    assert (response.json()["database"], response.json()["temporal"]) == ("down", "up")
+    assert ready.status_code == 503 and ready.headers["retry-after"] == "1"
+    body = ready.json()
+    assert (body["status"], body["database"], body["temporal"]) == ("not ready", "down", "up")
+    assert body["detail"] == "no answer from PostgreSQL"
+    assert alive.status_code == 200 and alive.json()["status"] == "ok"
 
 
 async def test_put_creates_then_describes_the_lead(api: httpx.AsyncClient, lead_path: str) -> None:
@@ -358,15 +368,18 @@ async def test_the_api_document_declares_a_problem_for_every_error(
 ) -> None:
     document = (await api.get("/openapi.json")).json()
     for path, operations in document["paths"].items():
+        if path in ("/health", "/ready"):  # probes: alive, or a readiness report (below)
+            continue
         for method, operation in operations.items():
             errors = {c: r for c, r in operation["responses"].items() if c[0] in "45"}
             assert errors, (method, path)
             for code, response in errors.items():
-                if path == "/health":
-                    continue
                 schema = response["content"]["application/problem+json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/Problem"}, (method, path, code)
     assert "HTTPValidationError" not in document["components"]["schemas"]
+    assert not document["paths"]["/health"]["get"]["responses"].keys() - {"200"}
+    not_ready = document["paths"]["/ready"]["get"]["responses"]["503"]["content"]
+    assert not_ready == {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}}
 
 
 async def test_unlinked_report_lists_leads_the_playbook_no_longer_allows(
@@ -467,3 +480,21 @@ async def test_text_postgresql_cannot_store_is_refused_at_the_door(
     refused = await api.post(f"{lead_path}/milestone", json=note)
     assert refused.status_code == 422 and refused.json()["detail"].endswith("at note")
     assert (await api.get(lead_path)).json()["history"] == []
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_the_docs_pages_load_every_asset_from_the_app(
+    api: httpx.AsyncClient, page: str
+) -> None:
+    html = await api.get(page)
+    assert html.status_code == 200 and "text/html" in html.headers["content-type"]
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html.text)
+    assets += re.findall(r"""url:\s*["']([^"']+)["']""", html.text)  # the document itself
+    scripts = [a for a in assets if a.endswith(".js")]
+    assert scripts, html.text
+    external = [a for a in assets if a.startswith(("http:", "https:", "//"))]
+    assert not external, f"{page} loads from outside the app: {external}"
+    for asset in assets:
+        served = await api.get(asset)
+        assert served.status_code == 200, asset
+        assert len(served.content) > 100, asset

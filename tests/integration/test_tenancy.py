@@ -105,7 +105,7 @@ AIMED_AT_ALPHA: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = 
 }
 # Documented but not opened by a key: the provider webhooks (signed by the provider; checked
 # below) and health. (The Web UI's codec path, with the ops token in it, is undocumented.)
-NOT_BY_KEY = ("/webhooks/", "/health")
+NOT_BY_KEY = ("/webhooks/", "/health", "/ready")
 
 
 @pytest_asyncio.fixture

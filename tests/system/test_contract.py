@@ -66,7 +66,7 @@ def served(
         while True:
             assert api.poll() is None, "leadflow api exited"
             try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

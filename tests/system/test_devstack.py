@@ -121,6 +121,17 @@ class Stack:
             time.sleep(0.1)
         return False
 
+    def ready(self) -> dict[str, object]:
+        """/ready's report once the stack's workers poll (they start beside the API)."""
+        for _ in range(100):
+            answer = httpx.get(f"http://127.0.0.1:{self.api}/ready", timeout=5)
+            if answer.status_code == 200:
+                break
+            time.sleep(0.1)
+        assert answer.status_code == 200, answer.text
+        found: dict[str, object] = answer.json()
+        return found
+
     def log(self) -> str:
         path = self.data_dir.parent / "dev.log"
         return path.read_text() if path.exists() else ""
@@ -160,9 +171,11 @@ def _port_open(port: int) -> bool:
 
 def test_dev_runs_the_stack_and_resumes_with_the_same_data(stack: Stack, place: Place) -> None:
     stack.start()
-    health = httpx.get(f"http://127.0.0.1:{stack.api}/health", timeout=5)
-    assert health.status_code == 200
-    assert health.json()["temporal"] == health.json()["database"] == "up"
+    assert httpx.get(f"http://127.0.0.1:{stack.api}/health", timeout=5).status_code == 200
+    assert stack.ready()["task_queues"] == {
+        "leadflow (workflows)": "polled",
+        "leadflow-sends (sends)": "polled",
+    }
     assert httpx.get(f"http://127.0.0.1:{stack.ui}", timeout=5).status_code == 200
     # The stack made its encryption key and ops token once, readable by its owner only, and
     # the Web UI decodes leads through the API's codec endpoint with that token.
