@@ -70,20 +70,39 @@ def queue(run: Run, label: QueueLabel, at: datetime, key: str, notes: str) -> No
             f"{existing.label} already queued for {existing.available_at.isoformat()}",
         )
         return
-    if label == "Redial" and s.hold_until is not None:
-        at = max(at, s.hold_until)  # CallASAP and appointments are not held back
+    held = label == "Redial" and s.hold_until is not None and s.hold_until > at
+    if held and s.hold_until is not None:
+        at = s.hold_until  # CallASAP and appointments are not held back
+    why = []
+    if at > run.now:
+        if held or key.startswith("return:"):
+            why.append(f"held after the last call ({s.status}) until {at.isoformat()}")
+        elif key.startswith("follow-up"):
+            why.append(f"follow-up set for {at.isoformat()}")
+        else:
+            why.append(f"scheduled for {at.isoformat()}")
     available = calling_hours(run, at)
+    quiet = None
+    if available > at:
+        zones, _, region = _call_reach(run)
+        quiet = gate.quiet_hours(book, region, zones)
+        why.append(f"outside calling hours ({quiet.removeprefix('quiet hours: ')})")
     _, boost = _cycle(run, available)
     priority = book.priorities.get(label, 0) + status.priority + boost
     entry = QueueEntry(key=key, label=label, priority=priority, available_at=available, notes=notes)
     s.queue = entry
     run.emit(
-        QueueCall(key=key, label=label, priority=priority, available_at=available, notes=notes)
+        QueueCall(
+            key=key,
+            label=label,
+            priority=priority,
+            available_at=available,
+            notes=notes,
+            why="; then ".join(why),
+        )
     )
-    if available > at:
-        zones, _, region = _call_reach(run)
-        reason = gate.quiet_hours(book, region, zones) + ": queued for the next window"
-        run.audit(key, "deferred", reason, until=available)
+    if quiet is not None:
+        run.audit(key, "deferred", quiet + ": queued for the next window", until=available)
     else:
         run.audit(key, "fired", f"queued as {label}")
 

@@ -46,6 +46,7 @@ class QueueCall(Message):
     priority: int
     available_at: datetime
     notes: str = ""
+    why: str = ""  # why it is not due at once, when it is not (calling hours, a hold)
 
 
 class DequeueCall(Message):

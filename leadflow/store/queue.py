@@ -114,6 +114,49 @@ async def claim_next(
     return ClaimedCall.model_validate(data)
 
 
+class Waiting(BaseModel):
+    """A call in the queue that no agent can take yet, and why."""
+
+    lead_id: str
+    label: str
+    priority: int
+    available_at: datetime
+    why: str  # a hold, calling hours, a follow-up time; or who holds its claim
+    claimed_by: str | None = None
+
+
+NEXT_WAITING = text("""
+SELECT lead_id, label, priority, why,
+    CASE WHEN claimed_until >= :now THEN claimed_by END AS claimed_by,
+    CASE WHEN claimed_until >= :now THEN greatest(available_at, claimed_until)
+         ELSE available_at END AS available_at
+FROM call_queue
+WHERE account_id = :account AND (available_at > :now OR claimed_until >= :now)
+ORDER BY 6, priority DESC
+LIMIT :limit
+""")
+
+
+async def waiting(
+    engine: AsyncEngine, account_id: str, *, now: datetime | None = None, limit: int = 1
+) -> list[Waiting]:
+    """The calls no agent can take now, soonest first: what an agent told "nothing is due"
+    waits for. A claimed call waits for its claim's lease to lapse (or to be logged)."""
+    at = now or datetime.now(UTC)
+    params = {"account": account_id, "now": at, "limit": limit}
+    async with engine.connect() as conn:
+        rows = (await conn.execute(NEXT_WAITING, params)).mappings().all()
+    found = []
+    for row in rows:
+        data = dict(row)
+        if data["claimed_by"]:
+            data["why"] = (
+                f"claimed by {data['claimed_by']} until {data['available_at'].isoformat()}"
+            )
+        found.append(Waiting.model_validate(data))
+    return found
+
+
 async def release(engine: AsyncEngine, account_id: str, lead_id: str, agent: str) -> bool:
     """Give a claimed call back to the queue; False if this agent does not hold it."""
     q = CallQueueEntry
@@ -135,6 +178,7 @@ def entry_upsert(lead: LeadRef, call: QueueCall, at: datetime) -> Executable:
         "priority": call.priority,
         "available_at": call.available_at,
         "notes": call.notes,
+        "why": call.why,
         "queued_at": at,
     }
     return (

@@ -120,6 +120,8 @@ class CallQueueEntry(Base):
     priority: Mapped[int] = mapped_column(Integer)
     available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Why it is not due at once, when it is not: a hold after a call, calling hours...
+    why: Mapped[str] = mapped_column(Text, default="", server_default="")
     queued_at: Mapped[datetime] = _now()
     # A claim is a lease: past `claimed_until` the call is back for anyone to take.
     claimed_by: Mapped[str | None] = mapped_column(String(200))

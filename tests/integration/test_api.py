@@ -21,7 +21,7 @@ from leadflow.engine import localtime
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.db import create_engine
 from leadflow.store.playbooks import save_version
-from tests.factories import api_settings
+from tests.factories import api_settings, eventually
 from tests.places import Place
 from tests.scenario_support import skip_to_next
 
@@ -418,7 +418,14 @@ async def test_queue_claim_and_release_over_http(
         body = claimed.json()
         assert (body["lead_id"], body["label"]) == ("Q1", "CallASAP")
         assert body["contacts"][0]["phone"] == phone
-        assert (await api.post("/v1/queue/next", json={"agent": "ben"})).status_code == 204
+        # Nothing else is due: the answer says what the next call waits for.
+        nothing = await api.post("/v1/queue/next", json={"agent": "ben"})
+        assert nothing.status_code == 204
+        lease = datetime.fromisoformat(body["claimed_until"])
+        assert datetime.fromisoformat(nothing.headers["leadflow-next-call-at"]) == lease
+        assert nothing.headers["leadflow-next-call"] == (
+            f"CallASAP for Q1: claimed by ana until {lease.isoformat()}"
+        )
         assert (await api.post("/v1/queue/Q1/release", json={"agent": "ben"})).status_code == 409
         assert (await api.post("/v1/queue/Q1/release", json={"agent": "ana"})).status_code == 204
         logged = await api.post(
@@ -431,6 +438,12 @@ async def test_queue_claim_and_release_over_http(
         back = datetime.fromisoformat(snapshot["back_in_queue_at"])
         # The callback-periods preset: an attempted lead is back after the period's 2 hours.
         assert abs(back - (now + timedelta(hours=2))) < timedelta(seconds=5)
+        held = await eventually(lambda: api.post("/v1/queue/next", json={"agent": "ben"}))
+        assert held.status_code == 204
+        assert datetime.fromisoformat(held.headers["leadflow-next-call-at"]) == back
+        assert held.headers["leadflow-next-call"] == (
+            f"Redial for Q1: held after the last call (Contact Attempted) until {back.isoformat()}"
+        )
 
 
 async def test_a_horizon_as_a_lead_field_and_through_its_endpoint(

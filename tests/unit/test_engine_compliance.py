@@ -205,6 +205,10 @@ def test_calls_wait_for_the_phones_area_code_zone_like_texts() -> None:
         "quiet hours: window 08:00-21:00 America/Chicago, America/New_York: "
         "queued for the next window"
     )
+    # The queue row says the same to an agent told that nothing is due yet.
+    assert (
+        first.why == "outside calling hours (window 08:00-21:00 America/Chicago, America/New_York)"
+    )
 
     isa = Lead.create("isa", localtime.at_local(MONDAY, time(7, 30), zone), time_zone=zone)
     assert isa.calls()[0].available_at == opens

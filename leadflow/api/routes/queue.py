@@ -8,7 +8,7 @@ from leadflow.api.deps import Authenticated, Database
 from leadflow.api.errors import error_responses
 from leadflow.api.schemas import AgentIn
 from leadflow.engine.refs import Identifier
-from leadflow.store.queue import ClaimedCall, claim_next, release
+from leadflow.store.queue import ClaimedCall, claim_next, release, waiting
 
 router = APIRouter(
     prefix="/v1/queue",
@@ -19,18 +19,41 @@ router = APIRouter(
 )
 
 
-@router.post(
-    "/next", response_model=ClaimedCall, responses={204: {"description": "no call is due"}}
-)
+NEXT_AT = "Leadflow-Next-Call-At"
+NEXT_WHY = "Leadflow-Next-Call"
+NOTHING_DUE = {
+    "description": "no call is due now; the headers say when the next one is and why it waits",
+    "headers": {
+        NEXT_AT: {
+            "description": "when the soonest waiting call becomes due (ISO 8601); absent when "
+            "the queue is empty",
+            "schema": {"type": "string", "format": "date-time"},
+        },
+        NEXT_WHY: {
+            "description": "that call's label and lead and why it waits, e.g. `Redial for "
+            "L-9: held after the last call (Contact Attempted) until ...; then outside "
+            "calling hours (window 08:00-21:00 America/Chicago)`",
+            "schema": {"type": "string"},
+        },
+    },
+}
+
+
+@router.post("/next", response_model=ClaimedCall, responses={204: NOTHING_DUE})
 async def next_call(
     body: AgentIn, caller: Authenticated, database: Database
 ) -> ClaimedCall | Response:
     """Claim the next due call: highest priority first, then the longest waiting. The claim
-    is a lease; log the call (POST /v1/leads/{id}/calls) or release it."""
+    is a lease; log the call (POST /v1/leads/{id}/calls) or release it. When nothing is due,
+    204 with the soonest waiting call in its headers."""
     call = await claim_next(database, caller.account_id, body.agent)
-    if call is None:
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
-    return call
+    if call is not None:
+        return call
+    headers = {}
+    for soonest in await waiting(database, caller.account_id):
+        headers[NEXT_AT] = soonest.available_at.isoformat()
+        headers[NEXT_WHY] = f"{soonest.label} for {soonest.lead_id}: {soonest.why or 'queued'}"
+    return Response(status_code=status.HTTP_204_NO_CONTENT, headers=headers)
 
 
 @router.post("/{lead_id}/release", status_code=status.HTTP_204_NO_CONTENT)
