@@ -85,6 +85,9 @@ class Settings(DatabaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "leadflow"
 
+    # Where the worker serves its metrics for Prometheus (host:port): the Temporal SDK's
+    # and leadflow's own (touches, sends). Unset: none. The API serves its own at /metrics.
+    metrics_address: str | None = None
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     playbooks_dir: str | None = None  # a folder of playbook YAML files; default: shipped
@@ -142,10 +145,10 @@ class Settings(DatabaseSettings):
             landing_seconds=self.provider_landing_seconds,
         )
 
-    @field_validator("temporal_address")
+    @field_validator("temporal_address", "metrics_address")
     @classmethod
-    def _host_port(cls, value: str) -> str:
-        if not _HOST_PORT.match(value):
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None and not _HOST_PORT.match(value):
             raise ValueError(f"expected host:port such as localhost:7233, got {value!r}")
         return value
 

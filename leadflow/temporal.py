@@ -24,6 +24,7 @@ from temporalio.converter import (
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
 )
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
 from leadflow.codec import PLAYBOOK, PUBLIC, Keyring, LeadflowCodec, PlaybookLoader
@@ -94,11 +95,14 @@ async def connect(
     *,
     converter: DataConverter,
     timeout: float = 10.0,
+    runtime: Runtime | None = None,
 ) -> Client:
     """Connect and prove the namespace exists, naming the variable to fix on failure."""
     try:
         async with asyncio.timeout(timeout):
-            client = await Client.connect(address, namespace=namespace, data_converter=converter)
+            client = await Client.connect(
+                address, namespace=namespace, data_converter=converter, runtime=runtime
+            )
     except TimeoutError:
         raise ConfigError(
             f"TEMPORAL_ADDRESS: no answer from {address} within {timeout:g}s"
@@ -120,6 +124,19 @@ async def connect(
             f"TEMPORAL_ADDRESS: {address} refused the check ({_reason(exc)})"
         ) from None
     return client
+
+
+def metrics_runtime(address: str | None) -> Runtime | None:
+    """A runtime serving the SDK's metrics, and leadflow's own, for Prometheus at `address`
+    (host:port; None: no metrics endpoint)."""
+    if not address:
+        return None
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+    except Exception as exc:
+        raise ConfigError(
+            f"METRICS_ADDRESS: cannot serve metrics on {address} ({_reason(exc)})"
+        ) from None
 
 
 async def ensure_search_attributes(client: Client) -> list[str]:

@@ -24,7 +24,7 @@ from leadflow.playbook.sources import PlaybookFolder
 from leadflow.providers.clients import ProviderConfig
 from leadflow.store import playbooks
 from leadflow.store.db import check_database, create_engine
-from leadflow.temporal import connect, data_converter, ensure_search_attributes
+from leadflow.temporal import connect, data_converter, ensure_search_attributes, metrics_runtime
 from leadflow.workflows.lead import LeadWorkflow
 
 log = logging.getLogger("leadflow.worker")
@@ -100,13 +100,20 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             settings.temporal_namespace,
             # A lead's playbook by digest: stored by the API, else one of the playbook files.
             converter=data_converter(keyring, [playbooks.loader(engine), files.by_digest]),
+            runtime=metrics_runtime(settings.metrics_address),
         )
+        if settings.metrics_address:
+            log.info("metrics for Prometheus on http://%s/metrics", settings.metrics_address)
         try:
             added = await ensure_search_attributes(client)
             if added:
                 log.info("registered search attributes %s", ", ".join(added))
         except RPCError as exc:
-            log.warning("could not register search attributes (%s); ask an operator to", exc)
+            log.warning(
+                "could not register search attributes (%s); ask an operator to create "
+                "them (README, Running against real services)",
+                exc,
+            )
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

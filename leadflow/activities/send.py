@@ -35,6 +35,7 @@ from temporalio.exceptions import ApplicationError
 from twilio.base.exceptions import TwilioException
 from twilio.rest import Client as TwilioClient
 
+from leadflow import metrics
 from leadflow.activities.payloads import SendRequest, SendResult
 from leadflow.engine.channels import TEXTS
 from leadflow.providers.clients import ProviderConfig, sendgrid_client, twilio_client
@@ -76,13 +77,25 @@ class SendActivities:
 
     @activity.defn(name="send_message")
     async def send_message(self, request: SendRequest) -> SendResult:
+        seen: dict[str, str] = {}
+        try:
+            result = await self._deliver(request, seen)
+        except ApplicationError as exc:
+            metrics.count_send(seen.get("channel", "unknown"), exc.type or "error")
+            raise
+        metrics.count_send(seen.get("channel", "unknown"), seen.get("outcome", "sent"))
+        return result
+
+    async def _deliver(self, request: SendRequest, seen: dict[str, str]) -> SendResult:
         attempt = await outbox.take(self._engine, request.key, datetime.now(UTC))
         if attempt is None:
             raise ApplicationError(
                 f"no outbox message {request.key!r}", type="MissingOutbox", non_retryable=True
             )
         row = attempt.message
+        seen["channel"] = row.channel
         if row.provider_id:
+            seen["outcome"] = "already sent"
             return SendResult(provider_id=row.provider_id)
         if attempt.opted_out:
             await self._mark(row.key, status="suppressed", error="opted out")
@@ -104,6 +117,7 @@ class SendActivities:
             found = await _beating(self._find, row)
             if found is not None:
                 await self._mark(row.key, status="sent", provider_id=found)
+                seen["outcome"] = "found"
                 return SendResult(provider_id=found)
             await self._mark(
                 row.key,
@@ -119,6 +133,7 @@ class SendActivities:
                 await self._record_opt_out(row)
             raise outcome.error from None
         await self._mark(row.key, status="sent", provider_id=provider_id)
+        seen["outcome"] = "resent" if row.attempts > 0 else "sent"
         return SendResult(provider_id=provider_id, resent=row.attempts > 0)
 
     def all(self) -> list[Callable[..., Any]]:

@@ -16,6 +16,7 @@ from sqlalchemy import Executable
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
+from leadflow import metrics
 from leadflow.activities.payloads import ApplyDecision
 from leadflow.engine.commands import (
     Audit,
@@ -40,6 +41,7 @@ class LeadStoreActivities:
     @activity.defn
     async def apply_decision(self, decision: ApplyDecision) -> None:
         await run_together(self._engine, writes(decision))
+        metrics.count_touches(decision.commands)
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.apply_decision]

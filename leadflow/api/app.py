@@ -16,6 +16,7 @@ from leadflow import __version__
 from leadflow.api import errors
 from leadflow.api.deps import Services
 from leadflow.api.limits import BodyLimit
+from leadflow.api.metrics import ApiMetrics
 from leadflow.api.routes.codec import redact_access_log
 from leadflow.api.routes.codec import router as codec_router
 from leadflow.api.routes.leads import router as leads_router
@@ -89,6 +90,8 @@ def create_app(
         lifespan=lifespan,
     )
 
+    app.state.metrics = ApiMetrics()
+    app.state.metrics.instrument(app)
     errors.install(app)
     app.add_middleware(BodyLimit)
     # The Temporal Web UI calls the codec endpoint from the browser, from its own origin.

@@ -14,6 +14,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from leadflow.api.metrics import ApiMetrics
 from leadflow.client import LeadflowClient
 from leadflow.codec import EncryptionCodec
 from leadflow.config import Settings
@@ -50,6 +51,11 @@ def _settings(request: Request) -> Settings:
     return _services(request).settings
 
 
+def _metrics(request: Request) -> ApiMetrics:
+    found: ApiMetrics = request.app.state.metrics
+    return found
+
+
 def _codec(request: Request) -> EncryptionCodec:
     return _services(request).codec
 
@@ -58,6 +64,7 @@ Database = Annotated[AsyncEngine, Depends(_database)]
 Leads = Annotated[LeadflowClient, Depends(_leads)]
 AppSettings = Annotated[Settings, Depends(_settings)]
 Codec = Annotated[EncryptionCodec, Depends(_codec)]
+Metrics = Annotated[ApiMetrics, Depends(_metrics)]
 
 
 # ---- the caller: every request acts for the account its API key belongs to -----------------

@@ -81,6 +81,7 @@ class DevStack:
     temporal_port: int = 7233
     ui_port: int = 8233
     providers_port: int = 8025
+    metrics_port: int = 9464
     demo: bool = True
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     keyring: Keyring | None = None
@@ -95,13 +96,19 @@ class DevStack:
         stop = _StopFlag()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "logs").mkdir(exist_ok=True)
-        ports = (self.api_port, self.temporal_port, self.ui_port, self.providers_port)
+        ports = (
+            self.api_port,
+            self.temporal_port,
+            self.ui_port,
+            self.providers_port,
+            self.metrics_port,
+        )
         busy = [p for p in ports if not _port_free(p)]
         if busy:
             raise ConfigError(
                 f"port {', '.join(map(str, busy))} already in use on 127.0.0.1 "
                 "(is another `leadflow dev` running?); pick others with --api-port, "
-                "--temporal-port, --ui-port, --providers-port"
+                "--temporal-port, --ui-port, --providers-port, --metrics-port"
             )
         with warnings.catch_warnings():  # its platformdirs warns about XDG_RUNTIME_DIR on import
             warnings.simplefilter("ignore")
@@ -152,7 +159,8 @@ class DevStack:
             }
             self._write_dev_env(env)
             with console.status("starting worker and API"):
-                self._spawn("worker", [sys.executable, "-m", "leadflow", "worker"], env)
+                metrics = {"METRICS_ADDRESS": f"127.0.0.1:{self.metrics_port}"}
+                self._spawn("worker", [sys.executable, "-m", "leadflow", "worker"], env | metrics)
                 self._spawn("api", [sys.executable, "-m", "leadflow", "api"], env)
                 asyncio.run(self._wait_for_api())
             asyncio.run(self._dev_account(database_url))
@@ -316,6 +324,8 @@ class DevStack:
         lines = [
             f"API          http://localhost:{self.api_port}  (docs /docs, ready /ready)",
             f"API key      {DEV_KEY}  (account {DEV_ACCOUNT!r}, isa playbook)",
+            f"Metrics      http://127.0.0.1:{self.metrics_port}/metrics  (worker: Temporal SDK, "
+            f"touches, sends), http://localhost:{self.api_port}/metrics  (API: requests, queue)",
             f"Temporal UI  http://localhost:{self.ui_port}",
             f"Temporal     {self.temporal_address}  (temporal workflow list)",
             f"Providers    http://127.0.0.1:{self.providers_port}  (fake Twilio + SendGrid; "

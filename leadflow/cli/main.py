@@ -51,6 +51,9 @@ def _logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # The Twilio SDK logs every request and response at INFO (about eleven lines a text);
+    # its errors still come through, and --verbose brings the rest back.
+    logging.getLogger("twilio").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @app.command()
@@ -277,6 +280,7 @@ def dev(
     temporal_port: int = 7233,
     ui_port: int = 8233,
     providers_port: int = 8025,
+    metrics_port: Annotated[int, typer.Option(help="the worker's metrics for Prometheus")] = 9464,
     demo: Annotated[bool, typer.Option(help="create a demo lead")] = True,
 ) -> None:
     """Run the whole stack locally: PostgreSQL, Temporal + Web UI, worker, API."""
@@ -288,6 +292,7 @@ def dev(
         temporal_port=temporal_port,
         ui_port=ui_port,
         providers_port=providers_port,
+        metrics_port=metrics_port,
         demo=demo,
     ).run()
     raise typer.Exit(code)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
@@ -444,6 +445,21 @@ async def test_queue_claim_and_release_over_http(
         assert held.headers["leadflow-next-call"] == (
             f"Redial for Q1: held after the last call (Contact Attempted) until {back.isoformat()}"
         )
+        # What ops scrape: claim latency and queue depth by account, requests by status.
+        scraped = await api.get("/metrics")
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(scraped.text)
+        for sample in family.samples
+    }
+    claimed = (("handler", "/v1/queue/next"), ("method", "POST"), ("status", "200"))
+    nothing_due = (("handler", "/v1/queue/next"), ("method", "POST"), ("status", "204"))
+    assert samples[("http_requests_total", claimed)] == 1
+    assert samples[("http_requests_total", nothing_due)] >= 2
+    assert samples[("leadflow_claim_seconds_count", (("account", "beta"),))] == (
+        1 + samples[("http_requests_total", nothing_due)]
+    )
+    assert samples[("leadflow_queue_depth", (("account", "beta"), ("state", "waiting")))] == 1
 
 
 async def test_a_horizon_as_a_lead_field_and_through_its_endpoint(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -238,3 +239,14 @@ def test_new_key_prints_an_entry_the_settings_accept() -> None:
     entry = result.stdout.strip()
     assert entry.startswith("k7:")
     assert Keyring.parse(entry).current == "k7"
+
+
+def test_a_worker_logs_no_twilio_request_lines_unless_verbose() -> None:
+    from leadflow.cli.main import _logging
+
+    twilio = logging.getLogger("twilio.http_client")
+    _logging(verbose=False)
+    assert not twilio.isEnabledFor(logging.INFO) and twilio.isEnabledFor(logging.WARNING)
+    _logging(verbose=True)
+    assert twilio.isEnabledFor(logging.DEBUG)
+    logging.getLogger("twilio").setLevel(logging.NOTSET)

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.api.app import create_app
 from leadflow.client import LeadflowClient
+from leadflow.engine.refs import LeadRef
+from leadflow.playbook.sources import PlaybookFolder
 from leadflow.worker import build_send_worker, build_worker
-from tests.factories import PLAYBOOKS, api_settings, change, eventually, new_lead
+from tests.factories import PLAYBOOKS, api_settings, change, eventually, isa_lead, new_lead
 from tests.integration.test_api import Served
-from tests.services import ProvidersUnderTest
+from tests.places import Place
+from tests.services import ProvidersUnderTest, free_port, worker_env, worker_process
 
 
 async def test_ops_can_list_hot_leads_of_an_account(
@@ -76,3 +81,67 @@ async def test_ready_names_the_task_queue_no_worker_polls_until_one_does(
             async with sends:
                 ready = await eventually(lambda: _ready_when(api, None))
     assert ready is not None and ready.json()["status"] == "ready"
+
+
+async def test_the_worker_serves_the_sdks_and_leadflows_metrics_after_a_touch(
+    dev_env: WorkflowEnvironment,
+    dev_address: str,
+    database_url: str,
+    providers: ProvidersUnderTest,
+    tmp_path: Path,
+) -> None:
+    place = Place.where_it_is(12)  # midday: the new lead's first touches fire at once
+    queue = f"metrics-{uuid.uuid4().hex[:8]}"
+    metrics = f"127.0.0.1:{free_port()}"
+    playbooks = place.playbook_folder(tmp_path, "isa")
+    env = worker_env(dev_address, database_url, providers, queue, playbooks)
+    worker = worker_process({**env, "METRICS_ADDRESS": metrics})
+    try:
+        client = LeadflowClient(
+            dev_env.client,
+            queue,
+            sends_task_queue=f"{queue}-sends",
+            playbooks=PlaybookFolder(playbooks),
+        )
+        phone = place.phone()
+        lead = LeadRef(account_id=queue, lead_id="M-1")
+        await client.ensure_lead(isa_lead(lead, "isa", place.zone, phone, "m1@example.com"))
+
+        last: list[str] = [""]
+
+        async def scraped() -> str | None:
+            try:
+                async with httpx.AsyncClient() as http:
+                    last[0] = (await http.get(f"http://{metrics}/metrics", timeout=2)).text
+            except httpx.HTTPError:
+                return None
+            return last[0] if "leadflow_sends{" in last[0] else None
+
+        found = await eventually(scraped, timeout=30)
+        assert found, f"no send counted ({place.describe()}): {last[0]}"
+        samples = [
+            (sample.name, sample.labels, sample.value)
+            for family in text_string_to_metric_families(found)
+            for sample in family.samples
+        ]
+        # The SDK's own (task latencies, requests) beside leadflow's (touches and sends).
+        names = {name for name, _, _ in samples}
+        assert {
+            "temporal_workflow_task_execution_latency_bucket",
+            "temporal_request_total",
+        } <= names
+
+        def counted(name: str, **labels: str) -> float:
+            return sum(
+                value
+                for found_name, found_labels, value in samples
+                if found_name == name and labels.items() <= found_labels.items()
+            )
+
+        assert counted("leadflow_sends_total", channel="sms", outcome="sent") == 1
+        assert counted("leadflow_sends_total", channel="email", outcome="sent") == 1
+        assert counted("leadflow_touches_total", outcome="fired", channel="sms") == 1
+        assert counted("leadflow_touches_total", outcome="fired", channel="call") == 1
+    finally:
+        worker.kill()
+        worker.wait()

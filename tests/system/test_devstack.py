@@ -32,7 +32,7 @@ class Stack:
         self.data_dir = data_dir
         self.env = env or {}
         self.api, self.temporal, self.ui = free_port(), free_port(), free_port()
-        self.providers = free_port()
+        self.providers, self.metrics = free_port(), free_port()
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
@@ -43,6 +43,7 @@ class Stack:
                 *(sys.executable, "-m", "leadflow", "dev", "--data-dir", str(self.data_dir)),
                 *("--api-port", str(self.api), "--temporal-port", str(self.temporal)),
                 *("--ui-port", str(self.ui), "--providers-port", str(self.providers)),
+                *("--metrics-port", str(self.metrics)),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -247,8 +248,14 @@ def test_dev_runs_the_stack_and_resumes_with_the_same_data(stack: Stack, place: 
     )
     assert stop.json()["status"] == 200
     assert stack.opted_out("lead-2")
+    # The metrics the banner points at: the worker's (the SDK's and leadflow's) and the API's.
+    assert f"http://127.0.0.1:{stack.metrics}/metrics" in stack.log()
+    worker_metrics = httpx.get(f"http://127.0.0.1:{stack.metrics}/metrics", timeout=5).text
+    assert "leadflow_sends{" in worker_metrics and "temporal_request{" in worker_metrics
+    api_metrics = httpx.get(f"http://127.0.0.1:{stack.api}/metrics", timeout=5).text
+    assert 'leadflow_queue_depth{account="demo"' in api_metrics
     assert stack.stop() == 0
-    for port in (stack.api, stack.temporal, stack.ui, stack.providers):
+    for port in (stack.api, stack.temporal, stack.ui, stack.providers, stack.metrics):
         assert not _port_open(port), f"port {port} still open after stop"
 
     stack.start()

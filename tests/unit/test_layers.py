@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("leadflow.worker",),
     ("leadflow.temporal", "leadflow.config", "leadflow.codec"),
     ("leadflow.workflows",),
-    ("leadflow.activities",),
+    ("leadflow.activities", "leadflow.metrics"),
     ("leadflow.store", "leadflow.providers"),
     ("leadflow.engine",),
     ("leadflow.playbook",),

@@ -1,4 +1,4 @@
-"""What ops and orchestrators poll: liveness, readiness.
+"""What ops and orchestrators poll: liveness, readiness, metrics.
 
 `/health` says the process answers (a liveness probe: restart it if not). `/ready` says
 whether it can do its work now (a readiness probe: send it traffic or not): PostgreSQL and
@@ -10,11 +10,13 @@ sent while no worker polls waits for one and times out, so a load balancer shoul
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,7 +27,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from leadflow import __version__
-from leadflow.api.deps import AppSettings, Database, Leads
+from leadflow.api.deps import AppSettings, Database, Leads, Metrics
 from leadflow.api.errors import RETRY_AFTER
 
 CHECK_TIMEOUT = 2.0
@@ -89,6 +91,14 @@ async def _polled(client: Client, queue: str, kind: TaskQueueType.ValueType) -> 
     seen = datetime.now(UTC) - POLLED_WITHIN
     recent = any(p.last_access_time.ToDatetime(tzinfo=UTC) > seen for p in described.pollers)
     return "polled" if recent else "not polled"
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(database: Database, metrics: Metrics) -> Response:
+    """The API's metrics for Prometheus (see leadflow/api/metrics.py)."""
+    with contextlib.suppress(Exception):  # a database down still leaves the request metrics
+        await metrics.count_queue(database)
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/health", response_model=Health)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response, status
 
-from leadflow.api.deps import Authenticated, Database
+from leadflow.api.deps import Authenticated, Database, Metrics
 from leadflow.api.errors import error_responses
 from leadflow.api.schemas import AgentIn
 from leadflow.engine.refs import Identifier
@@ -41,12 +41,13 @@ NOTHING_DUE = {
 
 @router.post("/next", response_model=ClaimedCall, responses={204: NOTHING_DUE})
 async def next_call(
-    body: AgentIn, caller: Authenticated, database: Database
+    body: AgentIn, caller: Authenticated, database: Database, metrics: Metrics
 ) -> ClaimedCall | Response:
     """Claim the next due call: highest priority first, then the longest waiting. The claim
     is a lease; log the call (POST /v1/leads/{id}/calls) or release it. When nothing is due,
     204 with the soonest waiting call in its headers."""
-    call = await claim_next(database, caller.account_id, body.agent)
+    with metrics.claims.labels(caller.account_id).time():
+        call = await claim_next(database, caller.account_id, body.agent)
     if call is not None:
         return call
     headers = {}
