@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException
 
+from leadflow.api import glossary
 from leadflow.client import (
     ChangeRejected,
     Conflict,
@@ -242,6 +243,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     schema = content.get("application/json", {}).get("schema")
                     if code[0] in "45" and schema == {"$ref": "#/components/schemas/Problem"}:
                         content[MEDIA_TYPE] = content.pop("application/json")
+        glossary.describe(document)
         schemas = document.get("components", {}).get("schemas", {})
         if "#/components/schemas/HTTPValidationError" not in json.dumps(document["paths"]):
             schemas.pop("HTTPValidationError", None)  # every operation names Problem instead

@@ -7,13 +7,15 @@ import contextlib
 import logging
 import os
 import re
+import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from leadflow.cli.playbook import app as playbook_app
 from leadflow.config import DatabaseSettings, Settings, load_settings
@@ -40,7 +42,9 @@ def fails_in_one_line(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except ConfigError as exc:
-            err.print(f"[bold red]leadflow: error:[/] {exc}", highlight=False, soft_wrap=True)
+            # The message is the user's input echoed back: never read as markup.
+            said = Text.assemble(("leadflow: error: ", "bold red"), str(exc))
+            err.print(said, highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
 
     return wrapper
@@ -181,34 +185,61 @@ def account(
 @app.command()
 def simulate(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
-    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table")] = False,
-    audit: Annotated[bool, typer.Option(help="show audit lines for touches that fired")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON (docs/timeline.schema.json) instead of a table")
+    ] = False,
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            "--audit",
+            help="also the internal rows: audit lines for touches "
+            "that fired, history notes, saved parties",
+        ),
+    ] = False,
 ) -> None:
     """Run a scripted lead through the real workflow in skipped time; print its timeline."""
-    import json
-
-    from rich.table import Table
-
     from leadflow.cli.scenario import ScenarioError, load_scenario
+    from leadflow.cli.simulate import Stopped
     from leadflow.cli.simulate import simulate as run
 
     try:
         lines = asyncio.run(run(load_scenario(scenario), base=scenario.parent))
     except ScenarioError as exc:
-        err.print(str(exc), highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-    if as_json:
-        typer.echo(json.dumps([line.model_dump(mode="json") for line in lines], indent=2))
-        _leave()
-    table = Table(title=f"{scenario}")
-    for column in ("day", "local time", "what", "detail"):
-        table.add_column(column, overflow="fold")
-    for line in lines:
-        if not audit and line.what in ("audit fired", "audit note", "history", "parties"):
-            continue
-        table.add_row(str(line.day), line.local_time, line.what, line.detail)
-    Console().print(table)
+        if isinstance(exc, Stopped):  # what happened up to the refused event, then why
+            _print_timeline(exc.timeline, str(scenario), as_json, everything)
+        for path, message in exc.problems:
+            err.print(
+                f"{scenario}: {path}: {message}", highlight=False, soft_wrap=True, markup=False
+            )
+        sys.stdout.flush()
+        os._exit(1)  # as _leave: the SDK core's threads must not race finalization
+    _print_timeline(lines, str(scenario), as_json, everything)
     _leave()
+
+
+def _print_timeline(lines: list[Any], title: str, as_json: bool, everything: bool) -> None:
+    from leadflow.cli.timeline import TIMELINE, summary, table
+
+    if as_json:
+        typer.echo(TIMELINE.dump_json(lines, indent=2, exclude_none=True).decode())
+        return
+    zone = lines[0].local_time.rsplit(" ", 1)[-1] if lines else None  # the lead's zone
+    console = Console()
+    console.print(
+        table(lines, f"{title}, times in {zone}" if zone else title, everything=everything)
+    )
+    console.print(summary(lines), highlight=False, markup=False)
+
+
+@app.command("timeline-schema")
+def timeline_schema() -> None:
+    """Print the JSON Schema of `simulate --json` and `playbook preview --json`."""
+    import json
+
+    from leadflow.cli.timeline import schema
+
+    typer.echo(json.dumps(schema(), indent=2))
 
 
 def _leave() -> None:

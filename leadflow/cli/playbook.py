@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
 import leadflow.engine.localtime as localtime
-from leadflow.engine.describe import words
-from leadflow.engine.preview import Entry, sample_lead, timeline
+from leadflow.cli.timeline import TIMELINE, of_command, summary, table
+from leadflow.engine.preview import sample_lead, timeline
 from leadflow.engine.state import EngineState
 from leadflow.playbook.load import PlaybookError, load_playbook
 from leadflow.playbook.schema import Playbook
@@ -35,7 +33,8 @@ def check(files: Annotated[list[Path], typer.Argument(help="playbook YAML files"
         except PlaybookError as exc:
             failed = True
             for path, message in exc.problems:
-                err.print(f"{exc.source}: {path}: {message}", highlight=False, soft_wrap=True)
+                line = f"{exc.source}: {path}: {message}"
+                err.print(line, highlight=False, soft_wrap=True, markup=False)
             continue
         out.print(
             f"{file}: ok ({book.name} v{book.version}, {len(book.campaigns)} campaigns)",
@@ -51,29 +50,33 @@ def preview(
     lead: Annotated[Path | None, typer.Option(help="a lead's facts (YAML)")] = None,
     days: Annotated[int, typer.Option(min=1, max=3650)] = 61,
     start: Annotated[str | None, typer.Option(help="when the lead arrives (ISO 8601)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON (docs/timeline.schema.json) instead of a table")
+    ] = False,
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="also the internal rows: fired audit lines, history, saved parties"
+        ),
+    ] = False,
 ) -> None:
     """The touches, tasks and queue entries a lead receives if nobody answers."""
     try:
         book = load_playbook(file)
         state = _lead(book, lead)
     except PlaybookError as exc:
-        err.print(str(exc), highlight=False, soft_wrap=True)
+        err.print(str(exc), highlight=False, soft_wrap=True, markup=False)
         raise typer.Exit(1) from None
     began = _start(start)
-    entries = [e for e in timeline(book, state, began, days) if e.command.kind != "set_status"]
-    rows = [_row(state.time_zone, began, entry) for entry in entries]
+    zone = state.time_zone
+    day0 = localtime.local_date(began, zone)
+    entries = [of_command(e.at, day0, zone, e.command) for e in timeline(book, state, began, days)]
     if as_json:
-        typer.echo(json.dumps(rows, indent=2, default=str))
+        typer.echo(TIMELINE.dump_json(entries, indent=2, exclude_none=True).decode())
         return
-    table = Table(title=f"{book.name} v{book.version}: {days} days, nobody answers")
-    for column in ("day", "local time", "what", "to / label", "detail"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        if row["what"] == "audit" and row["outcome"] in ("fired", "note"):
-            continue
-        table.add_row(str(row["day"]), row["local_time"], row["what"], row["target"], row["detail"])
-    out.print(table)
+    title = f"{book.name} v{book.version}: {days} days, nobody answers; times in {zone}"
+    out.print(table(entries, title, everything=everything))
+    out.print(summary(entries), highlight=False, markup=False)
 
 
 def _start(text: str | None) -> datetime:
@@ -107,21 +110,3 @@ def _lead(book: Playbook, path: Path | None) -> EngineState:
     except ValidationError as exc:
         found = [(".".join(map(str, e["loc"])) or "(top level)", e["msg"]) for e in exc.errors()]
         raise PlaybookError(str(path), found) from None
-
-
-def _row(zone: str, began: datetime, entry: Entry) -> dict[str, Any]:
-    c = entry.command
-    at = getattr(c, "available_at", None) or getattr(c, "due_at", None) or entry.at
-    day = (localtime.local_date(at, zone) - localtime.local_date(began, zone)).days
-    said = words(c, zone)
-    row: dict[str, Any] = {
-        "day": day,
-        "at": at.isoformat(),
-        "local_time": localtime.describe(at, zone),
-        "what": c.kind,
-        "target": said.target,
-        "detail": said.detail,
-    }
-    if c.kind == "audit":
-        row["outcome"] = c.outcome
-    return row

@@ -13,17 +13,15 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
 import leadflow.engine.localtime as localtime
 from leadflow.activities.memory import MemoryStoreActivities
 from leadflow.cli.scenario import Scenario, ScenarioError, ScriptedEvent, event_time, start_time
+from leadflow.cli.timeline import TimelineEntry, entry, of_command
 from leadflow.client import LeadflowClient, LeadflowError
 from leadflow.codec import Keyring, new_key
-from leadflow.engine.commands import Command
-from leadflow.engine.describe import words
 from leadflow.engine.refs import LeadRef
 from leadflow.paths import binary, shipped
 from leadflow.playbook.load import PlaybookError
@@ -40,15 +38,16 @@ from leadflow.workflows.messages import (
     StateHorizon,
 )
 
+Line = TimelineEntry  # one line of the printed timeline
 
-class Line(BaseModel):
-    """One line of the printed timeline."""
 
-    at: datetime
-    day: int
-    local_time: str
-    what: str
-    detail: str
+class Stopped(ScenarioError):
+    """An event the lead refused though the scenario did not expect it: the run stops there,
+    with the timeline up to it."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, [(path, reason)])
+        self.timeline: list[TimelineEntry] = []
 
 
 Finish = Callable[[WorkflowEnvironment, LeadRef], Awaitable[None]]
@@ -73,7 +72,8 @@ async def simulate(
         runtime=_quiet_runtime(),
     )
     store = MemoryStoreActivities()
-    lines: list[Line] = []
+    lines: list[TimelineEntry] = []
+    stopped: Stopped | None = None
     try:
         await ensure_search_attributes(env.client)
         queue = f"simulate-{uuid.uuid4().hex[:8]}"
@@ -84,13 +84,22 @@ async def simulate(
             start = await env.get_current_time()
             day0 = localtime.local_date(start, zone)
             lead = LeadRef(account_id="simulation", lead_id="lead-1")
-            profile = scenario.lead.model_dump(exclude_unset=True) | {
-                "playbook": Path(scenario.playbook).stem
-            }
-            snapshot = await client.ensure_lead(EnsureLead(lead=lead, **profile), playbook=book)
+            profile = scenario.lead.model_dump(exclude_unset=True) | {"playbook": book.name}
+            try:
+                snapshot = await client.ensure_lead(EnsureLead(lead=lead, **profile), playbook=book)
+            except LeadflowError as exc:  # facts the playbook refuses (a designation it lacks)
+                raise ScenarioError("lead", [("lead", f"refused: {exc}")]) from None
+            created = f"{snapshot.milestone} / {snapshot.status}"
             lines.append(
-                _line(
-                    start, day0, zone, "lead created", f"{snapshot.milestone} / {snapshot.status}"
+                entry(
+                    start,
+                    day0,
+                    zone,
+                    "lead",
+                    "lead created",
+                    created,
+                    milestone=snapshot.milestone,
+                    status=snapshot.status,
                 )
             )
             for i, event in enumerate(scenario.events):
@@ -98,21 +107,25 @@ async def simulate(
                 await _skip_to(env, when)
                 now = await env.get_current_time()
                 outcome = await _apply(client, lead, event, day0, start, zone, i)
-                rejected = outcome.startswith("rejected")
-                if rejected != event.expect_rejected:
-                    lines.append(_line(now, day0, zone, f"event {event.kind}", outcome))
-                    raise ScenarioError(f"events[{i}]", [(f"events[{i}]", outcome)])
-                lines.append(_line(now, day0, zone, f"event {event.kind}", outcome))
-            await _skip_to(env, start + timedelta(days=scenario.days))
+                lines.append(entry(now, day0, zone, "event", f"event {event.kind}", outcome))
+                if outcome.startswith("rejected") != event.expect_rejected:
+                    stopped = Stopped(f"events[{i}]", outcome)
+                    break
+            else:
+                await _skip_to(env, start + timedelta(days=scenario.days))
             await client.describe(lead)  # the last timers' decisions are in
-            if on_finish is not None:
+            if on_finish is not None and stopped is None:
                 await on_finish(env, lead)
     finally:
         await env.shutdown()
     for decision in store.decisions:
         for command in decision.commands:
-            lines.append(_command_line(decision.at, day0, zone, command))
-    return sorted(lines, key=lambda line: line.at)
+            lines.append(of_command(decision.at, day0, zone, command))
+    lines.sort(key=lambda line: line.at)
+    if stopped is not None:
+        stopped.timeline = lines
+        raise stopped
+    return lines
 
 
 def _playbook(given: str, base: Path) -> Playbook:
@@ -260,13 +273,3 @@ async def _skip_to(env: WorkflowEnvironment, moment: datetime) -> None:
     now = await env.get_current_time()
     if moment > now:
         await env.sleep(moment - now)
-
-
-def _line(at: datetime, day0: date, zone: str, what: str, detail: str) -> Line:
-    day = (localtime.local_date(at, zone) - day0).days
-    return Line(at=at, day=day, local_time=localtime.describe(at, zone), what=what, detail=detail)
-
-
-def _command_line(at: datetime, day0: date, zone: str, command: Command) -> Line:
-    said = words(command, zone)
-    return _line(at, day0, zone, said.what, said.detail)

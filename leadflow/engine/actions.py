@@ -13,6 +13,7 @@ from leadflow.engine.run import (
     task,
 )
 from leadflow.engine.state import PendingTouch
+from leadflow.playbook.durations import format_duration
 from leadflow.playbook.schema import Action
 
 
@@ -28,7 +29,7 @@ def run_action(run: Run, action: Action, cause: str, due: datetime | None = None
             run.audit(
                 cause,
                 "skipped",
-                f"stop communication: within {window.within} of "
+                f"stop communication: within {format_duration(window.within)} of "
                 f"{window.key_date} ({key_day.isoformat()})",
             )
             return

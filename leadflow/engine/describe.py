@@ -55,8 +55,8 @@ def words(command: Command, zone: str) -> Words:
         case SaveParties():
             return Words("parties", "", ", ".join(sorted(command.parties)))
         case RecordOptOut():
-            verb = "opted back in" if command.opted_in else "opted out"
-            detail = f"{', '.join(command.addresses)} {verb} of {', '.join(command.channels)}"
+            verb = "opted back in to" if command.opted_in else "opted out of"
+            detail = f"{', '.join(command.addresses)} {verb} {', '.join(command.channels)}"
             return Words("opt-out", "", detail)
         case CompleteTask():
             return Words("task done", "", command.key)

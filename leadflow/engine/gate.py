@@ -149,7 +149,7 @@ def _hold(run: Run, touch: PendingTouch, designation: str) -> None:
     task(
         run,
         _assign_key(designation, touch.key),
-        f"Assign a {designation} to this lead",
+        f"Assign this lead's {designation.replace('_', ' ')}",
         owner if owner.designation != designation else None,
         run.now,
     )

@@ -20,9 +20,11 @@ def to_local(moment: datetime, time_zone: str) -> datetime:
     return moment.astimezone(zone(time_zone))
 
 
-def describe(moment: datetime, time_zone: str) -> str:
-    """'Tue 10:00 America/Chicago': how ops read a due time in the Temporal UI."""
-    return f"{to_local(moment, time_zone):%a %d %b %H:%M} {time_zone}"
+def describe(moment: datetime, time_zone: str, *, year: bool = False) -> str:
+    """'Tue 03 Mar 10:00 America/Chicago': how ops read a due time in the Temporal UI
+    ('Tue 03 Mar 2026 10:00 America/Chicago' with the year)."""
+    shape = "%a %d %b %Y %H:%M" if year else "%a %d %b %H:%M"
+    return f"{to_local(moment, time_zone):{shape}} {time_zone}"
 
 
 def at_local(day: date, clock: time, time_zone: str) -> datetime:

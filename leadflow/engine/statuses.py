@@ -80,7 +80,8 @@ def _milestone_actions(run: Run, milestone: str) -> None:
             chosen = flow.variants[purpose]
             run.audit(cause, "note", f"loan purpose {purpose!r}: using its workflow")
         else:
-            run.audit(cause, "note", f"loan purpose {purpose!r} matches no workflow: default used")
+            said = "no loan purpose" if purpose is None else f"loan purpose {purpose!r}"
+            run.audit(cause, "note", f"{said} matches no workflow: the default one used")
     for i, action in enumerate(chosen):
         actions.run_action(run, action, cause=f"{cause}:{i}")
 

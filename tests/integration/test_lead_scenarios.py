@@ -237,7 +237,7 @@ async def test_stop_communication_window_before_funding(
     await leads.change_milestone(request.lead, change("Clear to Close", "In Process"))
     assert {m.party for m in await outbox(db, request.lead)} == {"borrower", "co_borrower"}
     reasons = [a.reason for a in await audit(db, request.lead) if a.outcome == "skipped"]
-    assert any(r.startswith("stop communication: within 3 days") for r in reasons)
+    assert any(r.startswith("stop communication: within 3d of funded_date") for r in reasons)
 
 
 async def test_missing_designation_holds_and_asks_for_an_assignment(
@@ -256,7 +256,7 @@ async def test_missing_designation_holds_and_asks_for_an_assignment(
     }
     assign = [t for t in await tasks(db, request.lead) if t.subject.startswith("Assign")]
     assert [(t.subject, t.assignee) for t in assign] == [
-        ("Assign a loan_officer_assistant to this lead", "lo-1")
+        ("Assign this lead's loan officer assistant", "lo-1")
     ]  # one task for the two held texts
     held = [a for a in await audit(db, request.lead) if a.outcome == "held"]
     assert len(held) == 2 and "no loan_officer_assistant assigned" in held[0].reason
@@ -294,7 +294,7 @@ async def test_loan_purpose_selects_the_workflow(
         borrower = [m.template for m in await outbox(db, request.lead) if m.party == "borrower"]
         assert borrower == [template]
     notes = [a.reason for a in await audit(db, request.lead) if "loan purpose" in a.reason]
-    assert notes == ["loan purpose 'VA' matches no workflow: default used"]
+    assert notes == ["loan purpose 'VA' matches no workflow: the default one used"]
 
 
 async def test_two_years_of_low_touch_continue_as_new_with_state_intact(

@@ -149,7 +149,7 @@ def test_missing_designation_holds_the_action_and_asks_for_an_assignment() -> No
     assert {a.key.rsplit(":", 1)[1] for a in held} == {"borrower", "co_borrower"}
     assert "no loan_officer_assistant assigned" in held[0].reason
     tasks = [t for t in lead.commands("create_task") if t.subject.startswith("Assign")]
-    assert tasks and tasks[0].subject == "Assign a loan_officer_assistant to this lead"
+    assert tasks and tasks[0].subject == "Assign this lead's loan officer assistant"
     assert tasks[0].assignee == "lo-1"
 
     assistant = Member(id="loa-1", name="Ali Assistant", phone="+13125550102")
@@ -173,7 +173,7 @@ def test_a_missing_designation_gets_one_assign_task_which_closes_on_assignment()
     assert len(lead.audits("held")) == 4
     assign = [t for t in lead.commands("create_task") if t.subject.startswith("Assign")]
     assert [(t.subject, t.assignee, t.due_at) for t in assign] == [
-        ("Assign a loan_officer_assistant to this lead", "lo-1", T0)
+        ("Assign this lead's loan officer assistant", "lo-1", T0)
     ]
 
     assistant = Member(id="loa-1", name="Ali Assistant", phone="+13125550102")
@@ -213,7 +213,8 @@ def test_loan_purpose_selects_the_workflow(
     assert any(m.party == "buying_agent" for m in lead.messages()) is agents_told
     notes = [a.reason for a in lead.audits("note") if "loan purpose" in a.reason]
     if template == "borrower_application":
-        assert notes == [f"loan purpose {purpose!r} matches no workflow: default used"]
+        said = "no loan purpose" if purpose is None else f"loan purpose {purpose!r}"
+        assert notes == [f"{said} matches no workflow: the default one used"]
 
 
 # ---- stop-communication window ---------------------------------------------------------------

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -18,15 +19,16 @@ from leadflow.playbook.load import DEFAULTS, PlaybookError, default_playbook, lo
 from leadflow.playbook.shelf import Shelf, digest
 
 PLAYBOOKS = shipped("playbooks")
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def _leadflow(*args: str) -> subprocess.CompletedProcess[str]:
+def _leadflow(*args: str, columns: int = 200) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "leadflow", *args],
         capture_output=True,
         text=True,
         timeout=60,
-        env={"COLUMNS": "200", "PATH": ""},
+        env={"COLUMNS": str(columns), "PATH": ""},
     )
 
 
@@ -169,14 +171,20 @@ def test_isa_preview_calls_on_the_cadence_days_with_texts_between(tmp_path: Path
     )
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
-    calls = [row for row in rows if row["what"] == "queue_call"]
-    touches = [row for row in rows if row["what"] == "send_message"]
+    jsonschema.validate(rows, json.loads((ROOT / "docs" / "timeline.schema.json").read_text()))
+    calls = [row for row in rows if row["kind"] == "call"]
+    touches = [row for row in rows if row["kind"] == "message"]
     assert [row["day"] for row in calls] == [0, 2, 4, 7, 15, 30, 45, 50, 60]
-    assert [row["target"] for row in calls][:2] == ["CallASAP", "Redial"]
+    assert [row["label"] for row in calls][:2] == ["CallASAP", "Redial"]
+    assert [row["what"] for row in calls][:2] == ["queue CallASAP", "queue Redial"]  # as simulate
+    text = touches[0]
+    assert (text["channel"], text["party"], text["to"]) == ("sms", "borrower", "+13125551000")
+    assert text["sender_name"] and text["template"] and text["body"].startswith("Hi Jordan")
+    assert text["local_at"].endswith("-06:00") and "2026" in text["local_time"]
     assert 10 <= len(touches) <= 15
     # The lead came in at 19:30; every touch and call lands inside 08:00-21:00 local.
     for row in calls + touches:
-        clock = row["local_time"].split()[3]
+        clock = row["local_time"].split()[4]
         assert "08:00" <= clock < "21:00", row
 
 
@@ -308,3 +316,36 @@ def test_bad_files_get_one_line_each_and_no_traceback(
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and expected in result.stderr, result.stderr
     assert result.stderr.strip().startswith(f"{file}: ")
+
+
+def test_the_timeline_schema_in_docs_is_the_one_the_code_prints() -> None:
+    printed = _leadflow("timeline-schema")
+    assert printed.returncode == 0, printed.stderr
+    shipped = json.loads((ROOT / "docs" / "timeline.schema.json").read_text())
+    assert json.loads(printed.stdout) == shipped, "run: leadflow timeline-schema > docs/..."
+
+
+def test_preview_hides_internal_rows_unless_asked_and_ends_with_a_summary() -> None:
+    args = ("playbook", "preview", str(PLAYBOOKS / "isa.yaml"), "--days", "3")
+    monday = ("--start", "2026-03-02T09:00-06:00")
+    plain = _leadflow(*args, *monday, columns=80)
+    everything = _leadflow(*args, *monday, "--all", columns=80)
+    assert plain.returncode == everything.returncode == 0, plain.stderr
+    assert "parties" not in plain.stdout and "parties" in everything.stdout
+    assert "save_parties" not in everything.stdout and "send_message" not in plain.stdout
+    assert plain.stdout.rstrip().splitlines()[-1] == (
+        "2 calls queued, 2 texts, 1 email, 0 tasks, 0 deferred, 0 held, 0 skipped"
+    )
+    assert max(len(line) for line in plain.stdout.splitlines()) <= 80
+
+
+def test_a_yaml_error_reads_as_written_not_as_markup(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\nmilestones: [a: b: c]\n")
+    for command in ("check", "preview"):
+        result = _leadflow("playbook", command, str(broken))
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            f"{broken}: line 2: not valid YAML: while parsing a flow sequence; "
+            "expected ',' or ']', but got ':' (column 18)"
+        ), command

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from leadflow.cli.scenario import ScenarioError, load_scenario
 from leadflow.cli.simulate import Line, simulate
 from leadflow.engine import localtime
+from leadflow.paths import shipped
 
-SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+PLAYBOOKS = shipped("playbooks")
 
 
 async def _run(name: str) -> list[Line]:
@@ -40,12 +45,17 @@ def _queued(lines: list[Line]) -> list[tuple[int, str, str]]:
     ]
 
 
-def _on(day0: date, days: int, clock: time, zone: str = "America/Chicago") -> str:
-    """How simulate prints a local time `days` after the lead arrived."""
-    return localtime.describe(localtime.at_local(day0 + timedelta(days=days), clock, zone), zone)
+def _on(
+    day0: date, days: int, clock: time, zone: str = "America/Chicago", *, year: bool = False
+) -> str:
+    """How simulate says a local time `days` after the lead arrived: in an entry's details,
+    or (`year`) as its `local_time`."""
+    moment = localtime.at_local(day0 + timedelta(days=days), clock, zone)
+    return localtime.describe(moment, zone, year=year)
 
 
 def _after(line: Line, delta: timedelta) -> str:
+    """A time as the entries' details say it (without the year)."""
     return localtime.describe(line.at + delta, "America/Chicago")
 
 
@@ -63,7 +73,7 @@ async def test_contact_on_day_7_timeline() -> None:
     ]
     assert all(when.endswith("10:00 America/Chicago") for _, _, when in _queued(lines)[:4])
     assert _queued(lines)[-1][2].endswith("15:00 America/Chicago")
-    assert [line.detail for line in lines if line.what == "audit stopped"] == [
+    assert [line.detail for line in lines if line.what == "stopped"] == [
         "campaign:isa_call_campaign:1: contact made",
         "campaign:isa_touches:1: contact made",
     ]
@@ -149,7 +159,7 @@ async def test_florida_lead_after_hours_waits_for_the_morning() -> None:
     assert day0.weekday() == 4 and day0.month == 3
     saturday_eight = _on(day0, 1, time(8), "America/New_York")
     sent = [line for line in lines if line.what.startswith(("sms ", "email "))]
-    assert sent[0].local_time == saturday_eight
+    assert sent[0].local_time == _on(day0, 1, time(8), "America/New_York", year=True)
     for line in sent:
         clock = localtime.to_local(line.at, "America/New_York").time()
         assert time(8) <= clock < time(20), line
@@ -180,7 +190,12 @@ def test_cli_prints_json_and_reports_bad_scenarios(tmp_path: Path) -> None:
     )
     assert ok.returncode == 0, ok.stderr
     rows = json.loads(ok.stdout)
-    assert any(r["what"] == "sms to borrower" and "refinanc" in r["detail"].lower() for r in rows)
+    jsonschema.validate(rows, json.loads((ROOT / "docs" / "timeline.schema.json").read_text()))
+    assert any(r["what"] == "sms to borrower" and "refinanc" in r["body"].lower() for r in rows)
+    times = [datetime.fromisoformat(r["at"]) for r in rows]
+    assert times == sorted(times)  # in time order
+    kinds = {r["kind"] for r in rows}
+    assert {"lead", "message", "call", "status", "audit"} <= kinds
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(
@@ -248,3 +263,64 @@ def test_bad_times_get_one_line_and_no_traceback(tmp_path: Path, text: str, expe
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert f"{bad}: {expected}" in result.stderr
+
+
+def test_a_refused_event_stops_the_run_after_printing_what_happened_until_then(
+    tmp_path: Path,
+) -> None:
+    scenario = tmp_path / "refused.yaml"
+    playbook = tmp_path / "My_Book.yaml"  # a file name the playbook's own name need not match
+    playbook.write_text((PLAYBOOKS / "isa.yaml").read_text())
+    scenario.write_text(
+        "playbook: My_Book.yaml\nstart: next monday 10:00\ndays: 3\n"
+        "lead:\n  time_zone: America/Chicago\n"
+        "  parties: {borrower: {name: J, phone: '+13125550150', sms_consent: true}}\n"
+        "events:\n  - {at: 'day 0 10:05', call: {disposition: No Answer}}\n"
+        "  - {at: 'day 1 10:05', milestone: {milestone: Sold, status: Hot}}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "leadflow", "simulate", str(scenario)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 1
+    # The timeline up to the refusal, then the reason once, with the file's name first.
+    assert "event call" in result.stdout and "event milestone" in result.stdout
+    errors = result.stderr.strip().splitlines()
+    assert errors == [
+        f"{scenario}: events[1]: rejected: unknown milestone 'Sold'; the playbook has "
+        "Prospect, Contacted, Appointment Set, Under Contract, Closed"
+    ]
+
+    # A lead the playbook refuses (a designation it lacks) is named, not a traceback.
+    designation = "  designations: {processor: {id: p, name: P}}\nevents:"
+    scenario.write_text(scenario.read_text().replace("events:", designation))
+    refused = subprocess.run(
+        [sys.executable, "-m", "leadflow", "simulate", str(scenario)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"{scenario}: lead: refused: unknown designation 'processor'; the playbook has isa, "
+        "loan_officer"
+    )
+
+
+def test_a_start_in_the_past_is_named_once(tmp_path: Path) -> None:
+    scenario = tmp_path / "past.yaml"
+    scenario.write_text("playbook: isa\nstart: 2020-01-01T10:00\ndays: 3\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "leadflow", "simulate", str(scenario)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"{scenario}: start: 2020-01-01T10:00 is in the past; the simulation's clock can "
+        "only move forward"
+    )
