@@ -15,7 +15,7 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
     CompositePayloadConverter,
@@ -96,12 +96,17 @@ async def connect(
     converter: DataConverter,
     timeout: float = 10.0,
     runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
     """Connect and prove the namespace exists, naming the variable to fix on failure."""
     try:
         async with asyncio.timeout(timeout):
             client = await Client.connect(
-                address, namespace=namespace, data_converter=converter, runtime=runtime
+                address,
+                namespace=namespace,
+                data_converter=converter,
+                runtime=runtime,
+                interceptors=interceptors,
             )
     except TimeoutError:
         raise ConfigError(

@@ -15,6 +15,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from leadflow import tracing
 from leadflow.activities.send import SendActivities
 from leadflow.activities.store import LeadStoreActivities
 from leadflow.codec import check_keys
@@ -34,10 +35,11 @@ WORKFLOWS = [LeadWorkflow]
 
 # Jinja2 compiles templates to Python that imports its runtime lazily, and phonenumbers
 # loads its per-region data lazily; inside the sandbox those imports would load fresh,
-# restricted copies. Both are pure, so they pass through like the standard library does.
+# restricted copies. Both are pure, so they pass through like the standard library does,
+# as OpenTelemetry does: the tracing interceptor's spans need the one context it keeps.
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "jinja2", "markupsafe", "phonenumbers"
+        "jinja2", "markupsafe", "phonenumbers", "opentelemetry"
     )
 )
 
@@ -101,6 +103,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             # A lead's playbook by digest: stored by the API, else one of the playbook files.
             converter=data_converter(keyring, [playbooks.loader(engine), files.by_digest]),
             runtime=metrics_runtime(settings.metrics_address),
+            interceptors=tracing.interceptors("leadflow-worker"),  # none unless configured
         )
         if settings.metrics_address:
             log.info("metrics for Prometheus on http://%s/metrics", settings.metrics_address)

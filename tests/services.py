@@ -16,11 +16,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psutil  # type: ignore[import-untyped]  # psutil ships no type hints
 import pytest
 import pytest_asyncio
@@ -231,14 +233,51 @@ def worker_env(
     }
 
 
-def worker_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """A `leadflow worker` process; the test kills it, pass or fail."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "leadflow", "worker"],
+def worker_process(env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
+    """A `leadflow worker` process (its log in `log`, if given); the test kills it, pass or
+    fail."""
+    with contextlib.ExitStack() as files:
+        out = files.enter_context(log.open("ab")) if log is not None else subprocess.DEVNULL
+        return subprocess.Popen(
+            [sys.executable, "-m", "leadflow", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+
+
+@contextlib.contextmanager
+def api_and_worker(env: dict[str, str]) -> Iterator[str]:
+    """`leadflow api` (on API_HOST:API_PORT of `env`) and `leadflow worker` processes, once
+    the API is ready (its worker polls): the API's URL. Both stopped, pass or fail."""
+    url = f"http://{env['API_HOST']}:{env['API_PORT']}"
+    worker = worker_process(env)
+    api = subprocess.Popen(
+        [sys.executable, "-m", "leadflow", "api"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert api.poll() is None, "leadflow api exited"
+            try:
+                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "leadflow api did not come up"
+            time.sleep(0.3)
+        yield url
+    finally:
+        for process in (api, worker):
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _bindable(port: int) -> bool:

@@ -82,8 +82,14 @@ class SendActivities:
             result = await self._deliver(request, seen)
         except ApplicationError as exc:
             metrics.count_send(seen.get("channel", "unknown"), exc.type or "error")
+            activity.logger.warning(
+                "send %s %s: %s", seen.get("channel", "?"), request.key, exc.type or "error"
+            )
             raise
         metrics.count_send(seen.get("channel", "unknown"), seen.get("outcome", "sent"))
+        activity.logger.info(
+            "send %s %s: %s", seen.get("channel", "?"), request.key, seen.get("outcome", "sent")
+        )
         return result
 
     async def _deliver(self, request: SendRequest, seen: dict[str, str]) -> SendResult:

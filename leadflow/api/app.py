@@ -9,10 +9,11 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from leadflow import __version__
+from leadflow import __version__, tracing
 from leadflow.api import errors
 from leadflow.api.deps import Services
 from leadflow.api.limits import BodyLimit
@@ -63,6 +64,7 @@ def create_app(
                 settings.temporal_address,
                 settings.temporal_namespace,
                 converter=data_converter(keyring),
+                interceptors=tracing.interceptors("leadflow-api"),  # none unless configured
             )
         presets = playbooks or PlaybookFolder(
             Path(settings.playbooks_dir) if settings.playbooks_dir else shipped("playbooks")
@@ -90,6 +92,8 @@ def create_app(
         lifespan=lifespan,
     )
 
+    if tracing.enabled():  # a span per request, the parent of the Temporal calls it makes
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready,metrics")
     app.state.metrics = ApiMetrics()
     app.state.metrics.instrument(app)
     errors.install(app)

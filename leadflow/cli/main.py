@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import re
 import sys
@@ -51,13 +50,11 @@ def fails_in_one_line(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # The Twilio SDK logs every request and response at INFO (about eleven lines a text);
-    # its errors still come through, and --verbose brings the rest back.
-    logging.getLogger("twilio").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    """Text, or JSON with LOG_FORMAT=json; the Twilio SDK's line per request only when
+    verbose."""
+    from leadflow.logs import configure
+
+    configure(verbose, os.environ.get("LOG_FORMAT"))
 
 
 @app.command()
@@ -79,6 +76,7 @@ def api(
 ) -> None:
     """Run the HTTP API (same environment as the worker, plus API_HOST/API_PORT)."""
     settings = load_settings()
+    _logging(verbose=False)
     asyncio.run(_serve_api(settings, host or settings.api_host, port or settings.api_port))
 
 
@@ -101,7 +99,12 @@ async def _serve_api(settings: Settings, host: str, port: int) -> None:
         converter=data_converter(settings.keyring()),
     )
     config = uvicorn.Config(
-        create_app(settings), host=host, port=port, log_level="info", proxy_headers=True
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=True,
+        log_config=None,  # uvicorn's records go through leadflow's handler (text or JSON)
     )
     await uvicorn.Server(config).serve()
 

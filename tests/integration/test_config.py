@@ -250,3 +250,27 @@ def test_a_worker_logs_no_twilio_request_lines_unless_verbose() -> None:
     _logging(verbose=True)
     assert twilio.isEnabledFor(logging.DEBUG)
     logging.getLogger("twilio").setLevel(logging.NOTSET)
+
+
+def test_a_log_format_other_than_text_or_json_is_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "leadflow", "worker"],
+        env={
+            "PATH": os.environ["PATH"],
+            "DATABASE_URL": "postgresql://u@h/db",
+            "TEMPORAL_ADDRESS": "h:7233",
+            "TWILIO_ACCOUNT_SID": "AC1",
+            "TWILIO_AUTH_TOKEN": "t",
+            "TWILIO_FROM": "+13125550000",
+            "SENDGRID_API_KEY": "SG.k",
+            "SENDGRID_FROM": "a@example.com",
+            "LOG_FORMAT": "xml",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "leadflow: error: LOG_FORMAT is invalid: expected text or json, got 'xml'"
+    )

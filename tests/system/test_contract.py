@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.store.accounts import ensure_account, new_api_key
 from tests.places import Place
-from tests.services import ProvidersUnderTest, free_port, worker_env, worker_process
+from tests.services import ProvidersUnderTest, api_and_worker, free_port, worker_env
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 EXAMPLES = 12  # per operation and phase
@@ -53,34 +52,8 @@ def served(
         API_PORT=str(port),
         OPS_TOKEN="contract-ops-token",
     )
-    url = f"http://127.0.0.1:{port}"
-    worker = worker_process(env)
-    api = subprocess.Popen(
-        [sys.executable, "-m", "leadflow", "api"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert api.poll() is None, "leadflow api exited"
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "leadflow api did not come up"
-            time.sleep(0.3)
+    with api_and_worker(env) as url:
         yield url
-    finally:
-        for process in (api, worker):
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 async def test_the_api_keeps_its_documented_contract(

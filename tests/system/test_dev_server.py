@@ -3,6 +3,7 @@ API's readiness sees which task queues workers poll."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -95,7 +96,8 @@ async def test_the_worker_serves_the_sdks_and_leadflows_metrics_after_a_touch(
     metrics = f"127.0.0.1:{free_port()}"
     playbooks = place.playbook_folder(tmp_path, "isa")
     env = worker_env(dev_address, database_url, providers, queue, playbooks)
-    worker = worker_process({**env, "METRICS_ADDRESS": metrics})
+    log = tmp_path / "worker.log"
+    worker = worker_process({**env, "METRICS_ADDRESS": metrics, "LOG_FORMAT": "json"}, log)
     try:
         client = LeadflowClient(
             dev_env.client,
@@ -142,6 +144,11 @@ async def test_the_worker_serves_the_sdks_and_leadflows_metrics_after_a_touch(
         assert counted("leadflow_sends_total", channel="email", outcome="sent") == 1
         assert counted("leadflow_touches_total", outcome="fired", channel="sms") == 1
         assert counted("leadflow_touches_total", outcome="fired", channel="call") == 1
+        # Its log: one JSON object a line, a send's naming the account and lead it was for.
+        events = [json.loads(line) for line in log.read_text().splitlines()]
+        sends = [e for e in events if e["message"].startswith("send sms ")]
+        assert sends and sends[0]["level"] == "INFO", events
+        assert (sends[0]["account_id"], sends[0]["lead_id"]) == (queue, "M-1")
     finally:
         worker.kill()
         worker.wait()

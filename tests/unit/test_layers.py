@@ -23,13 +23,13 @@ LAYERS: list[tuple[str, ...]] = [
     ("leadflow.api",),
     ("leadflow.client",),
     ("leadflow.worker",),
-    ("leadflow.temporal", "leadflow.config", "leadflow.codec"),
+    ("leadflow.temporal", "leadflow.config", "leadflow.codec", "leadflow.tracing"),
     ("leadflow.workflows",),
     ("leadflow.activities", "leadflow.metrics"),
     ("leadflow.store", "leadflow.providers"),
     ("leadflow.engine",),
     ("leadflow.playbook",),
-    ("leadflow.models", "leadflow.errors", "leadflow.paths"),
+    ("leadflow.models", "leadflow.errors", "leadflow.paths", "leadflow.logs"),
 ]
 PACKAGE_INIT = "leadflow"  # the package's own __init__: the bottom, like errors and paths
 
@@ -209,7 +209,7 @@ def test_the_walk_resolves_every_form_of_import(tmp_path: Path, source: str, exp
 
 def test_an_upward_import_is_named_with_its_file_line_and_layers() -> None:
     assert layer_of("leadflow.engine.rules") == 8 and layer_of("leadflow.api.routes.leads") == 1
-    assert layer_name(4) == "layer 5 (temporal, config, codec)"
+    assert layer_name(4) == "layer 5 (temporal, config, codec, tracing)"
     assert layer_of("leadflow.enginery") is None
 
 
