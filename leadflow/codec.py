@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 import secrets
 import zlib
@@ -85,6 +87,11 @@ class Keyring:
                 raise ConfigError(f"{SETTING}: key id {key_id!r} is listed twice")
             keys[key_id] = key
         return cls(keys=keys, current=next(iter(keys)))
+
+    def derived(self, purpose: str) -> bytes:
+        """A secret for another use (signing the workspace's session cookies), derived from
+        the current key: rotating the key renews it."""
+        return hmac.new(self.keys[self.current], purpose.encode(), hashlib.sha256).digest()
 
     def cipher(self, key_id: str) -> AESGCM:
         found = self._ciphers.get(key_id)

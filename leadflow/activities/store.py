@@ -65,6 +65,7 @@ def writes(decision: ApplyDecision) -> list[Executable]:
     tasks: dict[str, CreateTask] = {}
     completed: dict[str, datetime] = {}
     queue_row: QueueCall | DequeueCall | None = None
+    dequeued = False  # the call left the queue (logged, say): a claim on it ends
     messages: list[tuple[str, SendMessage]] = []
     parties: SaveParties | None = None
     consents: dict[str, str] = {}
@@ -81,6 +82,7 @@ def writes(decision: ApplyDecision) -> list[Executable]:
             completed[f"{lead.workflow_id}:{command.key}"] = at
         elif isinstance(command, QueueCall | DequeueCall):
             queue_row = command
+            dequeued = dequeued or isinstance(command, DequeueCall)
         elif isinstance(command, SendMessage):
             messages.append((f"{lead.workflow_id}:{command.key}", command))
         elif isinstance(command, SaveParties):
@@ -117,7 +119,7 @@ def writes(decision: ApplyDecision) -> list[Executable]:
     if done := [key for key in completed if key not in tasks]:
         out.append(leads.tasks_complete(done, at))
     if isinstance(queue_row, QueueCall):
-        out.append(queue.entry_upsert(lead, queue_row, at))
+        out.append(queue.entry_upsert(lead, queue_row, at, release=dequeued))
     elif isinstance(queue_row, DequeueCall):
         out.append(queue.entry_delete(lead))
     if messages:

@@ -26,6 +26,7 @@ from leadflow.api.routes.queue import router as queue_router
 from leadflow.api.routes.reports import router as reports_router
 from leadflow.api.routes.users import router as users_router
 from leadflow.api.routes.webhooks import router as webhooks_router
+from leadflow.api.web import pages as web
 from leadflow.client import LeadflowClient
 from leadflow.codec import EncryptionCodec, check_keys
 from leadflow.config import Settings
@@ -97,6 +98,7 @@ def create_app(
     app.state.metrics = ApiMetrics()
     app.state.metrics.instrument(app)
     errors.install(app)
+    web.install(app, settings.keyring().derived("leadflow-web-session"))
     app.add_middleware(BodyLimit)
     # The Temporal Web UI calls the codec endpoint from the browser, from its own origin.
     app.add_middleware(

@@ -36,6 +36,7 @@ from leadflow.playbook.sources import PlaybookFolder
 from leadflow.providers.fake import EventSigner, FakeState
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.db import create_engine, ensure_database, migrate
+from leadflow.store.users import save_user
 from leadflow.temporal import connect, data_converter
 from leadflow.workflows.messages import EnsureLead
 from leadflow.workflows.search_attributes import cli_flags
@@ -44,6 +45,7 @@ console = Console()
 DATABASE = "leadflow"
 DEV_ACCOUNT = "demo"
 DEV_KEY = "lf_dev_demo_key"  # local stack only; production keys come from `leadflow account`
+DEV_AGENT = "isa-1"  # the demo agent, who signs in to the workspace with DEV_KEY
 STARTUP_TIMEOUT = 60.0
 # The dev server has one history shard, whose task queues are polled at most 20 times a
 # second by default: every hop (a timer firing, an activity scheduled, a task dispatched)
@@ -286,6 +288,9 @@ class DevStack:
         try:
             await ensure_account(engine, DEV_ACCOUNT, "Demo team", "isa")
             await new_api_key(engine, DEV_ACCOUNT, "leadflow dev", key=DEV_KEY)
+            await save_user(
+                engine, DEV_ACCOUNT, DEV_AGENT, "Ivy Isa", "+13125550100", None, ["isa"]
+            )
         finally:
             await engine.dispose()
 
@@ -324,6 +329,8 @@ class DevStack:
         lines = [
             f"API          http://localhost:{self.api_port}  (docs /docs, ready /ready)",
             f"API key      {DEV_KEY}  (account {DEV_ACCOUNT!r}, isa playbook)",
+            f"Workspace    http://localhost:{self.api_port}/app/  (sign in: key {DEV_KEY}, "
+            f"user {DEV_AGENT})",
             f"Metrics      http://127.0.0.1:{self.metrics_port}/metrics  (worker: Temporal SDK, "
             f"touches, sends), http://localhost:{self.api_port}/metrics  (API: requests, queue)",
             f"Temporal UI  http://localhost:{self.ui_port}",

@@ -169,10 +169,14 @@ async def release(engine: AsyncEngine, account_id: str, lead_id: str, agent: str
     return bool(result.rowcount)
 
 
-def entry_upsert(lead: LeadRef, call: QueueCall, at: datetime) -> Executable:
+def entry_upsert(
+    lead: LeadRef, call: QueueCall, at: datetime, *, release: bool = False
+) -> Executable:
     """Put the lead's next call in the queue, replacing the one it had (a statement for the
-    store activity, which runs a decision's writes together)."""
-    values = {
+    store activity, which runs a decision's writes together). An agent's claim on the row
+    stays (a new call queued while they are on the phone), unless `release`: the call they
+    claimed left the queue in the same decision (they logged it)."""
+    values: dict[str, object] = {
         "key": call.key,
         "label": call.label,
         "priority": call.priority,
@@ -181,6 +185,8 @@ def entry_upsert(lead: LeadRef, call: QueueCall, at: datetime) -> Executable:
         "why": call.why,
         "queued_at": at,
     }
+    if release:
+        values |= {"claimed_by": None, "claimed_until": None}
     return (
         insert(CallQueueEntry)
         .values(account_id=lead.account_id, lead_id=lead.lead_id, **values)

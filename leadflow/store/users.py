@@ -43,6 +43,14 @@ async def list_users(
     return [User(**row._mapping) for row in rows]
 
 
+async def get_user(engine: AsyncEngine, account_id: str, user_id: str) -> User | None:
+    """The account's user with this id, if there is one."""
+    query = select(User.__table__).where(User.account_id == account_id, User.id == user_id)
+    async with engine.connect() as conn:
+        row = (await conn.execute(query)).one_or_none()
+    return User(**row._mapping) if row is not None else None
+
+
 async def member_for(
     engine: AsyncEngine, account_id: str, user_id: str, designation: str
 ) -> Member:

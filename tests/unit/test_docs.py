@@ -10,6 +10,7 @@ from pathlib import Path
 
 from leadflow.api.app import create_app
 from leadflow.client import LeadflowClient
+from leadflow.codec import new_key
 from leadflow.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +65,9 @@ def test_the_readme_python_example_runs_as_a_file_and_calls_what_exists() -> Non
 
 
 def test_the_docs_cite_only_endpoints_the_api_has() -> None:
-    settings = Settings(database_url="postgresql://u@h/db", temporal_address="h:7233")
+    settings = Settings(
+        database_url="postgresql://u@h/db", temporal_address="h:7233", encryption_keys=new_key("k")
+    )
     shape = re.compile(r"\{[^}]*\}")  # the docs may name a path parameter otherwise
     paths = {shape.sub("{}", path) for path in create_app(settings).openapi()["paths"]}
     cited = {

@@ -1,0 +1,175 @@
+"""The agent's workspace in a real browser (Chromium driven by Playwright): an agent signs
+in, takes the next call, logs No Answer and sees the lead leave the queue with its return
+time, logs Engaged with a follow-up and sees it listed, and is refused a milestone its
+status is not linked to, with the reason. A screenshot of each screen is written to
+`build/screenshots/`.
+
+Chromium is Debian's (`apt-get install chromium`; `.ci/run` installs it): Playwright's own
+browser download needs the internet.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+import yaml
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from leadflow.engine import localtime
+from leadflow.paths import shipped
+from leadflow.playbook.schema import Playbook
+from leadflow.store.accounts import ensure_account, new_api_key
+from leadflow.store.playbooks import save_version
+from leadflow.store.users import save_user
+from tests.places import Place
+from tests.services import ProvidersUnderTest, api_and_worker, free_port, worker_env
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+AGENT_ZONE = "America/New_York"
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium: apt-get install chromium (Debian's package)"
+)
+
+
+def _workspace_playbook(place: Place) -> Playbook:
+    """The leads-queue preset (No Answer: back in an hour as a Redial) with a Closed
+    milestone that only Converted goes with, open where the lead lives now."""
+    data = yaml.safe_load((shipped("playbooks") / "leads-queue.yaml").read_text())
+    data["milestones"] = [*data["milestones"], "Closed"]
+    data["links"]["Closed"] = ["Converted"]
+    data["version"] = int(data.get("version", 1)) + 1
+    return place.playbook(Playbook.model_validate(data))
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[object]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def test_an_agent_works_the_queue_in_the_browser(
+    browser: object,
+    dev_address: str,
+    database_url: str,
+    db: AsyncEngine,
+    providers: ProvidersUnderTest,
+    tmp_path: Path,
+) -> None:
+    from playwright.async_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    place = Place.where_it_is(12)  # the new lead is due to be called at once
+    account = f"ws-{uuid.uuid4().hex[:6]}"
+    env = worker_env(
+        dev_address,
+        database_url,
+        providers,
+        account,
+        place.playbook_folder(tmp_path / "playbooks", "leads-queue"),
+        API_HOST="127.0.0.1",
+        API_PORT=str(free_port()),
+    )
+    await ensure_account(db, account, "Workspace", "leads-queue")
+    await save_version(db, account, _workspace_playbook(place))
+    await save_user(db, account, "ana", "Ana Agent", None, None, ["isa"])
+    key = await new_api_key(db, account)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with api_and_worker(env) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as api:
+            created = await api.put(
+                "/v1/leads/W-1",
+                headers={"Authorization": f"Bearer {key}"},
+                json={"first_name": "Wren", **place.lead_fields(name="Wren Lee")},
+            )
+        assert created.status_code == 201, created.text
+        context = await browser.new_context(
+            timezone_id=AGENT_ZONE, viewport={"width": 1200, "height": 900}
+        )
+        page = await context.new_page()
+
+        async def shot(name: str) -> None:
+            await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+        # Sign in: the page sends the browser's own zone with the form.
+        await page.goto(f"{url}/app/")
+        await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        await shot("1-sign-in")
+        await page.get_by_label("Account key").fill(key)
+        await page.get_by_label("Your user id").fill("ana")
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_role("heading", name="Leads queue")).to_be_visible()
+        await expect(page.get_by_text(f"times in {AGENT_ZONE}")).to_be_visible()
+        await shot("2-queue")
+
+        # The next call: the new lead, CallASAP.
+        await page.get_by_role("button", name="Take the next call").click()
+        await expect(page.get_by_role("heading", name="Wren")).to_be_visible()
+        await shot("3-claimed-lead")
+
+        # No Answer: the lead leaves the queue, back as a Redial in an hour.
+        await page.get_by_label("Disposition").select_option("No Answer")
+        await page.get_by_role("button", name="Save the call").click()
+        logged = page.get_by_role("status").filter(has_text="Logged No Answer for W-1")
+        await expect(logged).to_be_visible()
+        back = datetime.now(localtime.zone(AGENT_ZONE)) + timedelta(hours=1)
+        await expect(logged).to_contain_text("now Contact Attempted, back in the queue as Redial")
+        await expect(logged).to_contain_text(f"{back:%a %d %b} ")
+        upcoming = page.get_by_role("region", name="Coming up")
+        await expect(upcoming).to_contain_text("W-1")
+        await expect(upcoming).to_contain_text("held after the last call")
+        await page.get_by_role("button", name="Take the next call").click()
+        await expect(page.get_by_role("status")).to_contain_text(
+            "No call is due now. Next: Redial for W-1"
+        )
+        await shot("4-after-no-answer")
+
+        # Engaged, with a follow-up tomorrow at 10:00 the agent's time: listed on the lead.
+        await page.goto(f"{url}/app/leads/W-1")
+        await page.get_by_label("Disposition").select_option("Engaged")
+        await page.get_by_label("Schedule a follow-up").check()
+        await page.get_by_label("Subject").select_option("Quote")
+        tomorrow = (datetime.now(localtime.zone(AGENT_ZONE)) + timedelta(days=1)).date()
+        await page.get_by_label(f"Start (your time, {AGENT_ZONE})").fill(f"{tomorrow}T10:00")
+        await page.get_by_label("Duration").select_option("30")
+        await page.get_by_role("button", name="Save the call").click()
+        await expect(page.get_by_role("status")).to_contain_text(
+            "Logged Engaged for W-1: now Engaged"
+        )
+        follow_ups = page.get_by_role("region", name="Follow-ups")
+        await expect(follow_ups).to_contain_text("Quote")
+        await expect(follow_ups).to_contain_text(f"{tomorrow:%a %d %b} 10:00 your time")
+        await expect(follow_ups).to_contain_text("30 min")
+        await shot("5-follow-up")
+
+        # Closed goes only with Converted: keeping Engaged is refused, with the reason.
+        await page.get_by_label("Milestone", exact=True).select_option("Closed")
+        status = page.get_by_label("Status (those linked to the milestone)")
+        await expect(status.locator("option")).to_have_text(["Keep Engaged", "Converted"])
+        await page.get_by_role("button", name="Update").click()
+        refused = page.get_by_role("alert")
+        await expect(refused).to_contain_text("Refused:")
+        await expect(refused).to_contain_text("Engaged")
+        await expect(refused).to_contain_text("Closed")
+        await shot("6-refused")
+
+        # A phone-sized screen: the same page, one column.
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await page.goto(f"{url}/app/")
+        await expect(page.get_by_role("button", name="Take the next call")).to_be_visible()
+        await shot("7-phone-queue")
+        await context.close()
