@@ -18,8 +18,9 @@ from leadflow.errors import ConfigError
 
 FORMATS = ("text", "json")
 TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-# Libraries that log at INFO on every request: their warnings and errors still come through.
-CHATTY = ("twilio", "httpx")
+# Libraries that log at INFO on every request (or check): their warnings and errors still
+# come through.
+CHATTY = ("twilio", "httpx", "alembic")
 
 
 class LeadIds(logging.Filter):

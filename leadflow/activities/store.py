@@ -65,7 +65,7 @@ def writes(decision: ApplyDecision) -> list[Executable]:
     tasks: dict[str, CreateTask] = {}
     completed: dict[str, datetime] = {}
     queue_row: QueueCall | DequeueCall | None = None
-    dequeued = False  # the call left the queue (logged, say): a claim on it ends
+    logged = False  # the claimed call was logged: the claim ends with it
     messages: list[tuple[str, SendMessage]] = []
     parties: SaveParties | None = None
     consents: dict[str, str] = {}
@@ -82,7 +82,7 @@ def writes(decision: ApplyDecision) -> list[Executable]:
             completed[f"{lead.workflow_id}:{command.key}"] = at
         elif isinstance(command, QueueCall | DequeueCall):
             queue_row = command
-            dequeued = dequeued or isinstance(command, DequeueCall)
+            logged = logged or (isinstance(command, DequeueCall) and command.ends_claim)
         elif isinstance(command, SendMessage):
             messages.append((f"{lead.workflow_id}:{command.key}", command))
         elif isinstance(command, SaveParties):
@@ -119,7 +119,7 @@ def writes(decision: ApplyDecision) -> list[Executable]:
     if done := [key for key in completed if key not in tasks]:
         out.append(leads.tasks_complete(done, at))
     if isinstance(queue_row, QueueCall):
-        out.append(queue.entry_upsert(lead, queue_row, at, release=dequeued))
+        out.append(queue.entry_upsert(lead, queue_row, at, release=logged))
     elif isinstance(queue_row, DequeueCall):
         out.append(queue.entry_delete(lead))
     if messages:

@@ -52,6 +52,7 @@ class QueueCall(Message):
 class DequeueCall(Message):
     kind: Literal["dequeue_call"] = "dequeue_call"
     reason: str
+    ends_claim: bool = False  # the call was logged: an agent's claim on the lead ends
 
 
 class SetStatus(Message):

@@ -75,10 +75,10 @@ def history(run: Run, action: str, note: str, actor: str) -> None:
     )
 
 
-def dequeue(run: Run, reason: str) -> None:
+def dequeue(run: Run, reason: str, *, ends_claim: bool = False) -> None:
     if run.s.queue is not None:
         run.s.queue = None
-        run.emit(DequeueCall(reason=reason))
+        run.emit(DequeueCall(reason=reason, ends_claim=ends_claim))
 
 
 def primary_party(s: EngineState) -> Party | None:

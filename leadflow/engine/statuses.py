@@ -136,7 +136,7 @@ def call_logged(run: Run, event: CallLogged) -> None:
     contacted_before = s.contacted
     if disposition.contact:
         contact_made(run)
-    dequeue(run, f"call logged: {event.disposition}")
+    dequeue(run, f"call logged: {event.disposition}", ends_claim=True)
     apply_change(run, s.milestone, disposition.status, "Call", note, event.actor)
     s.hold_until = run.now + disposition.hold
     if event.follow_up is not None:

@@ -115,7 +115,8 @@ async def claim_next(
 
 
 class Waiting(BaseModel):
-    """A call in the queue that no agent can take yet, and why."""
+    """A call in the queue: one no agent can take yet and why it waits, or one due now and
+    why it is there."""
 
     lead_id: str
     label: str
@@ -157,6 +158,27 @@ async def waiting(
     return found
 
 
+DUE_NOW = text("""
+SELECT lead_id, label, priority, available_at, notes AS why, NULL AS claimed_by
+FROM call_queue
+WHERE account_id = :account AND available_at <= :now
+  AND (claimed_until IS NULL OR claimed_until < :now)
+ORDER BY priority DESC, available_at
+LIMIT :limit
+""")
+
+
+async def due(
+    engine: AsyncEngine, account_id: str, *, now: datetime | None = None, limit: int = 10
+) -> list[Waiting]:
+    """The calls due now, in the order agents take them; `why` says why each is here (a new
+    lead, back after a call, a follow-up)."""
+    params = {"account": account_id, "now": now or datetime.now(UTC), "limit": limit}
+    async with engine.connect() as conn:
+        rows = (await conn.execute(DUE_NOW, params)).mappings().all()
+    return [Waiting.model_validate(dict(row)) for row in rows]
+
+
 async def release(engine: AsyncEngine, account_id: str, lead_id: str, agent: str) -> bool:
     """Give a claimed call back to the queue; False if this agent does not hold it."""
     q = CallQueueEntry
@@ -174,8 +196,8 @@ def entry_upsert(
 ) -> Executable:
     """Put the lead's next call in the queue, replacing the one it had (a statement for the
     store activity, which runs a decision's writes together). An agent's claim on the row
-    stays (a new call queued while they are on the phone), unless `release`: the call they
-    claimed left the queue in the same decision (they logged it)."""
+    stays (a call replaced while they are on the phone), unless `release`: they logged the
+    call they claimed, in the same decision."""
     values: dict[str, object] = {
         "key": call.key,
         "label": call.label,

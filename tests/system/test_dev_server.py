@@ -45,13 +45,12 @@ async def test_ops_can_list_hot_leads_of_an_account(
     assert await described.memo() == {}  # the ids are in the workflow id and LeadAccount
 
 
-async def _ready_when(api: httpx.AsyncClient, detail: str | None) -> httpx.Response | None:
-    """/ready's answer once its detail is `detail` (None: ready) with one queue polled."""
+async def _ready_when(api: httpx.AsyncClient, polled: str | None) -> httpx.Response | None:
+    """/ready's answer once the task queue `polled` is (None: once it is ready)."""
     answer = await api.get("/ready")
-    found = answer.json()["detail"]
-    if detail is None:
-        return answer if found is None else None
-    return answer if found and found.count(detail) == 1 else None
+    if polled is None:
+        return answer if answer.status_code == 200 else None
+    return answer if answer.json()["task_queues"][polled] == "polled" else None
 
 
 async def test_ready_names_the_task_queue_no_worker_polls_until_one_does(
@@ -75,7 +74,7 @@ async def test_ready_names_the_task_queue_no_worker_polls_until_one_does(
         assert (await api.get("/health")).status_code == 200  # alive all the same
 
         async with build_worker(dev_env.client, db, queue):
-            polled = await eventually(lambda: _ready_when(api, "no answer from a worker on "))
+            polled = await eventually(lambda: _ready_when(api, f"{queue} (workflows)"))
             assert polled is not None and polled.status_code == 503
             assert polled.json()["detail"] == f"no answer from a worker on {queue}-sends (sends)"
             sends = build_send_worker(dev_env.client, db, providers.config, f"{queue}-sends", 10)
@@ -117,7 +116,9 @@ async def test_the_worker_serves_the_sdks_and_leadflows_metrics_after_a_touch(
                     last[0] = (await http.get(f"http://{metrics}/metrics", timeout=2)).text
             except httpx.HTTPError:
                 return None
-            return last[0] if "leadflow_sends{" in last[0] else None
+            both = ('channel="sms"', 'channel="email"')  # the text and the email both sent
+            sends = [line for line in last[0].splitlines() if line.startswith("leadflow_sends{")]
+            return last[0] if all(any(c in line for line in sends) for c in both) else None
 
         found = await eventually(scraped, timeout=30)
         assert found, f"no send counted ({place.describe()}): {last[0]}"

@@ -114,6 +114,9 @@ async def test_an_agent_works_the_queue_in_the_browser(
         await page.get_by_role("button", name="Sign in").click()
         await expect(page.get_by_role("heading", name="Leads queue")).to_be_visible()
         await expect(page.get_by_text(f"times in {AGENT_ZONE}")).to_be_visible()
+        due = page.get_by_role("region", name="Next call")
+        await expect(due).to_contain_text("W-1 CallASAP priority 100")
+        await expect(due).to_contain_text("New lead")
         await shot("2-queue")
 
         # The next call: the new lead, CallASAP.

@@ -38,7 +38,7 @@ from leadflow.playbook.schema import Playbook
 from leadflow.store import leads as lead_store
 from leadflow.store.accounts import account_for_key
 from leadflow.store.playbooks import current_version
-from leadflow.store.queue import claim_next, waiting
+from leadflow.store.queue import claim_next, due, waiting
 from leadflow.store.users import get_user
 from leadflow.workflows.messages import (
     CallLog,
@@ -160,12 +160,14 @@ async def queue_page(
 ) -> HTMLResponse:
     book = await _book(database, leads, agent)
     status = status if status and book.has_status(status) else None
+    now_due = await due(database, agent.account_id, limit=UPCOMING)
     upcoming = await waiting(database, agent.account_id, limit=UPCOMING)
     listed = await lead_store.page(database, agent.account_id, status=status, limit=LISTED)
     return _page(
         request,
         "queue.html",
         agent,
+        due=[(call, _when(call.available_at, agent.time_zone)) for call in now_due],
         upcoming=[(call, _both(call.available_at, agent, agent.time_zone)) for call in upcoming],
         leads=listed,
         statuses=[s.name for s in book.statuses],
