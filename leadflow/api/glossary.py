@@ -43,6 +43,7 @@ DESCRIPTIONS: dict[str, str] = {
     "due_at": "when the task is due",
     "duration": "how long the call or meeting is planned to take (ISO 8601 duration)",
     "email": "an email address",
+    "ends_claim": "true when the call was logged: an agent's claim on the lead ends with it",
     "first_name": "the lead's first name",
     "follow_up": "a call or meeting to schedule with the change; statuses marked "
     "`requires_follow_up` in the playbook need one",
