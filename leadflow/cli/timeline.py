@@ -20,17 +20,8 @@ from rich.text import Text
 
 import leadflow.engine.localtime as localtime
 from leadflow.engine.commands import (
-    Audit,
     Command,
-    CompleteTask,
-    CreateTask,
-    DequeueCall,
-    QueueCall,
-    RecordHistory,
-    RecordOptOut,
-    SaveParties,
     SendMessage,
-    SetStatus,
 )
 from leadflow.engine.describe import words
 
@@ -136,71 +127,35 @@ def entry(
     )
 
 
+# Each command's kind of entry; its fields of the same names become the entry's typed fields.
+KINDS: dict[str, Kind] = {
+    "send_message": "message",
+    "queue_call": "call",
+    "dequeue_call": "dequeue",
+    "create_task": "task",
+    "complete_task": "task_done",
+    "set_status": "status",
+    "record_history": "history",
+    "save_parties": "parties",
+    "record_opt_out": "opt_out",
+    "audit": "audit",
+}
+_COMMON = {"at", "local_at", "local_time", "day", "kind", "what", "detail"}
+_TYPED = set(TimelineEntry.model_fields) - _COMMON
+
+
 def of_command(at: datetime, day0: date, zone: str, command: Command) -> TimelineEntry:
     """A command the engine issued at `at`, in words and typed fields."""
     said = words(command, zone)
-    kind: Kind
-    typed: dict[str, Any] = {}
-    match command:
-        case SendMessage():
-            kind = "message"
-            typed = {
-                "channel": command.channel,
-                "party": command.party,
-                "to": command.to,
-                "sender_id": command.sender.id,
-                "sender_name": command.sender.name,
-                "template": command.template,
-                "subject": command.subject,
-                "body": command.body,
-            }
-        case QueueCall():
-            kind = "call"
-            typed = {
-                "key": command.key,
-                "label": command.label,
-                "priority": command.priority,
-                "available_at": command.available_at,
-                "notes": command.notes or None,
-                "why": command.why or None,
-            }
-        case DequeueCall():
-            kind, typed = "dequeue", {"reason": command.reason}
-        case CreateTask():
-            kind = "task"
-            typed = {
-                "key": command.key,
-                "subject": command.subject,
-                "assignee": command.assignee,
-                "due_at": command.due_at,
-                "notes": command.notes or None,
-            }
-        case CompleteTask():
-            kind, typed = "task_done", {"key": command.key}
-        case SetStatus():
-            kind, typed = "status", {"milestone": command.milestone, "status": command.status}
-        case RecordHistory():
-            kind = "history"
-            typed = {"milestone": command.milestone, "status": command.status}
-        case SaveParties():
-            kind = "parties"
-        case RecordOptOut():
-            kind = "opt_out"
-            typed = {
-                "addresses": command.addresses,
-                "channels": list(command.channels),
-                "opted_in": command.opted_in,
-            }
-        case Audit():
-            kind = "audit"
-            typed = {
-                "key": command.key,
-                "outcome": command.outcome,
-                "reason": command.reason,
-                "until": command.until,
-            }
+    typed = {
+        name: value
+        for name, value in command.model_dump(exclude={"kind"}).items()
+        if name in _TYPED and value not in ("", None)
+    }
+    if isinstance(command, SendMessage):
+        typed |= {"sender_id": command.sender.id, "sender_name": command.sender.name}
     what = said.what.removeprefix("audit ")
-    return entry(at, day0, zone, kind, what, said.detail, **typed)
+    return entry(at, day0, zone, KINDS[command.kind], what, said.detail, **typed)
 
 
 def internal(item: TimelineEntry) -> bool:

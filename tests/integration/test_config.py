@@ -155,19 +155,19 @@ def test_worker_without_settings_says_what_is_missing(tmp_path: object) -> None:
     assert result.stderr.strip() == f"leadflow: error: DATABASE_URL is not set ({DEV_ENV_HINT})"
 
 
-def test_worker_without_provider_credentials_says_which() -> None:
-    result = subprocess.run(
+def _worker_fails(**env: str) -> subprocess.CompletedProcess[str]:
+    """`leadflow worker` with only these settings (and PATH): it should stop at once."""
+    return subprocess.run(
         [sys.executable, "-m", "leadflow", "worker"],
-        env={
-            "PATH": os.environ["PATH"],
-            "DATABASE_URL": "postgresql://u@h/db",
-            "TEMPORAL_ADDRESS": "h:7233",
-            "TWILIO_ACCOUNT_SID": "AC1",
-        },
+        env={"PATH": os.environ["PATH"], "DATABASE_URL": "postgresql://u@h/db", **env},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_worker_without_provider_credentials_says_which() -> None:
+    result = _worker_fails(TEMPORAL_ADDRESS="h:7233", TWILIO_ACCOUNT_SID="AC1")
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "leadflow: error: TWILIO_AUTH_TOKEN is not set (the worker sends texts and emails)"
@@ -253,22 +253,14 @@ def test_a_worker_logs_no_twilio_request_lines_unless_verbose() -> None:
 
 
 def test_a_log_format_other_than_text_or_json_is_one_line() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "leadflow", "worker"],
-        env={
-            "PATH": os.environ["PATH"],
-            "DATABASE_URL": "postgresql://u@h/db",
-            "TEMPORAL_ADDRESS": "h:7233",
-            "TWILIO_ACCOUNT_SID": "AC1",
-            "TWILIO_AUTH_TOKEN": "t",
-            "TWILIO_FROM": "+13125550000",
-            "SENDGRID_API_KEY": "SG.k",
-            "SENDGRID_FROM": "a@example.com",
-            "LOG_FORMAT": "xml",
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = _worker_fails(
+        TEMPORAL_ADDRESS="h:7233",
+        TWILIO_ACCOUNT_SID="AC1",
+        TWILIO_AUTH_TOKEN="t",
+        TWILIO_FROM="+13125550000",
+        SENDGRID_API_KEY="SG.k",
+        SENDGRID_FROM="a@example.com",
+        LOG_FORMAT="xml",
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
