@@ -122,6 +122,11 @@ async def test_an_agent_works_the_queue_in_the_browser(
         # The next call: the new lead, CallASAP.
         await page.get_by_role("button", name="Take the next call").click()
         await expect(page.get_by_role("heading", name="Wren")).to_be_visible()
+        # Given back unlogged, it is the next call again.
+        await page.get_by_role("button", name="Give the call back unlogged").click()
+        await expect(page.get_by_role("status")).to_contain_text("back in the queue for anyone")
+        await page.get_by_role("button", name="Take the next call").click()
+        await expect(page.get_by_role("heading", name="Wren")).to_be_visible()
         await shot("3-claimed-lead")
 
         # No Answer: the lead leaves the queue, back as a Redial in an hour.

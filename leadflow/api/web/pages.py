@@ -38,7 +38,7 @@ from leadflow.playbook.schema import Playbook
 from leadflow.store import leads as lead_store
 from leadflow.store.accounts import account_for_key
 from leadflow.store.playbooks import current_version
-from leadflow.store.queue import claim_next, due, waiting
+from leadflow.store.queue import claim_next, due, release, waiting
 from leadflow.store.users import get_user
 from leadflow.workflows.messages import (
     CallLog,
@@ -314,6 +314,18 @@ async def change_milestone(
         _flash(request, "error", f"Not changed: {_reason(exc)}")
     else:
         _flash(request, "ok", f"{lead_id} is now {snapshot.milestone} / {snapshot.status}.")
+    return _back(f"/app/leads/{lead_id}")
+
+
+@router.post("/leads/{lead_id}/release", dependencies=[CsrfChecked])
+async def release_call(
+    request: Request, lead_id: Identifier, agent: SignedIn, database: Database
+) -> Response:
+    """Give a claimed call back to the queue without logging it."""
+    if await release(database, agent.account_id, lead_id, agent.id):
+        _flash(request, "ok", f"The call to {lead_id} is back in the queue for anyone.")
+        return _back("/app/")
+    _flash(request, "error", f"You hold no claim on {lead_id}.")
     return _back(f"/app/leads/{lead_id}")
 
 
