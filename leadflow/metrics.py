@@ -3,8 +3,8 @@ they are served beside the SDK's (workflow and activity task latencies, poll cou
 sizes) from the one Prometheus endpoint the worker's runtime exposes (`METRICS_ADDRESS`).
 
 - `leadflow_touches{outcome, channel, reason}` (a counter): every touch a decision fired,
-  deferred, held or skipped; `reason` is the rule (quiet hours, opted out...), not its
-  details, so the series stay few.
+  deferred, held or skipped; `reason` is the rule that deferred, held or skipped it (quiet
+  hours, opted out...) in two words, never its details, so the series stay few.
 - `leadflow_sends{channel, outcome}`: each send attempt's end: `sent`, `resent`
   (after an attempt in doubt), `found` (an earlier attempt had landed), or the error type
   (`RateLimited`, `ProviderError`, `BadNumber`, `OptedOut`...).
@@ -25,10 +25,12 @@ _DETAIL = re.compile(r"[\d:+-]{2,}|'[^']*'|\"[^\"]*\"")
 
 
 def reason_kind(reason: str) -> str:
-    """The rule a reason names, without its particulars (times, zones, names)."""
+    """The rule a reason names, in its first two words, without its particulars (times,
+    zones, names): `quiet hours`, `opted out`, `stop communication`... so the series stay
+    few whatever an account's playbook names."""
     head = reason.split(":", 1)[0] if ":" in reason else reason
-    head = _DETAIL.sub("", head)
-    return " ".join(head.split())[:40] or "other"
+    words = _DETAIL.sub("", head).lower().split()
+    return " ".join(words[:2]) or "other"
 
 
 def _counter(name: str, description: str) -> MetricCounter:
@@ -52,10 +54,8 @@ def count_touches(commands: Sequence[Command]) -> None:
     counter = _counter("leadflow_touches", "touches by outcome, channel and rule")
     for audit in touches:
         channel = channels.get(audit.key) or _channel_in(audit.reason)
-        counter.add(
-            1,
-            {"outcome": audit.outcome, "channel": channel, "reason": reason_kind(audit.reason)},
-        )
+        rule = "" if audit.outcome == "fired" else reason_kind(audit.reason)  # fired: no rule
+        counter.add(1, {"outcome": audit.outcome, "channel": channel, "reason": rule})
 
 
 def _channel_in(reason: str) -> str:

@@ -26,7 +26,7 @@ from leadflow.api.routes.queue import router as queue_router
 from leadflow.api.routes.reports import router as reports_router
 from leadflow.api.routes.users import router as users_router
 from leadflow.api.routes.webhooks import router as webhooks_router
-from leadflow.api.web import pages as web
+from leadflow.api.web import mount as web
 from leadflow.client import LeadflowClient
 from leadflow.codec import EncryptionCodec, check_keys
 from leadflow.config import Settings
@@ -94,7 +94,7 @@ def create_app(
     )
 
     if tracing.enabled():  # a span per request, the parent of the Temporal calls it makes
-        FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready,metrics")
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="/health$,/ready$,/metrics$")
     app.state.metrics = ApiMetrics()
     app.state.metrics.instrument(app)
     errors.install(app)

@@ -124,16 +124,18 @@ class Waiting(BaseModel):
     available_at: datetime
     why: str  # a hold, calling hours, a follow-up time; or who holds its claim
     claimed_by: str | None = None
+    time_zone: str = "UTC"  # the lead's
 
 
 NEXT_WAITING = text("""
-SELECT lead_id, label, priority, why,
-    CASE WHEN claimed_until >= :now THEN claimed_by END AS claimed_by,
-    CASE WHEN claimed_until >= :now THEN greatest(available_at, claimed_until)
-         ELSE available_at END AS available_at
-FROM call_queue
-WHERE account_id = :account AND (available_at > :now OR claimed_until >= :now)
-ORDER BY 6, priority DESC
+SELECT q.lead_id, q.label, q.priority, q.why, l.time_zone, q.claimed_until,
+    CASE WHEN q.claimed_until >= :now THEN q.claimed_by END AS claimed_by,
+    CASE WHEN q.claimed_until >= :now THEN greatest(q.available_at, q.claimed_until)
+         ELSE q.available_at END AS available_at
+FROM call_queue AS q
+JOIN leads AS l ON l.account_id = q.account_id AND l.lead_id = q.lead_id
+WHERE q.account_id = :account AND (q.available_at > :now OR q.claimed_until >= :now)
+ORDER BY 8, q.priority DESC
 LIMIT :limit
 """)
 
@@ -150,20 +152,20 @@ async def waiting(
     found = []
     for row in rows:
         data = dict(row)
+        lease = data.pop("claimed_until")
         if data["claimed_by"]:
-            data["why"] = (
-                f"claimed by {data['claimed_by']} until {data['available_at'].isoformat()}"
-            )
+            data["why"] = f"claimed by {data['claimed_by']} until {lease.isoformat()}"
         found.append(Waiting.model_validate(data))
     return found
 
 
 DUE_NOW = text("""
-SELECT lead_id, label, priority, available_at, notes AS why, NULL AS claimed_by
-FROM call_queue
-WHERE account_id = :account AND available_at <= :now
-  AND (claimed_until IS NULL OR claimed_until < :now)
-ORDER BY priority DESC, available_at
+SELECT q.lead_id, q.label, q.priority, q.available_at, q.notes AS why, l.time_zone
+FROM call_queue AS q
+JOIN leads AS l ON l.account_id = q.account_id AND l.lead_id = q.lead_id
+WHERE q.account_id = :account AND q.available_at <= :now
+  AND (q.claimed_until IS NULL OR q.claimed_until < :now)
+ORDER BY q.priority DESC, q.available_at
 LIMIT :limit
 """)
 

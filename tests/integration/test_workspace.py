@@ -8,9 +8,11 @@ import re
 import httpx
 import pytest_asyncio
 from fastapi import FastAPI
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from leadflow.store.accounts import new_api_key
+from leadflow.store.accounts import digest, new_api_key
+from leadflow.store.tables import ApiKey
 from leadflow.store.users import save_user
 from tests.integration.test_api import PAT, Served, app  # noqa: F401  (the API over a worker)
 
@@ -66,7 +68,7 @@ async def test_sign_in_needs_a_key_and_a_user_of_its_account_and_forms_need_the_
             transport=httpx.ASGITransport(app=app), base_url="https://leadflow"
         ) as browser,
     ):
-        assert (await browser.get("/app/")).headers["location"] == "/app/sign-in"
+        assert (await browser.get("/app/")).headers["location"] == "/app/sign-in?next=/app/"
         page = await browser.get("/app/sign-in")
         token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
         wrong = await browser.post(
@@ -76,10 +78,52 @@ async def test_sign_in_needs_a_key_and_a_user_of_its_account_and_forms_need_the_
         assert "do not match an agent" in (await browser.get("/app/sign-in")).text
         forged = await browser.post(
             "/app/sign-in", data={"key": keys["alpha"], "agent": "ana", "csrf": "forged"}
-        )
-        assert forged.status_code == 403
+        )  # refused: back to sign-in, not signed in
+        assert forged.headers["location"].startswith("/app/sign-in")
+        assert (await browser.get("/app/")).headers["location"].startswith("/app/sign-in")
         cookie = next(c for c in browser.cookies.jar if c.name == "leadflow_session")
         assert cookie.secure and cookie.has_nonstandard_attr("httponly")
         token = await _signed_in(browser, keys["alpha"], "ana")
         assert (await browser.post("/app/next", data={})).status_code == 403
         assert (await browser.post("/app/next", data={"csrf": token})).status_code == 303
+
+
+async def test_a_session_ends_with_its_key_and_a_link_survives_sign_in(
+    app: FastAPI,  # noqa: F811
+    keys: dict[str, str],
+    db: AsyncEngine,
+) -> None:
+    async with Served(app, keys["alpha"]) as api:
+        assert (await api.put("/v1/leads/ALPHA-2", json=PAT)).status_code == 201
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="https://leadflow"
+        ) as browser:
+            # A link to a lead, signed out: to sign-in, then to the lead.
+            sent = await browser.get("/app/leads/ALPHA-2")
+            assert sent.headers["location"] == "/app/sign-in?next=/app/leads/ALPHA-2"
+            form = await browser.get(sent.headers["location"])
+            token = CSRF.search(form.text).group(1)  # type: ignore[union-attr]
+            signed = await browser.post(
+                "/app/sign-in",
+                data={
+                    "key": keys["alpha"],
+                    "agent": "ana",
+                    "csrf": token,
+                    "next": "/app/leads/ALPHA-2",
+                },
+            )
+            assert signed.headers["location"] == "/app/leads/ALPHA-2"
+            page = await browser.get("/app/leads/ALPHA-2")
+            assert "Pat Lee" in page.text and page.headers["cache-control"] == "no-store"
+            # A token that is not even ASCII is refused like any wrong one.
+            odd = await browser.post("/app/next", data={"csrf": "é"})
+            assert odd.status_code == 403
+            # The key revoked: the session ends at the next request.
+            async with db.begin() as conn:
+                await conn.execute(
+                    update(ApiKey)
+                    .where(ApiKey.digest == digest(keys["alpha"]))
+                    .values(revoked_at=func.now())
+                )
+            after = await browser.get("/app/leads/ALPHA-2")
+    assert after.status_code == 303 and after.headers["location"].startswith("/app/sign-in")

@@ -12,22 +12,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from starlette.middleware.sessions import SessionMiddleware
 
 import leadflow.engine.localtime as localtime
-from leadflow.api.deps import Database, Leads
+from leadflow.api.deps import Database, Leads, Metrics
 from leadflow.api.web.session import (
-    SESSION_COOKIE,
-    SESSION_HOURS,
     Agent,
     CsrfChecked,
     SignedIn,
-    SignedOut,
     csrf_token,
     sign_in,
 )
@@ -49,6 +44,8 @@ from leadflow.workflows.messages import (
 )
 
 HERE = Path(__file__).parent
+# Each form is rendered with a fresh request id, so a double submit is applied once.
+RequestField = Annotated[str, Form(max_length=128)]
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/app", include_in_schema=False)
 UPCOMING = 10  # waiting calls listed on the queue page
@@ -75,7 +72,13 @@ def _page(request: Request, name: str, agent: Agent | None, **context: Any) -> H
     return templates.TemplateResponse(
         request,
         name,
-        {"agent": agent, "csrf": csrf_token(request), "flashes": flashes, **context},
+        {
+            "agent": agent,
+            "csrf": csrf_token(request),
+            "flashes": flashes,
+            "request_id": f"web-{uuid.uuid4().hex}",
+            **context,
+        },
     )
 
 
@@ -92,32 +95,19 @@ async def _book(database: Database, leads: Leads, agent: Agent) -> Playbook:
     return stored or leads.playbook(agent.playbook)
 
 
-def install(app: FastAPI, secret: bytes) -> None:
-    """The workspace on `app`: its pages, its static files, its session cookies."""
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=secret.hex(),
-        session_cookie=SESSION_COOKIE,
-        max_age=SESSION_HOURS * 3600,
-        path="/app",
-        same_site="strict",
-        https_only=True,  # Secure: browsers keep it for https and for localhost
-    )
-    app.mount("/app/static", StaticFiles(directory=HERE / "static"), name="app-static")
-    app.include_router(router)
-
-    async def signed_out(request: Request, exc: Exception) -> Response:
-        return _back("/app/sign-in")
-
-    app.add_exception_handler(SignedOut, signed_out)
-
-
 # ---- signing in ---------------------------------------------------------------------------
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
-async def sign_in_page(request: Request) -> HTMLResponse:
-    return _page(request, "sign_in.html", None)
+async def sign_in_page(
+    request: Request, next: Annotated[str, Query(max_length=300)] = "/app/"
+) -> HTMLResponse:
+    return _page(request, "sign_in.html", None, next=_inside(next))
+
+
+def _inside(path: str) -> str:
+    """Where to go after signing in: a workspace page, never another site."""
+    return path if path.startswith("/app/") and "//" not in path else "/app/"
 
 
 @router.post("/sign-in", dependencies=[CsrfChecked])
@@ -127,6 +117,7 @@ async def sign_in_post(
     key: Annotated[str, Form(max_length=200)],
     agent: Annotated[str, Form(max_length=128)],
     zone: Annotated[str, Form(max_length=64)] = "UTC",
+    next: Annotated[str, Form(max_length=300)] = "/app/",
 ) -> Response:
     account = await account_for_key(database, key.strip())
     user = await get_user(database, account.id, agent.strip()) if account else None
@@ -137,8 +128,8 @@ async def sign_in_post(
         zone = check_time_zone(zone)
     except ValueError:
         zone = "UTC"
-    sign_in(request, account.id, account.playbook, user.id, user.name, zone)
-    return _back("/app/")
+    sign_in(request, key.strip(), account, user.id, user.name, zone)
+    return _back(_inside(next))
 
 
 @router.post("/sign-out", dependencies=[CsrfChecked])
@@ -168,7 +159,7 @@ async def queue_page(
         "queue.html",
         agent,
         due=[(call, _when(call.available_at, agent.time_zone)) for call in now_due],
-        upcoming=[(call, _both(call.available_at, agent, agent.time_zone)) for call in upcoming],
+        upcoming=[(call, _both(call.available_at, agent, call.time_zone)) for call in upcoming],
         leads=listed,
         statuses=[s.name for s in book.statuses],
         status=status,
@@ -177,14 +168,17 @@ async def queue_page(
 
 
 @router.post("/next", dependencies=[CsrfChecked])
-async def next_call(request: Request, agent: SignedIn, database: Database) -> Response:
-    call = await claim_next(database, agent.account_id, agent.id)
+async def next_call(
+    request: Request, agent: SignedIn, database: Database, metrics: Metrics
+) -> Response:
+    with metrics.claims.labels(agent.account_id).time():  # as the API's claims are
+        call = await claim_next(database, agent.account_id, agent.id)
     if call is not None:
         return _back(f"/app/leads/{call.lead_id}")
     soonest = await waiting(database, agent.account_id)
     if soonest:
         s = soonest[0]
-        said = f"{s.label} for {s.lead_id} at {_both(s.available_at, agent, agent.time_zone)}"
+        said = f"{s.label} for {s.lead_id} at {_both(s.available_at, agent, s.time_zone)}"
         _flash(request, "info", f"No call is due now. Next: {said} ({s.why or 'queued'}).")
     else:
         _flash(request, "info", "No call is due now, and none is waiting.")
@@ -261,6 +255,7 @@ async def log_call(
     notes: Annotated[str, Form(max_length=4000)] = "",
     assignee: Annotated[str, Form(max_length=100)] = "",
     priority: Annotated[str, Form(pattern="^(High|Normal|Low)$")] = "Normal",
+    request_id: RequestField = "",
 ) -> Response:
     here = f"/app/leads/{lead_id}"
     try:
@@ -270,13 +265,13 @@ async def log_call(
             channel=channel,
             direction=direction,
             comments=comments,
-            actor=agent.id,
+            actor=agent.actor,
             follow_up=planned,
-            request_id=f"web-{uuid.uuid4().hex}",
+            request_id=request_id,
         )
         snapshot = await leads.log_call(agent.lead(lead_id), log)
         zone = (await leads.describe(agent.lead(lead_id))).time_zone
-    except (ValueError, LeadflowError) as exc:
+    except (ValueError, OverflowError, LeadflowError) as exc:
         _flash(request, "error", f"Not logged: {_reason(exc)}")
         return _back(here)
     back = (
@@ -298,19 +293,20 @@ async def change_milestone(
     milestone: Annotated[str, Form(max_length=100)],
     status: Annotated[str, Form(max_length=100)] = "",
     note: Annotated[str, Form(max_length=4000)] = "",
+    request_id: RequestField = "",
 ) -> Response:
-    change = MilestoneChange(
-        milestone=milestone,
-        status=status or None,
-        note=note,
-        actor=agent.id,
-        request_id=f"web-{uuid.uuid4().hex}",
-    )
     try:
+        change = MilestoneChange(
+            milestone=milestone,
+            status=status or None,
+            note=note,
+            actor=agent.actor,
+            request_id=request_id,
+        )
         snapshot = await leads.change_milestone(agent.lead(lead_id), change)
     except ChangeRejected as exc:
         _flash(request, "error", f"Refused: {exc}")
-    except LeadflowError as exc:
+    except (ValidationError, LeadflowError) as exc:
         _flash(request, "error", f"Not changed: {_reason(exc)}")
     else:
         _flash(request, "ok", f"{lead_id} is now {snapshot.milestone} / {snapshot.status}.")
@@ -333,14 +329,15 @@ async def release_call(
 async def complete_follow_up(
     request: Request,
     lead_id: Identifier,
-    follow_up_id: str,
+    follow_up_id: Identifier,
     agent: SignedIn,
     leads: Leads,
+    request_id: RequestField = "",
 ) -> Response:
-    done = CompleteFollowUp(id=follow_up_id, actor=agent.id, request_id=f"web-{uuid.uuid4().hex}")
     try:
+        done = CompleteFollowUp(id=follow_up_id, actor=agent.actor, request_id=request_id)
         await leads.complete_follow_up(agent.lead(lead_id), done)
-    except LeadflowError as exc:
+    except (ValidationError, LeadflowError) as exc:
         _flash(request, "error", f"Not completed: {_reason(exc)}")
     else:
         _flash(request, "ok", "Follow-up completed.")

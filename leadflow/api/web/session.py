@@ -1,21 +1,27 @@
 """Who is signed in to the workspace, and the checks every form passes.
 
 An agent signs in with the account's API key and their user id (a user of the account, see
-PUT /v1/users/{id}); the session is a signed cookie (HttpOnly, Secure, SameSite=Strict)
-naming the account and the agent. Every form carries the session's CSRF token, and a post
-without it is refused.
+PUT /v1/users/{id}); the session is a signed cookie (HttpOnly, Secure, SameSite=Lax)
+naming the account and the agent. Every request checks that the key is still live and the
+agent still a user, and a session ends SESSION_HOURS after sign-in however active. Every
+form carries the session's CSRF token, and a post without it is refused.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Form, HTTPException, Request, status
 
+from leadflow.api.deps import Database
 from leadflow.engine.refs import LeadRef
+from leadflow.store.accounts import account_for_digest, digest
+from leadflow.store.tables import Account
+from leadflow.store.users import get_user
 
 SESSION_COOKIE = "leadflow_session"
 SESSION_HOURS = 12
@@ -34,6 +40,11 @@ class Agent:
     time_zone: str
     csrf: str
 
+    @property
+    def actor(self) -> str:
+        """Who the lead's history says made a change (at most 100 characters)."""
+        return self.id[:100]
+
     def lead(self, lead_id: str) -> LeadRef:
         return LeadRef(account_id=self.account_id, lead_id=lead_id)
 
@@ -47,18 +58,36 @@ def csrf_token(request: Request) -> str:
 
 
 def sign_in(
-    request: Request, account_id: str, playbook: str, user_id: str, name: str, zone: str
+    request: Request, key: str, account: Account, user_id: str, name: str, zone: str
 ) -> None:
     request.session.clear()
     request.session.update(
-        account=account_id, playbook=playbook, agent=user_id, name=name, zone=zone
+        account=account.id,
+        playbook=account.playbook,
+        key=digest(key),  # checked on every request: revoking the key signs its agents out
+        agent=user_id,
+        name=name,
+        zone=zone,
+        since=int(time.time()),
     )
     csrf_token(request)  # a new token for the new session
 
 
-def _agent(request: Request) -> Agent:
+async def _agent(request: Request, database: Database) -> Agent:
+    """The signed-in agent, while their key is live, they are still a user of the account,
+    and the session is younger than SESSION_HOURS (however active)."""
     s = request.session
-    if not s.get("account") or not s.get("agent"):
+    if not s.get("account") or not s.get("agent") or not s.get("key"):
+        raise SignedOut
+    if time.time() - float(s.get("since", 0)) > SESSION_HOURS * 3600:
+        request.session.clear()
+        raise SignedOut
+    account = await account_for_digest(database, s["key"])
+    if account is None or account.id != s["account"]:
+        request.session.clear()
+        raise SignedOut
+    if await get_user(database, account.id, s["agent"]) is None:
+        request.session.clear()
         raise SignedOut
     return Agent(
         account_id=s["account"],
@@ -73,8 +102,10 @@ def _agent(request: Request) -> Agent:
 async def _checked(request: Request, csrf: Annotated[str, Form()] = "") -> None:
     """A form post carries the session's token (or htmx's X-CSRF-Token header)."""
     given = csrf or request.headers.get("X-CSRF-Token", "")
-    expected = request.session.get("csrf", "")
-    if not expected or not hmac.compare_digest(given, expected):
+    expected = str(request.session.get("csrf", ""))
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        if not request.session.get("agent"):
+            raise SignedOut  # a form from a session that has ended: sign in again
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the form is stale; reload the page")
 
 
