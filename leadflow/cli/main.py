@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from leadflow.cli.playbook import app as playbook_app
+from leadflow.cli.timeline import AsJson, Everything
 from leadflow.config import DatabaseSettings, Settings, load_settings
 from leadflow.errors import ConfigError
 
@@ -188,18 +189,8 @@ def account(
 @app.command()
 def simulate(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
-    as_json: Annotated[
-        bool, typer.Option("--json", help="JSON (docs/timeline.schema.json) instead of a table")
-    ] = False,
-    everything: Annotated[
-        bool,
-        typer.Option(
-            "--all",
-            "--audit",
-            help="also the internal rows: audit lines for touches "
-            "that fired, history notes, saved parties",
-        ),
-    ] = False,
+    as_json: AsJson = False,
+    everything: Everything = False,
 ) -> None:
     """Run a scripted lead through the real workflow in skipped time; print its timeline."""
     from leadflow.cli.scenario import ScenarioError, load_scenario

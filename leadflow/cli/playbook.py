@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 import leadflow.engine.localtime as localtime
-from leadflow.cli.timeline import TIMELINE, of_command, summary, table
+from leadflow.cli.timeline import TIMELINE, AsJson, Everything, of_command, summary, table
 from leadflow.engine.preview import sample_lead, timeline
 from leadflow.engine.state import EngineState
 from leadflow.playbook.load import PlaybookError, load_playbook
@@ -50,15 +50,8 @@ def preview(
     lead: Annotated[Path | None, typer.Option(help="a lead's facts (YAML)")] = None,
     days: Annotated[int, typer.Option(min=1, max=3650)] = 61,
     start: Annotated[str | None, typer.Option(help="when the lead arrives (ISO 8601)")] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="JSON (docs/timeline.schema.json) instead of a table")
-    ] = False,
-    everything: Annotated[
-        bool,
-        typer.Option(
-            "--all", help="also the internal rows: fired audit lines, history, saved parties"
-        ),
-    ] = False,
+    as_json: AsJson = False,
+    everything: Everything = False,
 ) -> None:
     """The touches, tasks and queue entries a lead receives if nobody answers."""
     try:

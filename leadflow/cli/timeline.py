@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import typer
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 from rich.table import Table
 from rich.text import Text
@@ -101,6 +102,19 @@ class TimelineEntry(BaseModel):
 
 
 TIMELINE = TypeAdapter(list[TimelineEntry])
+
+# The options both commands that print a timeline take.
+AsJson = Annotated[
+    bool, typer.Option("--json", help="JSON (docs/timeline.schema.json) instead of a table")
+]
+Everything = Annotated[
+    bool,
+    typer.Option(
+        "--all",
+        "--audit",
+        help="also the internal rows: fired audit lines, history notes, saved parties",
+    ),
+]
 
 
 def schema() -> dict[str, Any]:

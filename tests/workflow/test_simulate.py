@@ -278,13 +278,7 @@ def test_a_refused_event_stops_the_run_after_printing_what_happened_until_then(
         "events:\n  - {at: 'day 0 10:05', call: {disposition: No Answer}}\n"
         "  - {at: 'day 1 10:05', milestone: {milestone: Sold, status: Hot}}\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "leadflow", "simulate", str(scenario)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+    result = _simulate(scenario)
     assert result.returncode == 1
     # The timeline up to the refusal, then the reason once, with the file's name first.
     assert "event call" in result.stdout and "event milestone" in result.stdout
@@ -297,12 +291,7 @@ def test_a_refused_event_stops_the_run_after_printing_what_happened_until_then(
     # A lead the playbook refuses (a designation it lacks) is named, not a traceback.
     designation = "  designations: {processor: {id: p, name: P}}\nevents:"
     scenario.write_text(scenario.read_text().replace("events:", designation))
-    refused = subprocess.run(
-        [sys.executable, "-m", "leadflow", "simulate", str(scenario)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    refused = _simulate(scenario)
     assert refused.returncode == 1
     assert refused.stderr.strip() == (
         f"{scenario}: lead: refused: unknown designation 'processor'; the playbook has isa, "
@@ -313,14 +302,19 @@ def test_a_refused_event_stops_the_run_after_printing_what_happened_until_then(
 def test_a_start_in_the_past_is_named_once(tmp_path: Path) -> None:
     scenario = tmp_path / "past.yaml"
     scenario.write_text("playbook: isa\nstart: 2020-01-01T10:00\ndays: 3\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "leadflow", "simulate", str(scenario)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _simulate(scenario)
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"{scenario}: start: 2020-01-01T10:00 is in the past; the simulation's clock can "
         "only move forward"
+    )
+
+
+def _simulate(scenario: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "leadflow", "simulate", str(scenario)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
     )
