@@ -248,8 +248,9 @@ def worker_process(env: dict[str, str], log: Path | None = None) -> subprocess.P
 
 @contextlib.contextmanager
 def api_and_worker(env: dict[str, str]) -> Iterator[str]:
-    """`leadflow api` (on API_HOST:API_PORT of `env`) and `leadflow worker` processes, once
-    the API is ready (its worker polls): the API's URL. Both stopped, pass or fail."""
+    """`leadflow api` (on 127.0.0.1, a free port) and `leadflow worker` processes with `env`,
+    once the API is ready (its worker polls): the API's URL. Both stopped, pass or fail."""
+    env = {**env, "API_HOST": "127.0.0.1", "API_PORT": str(free_port())}
     url = f"http://{env['API_HOST']}:{env['API_PORT']}"
     worker = worker_process(env)
     api = subprocess.Popen(

@@ -51,11 +51,12 @@ def create_app(
     `playbooks` (default: the folder `PLAYBOOKS_DIR` names, else the shipped presets).
     """
 
+    keyring = settings.keyring()  # a missing or bad key stops the app before it serves
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned: AsyncEngine | None = None
         temporal, database = client, engine
-        keyring = settings.keyring()
         if database is None:
             database = owned = create_engine(settings.database)
             await check_database(database)
@@ -98,7 +99,7 @@ def create_app(
     app.state.metrics = ApiMetrics()
     app.state.metrics.instrument(app)
     errors.install(app)
-    web.install(app, settings.keyring().derived("leadflow-web-session"))
+    web.install(app, keyring.derived("leadflow-web-session"))
     app.add_middleware(BodyLimit)
     # The Temporal Web UI calls the codec endpoint from the browser, from its own origin.
     app.add_middleware(

@@ -38,8 +38,6 @@ from leadflow.workflows.messages import (
     StateHorizon,
 )
 
-Line = TimelineEntry  # one line of the printed timeline
-
 
 class Stopped(ScenarioError):
     """An event the lead refused though the scenario did not expect it: the run stops there,
@@ -58,7 +56,7 @@ async def simulate(
     base: Path | None = None,
     on_finish: Finish | None = None,
     keyring: Keyring | None = None,
-) -> list[Line]:
+) -> list[TimelineEntry]:
     """Run the scenario; return its timeline. Raises ScenarioError when it does not run.
 
     `on_finish` sees the environment before it stops (to keep the workflow's history).

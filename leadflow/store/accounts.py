@@ -44,17 +44,12 @@ async def new_api_key(
 
 
 async def account_for_key(engine: AsyncEngine, key: str) -> Account | None:
-    return await account_for_digest(engine, digest(key))
-
-
-async def account_for_digest(engine: AsyncEngine, key_digest: str) -> Account | None:
-    """The account of the key with this digest, while the key is not revoked."""
     async with engine.connect() as conn:
         row = (
             await conn.execute(
                 select(Account.id, Account.name, Account.playbook)
                 .join(ApiKey, ApiKey.account_id == Account.id)
-                .where(ApiKey.digest == key_digest, ApiKey.revoked_at.is_(None))
+                .where(ApiKey.digest == digest(key), ApiKey.revoked_at.is_(None))
             )
         ).one_or_none()
     if row is None:

@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.engine.state import Member
-from leadflow.store.tables import User
+from leadflow.store.tables import Account, ApiKey, User
 
 
 class NotAMember(ValueError):
@@ -43,12 +43,28 @@ async def list_users(
     return [User(**row._mapping) for row in rows]
 
 
-async def get_user(engine: AsyncEngine, account_id: str, user_id: str) -> User | None:
-    """The account's user with this id, if there is one."""
-    query = select(User.__table__).where(User.account_id == account_id, User.id == user_id)
+async def agent_of_key(
+    engine: AsyncEngine, key_digest: str, user_id: str
+) -> tuple[Account, User] | None:
+    """The account of a live (unrevoked) key and its user with this id, in one query; None
+    if the key is revoked or unknown, or the account has no such user."""
+    query = (
+        select(
+            User.__table__,
+            Account.name.label("account_name"),
+            Account.playbook.label("account_playbook"),
+        )
+        .join(ApiKey, ApiKey.account_id == Account.id)
+        .join(User, User.account_id == Account.id)
+        .where(ApiKey.digest == key_digest, ApiKey.revoked_at.is_(None), User.id == user_id)
+    )
     async with engine.connect() as conn:
         row = (await conn.execute(query)).one_or_none()
-    return User(**row._mapping) if row is not None else None
+    if row is None:
+        return None
+    account = Account(id=row.account_id, name=row.account_name, playbook=row.account_playbook)
+    user = User(**{c.name: row._mapping[c] for c in User.__table__.columns})
+    return account, user
 
 
 async def member_for(

@@ -209,9 +209,9 @@ async def test_commands_of_one_decision_that_meet_on_a_row_leave_what_they_come_
     assert consents == ["+13125550111"]
 
 
-async def test_a_call_replaced_while_an_agent_holds_it_keeps_the_claim(db: AsyncEngine) -> None:
-    """Scheduling a follow-up right after a claim replaces the queued call (a Dequeue and a
-    Queue in one decision): the agent's claim on the lead's row holds."""
+async def _claimed_then_requeued(db: AsyncEngine, dequeue: DequeueCall) -> tuple[str, str | None]:
+    """Queue a call, let ana claim it, then a decision that dequeues it (as `dequeue` says)
+    and queues a Callback: the lead's row afterwards, (label, claimed by)."""
     store = LeadStoreActivities(db)
     env = ActivityEnvironment()
     queued = QueueCall(key="a", label="CallASAP", priority=100, available_at=T0)
@@ -222,32 +222,21 @@ async def test_a_call_replaced_while_an_agent_holds_it_keeps_the_claim(db: Async
     callback = QueueCall(
         key="f", label="Callback", priority=80, available_at=later + timedelta(days=1)
     )
-    await env.run(
-        store.apply_decision,
-        _decision(2, later, DequeueCall(reason="replaced by Callback"), callback),
-    )
+    await env.run(store.apply_decision, _decision(2, later, dequeue, callback))
     async with db.connect() as conn:
         row = (await conn.execute(select(CallQueueEntry.label, CallQueueEntry.claimed_by))).one()
-    assert tuple(row) == ("Callback", "ana")
+    return row.label, row.claimed_by
+
+
+async def test_a_call_replaced_while_an_agent_holds_it_keeps_the_claim(db: AsyncEngine) -> None:
+    """Scheduling a follow-up right after a claim replaces the queued call (a Dequeue and a
+    Queue in one decision): the agent's claim on the lead's row holds."""
+    replaced = DequeueCall(reason="replaced by Callback")
+    assert await _claimed_then_requeued(db, replaced) == ("Callback", "ana")
 
 
 async def test_a_logged_call_ends_the_agents_claim_on_the_lead(db: AsyncEngine) -> None:
     """The agent logs the call they claimed (a Dequeue that ends the claim, then the lead's
     next call): the new entry is free for whoever it falls to."""
-    store = LeadStoreActivities(db)
-    env = ActivityEnvironment()
-    queued = QueueCall(key="a", label="CallASAP", priority=100, available_at=T0)
-    await env.run(store.apply_decision, _decision(1, T0, queued, record=True))
-    call = await claim_next(db, "acme", "ana", now=T0 + timedelta(minutes=1))
-    assert call is not None and call.lead_id == "L-1"
-    later = T0 + timedelta(minutes=2)
-    callback = QueueCall(
-        key="f", label="Callback", priority=80, available_at=later + timedelta(days=1)
-    )
-    await env.run(
-        store.apply_decision,
-        _decision(2, later, DequeueCall(reason="call logged: Engaged", ends_claim=True), callback),
-    )
-    async with db.connect() as conn:
-        row = (await conn.execute(select(CallQueueEntry.label, CallQueueEntry.claimed_by))).one()
-    assert tuple(row) == ("Callback", None)
+    logged = DequeueCall(reason="call logged: Engaged", ends_claim=True)
+    assert await _claimed_then_requeued(db, logged) == ("Callback", None)

@@ -19,6 +19,12 @@ from tests.integration.test_api import PAT, Served, app  # noqa: F401  (the API 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
+def _browser(served: FastAPI) -> httpx.AsyncClient:
+    """A client for the app's pages over https (its session cookie is Secure)."""
+    transport = httpx.ASGITransport(app=served)
+    return httpx.AsyncClient(transport=transport, base_url="https://leadflow")
+
+
 async def _signed_in(client: httpx.AsyncClient, key: str, agent: str) -> str:
     """Sign in as `agent`; the session's CSRF token."""
     page = await client.get("/app/sign-in")
@@ -44,9 +50,7 @@ async def test_an_agent_sees_none_of_another_accounts_leads(
 ) -> None:
     async with Served(app, keys["alpha"]) as api:
         assert (await api.put("/v1/leads/ALPHA-1", json=PAT)).status_code == 201
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="https://leadflow"
-        ) as browser:
+        async with _browser(app) as browser:
             await _signed_in(browser, keys["beta"], "bo")
             mine = await browser.get("/app/")
             theirs = await browser.get("/app/leads/ALPHA-1")
@@ -62,12 +66,7 @@ async def test_sign_in_needs_a_key_and_a_user_of_its_account_and_forms_need_the_
     app: FastAPI,  # noqa: F811
     keys: dict[str, str],
 ) -> None:
-    async with (
-        Served(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="https://leadflow"
-        ) as browser,
-    ):
+    async with Served(app), _browser(app) as browser:
         assert (await browser.get("/app/")).headers["location"] == "/app/sign-in?next=/app/"
         page = await browser.get("/app/sign-in")
         token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
@@ -95,9 +94,7 @@ async def test_a_session_ends_with_its_key_and_a_link_survives_sign_in(
 ) -> None:
     async with Served(app, keys["alpha"]) as api:
         assert (await api.put("/v1/leads/ALPHA-2", json=PAT)).status_code == 201
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="https://leadflow"
-        ) as browser:
+        async with _browser(app) as browser:
             # A link to a lead, signed out: to sign-in, then to the lead.
             sent = await browser.get("/app/leads/ALPHA-2")
             assert sent.headers["location"] == "/app/sign-in?next=/app/leads/ALPHA-2"

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.store.accounts import ensure_account, new_api_key
 from tests.places import Place
-from tests.services import ProvidersUnderTest, api_and_worker, free_port, worker_env
+from tests.services import ProvidersUnderTest, api_and_worker, worker_env
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 EXAMPLES = 12  # per operation and phase
@@ -41,15 +41,12 @@ def served(
     """`leadflow api` and `leadflow worker` processes on the test's services: the API's URL."""
     queue = f"contract-{uuid.uuid4().hex[:6]}"
     playbooks = Place.where_it_is(12).playbook_folder(tmp_path / "playbooks", "isa")
-    port = free_port()
     env = worker_env(
         dev_address,
         database_url,
         providers,
         queue,
         playbooks,
-        API_HOST="127.0.0.1",
-        API_PORT=str(port),
         OPS_TOKEN="contract-ops-token",
     )
     with api_and_worker(env) as url:

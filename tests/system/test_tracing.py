@@ -95,8 +95,6 @@ async def test_one_trace_runs_from_the_request_to_the_send(
         providers,
         queue,
         place.playbook_folder(tmp_path / "playbooks", "isa"),
-        API_HOST="127.0.0.1",
-        API_PORT=str(free_port()),
         OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
         OTEL_BSP_SCHEDULE_DELAY="100",
     )

@@ -29,7 +29,7 @@ from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.playbooks import save_version
 from leadflow.store.users import save_user
 from tests.places import Place
-from tests.services import ProvidersUnderTest, api_and_worker, free_port, worker_env
+from tests.services import ProvidersUnderTest, api_and_worker, worker_env
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
@@ -81,8 +81,6 @@ async def test_an_agent_works_the_queue_in_the_browser(
         providers,
         account,
         place.playbook_folder(tmp_path / "playbooks", "leads-queue"),
-        API_HOST="127.0.0.1",
-        API_PORT=str(free_port()),
     )
     await ensure_account(db, account, "Workspace", "leads-queue")
     await save_version(db, account, _workspace_playbook(place))

@@ -13,7 +13,8 @@ import jsonschema
 import pytest
 
 from leadflow.cli.scenario import ScenarioError, load_scenario
-from leadflow.cli.simulate import Line, simulate
+from leadflow.cli.simulate import simulate
+from leadflow.cli.timeline import TimelineEntry
 from leadflow.engine import localtime
 from leadflow.paths import shipped
 
@@ -22,7 +23,7 @@ SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 PLAYBOOKS = shipped("playbooks")
 
 
-async def _run(name: str) -> list[Line]:
+async def _run(name: str) -> list[TimelineEntry]:
     file = next(f for f in SCENARIOS if f.stem == name)
     return await simulate(load_scenario(file), base=file.parent)
 
@@ -36,7 +37,7 @@ async def test_every_scenario_runs_cleanly(file: Path) -> None:
     ] or file.stem in ("rejected_combinations", "isa_buying_in_six_months")
 
 
-def _queued(lines: list[Line]) -> list[tuple[int, str, str]]:
+def _queued(lines: list[TimelineEntry]) -> list[tuple[int, str, str]]:
     """(day, label, from when) of every queue entry, as `simulate` prints them."""
     return [
         (line.day, line.what.removeprefix("queue "), line.detail.split(", from ")[1].split(".")[0])
@@ -54,7 +55,7 @@ def _on(
     return localtime.describe(moment, zone, year=year)
 
 
-def _after(line: Line, delta: timedelta) -> str:
+def _after(line: TimelineEntry, delta: timedelta) -> str:
     """A time as the entries' details say it (without the year)."""
     return localtime.describe(line.at + delta, "America/Chicago")
 

@@ -31,10 +31,10 @@ from leadflow.engine.refs import Identifier
 from leadflow.models import check_time_zone
 from leadflow.playbook.schema import Playbook
 from leadflow.store import leads as lead_store
-from leadflow.store.accounts import account_for_key
+from leadflow.store.accounts import digest
 from leadflow.store.playbooks import current_version
 from leadflow.store.queue import claim_next, due, release, waiting
-from leadflow.store.users import get_user
+from leadflow.store.users import agent_of_key
 from leadflow.workflows.messages import (
     CallLog,
     CompleteFollowUp,
@@ -119,11 +119,11 @@ async def sign_in_post(
     zone: Annotated[str, Form(max_length=64)] = "UTC",
     next: Annotated[str, Form(max_length=300)] = "/app/",
 ) -> Response:
-    account = await account_for_key(database, key.strip())
-    user = await get_user(database, account.id, agent.strip()) if account else None
-    if account is None or user is None:
+    found = await agent_of_key(database, digest(key.strip()), agent.strip())
+    if found is None:
         _flash(request, "error", "That key and user id do not match an agent of an account.")
         return _back("/app/sign-in")
+    account, user = found
     try:
         zone = check_time_zone(zone)
     except ValueError:

@@ -19,9 +19,9 @@ from fastapi import Depends, Form, HTTPException, Request, status
 
 from leadflow.api.deps import Database
 from leadflow.engine.refs import LeadRef
-from leadflow.store.accounts import account_for_digest, digest
+from leadflow.store.accounts import digest
 from leadflow.store.tables import Account
-from leadflow.store.users import get_user
+from leadflow.store.users import agent_of_key
 
 SESSION_COOKIE = "leadflow_session"
 SESSION_HOURS = 12
@@ -82,11 +82,8 @@ async def _agent(request: Request, database: Database) -> Agent:
     if time.time() - float(s.get("since", 0)) > SESSION_HOURS * 3600:
         request.session.clear()
         raise SignedOut
-    account = await account_for_digest(database, s["key"])
-    if account is None or account.id != s["account"]:
-        request.session.clear()
-        raise SignedOut
-    if await get_user(database, account.id, s["agent"]) is None:
+    found = await agent_of_key(database, s["key"], s["agent"])
+    if found is None or found[0].id != s["account"]:
         request.session.clear()
         raise SignedOut
     return Agent(
