@@ -39,7 +39,7 @@ WORKFLOWS = [LeadWorkflow]
 # as OpenTelemetry does: the tracing interceptor's spans need the one context it keeps.
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "jinja2", "markupsafe", "phonenumbers", "opentelemetry"
+        "jinja2", "markupsafe", "phonenumbers", "holidays", "opentelemetry"
     )
 )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import leadflow.engine.localtime as localtime
-from leadflow.engine import gate
+from leadflow.engine import limits
 from leadflow.engine.commands import CompleteTask, CreateTask, InvalidChange, QueueCall
 from leadflow.engine.events import FollowUpCompleted, FollowUpScheduled
 from leadflow.engine.run import (
@@ -17,20 +17,25 @@ from leadflow.engine.run import (
     task,
 )
 from leadflow.engine.state import FollowUp, QueueEntry
-from leadflow.playbook.schema import QueueLabel, Window
+from leadflow.playbook.schema import QueueLabel
 
 APPOINTMENTS: tuple[QueueLabel, ...] = ("Callback", "Scheduled", "FollowUp")
 
 
-def _call_reach(run: Run) -> tuple[list[str], Window, str | None]:
+def _call_reach(run: Run) -> tuple[limits.Reach, str | None]:
     party = primary_party(run.s)
-    return gate.reach(run, party, "call", party.phone if party is not None else None)
+    phone = party.phone if party is not None else None
+    return limits.reach(run, party, "call", phone), phone
 
 
 def calling_hours(run: Run, moment: datetime) -> datetime:
     """The first moment at or after `moment` the lead may be called (the same gate as texts)."""
-    zones, window, _ = _call_reach(run)
-    return localtime.opening_in_all(moment, zones, window.start, window.end)
+    return _calling(run, moment)[0]
+
+
+def _calling(run: Run, moment: datetime) -> tuple[datetime, str]:
+    where, phone = _call_reach(run)
+    return limits.allowed(run, where, phone, moment)
 
 
 def _cycle(run: Run, moment: datetime) -> tuple[float, int]:
@@ -81,12 +86,12 @@ def queue(run: Run, label: QueueLabel, at: datetime, key: str, notes: str) -> No
             why.append(f"follow-up set for {at.isoformat()}")
         else:
             why.append(f"scheduled for {at.isoformat()}")
-    available = calling_hours(run, at)
-    quiet = None
+    available, quiet = _calling(run, at)
     if available > at:
-        zones, _, region = _call_reach(run)
-        quiet = gate.quiet_hours(book, region, zones)
-        why.append(f"outside calling hours ({quiet.removeprefix('quiet hours: ')})")
+        hours = quiet.removeprefix("quiet hours: ")
+        why.append(f"outside calling hours ({hours})" if hours != quiet else quiet)
+    else:
+        quiet = ""
     _, boost = _cycle(run, available)
     priority = book.priorities.get(label, 0) + status.priority + boost
     entry = QueueEntry(key=key, label=label, priority=priority, available_at=available, notes=notes)
@@ -101,7 +106,7 @@ def queue(run: Run, label: QueueLabel, at: datetime, key: str, notes: str) -> No
             why="; then ".join(why),
         )
     )
-    if quiet is not None:
+    if quiet:
         run.audit(key, "deferred", quiet + ": queued for the next window", until=available)
     else:
         run.audit(key, "fired", f"queued as {label}")

@@ -11,7 +11,8 @@ from leadflow.engine.events import CampaignChanged
 from leadflow.engine.run import (
     Run,
 )
-from leadflow.engine.state import CampaignRun, EngineState
+from leadflow.engine.state import CampaignRun, EngineState, PendingTouch
+from leadflow.playbook.durations import format_duration
 from leadflow.playbook.schema import Playbook
 
 
@@ -45,15 +46,40 @@ def stop_campaign(run: Run, name: str, why: str) -> None:
         run.s.agenda = [a for a in run.s.agenda if not a.key.startswith(prefix)]
 
 
+def shift_after_deferral(run: Run, touch: PendingTouch, until: datetime) -> None:
+    """A campaign step's touch deferred to `until` moves the campaign's later steps with it,
+    keeping their spacing: a night's missed steps never go out together in the morning."""
+    s = run.s
+    campaign = s.campaigns.get(touch.campaign or "")
+    if campaign is None or touch.step is None:
+        return
+    if not touch.key.startswith(run_key(campaign) + ":") or campaign.paused_at is not None:
+        return
+    due = _due_of(run.book, s, campaign, touch.step)
+    if until > due:
+        s.campaigns[campaign.name] = campaign.model_copy(
+            update={"shift": campaign.shift + (until - due)}
+        )
+        shift = format_duration(until - due)
+        run.audit(
+            run_key(campaign), "note", f"step {touch.step + 1} deferred: later steps {shift} later"
+        )
+
+
 def step_due(book: Playbook, s: EngineState, campaign: CampaignRun) -> datetime | None:
     """When the campaign's next step is due (its completion, past the last step)."""
     if campaign.paused_at is not None:
         return None
+    return _due_of(book, s, campaign, campaign.next_step)
+
+
+def _due_of(book: Playbook, s: EngineState, campaign: CampaignRun, index: int) -> datetime:
+    """When step `index` is due, as the campaign stands (its completion, past the last)."""
     base = campaign.started_at + campaign.shift
     steps = book.campaigns[campaign.name].steps
-    if campaign.next_step >= len(steps):
+    if index >= len(steps):
         return localtime.add_wall_clock(base, steps[-1].after, s.time_zone)
-    step = steps[campaign.next_step]
+    step = steps[index]
     due = localtime.add_wall_clock(base, step.after, s.time_zone)
     if step.at is not None:
         due = localtime.at_local(localtime.local_date(due, s.time_zone), step.at, s.time_zone)

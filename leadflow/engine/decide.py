@@ -12,7 +12,17 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from leadflow.engine import actions, calls, campaigns, dates, due, gate, replies, statuses
+from leadflow.engine import (
+    actions,
+    calls,
+    campaigns,
+    dates,
+    due,
+    gate,
+    limits,
+    replies,
+    statuses,
+)
 from leadflow.engine.commands import Decision, InvalidChange, SaveParties
 from leadflow.engine.events import (
     CallLogged,
@@ -32,6 +42,7 @@ from leadflow.engine.events import (
     StatusChanged,
     TimerFired,
 )
+from leadflow.engine.law import LAW
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.run import (
     Run,
@@ -78,7 +89,7 @@ def decide(book: Playbook, state: EngineState, event: Event, now: datetime) -> D
     run = Run(book, state.model_copy(deep=True), now.astimezone(UTC))
     _HANDLERS[type(event)](run, event)
     due.run_due(run)
-    run.s.touches = [t for t in run.s.touches if t.at > run.now - gate.longest_cap(book)]
+    run.s.touches = [t for t in run.s.touches if t.at > run.now - limits.longest(book, run.s)]
     run.s.next_due = next_due(book, run.s)
     return Decision(state=run.s, commands=run.out)
 
@@ -88,6 +99,7 @@ def new_state(book: Playbook, **facts: Any) -> EngineState:
     facts.setdefault("milestone", book.defaults.milestone)
     facts.setdefault("status", book.defaults.status)
     facts.setdefault("time_zone", book.defaults.time_zone)
+    facts.setdefault("law", LAW)
     return EngineState(playbook=book.name, playbook_version=book.version, **facts)
 
 
@@ -144,8 +156,9 @@ _HANDLERS: dict[type, Callable[[Run, Any], None]] = {
 }
 
 
-def initial_state(book: Playbook, ensure: LeadFacts) -> EngineState:
-    """The state of a new lead from an ensure request; refuses what the playbook lacks."""
+def initial_state(book: Playbook, ensure: LeadFacts, *, law: int = LAW) -> EngineState:
+    """The state of a new lead from an ensure request; refuses what the playbook lacks.
+    `law`: the state-law table it follows (the workflow starts at 0 and moves it on)."""
     milestone = ensure.milestone or book.defaults.milestone
     status = ensure.status or book.defaults.status
     statuses.check_combination(book, milestone, status)
@@ -166,6 +179,7 @@ def initial_state(book: Playbook, ensure: LeadFacts) -> EngineState:
         milestone=milestone,
         status=status,
         horizon=ensure.horizon,
+        law=law,
     )
     merge(state.parties, dict(ensure.parties), book.parties, "party")
     merge(state.designations, dict(ensure.designations), book.designations, "designation")

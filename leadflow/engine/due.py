@@ -93,5 +93,7 @@ def _run_campaign_step(run: Run, name: str, due: datetime) -> None:
                     sender_designation=sender.designation,
                     sender_user=sender.user,
                     cause=f"{name} step {campaign.next_step + 1}",
+                    campaign=name,
+                    step=campaign.next_step,
                 ),
             )

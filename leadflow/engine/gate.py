@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import leadflow.engine.localtime as localtime
-import leadflow.engine.phones as phones
-from leadflow.engine.channels import BY_PHONE, TEXTS, opt_out_covers
+from leadflow.engine import campaigns, limits
+from leadflow.engine.channels import TEXTS, opt_out_covers
 from leadflow.engine.commands import CompleteTask, RecordOptOut, SendMessage
 from leadflow.engine.events import DesignationsChanged, OptedIn, OptedOut
 from leadflow.engine.run import (
@@ -23,9 +22,9 @@ from leadflow.engine.run import (
     primary_party,
     task,
 )
-from leadflow.engine.state import AgendaItem, EngineState, Member, Party, PendingTouch, TouchLog
+from leadflow.engine.state import AgendaItem, EngineState, Member, PendingTouch, TouchLog
 from leadflow.models import Channel
-from leadflow.playbook.schema import Playbook, Sender, Window
+from leadflow.playbook.schema import Sender
 from leadflow.playbook.templates import TemplateProblem, render, template_context
 
 
@@ -50,6 +49,8 @@ def touch(run: Run, touch: PendingTouch) -> None:
         reason = f"status {blocked_by.name} blocks {touch.channel}"
     elif touch.channel in TEXTS and book.compliance.sms_requires_consent and not party.sms_consent:
         reason = "no recorded consent for automated texts"
+    elif _reached_since_deferred(s, touch):
+        reason = f"deferred at {touch.deferred_at:%Y-%m-%d %H:%M} UTC; the lead was reached since"
     if reason is not None:
         run.audit(touch.key, "skipped", reason)
         return
@@ -59,22 +60,9 @@ def touch(run: Run, touch: PendingTouch) -> None:
     if member is None:
         _hold(run, touch, sender.designation or "?")
         return
-    zones, window, region = reach(run, party, touch.channel, address)
-    earliest, why = run.now, ""
-    cap = book.compliance.frequency_caps.get(region or "") or book.compliance.frequency_caps.get(
-        "default"
-    )
-    if cap is not None:
-        recent = sorted(t.at for t in s.touches if t.address == address)
-        recent = [at for at in recent if at > run.now - cap.per]
-        if len(recent) >= cap.max:
-            earliest = recent[len(recent) - cap.max] + cap.per
-            why = f"frequency cap: {cap.max} per {cap.per} ({region or 'default'})"
-    opens = localtime.opening_in_all(earliest, zones, window.start, window.end)
+    where = limits.reach(run, party, touch.channel, address)
+    opens, why = limits.allowed(run, where, address, run.now)
     if opens > run.now:
-        if not why or opens > earliest:
-            quiet = quiet_hours(book, region, zones)
-            why = f"{why}; then {quiet}" if why else quiet
         _defer(run, touch, opens, why)
         return
     context = _context(run, touch.party, member)
@@ -98,32 +86,28 @@ def touch(run: Run, touch: PendingTouch) -> None:
             media=touch.media,
         )
     )
-    s.touches.append(TouchLog(at=run.now, address=address))
+    channel = touch.channel if s.law >= 1 else None
+    s.touches.append(TouchLog(at=run.now, address=address, channel=channel))
     run.audit(touch.key, "fired", f"{touch.channel} to {touch.party} ({touch.cause})")
 
 
-def quiet_hours(book: Playbook, region: str | None, zones: list[str]) -> str:
-    rules = book.compliance
-    where = f"{region} " if region in rules.state_quiet_hours else ""
-    window = rules.state_quiet_hours.get(region or "", rules.quiet_hours)
-    return f"quiet hours: {where}window {window.start:%H:%M}-{window.end:%H:%M} {', '.join(zones)}"
-
-
-def reach(
-    run: Run, party: Party | None, channel: Channel, address: str | None
-) -> tuple[list[str], Window, str | None]:
-    """Where and when a party may be reached, one rule for calls, texts and emails: their own
-    zone and, by phone, the zones of the number's area code (the stricter wins), in their
-    state's window."""
-    s, rules = run.s, run.book.compliance
-    own = (party.time_zone if party is not None else None) or s.time_zone
-    by_phone = channel in BY_PHONE and address is not None
-    zones = sorted({own, *(phones.zones_for(address) if by_phone and address else ())})
-    region = (party.region if party is not None else None) or s.region
-    return zones, rules.state_quiet_hours.get(region or "", rules.quiet_hours), region
+def _reached_since_deferred(s: EngineState, touch: PendingTouch) -> bool:
+    """A text deferred past a window is dropped if a reply or a call reached the lead since:
+    it was written for a lead not yet reached."""
+    return (
+        s.law >= 1
+        and touch.channel in TEXTS
+        and touch.deferred_at is not None
+        and s.reached_at is not None
+        and s.reached_at >= touch.deferred_at
+    )
 
 
 def _defer(run: Run, touch: PendingTouch, until: datetime, why: str) -> None:
+    if run.s.law >= 1:
+        if touch.deferred_at is None:
+            touch = touch.model_copy(update={"deferred_at": run.now})
+        campaigns.shift_after_deferral(run, touch, until)
     run.s.agenda.append(AgendaItem(key=touch.key, due=until, kind="touch", touch=touch))
     run.audit(touch.key, "deferred", why, until=until)
 
@@ -190,12 +174,6 @@ def _context(run: Run, role: str, sender: Member) -> dict[str, Any]:
         sender_phone=sender.phone,
         sender_email=sender.email,
         key_dates=s.key_dates,
-    )
-
-
-def longest_cap(book: Playbook) -> timedelta:
-    return max(
-        (cap.per for cap in book.compliance.frequency_caps.values()), default=timedelta(days=1)
     )
 
 

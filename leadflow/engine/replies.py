@@ -29,6 +29,8 @@ def reply_received(run: Run, event: ReplyReceived) -> None:
         run.audit("reply:help", "note", f"{said}: answered with the help text, nothing else")
         return
     s.replied = True
+    if s.law >= 1:
+        s.reached_at = run.now
     for name in sorted(s.campaigns):
         if run.book.campaigns[name].stop_on_reply:
             campaigns.stop_campaign(run, name, f"reply received by {event.channel}")

@@ -80,6 +80,9 @@ class PendingTouch(Message):
     sender_designation: str | None = None
     sender_user: str | None = None
     cause: str
+    campaign: str | None = None  # a campaign step's touch: the campaign, and the step
+    step: int | None = None
+    deferred_at: datetime | None = None  # when it was first deferred
 
 
 class AgendaItem(Message):
@@ -92,8 +95,11 @@ class AgendaItem(Message):
 
 
 class TouchLog(Message):
+    """A touch that counts towards frequency caps: a message sent or a call made."""
+
     at: datetime
     address: str
+    channel: Channel | None = None  # None: a message logged before calls were counted
 
 
 class EngineState(Strict):
@@ -112,6 +118,7 @@ class EngineState(Strict):
     status: str
     contacted: bool = False
     replied: bool = False
+    reached_at: datetime | None = None  # the last reply or call that reached the lead
     call_attempts: int = 0
     opted_out: list[Channel] = []
     unreachable: list[Channel] = []  # bad number, bounced address
@@ -125,3 +132,7 @@ class EngineState(Strict):
     touches: list[TouchLog] = []
     changes: int = 0
     next_due: datetime | None = None
+    # The state-law table the gate applies (`leadflow.engine.law`): 0 before it existed
+    # (the playbook's windows and caps only); the workflow moves a lead to the current table
+    # at a decision, behind a patch, so recorded histories replay as they ran.
+    law: int = 0

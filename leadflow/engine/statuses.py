@@ -10,8 +10,9 @@ from leadflow.engine.run import (
     Run,
     dequeue,
     history,
+    primary_party,
 )
-from leadflow.engine.state import FollowUp
+from leadflow.engine.state import FollowUp, TouchLog
 from leadflow.playbook.schema import Playbook
 
 
@@ -129,6 +130,12 @@ def call_logged(run: Run, event: CallLogged) -> None:
     check_follow_up_required(run, disposition.status, event.follow_up)
     if event.channel == "call" and event.direction == "outbound":
         s.call_attempts += 1
+        party = primary_party(s)
+        phone = party.phone if party is not None else None
+        if s.law >= 1 and phone is not None:  # a call made counts towards the caps
+            s.touches.append(TouchLog(at=run.now, address=phone, channel="call"))
+    if disposition.contact and s.law >= 1:
+        s.reached_at = run.now
     note = f"{event.channel} {event.direction}: {event.disposition}"
     if event.comments:
         note += f". {event.comments}"

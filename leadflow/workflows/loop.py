@@ -33,6 +33,7 @@ from leadflow.engine.events import (
     LeadCreated,
     TimerFired,
 )
+from leadflow.engine.law import LAW
 from leadflow.engine.preview import Entry, project
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState
@@ -52,6 +53,9 @@ from leadflow.workflows.messages import (
 
 LOCAL_STORE_PATCH = "store-in-task"  # histories from before write their decisions remotely
 SENDS_PATCH = "send-messages"  # histories from before sending was wired in replay without it
+# Histories from before the state-law table replay under their playbook's rules alone; any
+# lead moves to the table at its next decision (at its first, for a new one).
+LAW_PATCH = "state-law-1"  # a later table adds its own patch after this one
 SEND_TIMEOUT = timedelta(seconds=60)
 SEND_HEARTBEAT = timedelta(seconds=10)  # a dead worker's send moves on within this
 SEND_RETRY = RetryPolicy(
@@ -90,7 +94,7 @@ class LeadLoop:
             self._carry = input.carried
         elif input.ensure is not None:
             try:
-                state = initial_state(self._book, input.ensure)
+                state = initial_state(self._book, input.ensure, law=0)
             except InvalidChange as exc:  # the ensure update's validator tells the caller
                 self._invalid = exc
                 state = self._placeholder(input.ensure.lead)
@@ -195,7 +199,7 @@ class LeadLoop:
         revision 2 the first ensure brings the new lead's facts (its validator checked
         them); a later one must agree with them."""
         if self._awaiting_facts:
-            self._carry = LeadCarry(engine=initial_state(self._book, request))
+            self._carry = LeadCarry(engine=initial_state(self._book, request, law=0))
             self._seed_published()
             self._awaiting_facts, self._facts_by_update = False, True
         elif self._facts_by_update and (changed := request.differences(self._state)):
@@ -255,6 +259,8 @@ class LeadLoop:
             else:
                 pending.result, pending.done = self._snapshot(), True
             return
+        if self._state.law < LAW and workflow.patched(LAW_PATCH):
+            self._state.law = LAW  # from here on the lead keeps to the state-law table
         try:
             decision = decide(self._book, self._state, pending.event, now)
         except InvalidChange as exc:

@@ -39,7 +39,8 @@ def test_florida_ends_the_day_at_eight_pm() -> None:
     )
     assert not lead.messages()
     assert "FL window 08:00-20:00" in lead.audits("deferred")[0].reason
-    lead.run_for(timedelta(hours=12))
+    assert "(Fla. Stat. § 501.616(6)(a)-(b))" in lead.audits("deferred")[0].reason
+    lead.run_for(timedelta(hours=13))
     assert lead.messages()
     assert min(
         localtime.to_local(s.at, zone).time() for s in lead.log if s.command.kind == "send_message"
@@ -78,7 +79,7 @@ def test_caps_defer_with_the_reason() -> None:
     lead.send(CampaignChanged(op="start", campaign="isa_touches"))
     lead.run_for(timedelta(hours=1))
     capped = [a for a in lead.audits("deferred") if "frequency cap" in a.reason]
-    assert capped and "3 per 1 day" in capped[0].reason
+    assert capped and "3 per 1d (FL, this account's)" in capped[0].reason
 
 
 def test_no_touch_outside_calling_hours_across_a_weekend_and_dst() -> None:
@@ -167,10 +168,13 @@ def test_the_stricter_of_address_and_area_code_wins() -> None:
     lead.log.clear()
     lead.send(CampaignChanged(op="cancel", campaign="isa_touches"))
     lead.send(CampaignChanged(op="start", campaign="isa_touches"))
-    assert [m.channel for m in lead.messages()] == ["email"]  # the text waits
+    assert lead.messages() == []  # the text waits, and the email, the next step, with it
     deferred = [a for a in lead.audits("deferred") if a.key.endswith(":0:borrower")]
     assert "America/Los_Angeles" in deferred[0].reason
-    assert deferred[0].until == localtime.at_local(MONDAY, time(8), "America/Los_Angeles")
+    opens = localtime.at_local(MONDAY, time(8), "America/Los_Angeles")
+    assert deferred[0].until == opens
+    lead.run_until(opens)
+    assert [m.channel for m in lead.messages()] == ["sms", "email"]
 
 
 def test_toll_free_numbers_have_no_area_code_zone() -> None:
@@ -202,17 +206,18 @@ def test_calls_wait_for_the_phones_area_code_zone_like_texts() -> None:
     (deferred,) = [a for a in lead.audits("deferred") if a.key == first.key]
     assert deferred.until == opens
     assert deferred.reason == (
-        "quiet hours: window 08:00-21:00 America/Chicago, America/New_York: "
-        "queued for the next window"
+        "quiet hours: window 08:00-21:00 America/Chicago, America/New_York "
+        "(47 C.F.R. § 64.1200(c)(1)): queued for the next window"
     )
     # The queue row says the same to an agent told that nothing is due yet.
     assert (
-        first.why == "outside calling hours (window 08:00-21:00 America/Chicago, America/New_York)"
+        first.why == "outside calling hours (window 08:00-21:00 America/Chicago, "
+        "America/New_York (47 C.F.R. § 64.1200(c)(1)))"
     )
 
     isa = Lead.create("isa", localtime.at_local(MONDAY, time(7, 30), zone), time_zone=zone)
     assert isa.calls()[0].available_at == opens
     isa.run_until(opens)
     sent = {(s.command.channel, s.at) for s in isa.log if s.command.kind == "send_message"}
-    # The text waits for Chicago; the email has no area code and goes at 08:00 New York.
-    assert sent == {("sms", opens), ("email", localtime.at_local(MONDAY, time(8), zone))}
+    # The text waits for Chicago; the email, the campaign's next step, keeps its place after it.
+    assert sent == {("sms", opens), ("email", opens)}

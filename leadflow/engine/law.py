@@ -1,0 +1,264 @@
+"""The law of each US state on telephone solicitation, as data: `state_law.yaml`, reviewed,
+each row citing its statute.
+
+What the compliance gate asks of it: which states a party may be in (the state on record,
+and the state of the number's area code: the stricter rule wins), when on a given local day
+a channel may reach them (calling hours, Sunday and legal-holiday bans, with observed days
+from the `holidays` library), and which caps count which channels. An account's playbook
+may tighten any of it (`compliance`), never loosen it.
+
+Pure and offline. Which table a lead follows is `EngineState.law`: 0, leads whose history
+predates the table (their playbook's own windows and caps only), or the table's version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Annotated, Literal
+
+import phonenumbers
+import yaml
+from holidays.countries.united_states import US as UnitedStatesHolidays
+from phonenumbers import geocoder
+from pydantic import Field, StringConstraints
+
+import leadflow.engine.localtime as localtime
+from leadflow.models import Channel, Message
+from leadflow.playbook.durations import Duration
+from leadflow.playbook.schema import Window
+
+LAW = 1
+"""The table's version new leads follow: `state_law.yaml` says the same. A change to what the
+table decides is a new version, with the old one kept for leads recorded under it."""
+
+StateCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Closed = Literal["closed"]
+
+BY_TELEPHONE: tuple[Channel, ...] = ("call", "sms", "mms")
+"""What telephone-solicitation statutes cover: calls, and texts wherever the statute says a
+text is a call (as the FCC reads the TCPA). Email is outside them."""
+
+
+class Cap(Message):
+    """At most `max` touches per `per` to one number, counting the channels in `counts`
+    (MD counts calls and texts together), before one on `applies_to` may go."""
+
+    max: int = Field(ge=1)
+    per: Duration
+    counts: list[Channel] = list(BY_TELEPHONE)
+    applies_to: list[Channel] = list(BY_TELEPHONE)
+    what: str = "calls and texts on the same subject"
+
+
+class StateLaw(Message):
+    name: str
+    source: str  # the citation: the statute, section and subsection
+    url: str | None = None
+    covers: list[Channel] = list(BY_TELEPHONE)
+    hours: Window | None = None  # every day, unless a day has its own
+    saturday: Window | Closed | None = None
+    sunday: Window | Closed | None = None
+    holidays: Closed | None = None  # the state's legal holidays, observed days included
+    caps: list[Cap] = []
+    confidence: Literal["high", "medium", "low"]
+    note: str = ""
+    automated: StateLaw | None = None  # what automated calls must also keep to: texts do
+
+    def day(self, weekday: int) -> Window | Closed | None:
+        """The hours on a weekday (0 is Monday): its own, or the law's every-day hours."""
+        own = {5: self.saturday, 6: self.sunday}.get(weekday)
+        return own if own is not None else self.hours
+
+
+class LawTable(Message):
+    version: int = Field(ge=1)
+    reviewed: date
+    federal: str  # the federal window's citation, for the playbook's `quiet_hours`
+    states: dict[StateCode, StateLaw]
+
+
+@cache
+def table() -> LawTable:
+    text = resources.files("leadflow.engine").joinpath("state_law.yaml").read_text("utf-8")
+    found = LawTable.model_validate(yaml.safe_load(text))
+    assert found.version == LAW, f"state_law.yaml is version {found.version}, the code {LAW}"
+    return found
+
+
+AUTOMATED: tuple[Channel, ...] = ("sms", "mms")
+"""leadflow's automated channel: a statute's rule for automated calls applies to its texts."""
+
+
+def laws_for(version: int, state: str, channel: Channel) -> list[StateLaw]:
+    """The state's rules a touch on the channel keeps to, on that table version (0: none)."""
+    statute = table().states.get(state) if version >= 1 else None
+    if statute is None:
+        return []
+    found = [statute] if channel in statute.covers else []
+    if statute.automated is not None and channel in AUTOMATED:
+        found.append(statute.automated)
+    return found
+
+
+_SPELLED = {"Washington State": "WA", "Washington D.C.": "DC"}
+
+
+@lru_cache(maxsize=4096)
+def area_state(phone: str) -> str | None:
+    """The US state of a number's area code (phonenumbers' geocoding data), if it has one."""
+    try:
+        number = phonenumbers.parse(phone, "US")
+    except phonenumbers.NumberParseException:
+        return None
+    if phonenumbers.region_code_for_number(number) != "US":
+        return None
+    place = geocoder.description_for_number(number, "en")
+    if place in _SPELLED:
+        return _SPELLED[place]
+    _, comma, code = place.rpartition(", ")
+    if comma and len(code) == 2:
+        return code
+    return _state_codes().get(place)
+
+
+@cache
+def _state_codes() -> dict[str, str]:
+    return dict(UnitedStatesHolidays.subdivisions_aliases)
+
+
+@lru_cache(maxsize=2048)
+def _holidays(state: str, year: int) -> dict[date, str]:
+    subdivision = state if state in UnitedStatesHolidays.subdivisions else None
+    found = UnitedStatesHolidays(  # type: ignore[no-untyped-call]
+        subdiv=subdivision, years=year, observed=True
+    )
+    return dict(found.items())
+
+
+def holiday(state: str, day: date) -> str | None:
+    """The legal holiday (or the day it is observed) in the state on that day, by name."""
+    return _holidays(state, day.year).get(day)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One rule's window on a day: its hours, and the rule in words with its citation."""
+
+    start: time
+    end: time
+    label: str  # "FL window 08:00-20:00"
+    source: str = ""  # the citation, when a statute sets it
+
+    def cited(self) -> str:
+        return f"{self.label} ({self.source})" if self.source else self.label
+
+
+@dataclass(frozen=True)
+class Day:
+    """The hours a day allows, and which rule sets each end of them."""
+
+    opens: Bound  # the rule that opens latest
+    closes: Bound  # the rule that closes earliest
+
+    @property
+    def start(self) -> time:
+        return self.opens.start
+
+    @property
+    def end(self) -> time:
+        return self.closes.end
+
+
+@dataclass(frozen=True)
+class Ban:
+    why: str  # "Sunday: no calls or texts in AL (Ala. Admin. Code ...)"
+
+
+@dataclass(frozen=True)
+class DayRules:
+    """What governs a touch on each local day: the laws of the states the party may be in
+    (for the channels those laws cover), then the playbook's own windows."""
+
+    windows: tuple[Bound, ...]
+    laws: tuple[tuple[str, StateLaw], ...] = ()
+    channel: Channel = "sms"
+
+    def on(self, day: date) -> Day | Ban:
+        bounds: list[Bound] = []
+        what = _what(self.channel)
+        for code, law in self.laws:
+            if law.holidays == "closed":
+                name = holiday(code, day)
+                if name is not None:
+                    return Ban(f"{name}: no {what} in {code} on legal holidays ({law.source})")
+            hours = law.day(day.weekday())
+            if hours == "closed":
+                return Ban(f"{day:%A}: no {what} in {code} ({law.source})")
+            if hours is not None:
+                which = f"{day:%A} " if hours is not law.hours else ""
+                label = f"{code} {which}window {hours.start:%H:%M}-{_end(hours.end)}"
+                bounds.append(Bound(hours.start, hours.end, label, law.source))
+        bounds += self.windows  # on a tie, the statute is named
+        opens = max(bounds, key=lambda b: b.start)
+        closes = min(bounds, key=lambda b: b.end)
+        if opens.start >= closes.end:
+            return Ban(f"no hours in common on {day:%A}: {opens.cited()}; {closes.cited()}")
+        return Day(opens, closes)
+
+
+def _end(clock: time) -> str:
+    return "24:00" if clock == time.max else f"{clock:%H:%M}"
+
+
+def _what(channel: Channel) -> str:
+    return "calls" if channel == "call" else "calls or texts"
+
+
+MAX_STEPS = 400  # a week of holidays and Sundays in several zones is a few dozen
+
+
+def opening(moment: datetime, zones: Iterable[str], rules: DayRules) -> datetime:
+    """The first instant at or after `moment` that every zone's local day allows."""
+    zones = list(zones)
+    candidate = moment
+    for _ in range(MAX_STEPS):
+        moved = max(_next_in(candidate, zone, rules) for zone in zones)
+        if moved == candidate:
+            return candidate
+        candidate = moved
+    raise ValueError(f"no moment allowed within {MAX_STEPS} steps of {moment} in {zones}")
+
+
+def _next_in(moment: datetime, zone: str, rules: DayRules) -> datetime:
+    local = localtime.to_local(moment, zone)
+    day = local.date()
+    rule = rules.on(day)
+    if isinstance(rule, Day):
+        if rule.start <= local.time() < rule.end:
+            return moment
+        if local.time() < rule.start:
+            return localtime.at_local(day, rule.start, zone)
+    for ahead in range(1, 15):
+        later = rules.on(day + timedelta(days=ahead))
+        if isinstance(later, Day):
+            return localtime.at_local(day + timedelta(days=ahead), later.start, zone)
+    raise ValueError(f"no allowed day within two weeks of {day} in {zone}")
+
+
+def blocker(moment: datetime, zones: Iterable[str], rules: DayRules) -> str:
+    """Why `moment` is not allowed, in words, with the rule's citation: the first zone's."""
+    zones = list(zones)
+    for zone in zones:
+        local = localtime.to_local(moment, zone)
+        rule = rules.on(local.date())
+        if isinstance(rule, Ban):
+            return f"{rule.why}, {zone}"
+        if not rule.start <= local.time() < rule.end:
+            side = rule.opens if local.time() < rule.start else rule.closes
+            cited = f" ({side.source})" if side.source else ""
+            return f"quiet hours: {side.label} {', '.join(zones)}{cited}"
+    return ""

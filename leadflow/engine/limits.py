@@ -1,0 +1,154 @@
+"""When a touch may reach a party: one rule for calls, texts and emails.
+
+The party may be in several places at once, as far as the law goes: their own time zone and,
+by phone, the zones of the number's area code; the state on record and the state of the area
+code. The stricter rule wins everywhere: the window must be open in every zone, under every
+state's hours, on a day no state bans, and under every cap that counts what was already sent.
+The playbook's `compliance` adds the account's own windows and caps (tighter, never looser).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import leadflow.engine.law as law
+import leadflow.engine.phones as phones
+from leadflow.engine.channels import BY_PHONE
+from leadflow.engine.run import Run
+from leadflow.engine.state import EngineState, Party, TouchLog
+from leadflow.models import Channel
+from leadflow.playbook.durations import format_duration
+from leadflow.playbook.schema import Playbook, Window
+
+FEDERAL = Window.model_validate({"start": "08:00", "end": "21:00"})
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `max` touches per `per` to the address, counting `counts` (None: the
+    address's messages), and why it waits when it binds."""
+
+    max: int
+    per: timedelta
+    counts: frozenset[Channel] | None
+    why: str
+
+
+@dataclass(frozen=True)
+class Reach:
+    zones: list[str]
+    rules: law.DayRules
+    limits: list[Limit]
+    states: list[str]
+
+
+def reach(run: Run, party: Party | None, channel: Channel, address: str | None) -> Reach:
+    """Where the party may be, and what governs a touch on this channel to them there."""
+    s, rules = run.s, run.book.compliance
+    own = (party.time_zone if party is not None else None) or s.time_zone
+    by_phone = channel in BY_PHONE and address is not None
+    zones = sorted({own, *(phones.zones_for(address) if by_phone and address else ())})
+    region = (party.region if party is not None else None) or s.region
+    if s.law < 1:  # before the state table: the playbook's window and cap for the region
+        window = rules.state_quiet_hours.get(region or "", rules.quiet_hours)
+        where = f"{region} " if region in rules.state_quiet_hours else ""
+        bound = law.Bound(window.start, window.end, f"{where}window {_span(window)}")
+        cap = rules.frequency_caps.get(region or "") or rules.frequency_caps.get("default")
+        old: list[Limit] = []
+        if cap is not None and channel != "call":
+            why = f"frequency cap: {cap.max} per {cap.per} ({region or 'default'})"
+            old.append(Limit(cap.max, cap.per, None, why))
+        return Reach(zones, law.DayRules((bound,), channel=channel), old, [])
+    places = {region, law.area_state(address) if by_phone and address else None}
+    states = sorted(code for code in places if code is not None)
+    covered = channel in law.BY_TELEPHONE
+    federal = rules.quiet_hours == FEDERAL and covered
+    windows = [
+        law.Bound(
+            rules.quiet_hours.start,
+            rules.quiet_hours.end,
+            f"window {_span(rules.quiet_hours)}",
+            law.table().federal if federal else "",
+        )
+    ]
+    windows += [
+        law.Bound(w.start, w.end, f"{code} window {_span(w)} (this account's)")
+        for code in states
+        if (w := rules.state_quiet_hours.get(code)) is not None
+    ]
+    laws = [(code, rule) for code in states for rule in law.laws_for(s.law, code, channel)]
+    return Reach(
+        zones,
+        law.DayRules(tuple(windows), tuple(laws), channel),
+        _limits(run.book, states, laws, channel),
+        states,
+    )
+
+
+def _limits(
+    book: Playbook, states: list[str], laws: list[tuple[str, law.StateLaw]], channel: Channel
+) -> list[Limit]:
+    rules = book.compliance
+    found: list[Limit] = []
+    if channel != "call":  # the account's caps are on messages
+        own = [
+            (code, rules.frequency_caps[code]) for code in states if code in rules.frequency_caps
+        ]
+        if not own and "default" in rules.frequency_caps:
+            own = [("default", rules.frequency_caps["default"])]
+        for code, cap in own:
+            why = (
+                f"frequency cap: {cap.max} per {format_duration(cap.per)} ({code}, this account's)"
+            )
+            found.append(Limit(cap.max, cap.per, None, why))
+    for code, statute in laws:
+        for limit in statute.caps:
+            if channel in limit.applies_to:
+                why = (
+                    f"frequency cap: {limit.max} {limit.what} per {format_duration(limit.per)} "
+                    f"in {code} ({statute.source})"
+                )
+                found.append(Limit(limit.max, limit.per, frozenset(limit.counts), why))
+    return found
+
+
+def allowed(run: Run, where: Reach, address: str | None, at: datetime) -> tuple[datetime, str]:
+    """The first moment at or after `at` a touch may go, and why it waits ('' if it need
+    not): each cap that binds, then the hours and days."""
+    earliest, why = at, ""
+    for limit in where.limits:
+        recent = sorted(
+            t.at for t in run.s.touches if _counted(t, address, limit) and t.at > at - limit.per
+        )
+        if len(recent) >= limit.max:
+            until = recent[len(recent) - limit.max] + limit.per
+            if until > earliest:
+                earliest, why = until, limit.why
+    opens = law.opening(earliest, where.zones, where.rules)
+    if opens > earliest:
+        quiet = law.blocker(earliest, where.zones, where.rules)
+        why = f"{why}; then {quiet}" if why else quiet
+    return opens, why
+
+
+def _counted(touch: TouchLog, address: str | None, limit: Limit) -> bool:
+    if touch.address != address:
+        return False
+    channel = touch.channel or ("email" if "@" in touch.address else "sms")
+    if limit.counts is None:
+        return channel != "call"
+    return channel in limit.counts
+
+
+def longest(book: Playbook, s: EngineState) -> timedelta:
+    """How far back any cap looks: touches older than this no longer count."""
+    pers = [cap.per for cap in book.compliance.frequency_caps.values()]
+    if s.law >= 1:
+        pers += [cap.per for st in law.table().states.values() for cap in st.caps]
+    return max(pers, default=timedelta(days=1))
+
+
+def _span(window: Window) -> str:
+    end = "24:00" if window.end.hour == 23 and window.end.minute == 59 else f"{window.end:%H:%M}"
+    return f"{window.start:%H:%M}-{end}"
