@@ -55,6 +55,10 @@ def touch(run: Run, touch: PendingTouch) -> None:
         run.audit(touch.key, "skipped", reason)
         return
     assert party is not None and address is not None
+    if s.law >= 1 and touch.channel in TEXTS and s.consent_doubt is not None:
+        s.agenda.append(AgendaItem(key=touch.key, due=_far_future(run), kind="held", touch=touch))
+        run.audit(touch.key, "held", f"texts wait for a person to read a reply: {s.consent_doubt}")
+        return
     sender = Sender(designation=touch.sender_designation, user=touch.sender_user)
     member = member_for(run, sender)
     if member is None:
@@ -188,6 +192,40 @@ def _addresses(s: EngineState, channels: frozenset[Channel]) -> list[str]:
     return sorted(a for a in found if a)
 
 
+CONSENT_TASK = "consent-check"
+
+
+def consent_in_doubt(run: Run, quoted: str) -> None:
+    """A reply that may revoke consent to texts: hold every text and ask a person."""
+    s = run.s
+    s.consent_doubt, s.consent_task = quoted, f"{CONSENT_TASK}:{s.changes}"
+    task(
+        run,
+        s.consent_task,
+        "Read the lead's reply: does it revoke consent to texts? Record the opt-out if it does; "
+        "opt the lead back in to texts if not",
+        run.book.defaults.sender,
+        run.now,
+        notes=quoted,
+    )
+    run.audit(s.consent_task, "note", f"texts held: {quoted} may revoke consent")
+
+
+def _consent_settled(run: Run, how: str) -> None:
+    s = run.s
+    if s.consent_doubt is None:
+        return
+    run.audit(CONSENT_TASK, "note", f"consent question settled: {how}")
+    s.consent_doubt = None
+    released = []
+    for item in s.agenda:
+        waits = item.kind == "held" and item.designation is None and item.touch is not None
+        released.append(
+            item.model_copy(update={"due": run.now, "kind": "touch"}) if waits else item
+        )
+    s.agenda = released
+
+
 def opted_out(run: Run, event: OptedOut) -> None:
     s = run.s
     channels = opt_out_covers(event.channel)
@@ -201,6 +239,8 @@ def opted_out(run: Run, event: OptedOut) -> None:
         )
     )
     run.audit(f"opt-out:{event.channel}", "note", f"opted out of {event.channel} ({event.source})")
+    if "sms" in channels:
+        _consent_settled(run, "opted out of texts")
 
 
 def opted_in(run: Run, event: OptedIn) -> None:
@@ -215,6 +255,8 @@ def opted_in(run: Run, event: OptedIn) -> None:
         )
     )
     run.audit(f"opt-in:{event.channel}", "note", f"opted back in to {event.channel}")
+    if "sms" in channels:
+        _consent_settled(run, "texts may go on")
 
 
 def designations_changed(run: Run, event: DesignationsChanged) -> None:

@@ -4,6 +4,7 @@ lead, whose engine reads it here."""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 Keyword = Literal["stop", "start", "help"]
@@ -23,3 +24,33 @@ def keyword(body: str) -> Keyword | None:
     punctuation ignored): " stop. " is STOP; "please stop" is a reply, not a keyword."""
     word = body.strip().strip(".!").strip().upper()
     return next((meaning for meaning, words in WORDS.items() if word in words), None)
+
+
+# Consent may be revoked "by any reasonable means" (the FCC's 2024 rule), not only by a
+# keyword: these say it plainly, and revoke at once...
+_REVOKES = re.compile(
+    r"\b(?:stop|quit|cease|no more)\s+(?:texting|texts?|messag(?:ing|es?)|sending|contacting"
+    r"|calling|bothering)\b"
+    r"|\b(?:take|remove|delete)\s+(?:me|my\s+(?:number|name|info))(?:\s+off|\s+from)?\b"
+    r"|\bunsubscribe\b|\bopt\s*(?:me\s+)?out\b"
+    r"|\b(?:do\s+not|don'?t|dont)\s+(?:text|contact|call|message|email)\b"
+    r"|\blose\s+my\s+number\b|\bleave\s+me\s+alone\b",
+    re.IGNORECASE,
+)
+# ...and these may mean it: texts wait while a person reads the reply and decides.
+_MAY_REVOKE = re.compile(r"\bnot\s+interested\b|\bwrong\s+number\b", re.IGNORECASE)
+_SHORT = 5  # words: "stop it please" may mean STOP; a longer text using the word may not
+
+
+def revocation(body: str) -> Literal["revokes", "may_revoke"] | None:
+    """Whether a reply that is not a keyword revokes consent to texts ("please stop texting
+    me", "take me off your list"), may revoke it ("not interested", "stop it please"), or
+    neither ("Stop by at 5?")."""
+    if _REVOKES.search(body):
+        return "revokes"
+    words = re.findall(r"[a-z']+", body.lower())
+    stops = {w.lower() for w in WORDS["stop"]}
+    edge = bool(words) and (words[0] in stops or words[-1] in stops)
+    if _MAY_REVOKE.search(body) or (edge and len(words) <= _SHORT and words[:2] != ["stop", "by"]):
+        return "may_revoke"
+    return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import leadflow.engine.keywords as keywords
 from leadflow.engine import campaigns, gate, statuses
 from leadflow.engine.channels import BY_PHONE
@@ -28,6 +30,8 @@ def reply_received(run: Run, event: ReplyReceived) -> None:
     if meaning == "help":
         run.audit("reply:help", "note", f"{said}: answered with the help text, nothing else")
         return
+    if s.law >= 1 and event.channel != "email" and _revoked(run, event):
+        return
     s.replied = True
     if s.law >= 1:
         s.reached_at = run.now
@@ -35,6 +39,27 @@ def reply_received(run: Run, event: ReplyReceived) -> None:
         if run.book.campaigns[name].stop_on_reply:
             campaigns.stop_campaign(run, name, f"reply received by {event.channel}")
     history(run, "Reply", f"Reply by {event.channel} from {event.party}", event.party)
+
+
+def _revoked(run: Run, event: ReplyReceived) -> bool:
+    """Consent revoked by any reasonable means: a plain request revokes at once (texts, and
+    calls when it names them); a reply that may mean it holds every text until a person
+    reads it and records the opt-out, or opts the lead back in. Either is recorded with
+    the reply's text and time; True when nothing else should come of the reply."""
+    text = " ".join(event.body.split())
+    found = keywords.revocation(text)
+    if found is None:
+        return False
+    quoted = f"{event.party} replied {text[:60]!r} at {run.now:%Y-%m-%d %H:%M} UTC"
+    if found == "revokes":
+        history(run, "Opt-out", f"Consent revoked: {quoted}", event.party)
+        source = f"reply {text}"[:100]
+        gate.opted_out(run, OptedOut(channel="sms", source=source))
+        if re.search(r"\bcall", text, re.IGNORECASE):
+            gate.opted_out(run, OptedOut(channel="call", source=source))
+        return True
+    gate.consent_in_doubt(run, quoted)
+    return False
 
 
 def delivery_failed(run: Run, event: DeliveryFailed) -> None:

@@ -119,6 +119,8 @@ class EngineState(Strict):
     contacted: bool = False
     replied: bool = False
     reached_at: datetime | None = None  # the last reply or call that reached the lead
+    consent_doubt: str | None = None  # a reply that may revoke consent: texts wait for a person
+    consent_task: str | None = None  # the task asking that person
     call_attempts: int = 0
     opted_out: list[Channel] = []
     unreachable: list[Channel] = []  # bad number, bounced address
