@@ -215,15 +215,16 @@ def _consent_settled(run: Run, how: str) -> None:
     s = run.s
     if s.consent_doubt is None:
         return
-    run.audit(CONSENT_TASK, "note", f"consent question settled: {how}")
-    s.consent_doubt = None
-    released = []
-    for item in s.agenda:
-        waits = item.kind == "held" and item.designation is None and item.touch is not None
-        released.append(
-            item.model_copy(update={"due": run.now, "kind": "touch"}) if waits else item
-        )
-    s.agenda = released
+    if s.consent_task is not None:
+        run.emit(CompleteTask(key=s.consent_task))
+        run.audit(s.consent_task, "note", f"consent question settled: {how}")
+    s.consent_doubt, s.consent_task = None, None
+    s.agenda = [
+        item.model_copy(update={"due": run.now, "kind": "touch"})
+        if item.kind == "held" and item.designation is None
+        else item
+        for item in s.agenda
+    ]
 
 
 def opted_out(run: Run, event: OptedOut) -> None:
