@@ -42,13 +42,13 @@ from leadflow.engine.events import (
     StatusChanged,
     TimerFired,
 )
-from leadflow.engine.law import LAW
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.run import (
     Run,
     merge,
 )
 from leadflow.engine.state import EngineState, Member, Party
+from leadflow.playbook.law import LAW
 from leadflow.playbook.schema import Playbook
 
 

@@ -1,7 +1,7 @@
-"""The law of each US state on telephone solicitation, as data: `state_law.yaml`, reviewed,
-each row citing its statute.
+"""The law of each US state on telephone solicitation as the compliance gate applies it (the
+table itself, reviewed and cited, is `leadflow/playbook/state_law.yaml`).
 
-What the compliance gate asks of it: which states a party may be in (the state on record,
+What the gate asks of it: which states a party may be in (the state on record,
 and the state of the number's area code: the stricter rule wins), when on a given local day
 a channel may reach them (calling hours, Sunday and legal-holiday bans, with observed days
 from the `holidays` library), and which caps count which channels. An account's playbook
@@ -17,77 +17,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache, lru_cache
-from importlib import resources
-from typing import Annotated, Literal
 
 import phonenumbers
-import yaml
 from holidays.countries.united_states import US as UnitedStatesHolidays
 from phonenumbers import geocoder
-from pydantic import Field, StringConstraints
 
 import leadflow.engine.localtime as localtime
-from leadflow.models import Channel, Message
-from leadflow.playbook.durations import Duration
-from leadflow.playbook.schema import Window
-
-LAW = 1
-"""The table's version new leads follow: `state_law.yaml` says the same. A change to what the
-table decides is a new version, with the old one kept for leads recorded under it."""
-
-StateCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-Closed = Literal["closed"]
-
-BY_TELEPHONE: tuple[Channel, ...] = ("call", "sms", "mms")
-"""What telephone-solicitation statutes cover: calls, and texts wherever the statute says a
-text is a call (as the FCC reads the TCPA). Email is outside them."""
-
-
-class Cap(Message):
-    """At most `max` touches per `per` to one number, counting the channels in `counts`
-    (MD counts calls and texts together), before one on `applies_to` may go."""
-
-    max: int = Field(ge=1)
-    per: Duration
-    counts: list[Channel] = list(BY_TELEPHONE)
-    applies_to: list[Channel] = list(BY_TELEPHONE)
-    what: str = "calls and texts on the same subject"
-
-
-class StateLaw(Message):
-    name: str
-    source: str  # the citation: the statute, section and subsection
-    url: str | None = None
-    covers: list[Channel] = list(BY_TELEPHONE)
-    hours: Window | None = None  # every day, unless a day has its own
-    saturday: Window | Closed | None = None
-    sunday: Window | Closed | None = None
-    holidays: Closed | None = None  # the state's legal holidays, observed days included
-    caps: list[Cap] = []
-    confidence: Literal["high", "medium", "low"]
-    note: str = ""
-    automated: StateLaw | None = None  # what automated calls must also keep to: texts do
-
-    def day(self, weekday: int) -> Window | Closed | None:
-        """The hours on a weekday (0 is Monday): its own, or the law's every-day hours."""
-        own = {5: self.saturday, 6: self.sunday}.get(weekday)
-        return own if own is not None else self.hours
-
-
-class LawTable(Message):
-    version: int = Field(ge=1)
-    reviewed: date
-    federal: str  # the federal window's citation, for the playbook's `quiet_hours`
-    states: dict[StateCode, StateLaw]
-
-
-@cache
-def table() -> LawTable:
-    text = resources.files("leadflow.engine").joinpath("state_law.yaml").read_text("utf-8")
-    found = LawTable.model_validate(yaml.safe_load(text))
-    assert found.version == LAW, f"state_law.yaml is version {found.version}, the code {LAW}"
-    return found
-
+from leadflow.models import Channel
+from leadflow.playbook.law import StateLaw, table
 
 AUTOMATED: tuple[Channel, ...] = ("sms", "mms")
 """leadflow's automated channel: a statute's rule for automated calls applies to its texts."""

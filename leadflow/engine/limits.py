@@ -19,9 +19,8 @@ from leadflow.engine.run import Run
 from leadflow.engine.state import EngineState, Party, TouchLog
 from leadflow.models import Channel
 from leadflow.playbook.durations import format_duration
+from leadflow.playbook.law import BY_TELEPHONE, FEDERAL, StateLaw, table
 from leadflow.playbook.schema import Playbook, Window
-
-FEDERAL = Window.model_validate({"start": "08:00", "end": "21:00"})
 
 
 @dataclass(frozen=True)
@@ -62,14 +61,14 @@ def reach(run: Run, party: Party | None, channel: Channel, address: str | None) 
         return Reach(zones, law.DayRules((bound,), channel=channel), old, [])
     places = {region, law.area_state(address) if by_phone and address else None}
     states = sorted(code for code in places if code is not None)
-    covered = channel in law.BY_TELEPHONE
+    covered = channel in BY_TELEPHONE
     federal = rules.quiet_hours == FEDERAL and covered
     windows = [
         law.Bound(
             rules.quiet_hours.start,
             rules.quiet_hours.end,
             f"window {_span(rules.quiet_hours)}",
-            law.table().federal if federal else "",
+            table().federal if federal else "",
         )
     ]
     windows += [
@@ -87,7 +86,7 @@ def reach(run: Run, party: Party | None, channel: Channel, address: str | None) 
 
 
 def _limits(
-    book: Playbook, states: list[str], laws: list[tuple[str, law.StateLaw]], channel: Channel
+    book: Playbook, states: list[str], laws: list[tuple[str, StateLaw]], channel: Channel
 ) -> list[Limit]:
     rules = book.compliance
     found: list[Limit] = []
@@ -145,7 +144,7 @@ def longest(book: Playbook, s: EngineState) -> timedelta:
     """How far back any cap looks: touches older than this no longer count."""
     pers = [cap.per for cap in book.compliance.frequency_caps.values()]
     if s.law >= 1:
-        pers += [cap.per for st in law.table().states.values() for cap in st.caps]
+        pers += [cap.per for st in table().states.values() for cap in st.caps]
     return max(pers, default=timedelta(days=1))
 
 

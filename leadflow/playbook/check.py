@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
+from leadflow.playbook import law
+from leadflow.playbook.durations import format_duration
 from leadflow.playbook.schema import Action, Playbook, Sender, Step
 from leadflow.playbook.templates import TemplateProblem, render, sample_context
 
@@ -115,6 +117,7 @@ def _problems(book: Playbook) -> Iterator[Problem]:
     for state in [*book.compliance.state_quiet_hours, *book.compliance.frequency_caps]:
         if state != "default" and not (len(state) == 2 and state.isalpha() and state.isupper()):
             yield "compliance", f"{state!r} is not a two-letter state code (or 'default')"
+    yield from _keeps_to_the_law(book)
     for name, template in book.templates.items():
         context = sample_context(book.key_dates, book.parties)
         for part, source in (("body", template.body), ("subject", template.subject)):
@@ -124,6 +127,31 @@ def _problems(book: Playbook) -> Iterator[Problem]:
                 except TemplateProblem as exc:
                     yield f"templates.{name}.{part}", f"template error: {exc}"
     yield from _loops(book)
+
+
+def _keeps_to_the_law(book: Playbook) -> Iterator[Problem]:
+    """An account may tighten the law's windows and caps, never loosen them: a wider window
+    or a looser cap would be ignored in silence, so it is refused with the rule it breaks."""
+    rules = book.compliance
+    found = law.looser(rules.quiet_hours, None)
+    if found:
+        yield "compliance.quiet_hours", found
+    for state, window in rules.state_quiet_hours.items():
+        found = law.looser(window, state)
+        if found:
+            yield f"compliance.state_quiet_hours.{state}", found
+    for state, cap in rules.frequency_caps.items():
+        statute = law.table().states.get(state)
+        if statute is None:
+            continue
+        for limit in statute.caps:
+            if cap.per < limit.per or cap.max > limit.max:
+                yield (
+                    f"compliance.frequency_caps.{state}",
+                    f"{cap.max} per {format_duration(cap.per)} is looser than {statute.name}'s "
+                    f"law, {limit.max} per {format_duration(limit.per)} ({statute.source}); "
+                    "an account may only tighten it",
+                )
 
 
 def _known(name: str, known: set[str], path: str, what: str = "milestone") -> Iterator[Problem]:

@@ -33,10 +33,10 @@ from leadflow.engine.events import (
     LeadCreated,
     TimerFired,
 )
-from leadflow.engine.law import LAW
 from leadflow.engine.preview import Entry, project
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState
+from leadflow.playbook.law import LAW
 from leadflow.workflows.messages import (
     REVISION,
     CallLog,
