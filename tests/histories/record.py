@@ -36,8 +36,9 @@ RECORDED = [
 # reference; generation 4 writes each decision in the workflow task, a local activity;
 # generation 5 runs at revision 1: no patch markers, search attributes set at the start;
 # generation 6 at revision 2: a new lead's facts only in its ensure update, and the search
-# attributes its first decision leaves it with set at the start); older files stay.
-GENERATION = 6
+# attributes its first decision leaves it with set at the start; generation 7 keeps to the
+# state-law table from the first decision, behind the `state-law-1` patch); older files stay.
+GENERATION = 7
 
 
 async def record(name: str) -> Path:
