@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import leadflow.engine.localtime as localtime
-from leadflow.engine import limits
+from leadflow.engine import campaigns, limits
 from leadflow.engine.commands import CompleteTask, CreateTask, InvalidChange, QueueCall
 from leadflow.engine.events import FollowUpCompleted, FollowUpScheduled
 from leadflow.engine.run import (
@@ -53,7 +53,15 @@ def _cycle(run: Run, moment: datetime) -> tuple[float, int]:
     return 1.0, 0
 
 
-def queue(run: Run, label: QueueLabel, at: datetime, key: str, notes: str) -> None:
+def queue(
+    run: Run,
+    label: QueueLabel,
+    at: datetime,
+    key: str,
+    notes: str,
+    step: tuple[str, int] | None = None,
+) -> None:
+    """Queue a call from `at` (or the window after); `step`: the campaign step it is."""
     s, book = run.s, run.book
     status = book.status(s.status)
     blocked = (
@@ -108,6 +116,8 @@ def queue(run: Run, label: QueueLabel, at: datetime, key: str, notes: str) -> No
     )
     if quiet:
         run.audit(key, "deferred", quiet + ": queued for the next window", until=available)
+        if step is not None and s.law >= 1:
+            campaigns.shift_after_deferral(run, step[0], step[1], key, available)
     else:
         run.audit(key, "fired", f"queued as {label}")
 

@@ -11,7 +11,7 @@ from leadflow.engine.events import CampaignChanged
 from leadflow.engine.run import (
     Run,
 )
-from leadflow.engine.state import CampaignRun, EngineState, PendingTouch
+from leadflow.engine.state import CampaignRun, EngineState
 from leadflow.playbook.durations import format_duration
 from leadflow.playbook.schema import Playbook
 
@@ -46,24 +46,25 @@ def stop_campaign(run: Run, name: str, why: str) -> None:
         run.s.agenda = [a for a in run.s.agenda if not a.key.startswith(prefix)]
 
 
-def shift_after_deferral(run: Run, touch: PendingTouch, until: datetime) -> None:
-    """A campaign step's touch deferred to `until` moves the campaign's later steps with it,
-    keeping their spacing: a night's missed steps never go out together in the morning."""
+def shift_after_deferral(
+    run: Run, name: str | None, step: int | None, key: str, until: datetime
+) -> None:
+    """A campaign step (its touch or its call, by `key`) deferred to `until` moves the
+    campaign's later steps with it, keeping their spacing: a night's missed steps never go
+    out together in the morning."""
     s = run.s
-    campaign = s.campaigns.get(touch.campaign or "")
-    if campaign is None or touch.step is None:
+    campaign = s.campaigns.get(name or "")
+    if campaign is None or step is None:
         return
-    if not touch.key.startswith(run_key(campaign) + ":") or campaign.paused_at is not None:
+    if not key.startswith(run_key(campaign) + ":") or campaign.paused_at is not None:
         return
-    due = _due_of(run.book, s, campaign, touch.step)
+    due = _due_of(run.book, s, campaign, step)
     if until > due:
         s.campaigns[campaign.name] = campaign.model_copy(
             update={"shift": campaign.shift + (until - due)}
         )
         shift = format_duration(until - due)
-        run.audit(
-            run_key(campaign), "note", f"step {touch.step + 1} deferred: later steps {shift} later"
-        )
+        run.audit(run_key(campaign), "note", f"step {step + 1} deferred: later steps {shift} later")
 
 
 def step_due(book: Playbook, s: EngineState, campaign: CampaignRun) -> datetime | None:

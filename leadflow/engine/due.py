@@ -74,7 +74,8 @@ def _run_campaign_step(run: Run, name: str, due: datetime) -> None:
     if step.do == "call":
         first = campaign.next_step == next(i for i, st in enumerate(spec.steps) if st.do == "call")
         label = step.label or ("CallASAP" if first and s.call_attempts == 0 else "Redial")
-        calls.queue(run, label, due, key=key, notes=f"{name}: day {step.after.days} call")
+        notes = f"{name}: day {step.after.days} call"
+        calls.queue(run, label, due, key=key, notes=notes, step=(name, campaign.next_step))
     elif step.do == "task":
         assert step.subject is not None
         task(run, key, step.subject, step.share_from, due)

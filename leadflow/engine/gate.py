@@ -111,7 +111,7 @@ def _defer(run: Run, touch: PendingTouch, until: datetime, why: str) -> None:
     if run.s.law >= 1:
         if touch.deferred_at is None:
             touch = touch.model_copy(update={"deferred_at": run.now})
-        campaigns.shift_after_deferral(run, touch, until)
+        campaigns.shift_after_deferral(run, touch.campaign, touch.step, touch.key, until)
     run.s.agenda.append(AgendaItem(key=touch.key, due=until, kind="touch", touch=touch))
     run.audit(touch.key, "deferred", why, until=until)
 

@@ -326,3 +326,13 @@ def test_every_row_of_the_table_cites_its_source() -> None:
                 hours = rule.day(day)
                 if isinstance(hours, Window):
                     assert hours.start < hours.end, (code, day)
+
+
+def test_a_deferred_call_moves_the_call_cadence_with_it() -> None:
+    """A Utah lead on the observed holiday: the first call waits for Monday, and the day-2
+    call comes two days after it, not beside it on Monday morning."""
+    lead = lead_in("UT", "801", MOUNTAIN, at(date(2026, 7, 3), time(10), MOUNTAIN))
+    lead.run_until(at(date(2026, 7, 9), time(0), MOUNTAIN))
+    first, second = [(c.label, c.available_at) for c in lead.calls()][:2]
+    assert first == ("CallASAP", at(date(2026, 7, 6), time(8), MOUNTAIN))
+    assert second[0] == "Redial" and second[1] >= first[1] + timedelta(days=2)
