@@ -44,14 +44,24 @@ def laws_for(version: int, state: str, channel: Channel) -> list[StateLaw]:
 _SPELLED = {"Washington State": "WA", "Washington D.C.": "DC"}
 
 
-@lru_cache(maxsize=4096)
-def area_state(phone: str) -> str | None:
-    """The US state of a number's area code (phonenumbers' geocoding data), if it has one."""
+def _us_number(phone: str) -> phonenumbers.PhoneNumber | None:
     try:
         number = phonenumbers.parse(phone, "US")
     except phonenumbers.NumberParseException:
         return None
-    if phonenumbers.region_code_for_number(number) != "US":
+    return number if phonenumbers.region_code_for_number(number) == "US" else None
+
+
+def in_us(phone: str) -> bool:
+    """Whether a number is a US one, where the federal rules reach."""
+    return _us_number(phone) is not None
+
+
+@lru_cache(maxsize=4096)
+def area_state(phone: str) -> str | None:
+    """The US state of a number's area code (phonenumbers' geocoding data), if it has one."""
+    number = _us_number(phone)
+    if number is None:
         return None
     place = geocoder.description_for_number(number, "en")
     if place in _SPELLED:

@@ -61,8 +61,8 @@ def reach(run: Run, party: Party | None, channel: Channel, address: str | None) 
         return Reach(zones, law.DayRules((bound,), channel=channel), old, [])
     places = {region, law.area_state(address) if by_phone and address else None}
     states = sorted(code for code in places if code is not None)
-    covered = channel in BY_TELEPHONE
-    federal = rules.quiet_hours == FEDERAL and covered
+    us = bool(states) or (by_phone and address is not None and law.in_us(address))
+    federal = rules.quiet_hours == FEDERAL and channel in BY_TELEPHONE and us
     windows = [
         law.Bound(
             rules.quiet_hours.start,

@@ -8,7 +8,7 @@ from datetime import date, time, timedelta
 import pytest
 
 from leadflow.engine.events import ReplyReceived
-from leadflow.engine.keywords import keyword
+from leadflow.engine.keywords import keyword, revocation
 from tests.engine_driver import Lead, local
 from tests.integration.test_api import Served, app  # noqa: F401  (the API over a worker)
 
@@ -72,3 +72,22 @@ def test_an_email_that_says_stop_is_a_reply() -> None:
     lead = Lead.create("isa", local(MONDAY, time(10)))
     lead.send(ReplyReceived(channel="email", body="STOP"))
     assert lead.state.replied and not lead.state.opted_out
+
+
+@pytest.mark.parametrize(
+    ("body", "meaning"),
+    [
+        ("Please stop texting me", "revokes"),
+        ("take me off your list!", "revokes"),
+        ("Don't contact me again", "revokes"),
+        ("unsubscribe me please", "revokes"),
+        ("not interested", "may_revoke"),
+        ("Wrong number", "may_revoke"),
+        ("please stop", "may_revoke"),
+        ("Stop by at 5?", None),
+        ("I need to cancel my appointment and move it to Friday", None),
+        ("Can you remove my cosigner from the loan?", None),
+    ],
+)
+def test_revocation_in_plain_words(body: str, meaning: str | None) -> None:
+    assert revocation(body) == meaning
