@@ -78,9 +78,9 @@ def table() -> LawTable:
     return found
 
 
-def looser(window: Window, state: str | None) -> str | None:
-    """Why an account's window would loosen the law (None if it keeps to it)."""
-    law = table().states.get(state) if state else None
+def looser(window: Window, state: str) -> str | None:
+    """Why an account's window for a state would loosen its law (None if it keeps to it)."""
+    law = table().states.get(state)
     floor, source, whose = FEDERAL, table().federal, "the federal window"
     if law is not None and law.hours is not None:
         floor, source, whose = law.hours, law.source, f"{law.name}'s law"
