@@ -56,6 +56,7 @@ from leadflow.workflows.messages import (
     EnsureLead,
     LeadInput,
     LeadSnapshot,
+    MigratePlaybook,
     MilestoneChange,
     ScheduleFollowUp,
     StateHorizon,
@@ -195,6 +196,10 @@ class LeadflowClient:
     async def state_horizon(self, lead: LeadRef, request: StateHorizon) -> LeadSnapshot:
         """The lead said when they mean to buy or sell; a horizon in the past is refused."""
         return await self._update(lead, LeadWorkflow.state_horizon, request, request.request_id)
+
+    async def migrate(self, lead: LeadRef, request: MigratePlaybook) -> LeadSnapshot:
+        """Move the lead to a newer version of its playbook (see `leadflow.migration`)."""
+        return await self._update(lead, LeadWorkflow.migrate, request, request.request_id)
 
     async def complete_follow_up(self, lead: LeadRef, request: CompleteFollowUp) -> LeadSnapshot:
         return await self._update(

@@ -31,6 +31,8 @@ class LeadRecord(Message):
     milestone: str
     status: str | None
     at: datetime
+    playbook: str | None = None  # None in histories from before rows kept it
+    playbook_version: int | None = None
 
 
 class ApplyDecision(Message):

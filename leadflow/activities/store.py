@@ -28,6 +28,7 @@ from leadflow.engine.commands import (
     RecordOptOut,
     SaveParties,
     SendMessage,
+    SetPlaybook,
     SetStatus,
 )
 from leadflow.store import leads, opt_outs, outbox, queue
@@ -71,9 +72,12 @@ def writes(decision: ApplyDecision) -> list[Executable]:
     consents: dict[str, str] = {}
     contact: dict[tuple[str, str], RecordOptOut] = {}
     audits: list[tuple[str, Audit]] = []
+    moved: SetPlaybook | None = None
     for index, command in enumerate(decision.commands):
         if isinstance(command, SetStatus):
             status = command
+        elif isinstance(command, SetPlaybook):
+            moved = command
         elif isinstance(command, RecordHistory):
             notes.append((_row_key(decision, index), command))
         elif isinstance(command, CreateTask):
@@ -108,10 +112,17 @@ def writes(decision: ApplyDecision) -> list[Executable]:
                 milestone=status.milestone if status else record.milestone,
                 status=status.status if status else record.status,
                 at=record.at,
+                playbook=(
+                    (record.playbook, record.playbook_version)
+                    if record.playbook and record.playbook_version
+                    else None
+                ),
             )
         )
     if status is not None:  # a retried first decision finds its row there already
         out.append(leads.status_update(lead, status.milestone, status.status, at))
+    if moved is not None:
+        out.append(leads.playbook_update(lead, moved.name, moved.version))
     if notes:
         out.append(leads.notes_insert(lead, notes, at))
     if tasks:

@@ -21,6 +21,7 @@ from leadflow.api.metrics import ApiMetrics
 from leadflow.api.routes.codec import redact_access_log
 from leadflow.api.routes.codec import router as codec_router
 from leadflow.api.routes.leads import router as leads_router
+from leadflow.api.routes.migrations import router as migrations_router
 from leadflow.api.routes.ops import router as ops_router
 from leadflow.api.routes.queue import router as queue_router
 from leadflow.api.routes.reports import router as reports_router
@@ -112,6 +113,7 @@ def create_app(
     app.include_router(queue_router)
     app.include_router(reports_router)
     app.include_router(users_router)
+    app.include_router(migrations_router)
     app.include_router(webhooks_router)
     app.include_router(codec_router)
     app.include_router(ops_router)

@@ -30,6 +30,7 @@ from leadflow.client import (
     LeadNotFound,
     LeadUnavailable,
 )
+from leadflow.migration import MigrationError
 from leadflow.store.users import NotAMember
 
 MEDIA_TYPE = "application/problem+json"
@@ -96,6 +97,7 @@ STATUS_FOR: dict[type[LeadflowError], int] = {  # the first that matches
     LeadNotFound: status.HTTP_404_NOT_FOUND,
     Conflict: status.HTTP_409_CONFLICT,
     ChangeRejected: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    MigrationError: status.HTTP_422_UNPROCESSABLE_CONTENT,
     LeadUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 

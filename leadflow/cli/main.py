@@ -226,6 +226,34 @@ def _print_timeline(lines: list[Any], title: str, as_json: bool, everything: boo
     console.print(summary(lines), highlight=False, markup=False)
 
 
+@playbook_app.command("migrate")
+@fails_in_one_line
+def migrate_leads(
+    account_id: Annotated[str, typer.Argument(help="the account whose running leads move")],
+    to: Annotated[int, typer.Option("--to", min=1, help="the stored version to move them to")],
+    leads: Annotated[
+        str | None,
+        typer.Option(help="only leads this Temporal query finds, e.g. 'LeadStatus=\"New\"'"),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show the plan, move nothing")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="move without asking")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="the plan, the outcome as JSON")] = False,
+) -> None:
+    """Move an account's running leads to a newer version of its playbook. First the plan:
+    leads per version, how many move, and for a sample their next touches before and after;
+    then each lead moves between two of its decisions. Nothing already sent is sent again."""
+    from leadflow.cli.migrate import migrate as run
+
+    settings = load_settings()
+    _logging(verbose=False)
+    code = asyncio.run(
+        run(settings, account_id, to, leads, dry_run=dry_run, yes=yes, as_json=as_json)
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # as _leave: the SDK core's threads must not race finalization
+
+
 @app.command("timeline-schema")
 def timeline_schema() -> None:
     """Print the JSON Schema of `simulate --json` and `playbook preview --json`."""

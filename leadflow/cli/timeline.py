@@ -35,6 +35,7 @@ Kind = Literal[
     "task",  # a task created for a person
     "task_done",  # a task completed
     "status",  # milestone and status changed
+    "playbook",  # the lead moved to a newer version of its playbook
     "history",  # a history note recorded (internal)
     "parties",  # the lead's parties saved (internal)
     "opt_out",  # addresses opted out of channels, or back in
@@ -149,6 +150,7 @@ KINDS: dict[str, Kind] = {
     "create_task": "task",
     "complete_task": "task_done",
     "set_status": "status",
+    "set_playbook": "playbook",
     "record_history": "history",
     "save_parties": "parties",
     "record_opt_out": "opt_out",

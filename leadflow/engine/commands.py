@@ -61,6 +61,14 @@ class SetStatus(Message):
     status: str
 
 
+class SetPlaybook(Message):
+    """The lead now runs this version of its playbook (its row says so)."""
+
+    kind: Literal["set_playbook"] = "set_playbook"
+    name: str
+    version: int
+
+
 class RecordHistory(Message):
     kind: Literal["record_history"] = "record_history"
     key: str
@@ -105,6 +113,7 @@ Command = Annotated[
     | QueueCall
     | DequeueCall
     | SetStatus
+    | SetPlaybook
     | RecordHistory
     | SaveParties
     | RecordOptOut

@@ -20,6 +20,7 @@ from leadflow.engine import (
     due,
     gate,
     limits,
+    migrate,
     replies,
     statuses,
 )
@@ -38,6 +39,7 @@ from leadflow.engine.events import (
     OptedIn,
     OptedOut,
     PartiesChanged,
+    PlaybookChanged,
     ReplyReceived,
     StatusChanged,
     TimerFired,
@@ -153,6 +155,7 @@ _HANDLERS: dict[type, Callable[[Run, Any], None]] = {
     CampaignChanged: campaigns.campaign_changed,
     TimerFired: _timer_fired,
     DeliveryFailed: replies.delivery_failed,
+    PlaybookChanged: migrate.playbook_changed,
 }
 
 

@@ -18,6 +18,7 @@ from leadflow.engine.commands import (
     RecordOptOut,
     SaveParties,
     SendMessage,
+    SetPlaybook,
     SetStatus,
 )
 
@@ -49,6 +50,8 @@ def words(command: Command, zone: str) -> Words:
             return Words("task", assignee, f"{command.subject} for {assignee}, due {due}")
         case SetStatus():
             return Words("status", "", f"{command.milestone} / {command.status}")
+        case SetPlaybook():
+            return Words("playbook", "", f"{command.name} version {command.version}")
         case RecordHistory():
             note = f"{command.action} by {command.actor}: {command.note}".rstrip(": ")
             return Words("history", "", note)

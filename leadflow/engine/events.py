@@ -118,6 +118,15 @@ class DeliveryFailed(Message):
     reason: Literal["bad_number", "opted_out", "bounced", "undeliverable", "filtered"]
 
 
+class PlaybookChanged(Message):
+    """The lead moves to a newer version of its playbook (a migration), given to `decide`
+    with that version: it goes on from where it is."""
+
+    type: Literal["playbook_changed"] = "playbook_changed"
+    version: int
+    actor: str = "migration"
+
+
 Event = Annotated[
     LeadCreated
     | StatusChanged
@@ -133,6 +142,7 @@ Event = Annotated[
     | DesignationsChanged
     | CampaignChanged
     | TimerFired
-    | DeliveryFailed,
+    | DeliveryFailed
+    | PlaybookChanged,
     Field(discriminator="type"),
 ]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import Field
 
-from leadflow.engine.commands import Command
+from leadflow.engine.commands import Command, InvalidChange
 from leadflow.engine.decide import decide, new_state
-from leadflow.engine.events import LeadCreated, TimerFired
+from leadflow.engine.events import LeadCreated, PlaybookChanged, TimerFired
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState, Member, Party
 from leadflow.models import Message
@@ -74,3 +75,38 @@ def project(book: Playbook, state: EngineState, now: datetime, days: int) -> lis
         entries += [Entry(at=now, command=command) for command in decision.commands]
         state = decision.state
     return entries
+
+
+NEXT_SHOWN = 5  # touches compared before and after a migration, per lead
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a migration does to one lead."""
+
+    from_version: int
+    stopped: list[str]  # campaigns the new version no longer has
+    going_on: list[str]  # campaigns continuing, from their current step
+    before: list[Entry]  # the next touches on the old version...
+    after: list[Entry]  # ...and on the new one
+    refused: str | None = None  # why the lead cannot move, if it cannot
+
+
+def migration(
+    old: Playbook, new: Playbook, state: EngineState, now: datetime, days: int
+) -> Preview:
+    """Before and after for one lead, computed like the move itself (nothing changes)."""
+    before = _touches(project(old, state, now, days))
+    stopped = sorted(name for name in state.campaigns if name not in new.campaigns)
+    going_on = sorted(name for name in state.campaigns if name in new.campaigns)
+    try:
+        moved = decide(new, state, PlaybookChanged(version=new.version), now).state
+    except InvalidChange as exc:
+        return Preview(state.playbook_version, stopped, going_on, before, [], str(exc))
+    after = _touches(project(new, moved, now, days))
+    return Preview(state.playbook_version, stopped, going_on, before, after)
+
+
+def _touches(entries: list[Entry]) -> list[Entry]:
+    kinds = {"send_message", "queue_call", "create_task"}
+    return [e for e in entries if e.command.kind in kinds][:NEXT_SHOWN]

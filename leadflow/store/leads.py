@@ -66,6 +66,7 @@ def lead_insert(
     milestone: str,
     status: str | None,
     at: datetime,
+    playbook: tuple[str, int] | None = None,
 ) -> Executable:
     """The lead's own row, on its first decision; a retry finds it there."""
     values = {
@@ -76,10 +77,22 @@ def lead_insert(
         "time_zone": time_zone,
         "milestone": milestone,
         "status": status,
+        "playbook": playbook[0] if playbook else None,
+        "playbook_version": playbook[1] if playbook else None,
         "created_at": at,
         "updated_at": at,
     }
     return insert(Lead).values(values).on_conflict_do_nothing()
+
+
+def playbook_update(lead: LeadRef, name: str, version: int) -> Executable:
+    """The lead moved to this version of its playbook (a migration never goes back)."""
+    older = or_(Lead.playbook_version.is_(None), Lead.playbook_version < version)
+    return (
+        update(Lead)
+        .where(Lead.account_id == lead.account_id, Lead.lead_id == lead.lead_id, older)
+        .values(playbook=name, playbook_version=version)
+    )
 
 
 def status_update(lead: LeadRef, milestone: str, status: str | None, at: datetime) -> Executable:
@@ -189,6 +202,38 @@ def audits_insert(lead: LeadRef, entries: list[tuple[str, Audit]], at: datetime)
 
 
 # ---- read by the API -------------------------------------------------------------------------
+
+
+async def versions(engine: AsyncEngine, account_id: str, name: str) -> dict[int | None, int]:
+    """How many of the account's leads run each version of the playbook (None: a lead
+    recorded before rows kept their version, or on no version of this name)."""
+    query = (
+        select(Lead.playbook_version, func.count())
+        .where(Lead.account_id == account_id)
+        .where(or_(Lead.playbook == name, Lead.playbook.is_(None)))
+        .group_by(Lead.playbook_version)
+    )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return {version: count for version, count in rows}
+
+
+async def below(
+    engine: AsyncEngine, account_id: str, name: str, version: int, among: list[str] | None = None
+) -> list[str]:
+    """The ids of the account's leads on an older version of the playbook (or one not known
+    here), by id; `among`: only these."""
+    query = (
+        select(Lead.lead_id)
+        .where(Lead.account_id == account_id)
+        .where(or_(Lead.playbook == name, Lead.playbook.is_(None)))
+        .where(or_(Lead.playbook_version.is_(None), Lead.playbook_version < version))
+        .order_by(Lead.lead_id)
+    )
+    if among is not None:
+        query = query.where(Lead.lead_id.in_(among))
+    async with engine.connect() as conn:
+        return list((await conn.execute(query)).scalars())
 
 
 async def page(

@@ -66,6 +66,22 @@ async def current_version(engine: AsyncEngine, account_id: str) -> Playbook | No
     return None if body is None else Playbook.model_validate(body)
 
 
+async def versions_of(engine: AsyncEngine, account_id: str) -> dict[int, Playbook]:
+    """Every stored version of the account's playbook (the name it runs), by version."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(PlaybookVersion.version, PlaybookVersion.body)
+                .join(Account, Account.id == PlaybookVersion.account_id)
+                .where(
+                    PlaybookVersion.account_id == account_id,
+                    PlaybookVersion.name == Account.playbook,
+                )
+            )
+        ).all()
+    return {version: Playbook.model_validate(body) for version, body in rows}
+
+
 async def keep(engine: AsyncEngine, book: Playbook) -> PlaybookRef:
     """Store the playbook's content by digest (once), so any worker can load it, and hold it
     on this process's shelf; return the reference a lead's workflow carries."""

@@ -58,6 +58,9 @@ class Lead(Base):
     milestone: Mapped[str] = mapped_column(String(100))
     status: Mapped[str | None] = mapped_column(String(100))
     time_zone: Mapped[str] = mapped_column(String(64))
+    # The playbook version the lead runs (NULL: recorded before versions were kept here).
+    playbook: Mapped[str | None] = mapped_column(String(100))
+    playbook_version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         EnsureLead,
         LeadInput,
         LeadSnapshot,
+        MigratePlaybook,
         MilestoneChange,
         ScheduleFollowUp,
         StateHorizon,
@@ -99,6 +100,15 @@ class LeadWorkflow:
 
     @complete_follow_up.validator
     def _check_completed(self, request: CompleteFollowUp) -> None:
+        self._lead.validate(request)
+
+    @workflow.update
+    async def migrate(self, request: MigratePlaybook) -> LeadSnapshot:
+        """Move the lead to a newer version of its playbook, between two decisions."""
+        return await self._lead.submit(request)
+
+    @migrate.validator
+    def _check_migration(self, request: MigratePlaybook) -> None:
         self._lead.validate(request)
 
     # ---- signals: facts that need no answer ------------------------------------------------

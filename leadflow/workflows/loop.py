@@ -27,7 +27,7 @@ import leadflow.workflows.visibility as visibility
 from leadflow.activities.payloads import ApplyDecision, LeadRecord, SendRequest, SendResult
 from leadflow.activities.store import LeadStoreActivities
 from leadflow.engine.commands import Audit, Decision, InvalidChange, SendMessage
-from leadflow.engine.decide import decide, describe_next, initial_state
+from leadflow.engine.decide import decide, describe_next, initial_state, new_state
 from leadflow.engine.describe import summary
 from leadflow.engine.events import (
     LeadCreated,
@@ -37,6 +37,8 @@ from leadflow.engine.preview import Entry, project
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState
 from leadflow.playbook.law import LAW
+from leadflow.playbook.schema import Playbook
+from leadflow.playbook.shelf import PlaybookRef
 from leadflow.workflows.messages import (
     REVISION,
     CallLog,
@@ -45,6 +47,7 @@ from leadflow.workflows.messages import (
     LeadCarry,
     LeadInput,
     LeadSnapshot,
+    MigratePlaybook,
     MilestoneChange,
     ScheduleFollowUp,
     StateHorizon,
@@ -66,7 +69,9 @@ AWAITED = LeadRef(account_id="awaited", lead_id="awaited")  # a new lead before 
 FACTS_WAIT = timedelta(minutes=1)  # a run started without its ensure update ends after this
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 AUDIT_KEPT = 100
-Request = MilestoneChange | CallLog | ScheduleFollowUp | CompleteFollowUp | StateHorizon
+Request = (
+    MilestoneChange | CallLog | ScheduleFollowUp | CompleteFollowUp | StateHorizon | MigratePlaybook
+)
 
 
 @dataclass
@@ -78,6 +83,7 @@ class Pending:
     error: ApplicationError | None = None
     done: bool = False
     answered: bool = False  # an update waits for the snapshot (a signal or timer does not)
+    moving_to: tuple[Playbook, PlaybookRef] | None = None  # a migration: the newer version
 
 
 class LeadLoop:
@@ -85,6 +91,7 @@ class LeadLoop:
 
     def __init__(self, input: LeadInput) -> None:
         self._book = input.pinned_playbook()
+        self._ref = input.playbook_ref  # changes when the lead migrates
         self._is_new = input.carried is None
         self._invalid: InvalidChange | None = None
         # Revision 2: a new lead's facts arrive with the ensure update it starts with.
@@ -118,18 +125,11 @@ class LeadLoop:
 
     def _placeholder(self, lead: LeadRef) -> EngineState:
         """A lead with no facts yet (or facts the playbook refuses): nothing acts on it."""
-        return EngineState(
-            lead=lead,
-            playbook=self._book.name,
-            playbook_version=self._book.version,
-            time_zone="UTC",
-            milestone="?",
-            status="?",
-        )
+        return new_state(self._book, lead=lead, time_zone="UTC", milestone="?", status="?", law=0)
 
     def _seed_published(self) -> None:
         if self._lean:
-            wanted = visibility.search_attributes(self._state, minutes=self._minutes)
+            wanted = visibility.search_attributes(self.state, minutes=self._minutes)
             self._published = {u.key.name: u.value for u in wanted if not u.value}
             self._published.update(
                 (pair.key.name, pair.value) for pair in workflow.info().typed_search_attributes
@@ -145,7 +145,7 @@ class LeadLoop:
 
     def agenda(self, days: int) -> list[Entry]:
         """What the lead receives over the next `days` if nothing else happens."""
-        return project(self._book, self._state, workflow.now(), days)
+        return project(self._book, self.state, workflow.now(), days)
 
     def hear(self, event: Any) -> None:
         """A signal: a fact for the loop, no answer owed."""
@@ -162,7 +162,7 @@ class LeadLoop:
         if not (self._is_new and self._minutes):  # a new lead started as its decision leaves it
             self._publish()
         if self._is_new:
-            s = self._state
+            s = self.state
             record = LeadRecord(
                 lead=s.lead,
                 first_name=s.first_name,
@@ -171,6 +171,8 @@ class LeadLoop:
                 milestone=s.milestone,
                 status=s.status,
                 at=workflow.now(),
+                playbook=s.playbook,
+                playbook_version=s.playbook_version,
             )
             await self._decide(Pending(LeadCreated()), record=record)
             self._recorded = True
@@ -184,7 +186,7 @@ class LeadLoop:
                     timeout_summary=(
                         None
                         if self._lean
-                        else describe_next(self._book, self._state) or "next touch"
+                        else describe_next(self._book, self.state) or "next touch"
                     ),
                 )
             if self._inbox:
@@ -202,7 +204,7 @@ class LeadLoop:
             self._carry = LeadCarry(engine=initial_state(self._book, request, law=0))
             self._seed_published()
             self._awaiting_facts, self._facts_by_update = False, True
-        elif self._facts_by_update and (changed := request.differences(self._state)):
+        elif self._facts_by_update and (changed := request.differences(self.state)):
             # Another ensure that came with the first, before there were facts to compare.
             raise answers.lead_exists(request.lead.lead_id, changed)
         await workflow.wait_condition(lambda: self._recorded)
@@ -219,24 +221,23 @@ class LeadLoop:
             except InvalidChange as exc:
                 raise answers.refused(exc) from None
             return
-        if request.lead != self._state.lead:
-            raise answers.wrong_lead(self._state.lead.lead_id, request.lead.lead_id)
+        if request.lead != self.state.lead:
+            raise answers.wrong_lead(self.state.lead.lead_id, request.lead.lead_id)
         if self._invalid is not None:  # a new lead the playbook refuses: nothing starts
             raise answers.refused(self._invalid)
-        if changed := request.differences(self._state):
+        if changed := request.differences(self.state):
             raise answers.lead_exists(request.lead.lead_id, changed)
 
-    @property
-    def _state(self) -> EngineState:
-        return self._carry.engine
-
     def validate(self, request: Request) -> None:
+        """Refuse before anything is written; a migration also when no worker holds its
+        version, or the version cannot hold the lead (its milestone and status unlinked)."""
         if request.request_id in self._carry.processed:
             if self._carry.reused(request.request_id, fingerprint(request)):
                 raise answers.reused(request.request_id)
             return  # a repeat: the handler answers with the lead as it is
+        book = request.newer() if isinstance(request, MigratePlaybook) else self._book
         try:
-            decide(self._book, self._state, request.event(), workflow.now())
+            decide(book, self.state, request.event(), workflow.now())
         except InvalidChange as exc:
             raise answers.refused(exc) from None
 
@@ -244,6 +245,8 @@ class LeadLoop:
         if request.request_id in self._carry.processed:
             return self._snapshot()
         pending = Pending(request.event(), request.request_id, fingerprint(request), answered=True)
+        if isinstance(request, MigratePlaybook):  # moves at the loop's next turn
+            pending.moving_to = (request.newer(), request.playbook_ref)
         self._inbox.append(pending)
         await workflow.wait_condition(lambda: pending.done)
         if pending.error is not None:
@@ -259,10 +262,13 @@ class LeadLoop:
             else:
                 pending.result, pending.done = self._snapshot(), True
             return
-        if self._state.law < LAW and workflow.patched(LAW_PATCH):
-            self._state.law = LAW  # from here on the lead keeps to the state-law table
+        if self.state.law < LAW and workflow.patched(LAW_PATCH):
+            self.state.law = LAW  # from here on the lead keeps to the state-law table
+        book = pending.moving_to[0] if pending.moving_to else self._book
         try:
-            decision = decide(self._book, self._state, pending.event, now)
+            decision = decide(book, self.state, pending.event, now)
+            if pending.moving_to is not None:  # the lead runs the newer version from here
+                self._book, self._ref = pending.moving_to
         except InvalidChange as exc:
             if pending.request_id is not None:  # an update: its caller hears why
                 pending.error, pending.done = answers.refused(exc), True
@@ -270,12 +276,12 @@ class LeadLoop:
             workflow.logger.warning("refused %s: %s", pending.event.type, exc)
             reason = f"{pending.event.type} refused: {exc}"
             refusal = Audit(key=f"refused:{pending.event.type}", outcome="skipped", reason=reason)
-            decision = Decision(state=self._state, commands=[refusal])
+            decision = Decision(state=self.state, commands=[refusal])
         self._carry.decisions += 1
         in_task = False
         if decision.commands or record is not None:
             writes = ApplyDecision(
-                lead=self._state.lead,
+                lead=self.state.lead,
                 decision=self._carry.decisions,
                 at=now,
                 commands=decision.commands,
@@ -324,7 +330,7 @@ class LeadLoop:
     async def _send(self, message: SendMessage) -> None:
         """Deliver one outbox message on the rate-limited queue, beside the loop; a failure
         about the recipient comes back to the engine as an event."""
-        lead = self._state.lead
+        lead = self.state.lead
         try:
             await workflow.execute_activity(
                 "send_message",
@@ -341,11 +347,11 @@ class LeadLoop:
             self._inbox.append(Pending(answers.delivery_failed(message, exc)))
 
     def _until_next_due(self) -> timedelta | None:
-        due = self._state.next_due
+        due = self.state.next_due
         return None if due is None else max(due - workflow.now(), timedelta(0))
 
     def _due(self) -> bool:
-        due = self._state.next_due
+        due = self.state.next_due
         return due is not None and due <= workflow.now()
 
     def _must_continue(self, input: LeadInput) -> bool:
@@ -366,25 +372,27 @@ class LeadLoop:
                         or (not self._sending and workflow.all_handlers_finished())
                     )
                 )
-        s = self._state
+        s = self.state
         self._carry.runs += 1
         # The same input, carrying this run's state (which makes the ensure request moot):
         # nothing else to keep in step. Search attributes carry over as they are.
-        new_input = {"carried": self._carry, "ensure": None, "revision": REVISION}
+        new_input: dict[str, Any] = {"carried": self._carry, "ensure": None, "revision": REVISION}
+        if self._ref is not None and self._ref != input.playbook_ref:  # migrated
+            new_input |= {"playbook_ref": self._ref, "playbook": None}
         workflow.continue_as_new(
             input.model_copy(update=new_input),
             memo=visibility.memo_for(s.lead) if not self._lean else None,
         )
 
     def _snapshot(self, *, created: bool = False) -> LeadSnapshot:
-        return LeadSnapshot.of(self._state, runs=self._carry.runs, created=created)
+        return LeadSnapshot.of(self.state, runs=self._carry.runs, created=created)
 
     def _publish(self) -> None:
         """Keep search attributes and the current-details lines in step with the lead; only
         the attributes that changed are upserted (each upsert is a command in history)."""
-        wanted = visibility.search_attributes(self._state, minutes=self._minutes)
+        wanted = visibility.search_attributes(self.state, minutes=self._minutes)
         changed = [u for u in wanted if self._published.get(u.key.name, ...) != u.value]
         if changed:
             workflow.upsert_search_attributes(changed)
             self._published.update((u.key.name, u.value) for u in changed)
-        workflow.set_current_details(visibility.details(self._book, self._state))
+        workflow.set_current_details(visibility.details(self._book, self.state))

@@ -13,6 +13,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from temporalio.exceptions import ApplicationError
 
 from leadflow.engine.commands import Audit
 from leadflow.engine.events import (
@@ -20,13 +21,14 @@ from leadflow.engine.events import (
     FollowUpCompleted,
     FollowUpScheduled,
     HorizonStated,
+    PlaybookChanged,
     StatusChanged,
 )
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState, FollowUp, Member, Party
 from leadflow.models import Message, Name, Public, Strict, TimeZone
 from leadflow.playbook.schema import Playbook
-from leadflow.playbook.shelf import SHELF, PlaybookRef
+from leadflow.playbook.shelf import SHELF, PlaybookMissing, PlaybookRef
 
 # Processed request ids kept for de-duplication across continue-as-new; older ones age out.
 REMEMBERED_REQUESTS = 512
@@ -152,6 +154,25 @@ class CallLog(Message):
             actor=self.actor,
             follow_up=self.follow_up.for_lead(self.request_id) if self.follow_up else None,
         )
+
+
+class MigratePlaybook(Message):
+    """Move the lead to a newer version of its playbook, between two decisions. The version
+    travels by reference: the worker's codec shelves it before the workflow task runs."""
+
+    playbook_ref: PlaybookRef
+    actor: Name = "migration"
+    request_id: RequestId
+
+    def event(self) -> PlaybookChanged:
+        return PlaybookChanged(version=self.playbook_ref.version, actor=self.actor)
+
+    def newer(self) -> Playbook:
+        """The version moved to, from the shelf (an update no worker can serve is refused)."""
+        try:
+            return SHELF.take(self.playbook_ref)
+        except PlaybookMissing as exc:
+            raise ApplicationError(str(exc), type="PlaybookMissing", non_retryable=True) from None
 
 
 class ScheduleFollowUp(Message):

@@ -1,0 +1,216 @@
+"""Playbook migrations: move an account's running leads to a newer version of its playbook.
+
+First a plan, which changes nothing: how many leads run each version, how many would move,
+and for a sample what their next touches were and become and which campaigns stop or go on.
+Then the move, lead by lead, by the workflow's `migrate` update, which each lead applies
+between two decisions (`leadflow.engine.migrate`). A lead the version cannot hold is listed,
+not moved; each lead's update has one request id per version, so running a migration again
+moves nobody twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.service import RPCError
+
+import leadflow.engine.localtime as localtime
+from leadflow.client import ChangeRejected, LeadflowClient, LeadflowError
+from leadflow.engine.describe import words
+from leadflow.engine.preview import Entry, migration
+from leadflow.engine.refs import LeadRef
+from leadflow.models import Message
+from leadflow.playbook.schema import Playbook
+from leadflow.store import leads as lead_rows
+from leadflow.store import playbooks
+from leadflow.workflows.messages import MigratePlaybook
+
+SAMPLE = 5  # leads shown before and after in a plan
+DAYS = 30  # how far ahead a sample's touches are compared
+CONCURRENCY = 16  # leads moved at once
+
+
+class MigrationError(LeadflowError):
+    """The migration cannot be planned: no such version, or a query Temporal refuses."""
+
+
+class LeadChange(Message):
+    """One lead of the sample: its next touches before and after, and its campaigns."""
+
+    lead_id: str
+    from_version: int = Field(description="the version the lead runs now")
+    stopped: list[str] = Field(description="campaigns the new version no longer has: they stop")
+    going_on: list[str] = Field(description="campaigns that go on from their current step")
+    before: list[str] = Field(description="the lead's next touches on its version, in words")
+    after: list[str] = Field(description="the same after the move: what it receives instead")
+    refused: str | None = Field(
+        default=None, description="why the new version cannot hold the lead, if it cannot"
+    )
+
+
+class Plan(Message):
+    account_id: str = Field(description="the account whose leads move")
+    playbook: str
+    to_version: int = Field(description="the version they move to")
+    versions: dict[str, int] = Field(
+        description="how many leads run each version (`unknown`: recorded before versions "
+        "were kept with the lead's row)"
+    )
+    leads: int = Field(description="how many would move: on an older version, and matching")
+    sample: list[LeadChange] = Field(description="a few of them, before and after")
+
+
+class Refusal(Message):
+    lead_id: str
+    kind: str = Field(description="MigrationRefused, LeadNotFound, LeadUnavailable...")
+    reason: str
+
+
+class Outcome(Message):
+    account_id: str = Field(description="the account whose leads moved")
+    playbook: str
+    to_version: int = Field(description="the version they moved to")
+    moved: int = Field(description="how many leads moved")
+    already: int = Field(description="how many were on this version or a newer one already")
+    refused: list[Refusal] = Field(
+        description="leads the version cannot hold (their milestone and status no longer "
+        "linked...): listed, not moved"
+    )
+    failed: list[Refusal] = Field(
+        description="leads that did not answer: run the migration again, it moves nobody twice"
+    )
+
+
+async def plan(
+    engine: AsyncEngine,
+    leads: LeadflowClient,
+    account_id: str,
+    to_version: int,
+    query: str | None = None,
+    sample: int = SAMPLE,
+    now: datetime | None = None,
+) -> Plan:
+    books, target = await _versions(engine, account_id, to_version)
+    counts = await lead_rows.versions(engine, account_id, target.name)
+    ids = await _candidates(engine, leads, account_id, target, query)
+    now = now or datetime.now(UTC)
+    changes = []
+    for lead_id in ids[:sample]:
+        state = await leads.describe(LeadRef(account_id=account_id, lead_id=lead_id))
+        old = books.get(state.playbook_version)
+        if old is None or state.playbook_version >= target.version:
+            continue
+        found = migration(old, target, state, now, DAYS)
+        changes.append(
+            LeadChange(
+                lead_id=lead_id,
+                from_version=found.from_version,
+                stopped=found.stopped,
+                going_on=found.going_on,
+                before=[_said(e, state.time_zone) for e in found.before],
+                after=[_said(e, state.time_zone) for e in found.after],
+                refused=found.refused,
+            )
+        )
+    return Plan(
+        account_id=account_id,
+        playbook=target.name,
+        to_version=target.version,
+        versions={
+            str(v) if v is not None else "unknown": n for v, n in sorted(counts.items(), key=str)
+        },
+        leads=len(ids),
+        sample=changes,
+    )
+
+
+async def run(
+    engine: AsyncEngine,
+    leads: LeadflowClient,
+    account_id: str,
+    to_version: int,
+    query: str | None = None,
+    actor: str = "migration",
+) -> Outcome:
+    _, target = await _versions(engine, account_id, to_version)
+    ref = await playbooks.keep(engine, target)
+    ids = await _candidates(engine, leads, account_id, target, query)
+    moved = already = 0
+    refused: list[Refusal] = []
+    failed: list[Refusal] = []
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def move(lead_id: str) -> None:
+        nonlocal moved, already
+        request = MigratePlaybook(
+            playbook_ref=ref, actor=actor, request_id=f"migrate-{target.name}-{target.version}"
+        )
+        async with gate:
+            try:
+                await leads.migrate(LeadRef(account_id=account_id, lead_id=lead_id), request)
+                moved += 1
+            except ChangeRejected as exc:
+                if exc.kind == "NotNewer":
+                    already += 1
+                else:
+                    refused.append(Refusal(lead_id=lead_id, kind=exc.kind or "", reason=str(exc)))
+            except LeadflowError as exc:
+                failed.append(Refusal(lead_id=lead_id, kind=type(exc).__name__, reason=str(exc)))
+
+    await asyncio.gather(*(move(lead_id) for lead_id in ids))
+    return Outcome(
+        account_id=account_id,
+        playbook=target.name,
+        to_version=target.version,
+        moved=moved,
+        already=already,
+        refused=sorted(refused, key=lambda r: r.lead_id),
+        failed=sorted(failed, key=lambda r: r.lead_id),
+    )
+
+
+async def _versions(
+    engine: AsyncEngine, account_id: str, to_version: int
+) -> tuple[dict[int, Playbook], Playbook]:
+    books = await playbooks.versions_of(engine, account_id)
+    if to_version not in books:
+        have = ", ".join(str(v) for v in sorted(books)) or "none"
+        raise MigrationError(
+            f"account {account_id!r} has no playbook version {to_version} (stored: {have}); "
+            "store it first with leadflow account --playbook FILE"
+        )
+    return books, books[to_version]
+
+
+async def _candidates(
+    engine: AsyncEngine,
+    leads: LeadflowClient,
+    account_id: str,
+    target: Playbook,
+    query: str | None,
+) -> list[str]:
+    """The leads on an older version (or one not known here), and matching the query."""
+    among = None
+    if query:
+        among = []
+        visibility = f'LeadAccount = "{account_id}" AND ExecutionStatus = "Running" AND ({query})'
+        prefix = f"lead:{account_id}:"
+        try:
+            async for found in leads.temporal.list_workflows(visibility):
+                if found.id.startswith(prefix):
+                    among.append(found.id.removeprefix(prefix))
+        except RPCError as exc:
+            raise MigrationError(f"--leads {query!r}: {exc.message}") from None
+    return await lead_rows.below(engine, account_id, target.name, target.version, among)
+
+
+def _said(entry: Entry, zone: str) -> str:
+    said = words(entry.command, zone)
+    template = getattr(entry.command, "template", None)
+    what = f"{said.what} ({template})" if template else said.what
+    if entry.command.kind == "create_task":
+        what = f"task {getattr(entry.command, 'subject', '')}"
+    return f"{localtime.describe(entry.at, zone)}: {what}"
