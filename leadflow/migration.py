@@ -203,7 +203,7 @@ async def _candidates(
                 if found.id.startswith(prefix):
                     among.append(found.id.removeprefix(prefix))
         except RPCError as exc:
-            raise MigrationError(f"--leads {query!r}: {exc.message}") from None
+            raise MigrationError(f"leads query {query!r}: {exc.message}") from None
     return await lead_rows.below(engine, account_id, target.name, target.version, among)
 
 

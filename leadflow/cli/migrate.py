@@ -6,9 +6,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from leadflow.client import LeadflowClient, LeadflowError
 from leadflow.config import Settings
 from leadflow.errors import ConfigError
-from leadflow.migration import MigrationError, Outcome, Plan, plan, run
+from leadflow.migration import Outcome, Plan, plan, run
 
 
 async def migrate(
@@ -23,7 +24,6 @@ async def migrate(
 ) -> int:
     """Print the plan; unless it is a dry run, ask (or not, with --yes) and move the leads.
     The exit code: 0 when every lead that should move did (or was listed as refused)."""
-    from leadflow.client import LeadflowClient
     from leadflow.store.db import check_database, create_engine
     from leadflow.temporal import connect, data_converter
 
@@ -38,7 +38,7 @@ async def migrate(
         leads = LeadflowClient(temporal, settings.temporal_task_queue)
         try:
             found = await plan(engine, leads, account_id, to_version, query)
-        except MigrationError as exc:
+        except LeadflowError as exc:  # no such version, a bad query, a lead not answering
             raise ConfigError(str(exc)) from None
         out = Console(highlight=False)
         if as_json and (dry_run or not found.leads):
@@ -50,7 +50,10 @@ async def migrate(
             return 0
         if not yes and not typer.confirm(f"Move {found.leads} leads to version {to_version}?"):
             return 1
-        outcome = await run(engine, leads, account_id, to_version, query)
+        try:
+            outcome = await run(engine, leads, account_id, to_version, query)
+        except LeadflowError as exc:
+            raise ConfigError(str(exc)) from None
         if as_json:
             typer.echo(outcome.model_dump_json(indent=2))
         else:

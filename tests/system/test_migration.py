@@ -9,17 +9,21 @@ provider says whose it is. The cadence is seconds long and open at every hour.""
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
+from asyncio.subprocess import PIPE
 from collections import Counter
 from datetime import time as dt_time
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.client import LeadflowClient
 from leadflow.engine.refs import LeadRef
-from leadflow.migration import plan, run
+from leadflow.migration import MigrationError, plan, run
 from leadflow.playbook.load import default_playbook
 from leadflow.playbook.schema import Campaign, Playbook, Step, Template, Window
 from leadflow.store.accounts import ensure_account
@@ -27,7 +31,7 @@ from leadflow.store.playbooks import keep, save_version
 from leadflow.workflows.messages import EnsureLead
 from tests.factories import eventually
 from tests.places import Place
-from tests.services import ProvidersUnderTest
+from tests.services import ProvidersUnderTest, worker_env
 
 LEADS = 1000
 SECOND_STEP = timedelta(seconds=75)  # past the leads' start and their move (~40 s here)
@@ -86,7 +90,11 @@ def drip(name: str) -> tuple[Playbook, Playbook]:
 
 
 async def test_a_thousand_leads_move_and_no_text_is_sent_twice_or_lost(
-    dev_leads: LeadflowClient, db: AsyncEngine, providers: ProvidersUnderTest
+    dev_leads: LeadflowClient,
+    db: AsyncEngine,
+    providers: ProvidersUnderTest,
+    database_url: str,
+    tmp_path: Path,
 ) -> None:
     account = f"mig-{uuid.uuid4().hex[:6]}"
     name = f"drip-{uuid.uuid4().hex[:6]}"
@@ -124,8 +132,31 @@ async def test_a_thousand_leads_move_and_no_text_is_sent_twice_or_lost(
 
     assert await eventually(firsts, timeout=120), "the first texts did not all go out"
 
+    # The plan as a person asks for it: `leadflow playbook migrate ACCOUNT --to 2 --dry-run`.
+    target = dev_leads.temporal.service_client.config.target_host
+    env = worker_env(target, database_url, providers, dev_leads.task_queue, tmp_path)
+    command = ["playbook", "migrate", account, "--to", "2", "--dry-run"]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "leadflow", *command, env=env, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, err.decode()
+    shown = out.decode()
+    assert f"{account}: playbook {name}: {LEADS} on version 1" in shown
+    assert f"{LEADS} leads would move to version 2" in shown
+    assert "campaigns that stop: extra" in shown
+    assert "Second text" not in shown  # the plan names templates, never a text's words
+
     found = await plan(db, dev_leads, account, 2)
     assert found.versions == {"1": LEADS} and found.leads == LEADS
+    chosen = await plan(db, dev_leads, account, 2, query='LeadStatus = "New"', sample=0)
+    assert chosen.leads == LEADS
+    none = await plan(db, dev_leads, account, 2, query='LeadStatus = "Engaged"', sample=0)
+    assert none.leads == 0
+    with pytest.raises(MigrationError, match="leads query"):
+        await plan(db, dev_leads, account, 2, query="LeadStatus = = 1")
+    with pytest.raises(MigrationError, match="has no playbook version 9"):
+        await plan(db, dev_leads, account, 9)
     assert found.sample and all(s.stopped == ["extra"] for s in found.sample)
     assert all(s.going_on == ["drip"] for s in found.sample)
     assert all(any("(extra)" in line for line in s.before) for s in found.sample)
