@@ -349,3 +349,25 @@ def test_a_yaml_error_reads_as_written_not_as_markup(tmp_path: Path) -> None:
             f"{broken}: line 2: not valid YAML: while parsing a flow sequence; "
             "expected ',' or ']', but got ':' (column 18)"
         ), command
+
+
+def test_preview_shows_each_deferrals_rule_state_and_citation(tmp_path: Path) -> None:
+    """A Utah lead arriving on the Friday Independence Day is observed: the timeline names
+    the holiday, the state and the statute, for the text and for the call."""
+    lead = tmp_path / "lead.yaml"
+    lead.write_text(
+        "time_zone: America/Denver\nregion: UT\nparties:\n"
+        "  borrower: {name: Pat Lee, phone: '+18015551000', sms_consent: true}\n"
+    )
+    result = _leadflow(
+        "playbook", "preview", str(PLAYBOOKS / "isa.yaml"), "--lead", str(lead),
+        "--start", "2026-07-03T10:00:00-06:00", "--days", "3", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    reasons = [e["reason"] for e in json.loads(result.stdout) if e.get("outcome") == "deferred"]
+    assert any(
+        r.startswith("Independence Day (observed): no calls or texts in UT on legal holidays")
+        and "(Utah Code § 13-25a-103(3))" in r
+        for r in reasons
+    )
+    assert any(r.startswith("Independence Day (observed): no calls in UT") for r in reasons)
