@@ -49,6 +49,9 @@ class Lead(Base):
     """One row per lead; the workflow with `workflow_id` is the source of truth for its schedule."""
 
     __tablename__ = "leads"
+    __table_args__ = (
+        Index("ix_leads_playbook_version", "account_id", "playbook", "playbook_version"),
+    )
 
     account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     lead_id: Mapped[str] = mapped_column(String(128), primary_key=True)

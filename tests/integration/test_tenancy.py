@@ -93,6 +93,12 @@ AIMED_AT_ALPHA: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = 
     ("POST", "/v1/queue/{lead_id}/release"): (f"/v1/queue/{LEAD}/release", {"agent": "ana"}, 409),
     ("GET", "/v1/users"): ("/v1/users", None, 200),
     ("GET", "/v1/reports/unlinked"): ("/v1/reports/unlinked", None, 200),
+    # A migration moves only the key's own account's leads: beta's none.
+    ("POST", "/v1/playbook/migrations"): (
+        "/v1/playbook/migrations",
+        {"to_version": 1, "dry_run": False},
+        200,
+    ),
     ("POST", "/codec/decode"): ("/codec/decode", {"payloads": []}, 401),
     ("POST", "/codec/encode"): ("/codec/encode", {"payloads": []}, 401),
     # Last: these make beta a lead and a user of its own under alpha's ids.
