@@ -97,9 +97,14 @@ async def plan(
     counts = await lead_rows.versions(engine, account_id, target.name)
     ids = await _candidates(engine, leads, account_id, target, query)
     now = now or datetime.now(UTC)
-    changes = []
-    for lead_id in ids[:sample]:
-        state = await leads.describe(LeadRef(account_id=account_id, lead_id=lead_id))
+    changes: list[LeadChange] = []
+    for lead_id in ids[: sample * 2]:  # a sample: a lead that does not answer is skipped
+        if len(changes) >= sample:
+            break
+        try:
+            state = await leads.describe(LeadRef(account_id=account_id, lead_id=lead_id))
+        except LeadflowError:
+            continue
         old = books.get(state.playbook_version)
         if old is None or state.playbook_version >= target.version:
             continue

@@ -29,11 +29,12 @@ def _call_reach(run: Run) -> tuple[limits.Reach, str | None]:
 
 
 def calling_hours(run: Run, moment: datetime) -> datetime:
-    """The first moment at or after `moment` the lead may be called (the same gate as texts)."""
-    return _calling(run, moment)[0]
+    """The first moment at or after `moment` the lead may be called (the same gate as texts;
+    `moment` itself when the rules leave no hour open: the queue says so)."""
+    return _calling(run, moment)[0] or moment
 
 
-def _calling(run: Run, moment: datetime) -> tuple[datetime, str]:
+def _calling(run: Run, moment: datetime) -> tuple[datetime | None, str]:
     where, phone = _call_reach(run)
     return limits.allowed(run, where, phone, moment)
 
@@ -95,6 +96,9 @@ def queue(
         else:
             why.append(f"scheduled for {at.isoformat()}")
     available, quiet = _calling(run, at)
+    if available is None:
+        run.audit(key, "skipped", f"call not queued: {quiet}")
+        return
     if available > at:
         hours = quiet.removeprefix("quiet hours: ")
         why.append(f"outside calling hours ({hours})" if hours != quiet else quiet)

@@ -66,6 +66,9 @@ def touch(run: Run, touch: PendingTouch) -> None:
         return
     where = limits.reach(run, party, touch.channel, address)
     opens, why = limits.allowed(run, where, address, run.now)
+    if opens is None:
+        run.audit(touch.key, "skipped", why)
+        return
     if opens > run.now:
         _defer(run, touch, opens, why)
         return
@@ -198,7 +201,7 @@ CONSENT_TASK = "consent-check"
 def consent_in_doubt(run: Run, quoted: str) -> None:
     """A reply that may revoke consent to texts: hold every text and ask a person."""
     s = run.s
-    s.consent_doubt, s.consent_task = quoted, f"{CONSENT_TASK}:{s.changes}"
+    s.consent_doubt, s.consent_task = quoted, f"{CONSENT_TASK}:{run.now:%Y%m%dT%H%M%S.%f}"
     task(
         run,
         s.consent_task,

@@ -29,17 +29,34 @@ def keyword(body: str) -> Keyword | None:
 # Consent may be revoked "by any reasonable means" (the FCC's 2024 rule), not only by a
 # keyword: these say it plainly, and revoke at once...
 _REVOKES = re.compile(
-    r"\b(?:stop|quit|cease|no more)\s+(?:texting|texts?|messag(?:ing|es?)|sending|contacting"
-    r"|calling|bothering)\b"
-    r"|\b(?:take|remove|delete)\s+(?:me|my\s+(?:number|name|info))(?:\s+off|\s+from)?\b"
+    r"\b(?:stop|quit|cease|no more)\s+(?P<stop>texting|texts?|messag(?:ing|es?)|sending"
+    r"|contacting|calling|calls|emailing|emails|bothering)\b"
+    r"|\b(?:take|remove|delete)\s+(?:me|my\s+(?:number|name|info))\s+(?:off|from)\b"
     r"|\bunsubscribe\b|\bopt\s*(?:me\s+)?out\b"
-    r"|\b(?:do\s+not|don'?t|dont)\s+(?:text|contact|call|message|email)\b"
+    r"|\b(?:do\s+not|don'?t|dont)\s+(?P<dont>text|contact|call|message|email)\b"
     r"|\blose\s+my\s+number\b|\bleave\s+me\s+alone\b",
     re.IGNORECASE,
 )
+# The channels the words name: "stop calling" is about calls; a plain "take me off your
+# list" about texts and calls alike.
+_NAMED: dict[str, tuple[str, ...]] = {
+    "text": ("sms",), "message": ("sms",), "sending": ("sms",), "call": ("call",),
+    "email": ("email",),
+}  # fmt: skip
+_PLAIN = ("sms", "call")
 # ...and these may mean it: texts wait while a person reads the reply and decides.
 _MAY_REVOKE = re.compile(r"\bnot\s+interested\b|\bwrong\s+number\b", re.IGNORECASE)
 _SHORT = 5  # words: "stop it please" may mean STOP; a longer text using the word may not
+
+
+def revoked_channels(body: str) -> list[str]:
+    """The channels a plain revocation names ("stop calling me": calls), every match's."""
+    found: set[str] = set()
+    for match in _REVOKES.finditer(body):
+        word = (match.group("stop") or match.group("dont") or "").lower()
+        named = next((chs for stem, chs in _NAMED.items() if word.startswith(stem)), _PLAIN)
+        found.update(named)
+    return sorted(found)
 
 
 def revocation(body: str) -> Literal["revokes", "may_revoke"] | None:

@@ -165,6 +165,10 @@ def _what(channel: Channel) -> str:
     return "calls" if channel == "call" else "calls or texts"
 
 
+class NoWindow(ValueError):
+    """The rules leave no hour open (an account's window narrower than a state's hours)."""
+
+
 MAX_STEPS = 400  # a week of holidays and Sundays in several zones is a few dozen
 
 
@@ -177,7 +181,7 @@ def opening(moment: datetime, zones: Iterable[str], rules: DayRules) -> datetime
         if moved == candidate:
             return candidate
         candidate = moved
-    raise ValueError(f"no moment allowed within {MAX_STEPS} steps of {moment} in {zones}")
+    raise NoWindow(f"no moment allowed within {MAX_STEPS} steps of {moment} in {zones}")
 
 
 def _next_in(moment: datetime, zone: str, rules: DayRules) -> datetime:
@@ -193,7 +197,10 @@ def _next_in(moment: datetime, zone: str, rules: DayRules) -> datetime:
         later = rules.on(day + timedelta(days=ahead))
         if isinstance(later, Day):
             return localtime.at_local(day + timedelta(days=ahead), later.start, zone)
-    raise ValueError(f"no allowed day within two weeks of {day} in {zone}")
+    raise NoWindow(
+        f"no hours in common within two weeks of {day} in {zone}: "
+        f"{blocker(localtime.at_local(day, time(12), zone), [zone], rules)}"
+    )
 
 
 def blocker(moment: datetime, zones: Iterable[str], rules: DayRules) -> str:

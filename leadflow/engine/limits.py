@@ -112,9 +112,12 @@ def _limits(
     return found
 
 
-def allowed(run: Run, where: Reach, address: str | None, at: datetime) -> tuple[datetime, str]:
+def allowed(
+    run: Run, where: Reach, address: str | None, at: datetime
+) -> tuple[datetime | None, str]:
     """The first moment at or after `at` a touch may go, and why it waits ('' if it need
-    not): each cap that binds, then the hours and days."""
+    not): each cap that binds, then the hours and days. None: the rules leave no hour open
+    (an account's window and a state's hours that never meet), and why."""
     earliest, why = at, ""
     for limit in where.limits:
         recent = sorted(
@@ -124,7 +127,10 @@ def allowed(run: Run, where: Reach, address: str | None, at: datetime) -> tuple[
             until = recent[len(recent) - limit.max] + limit.per
             if until > earliest:
                 earliest, why = until, limit.why
-    opens = law.opening(earliest, where.zones, where.rules)
+    try:
+        opens = law.opening(earliest, where.zones, where.rules)
+    except law.NoWindow as exc:
+        return None, str(exc)
     if opens > earliest:
         quiet = law.blocker(earliest, where.zones, where.rules)
         why = f"{why}; then {quiet}" if why else quiet

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import leadflow.engine.keywords as keywords
 from leadflow.engine import campaigns, gate, statuses
 from leadflow.engine.channels import BY_PHONE
@@ -42,8 +40,9 @@ def reply_received(run: Run, event: ReplyReceived) -> None:
 
 
 def _revoked(run: Run, event: ReplyReceived) -> bool:
-    """Consent revoked by any reasonable means: a plain request revokes at once (texts, and
-    calls when it names them); a reply that may mean it holds every text until a person
+    """Consent revoked by any reasonable means: a plain request revokes at once (the
+    channels it names; texts and calls when it names none); a reply that may mean it holds
+    every text until a person
     reads it and records the opt-out, or opts the lead back in. Either is recorded with
     the reply's text and time; True when nothing else should come of the reply."""
     text = " ".join(event.body.split())
@@ -54,9 +53,8 @@ def _revoked(run: Run, event: ReplyReceived) -> bool:
     if found == "revokes":
         history(run, "Opt-out", f"Consent revoked: {quoted}", event.party)
         source = f"reply {text}"[:100]
-        gate.opted_out(run, OptedOut(channel="sms", source=source))
-        if re.search(r"\bcall", text, re.IGNORECASE):
-            gate.opted_out(run, OptedOut(channel="call", source=source))
+        for channel in keywords.revoked_channels(text):
+            gate.opted_out(run, OptedOut(channel=channel, source=source))
         return True
     gate.consent_in_doubt(run, quoted)
     return False

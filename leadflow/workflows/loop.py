@@ -58,6 +58,8 @@ LOCAL_STORE_PATCH = "store-in-task"  # histories from before write their decisio
 SENDS_PATCH = "send-messages"  # histories from before sending was wired in replay without it
 # Histories from before the state-law table replay under their playbook's rules alone; any
 # lead moves to the table at its next decision (at its first, for a new one).
+# One id per decision: the SDK remembers a patch's answer for the whole run, so a run that
+# replays from before the table would otherwise keep the old rules until continue-as-new.
 LAW_PATCH = "state-law-1"  # a later table adds its own patch after this one
 SEND_TIMEOUT = timedelta(seconds=60)
 SEND_HEARTBEAT = timedelta(seconds=10)  # a dead worker's send moves on within this
@@ -262,7 +264,7 @@ class LeadLoop:
             else:
                 pending.result, pending.done = self._snapshot(), True
             return
-        if self.state.law < LAW and workflow.patched(LAW_PATCH):
+        if self.state.law < LAW and workflow.patched(f"{LAW_PATCH}:{self._carry.decisions}"):
             self.state.law = LAW  # from here on the lead keeps to the state-law table
         book = pending.moving_to[0] if pending.moving_to else self._book
         try:

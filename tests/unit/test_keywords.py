@@ -8,7 +8,7 @@ from datetime import date, time, timedelta
 import pytest
 
 from leadflow.engine.events import ReplyReceived
-from leadflow.engine.keywords import keyword, revocation
+from leadflow.engine.keywords import keyword, revocation, revoked_channels
 from tests.engine_driver import Lead, local
 from tests.integration.test_api import Served, app  # noqa: F401  (the API over a worker)
 
@@ -87,7 +87,24 @@ def test_an_email_that_says_stop_is_a_reply() -> None:
         ("Stop by at 5?", None),
         ("I need to cancel my appointment and move it to Friday", None),
         ("Can you remove my cosigner from the loan?", None),
+        ("Can you take me to see the house Saturday?", None),
+        ("take me through the numbers", None),
     ],
 )
 def test_revocation_in_plain_words(body: str, meaning: str | None) -> None:
     assert revocation(body) == meaning
+
+
+@pytest.mark.parametrize(
+    ("body", "channels"),
+    [
+        ("Please stop texting me", ["sms"]),
+        ("Stop calling me, text is fine", ["call"]),
+        ("please don't email, text is fine", ["email"]),
+        ("Please stop texting me, just call me instead", ["sms"]),
+        ("take me off your list", ["call", "sms"]),
+        ("Stop calling and stop texting", ["call", "sms"]),
+    ],
+)
+def test_a_revocation_covers_the_channels_it_names(body: str, channels: list[str]) -> None:
+    assert revoked_channels(body) == channels

@@ -235,8 +235,8 @@ def test_a_deferred_text_is_dropped_once_the_lead_is_reached() -> None:
     ("reply", "calls_too"),
     [
         ("Please stop texting me", False),
-        ("take me off your list", False),
-        ("Stop calling me", True),
+        ("take me off your list", True),
+        ("Stop texting and stop calling me", True),
     ],
 )
 def test_a_plain_request_revokes_consent_at_once(reply: str, calls_too: bool) -> None:
