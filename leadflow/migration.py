@@ -103,7 +103,7 @@ async def plan(
             break
         try:
             state = await leads.describe(LeadRef(account_id=account_id, lead_id=lead_id))
-        except LeadflowError:
+        except Exception:
             continue
         old = books.get(state.playbook_version)
         if old is None or state.playbook_version >= target.version:
@@ -148,21 +148,25 @@ async def run(
     failed: list[Refusal] = []
     gate = asyncio.Semaphore(CONCURRENCY)
 
+    request = MigratePlaybook(
+        playbook_ref=ref, actor=actor, request_id=f"migrate-{target.name}-{target.version}"
+    )
+
     async def move(lead_id: str) -> None:
         nonlocal moved, already
-        request = MigratePlaybook(
-            playbook_ref=ref, actor=actor, request_id=f"migrate-{target.name}-{target.version}"
-        )
+        lead = LeadRef(account_id=account_id, lead_id=lead_id)
         async with gate:
             try:
-                await leads.migrate(LeadRef(account_id=account_id, lead_id=lead_id), request)
+                await leads.migrate(lead, request)
                 moved += 1
             except ChangeRejected as exc:
-                if exc.kind == "NotNewer":
-                    already += 1
-                else:
+                if exc.kind != "NotNewer":
                     refused.append(Refusal(lead_id=lead_id, kind=exc.kind or "", reason=str(exc)))
-            except LeadflowError as exc:
+                    return
+                already += 1  # its row may predate versions in rows: say which it runs
+                state = await leads.describe(lead)
+                await lead_rows.record_version(engine, lead, target.name, state.playbook_version)
+            except Exception as exc:
                 failed.append(Refusal(lead_id=lead_id, kind=type(exc).__name__, reason=str(exc)))
 
     await asyncio.gather(*(move(lead_id) for lead_id in ids))
@@ -198,18 +202,21 @@ async def _candidates(
     query: str | None,
 ) -> list[str]:
     """The leads on an older version (or one not known here), and matching the query."""
-    among = None
-    if query:
-        among = []
+    among: set[str] | None = None
+    if query is not None:
+        if not query.strip():
+            raise MigrationError("the leads query is blank: leave it out to move every lead")
+        among = set()
         visibility = f'LeadAccount = "{account_id}" AND ExecutionStatus = "Running" AND ({query})'
         prefix = f"lead:{account_id}:"
         try:
             async for found in leads.temporal.list_workflows(visibility):
-                if found.id.startswith(prefix):
-                    among.append(found.id.removeprefix(prefix))
+                if found.id.startswith(prefix):  # the query cannot reach another account
+                    among.add(found.id.removeprefix(prefix))
         except RPCError as exc:
             raise MigrationError(f"leads query {query!r}: {exc.message}") from None
-    return await lead_rows.below(engine, account_id, target.name, target.version, among)
+    ids = await lead_rows.below(engine, account_id, target.name, target.version)
+    return ids if among is None else [i for i in ids if i in among]
 
 
 def _said(entry: Entry, zone: str) -> str:

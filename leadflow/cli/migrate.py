@@ -41,6 +41,8 @@ async def migrate(
         except LeadflowError as exc:  # no such version, a bad query, a lead not answering
             raise ConfigError(str(exc)) from None
         out = Console(highlight=False)
+        if as_json and not (dry_run or yes or not found.leads):
+            raise ConfigError("--json moves leads only with --yes; ask for the plan with --dry-run")
         if as_json and (dry_run or not found.leads):
             typer.echo(found.model_dump_json(indent=2))
             return 0

@@ -15,6 +15,26 @@ from leadflow.engine import campaigns, statuses
 from leadflow.engine.commands import InvalidChange, SetPlaybook
 from leadflow.engine.events import PlaybookChanged
 from leadflow.engine.run import Run, history
+from leadflow.engine.state import EngineState
+from leadflow.playbook.schema import Playbook
+
+
+def keeps_past_steps(old: Playbook, new: Playbook, state: EngineState) -> None:
+    """Refuse a version that changed a running campaign's steps before the lead's current
+    one (inserted, removed, reordered or moved in time): going on by position would send a
+    step again or skip one. Content may change; what was sent stays sent."""
+    for name, campaign in sorted(state.campaigns.items()):
+        if name not in old.campaigns or name not in new.campaigns:
+            continue
+        before = [(s.do, s.after, s.at) for s in old.campaigns[name].steps[: campaign.next_step]]
+        after = [(s.do, s.after, s.at) for s in new.campaigns[name].steps[: campaign.next_step]]
+        if before != after:
+            raise InvalidChange(
+                f"version {new.version} changes campaign {name}'s steps before this lead's "
+                f"step {campaign.next_step + 1}: it would send a step again or skip one; "
+                "change later steps only, or stop the campaign and start it anew",
+                "MigrationRefused",
+            )
 
 
 def playbook_changed(run: Run, event: PlaybookChanged) -> None:

@@ -11,6 +11,7 @@ from pydantic import Field
 from leadflow.engine.commands import Command, InvalidChange
 from leadflow.engine.decide import decide, new_state
 from leadflow.engine.events import LeadCreated, PlaybookChanged, TimerFired
+from leadflow.engine.migrate import keeps_past_steps
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState, Member, Party
 from leadflow.models import Message
@@ -100,6 +101,7 @@ def migration(
     stopped = sorted(name for name in state.campaigns if name not in new.campaigns)
     going_on = sorted(name for name in state.campaigns if name in new.campaigns)
     try:
+        keeps_past_steps(old, new, state)
         moved = decide(new, state, PlaybookChanged(version=new.version), now).state
     except InvalidChange as exc:
         return Preview(state.playbook_version, stopped, going_on, before, [], str(exc))

@@ -218,11 +218,9 @@ async def versions(engine: AsyncEngine, account_id: str, name: str) -> dict[int 
     return {version: count for version, count in rows}
 
 
-async def below(
-    engine: AsyncEngine, account_id: str, name: str, version: int, among: list[str] | None = None
-) -> list[str]:
+async def below(engine: AsyncEngine, account_id: str, name: str, version: int) -> list[str]:
     """The ids of the account's leads on an older version of the playbook (or one not known
-    here), by id; `among`: only these."""
+    here), by id."""
     query = (
         select(Lead.lead_id)
         .where(Lead.account_id == account_id)
@@ -230,10 +228,14 @@ async def below(
         .where(or_(Lead.playbook_version.is_(None), Lead.playbook_version < version))
         .order_by(Lead.lead_id)
     )
-    if among is not None:
-        query = query.where(Lead.lead_id.in_(among))
     async with engine.connect() as conn:
         return list((await conn.execute(query)).scalars())
+
+
+async def record_version(engine: AsyncEngine, lead: LeadRef, name: str, version: int) -> None:
+    """The version a lead runs, for a row from before rows kept it (never backwards)."""
+    async with engine.begin() as conn:
+        await conn.execute(playbook_update(lead, name, version))
 
 
 async def page(

@@ -33,6 +33,7 @@ from leadflow.engine.events import (
     LeadCreated,
     TimerFired,
 )
+from leadflow.engine.migrate import keeps_past_steps
 from leadflow.engine.preview import Entry, project
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState
@@ -58,8 +59,7 @@ LOCAL_STORE_PATCH = "store-in-task"  # histories from before write their decisio
 SENDS_PATCH = "send-messages"  # histories from before sending was wired in replay without it
 # Histories from before the state-law table replay under their playbook's rules alone; any
 # lead moves to the table at its next decision (at its first, for a new one).
-# One id per decision: the SDK remembers a patch's answer for the whole run, so a run that
-# replays from before the table would otherwise keep the old rules until continue-as-new.
+# Per decision (f"{LAW_PATCH}:n"): the SDK memoizes a patch per run, replayed ones included.
 LAW_PATCH = "state-law-1"  # a later table adds its own patch after this one
 SEND_TIMEOUT = timedelta(seconds=60)
 SEND_HEARTBEAT = timedelta(seconds=10)  # a dead worker's send moves on within this
@@ -119,8 +119,7 @@ class LeadLoop:
         self._lean = input.revision >= 1  # see LeadInput.revision
         self._minutes = input.revision >= 2  # the next touch published to the minute
         # From revision 1 the run starts with its search attributes set (by the client, or
-        # carried over by continue-as-new; an empty one is left out): only what the loop
-        # changes is upserted.
+        # carried over by continue-as-new): only what the loop changes is upserted.
         self._published: dict[str, object] = {}
         if not self._awaiting_facts:
             self._seed_published()
@@ -239,6 +238,7 @@ class LeadLoop:
             return  # a repeat: the handler answers with the lead as it is
         book = request.newer() if isinstance(request, MigratePlaybook) else self._book
         try:
+            keeps_past_steps(self._book, book, self.state)  # a migration's; else nothing
             decide(book, self.state, request.event(), workflow.now())
         except InvalidChange as exc:
             raise answers.refused(exc) from None

@@ -10,6 +10,7 @@ import pytest
 
 from leadflow.engine.commands import InvalidChange
 from leadflow.engine.events import PlaybookChanged
+from leadflow.engine.migrate import keeps_past_steps
 from leadflow.engine.preview import migration
 from leadflow.playbook.load import default_playbook
 from leadflow.playbook.schema import Playbook
@@ -127,3 +128,20 @@ def test_the_preview_shows_the_next_touches_before_and_after() -> None:
     after = [e.command for e in found.after if e.command.kind == "send_message"]
     assert after[0].template == "missed_you_sms" and "version two here" in after[0].body
     assert lead.state.playbook_version == 1  # a preview changes nothing
+
+
+def test_a_version_that_moves_steps_already_past_is_refused() -> None:
+    """Going on by position is only safe when the steps before the lead's are as they were:
+    a step inserted ahead of it would send a step again."""
+    lead = Lead.create("isa", local(MONDAY, time(10)))
+    lead.run_until(local(MONDAY, time(12)))
+    book = version_two()
+    spec = book.campaigns["isa_touches"]
+    inserted = [spec.steps[0], spec.steps[0], *spec.steps[1:]]
+    campaign = spec.model_copy(update={"steps": inserted})
+    new = book.model_copy(update={"campaigns": {**book.campaigns, "isa_touches": campaign}})
+    with pytest.raises(InvalidChange, match="changes campaign isa_touches's steps before"):
+        keeps_past_steps(lead.book, new, lead.state)
+    found = migration(lead.book, new, lead.state, lead.now, days=10)
+    assert found.refused and "would send a step again or skip one" in found.refused
+    keeps_past_steps(lead.book, version_two(), lead.state)  # content changed only: fine

@@ -335,3 +335,24 @@ def test_a_deferred_call_moves_the_call_cadence_with_it() -> None:
     first, second = [(c.label, c.available_at) for c in lead.calls()][:2]
     assert first == ("CallASAP", at(date(2026, 7, 6), time(8), MOUNTAIN))
     assert second[0] == "Redial" and second[1] >= first[1] + timedelta(days=2)
+
+
+def test_rules_that_never_meet_skip_the_touch_with_the_reason() -> None:
+    """An account's Florida window of 08:00-09:30 and a Kentucky number (10:00 on): no hour
+    is ever open for calls and texts, so the text is skipped and the call not queued, each
+    with why (the email, which no statute reaches, goes)."""
+    book = default_playbook("isa")
+    narrow = book.compliance.model_copy(
+        update={"state_quiet_hours": {"FL": Window(start=time(8), end=time(9, 30))}}
+    )
+    lead = lead_in(
+        "FL",
+        "502",
+        EASTERN,
+        at(MONDAY, time(9), EASTERN),
+        book.model_copy(update={"compliance": narrow}),
+    )
+    assert not [m for m in lead.messages() if m.channel == "sms"] and not lead.calls()
+    skipped = [a.reason for a in lead.audits("skipped")]
+    assert any("no hours in common" in r for r in skipped)
+    assert any(r.startswith("call not queued: no hours in common") for r in skipped)

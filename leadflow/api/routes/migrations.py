@@ -48,5 +48,5 @@ async def migrate(
     found = await plan(database, leads, account, body.to_version, body.leads)
     if body.dry_run or not found.leads:
         return MigrationOut(plan=found)
-    outcome = await run(database, leads, account, body.to_version, body.leads, actor=account)
+    outcome = await run(database, leads, account, body.to_version, body.leads)
     return MigrationOut(plan=found, outcome=outcome)
