@@ -102,8 +102,6 @@ def queue(
     if available > at:
         hours = quiet.removeprefix("quiet hours: ")
         why.append(f"outside calling hours ({hours})" if hours != quiet else quiet)
-    else:
-        quiet = ""
     _, boost = _cycle(run, available)
     priority = book.priorities.get(label, 0) + status.priority + boost
     entry = QueueEntry(key=key, label=label, priority=priority, available_at=available, notes=notes)

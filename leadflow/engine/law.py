@@ -25,6 +25,7 @@ from phonenumbers import geocoder
 import leadflow.engine.localtime as localtime
 from leadflow.models import Channel
 from leadflow.playbook.law import StateLaw, table
+from leadflow.playbook.schema import Window
 
 AUTOMATED: tuple[Channel, ...] = ("sms", "mms")
 """leadflow's automated channel: a statute's rule for automated calls applies to its texts."""
@@ -52,6 +53,7 @@ def _us_number(phone: str) -> phonenumbers.PhoneNumber | None:
     return number if phonenumbers.region_code_for_number(number) == "US" else None
 
 
+@lru_cache(maxsize=4096)
 def in_us(phone: str) -> bool:
     """Whether a number is a US one, where the federal rules reach."""
     return _us_number(phone) is not None
@@ -147,7 +149,7 @@ class DayRules:
                 return Ban(f"{day:%A}: no {what} in {code} ({law.source})")
             if hours is not None:
                 which = f"{day:%A} " if hours is not law.hours else ""
-                label = f"{code} {which}window {hours.start:%H:%M}-{_end(hours.end)}"
+                label = f"{code} {which}window {span(hours)}"
                 bounds.append(Bound(hours.start, hours.end, label, law.source))
         bounds += self.windows  # on a tie, the statute is named
         opens = max(bounds, key=lambda b: b.start)
@@ -157,8 +159,10 @@ class DayRules:
         return Day(opens, closes)
 
 
-def _end(clock: time) -> str:
-    return "24:00" if clock == time.max else f"{clock:%H:%M}"
+def span(window: Window) -> str:
+    """'08:00-20:00', and '00:00-24:00' for a window open all day."""
+    end = "24:00" if window.end == time.max else f"{window.end:%H:%M}"
+    return f"{window.start:%H:%M}-{end}"
 
 
 def _what(channel: Channel) -> str:

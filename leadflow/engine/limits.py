@@ -20,7 +20,7 @@ from leadflow.engine.state import EngineState, Party, TouchLog
 from leadflow.models import Channel
 from leadflow.playbook.durations import format_duration
 from leadflow.playbook.law import BY_TELEPHONE, FEDERAL, StateLaw, table
-from leadflow.playbook.schema import Playbook, Window
+from leadflow.playbook.schema import Playbook
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,6 @@ class Reach:
     zones: list[str]
     rules: law.DayRules
     limits: list[Limit]
-    states: list[str]
 
 
 def reach(run: Run, party: Party | None, channel: Channel, address: str | None) -> Reach:
@@ -52,13 +51,13 @@ def reach(run: Run, party: Party | None, channel: Channel, address: str | None) 
     if s.law < 1:  # before the state table: the playbook's window and cap for the region
         window = rules.state_quiet_hours.get(region or "", rules.quiet_hours)
         where = f"{region} " if region in rules.state_quiet_hours else ""
-        bound = law.Bound(window.start, window.end, f"{where}window {_span(window)}")
+        bound = law.Bound(window.start, window.end, f"{where}window {law.span(window)}")
         cap = rules.frequency_caps.get(region or "") or rules.frequency_caps.get("default")
         old: list[Limit] = []
         if cap is not None and channel != "call":
             why = f"frequency cap: {cap.max} per {cap.per} ({region or 'default'})"
             old.append(Limit(cap.max, cap.per, None, why))
-        return Reach(zones, law.DayRules((bound,), channel=channel), old, [])
+        return Reach(zones, law.DayRules((bound,), channel=channel), old)
     places = {region, law.area_state(address) if by_phone and address else None}
     states = sorted(code for code in places if code is not None)
     us = bool(states) or (by_phone and address is not None and law.in_us(address))
@@ -67,12 +66,12 @@ def reach(run: Run, party: Party | None, channel: Channel, address: str | None) 
         law.Bound(
             rules.quiet_hours.start,
             rules.quiet_hours.end,
-            f"window {_span(rules.quiet_hours)}",
+            f"window {law.span(rules.quiet_hours)}",
             table().federal if federal else "",
         )
     ]
     windows += [
-        law.Bound(w.start, w.end, f"{code} window {_span(w)} (this account's)")
+        law.Bound(w.start, w.end, f"{code} window {law.span(w)} (this account's)")
         for code in states
         if (w := rules.state_quiet_hours.get(code)) is not None
     ]
@@ -81,7 +80,6 @@ def reach(run: Run, party: Party | None, channel: Channel, address: str | None) 
         zones,
         law.DayRules(tuple(windows), tuple(laws), channel),
         _limits(run.book, states, laws, channel),
-        states,
     )
 
 
@@ -150,10 +148,7 @@ def longest(book: Playbook, s: EngineState) -> timedelta:
     """How far back any cap looks: touches older than this no longer count."""
     pers = [cap.per for cap in book.compliance.frequency_caps.values()]
     if s.law >= 1:
-        pers += [cap.per for st in table().states.values() for cap in st.caps]
+        statutes = [*table().states.values()]
+        statutes += [st.automated for st in statutes if st.automated is not None]
+        pers += [cap.per for st in statutes for cap in st.caps]
     return max(pers, default=timedelta(days=1))
-
-
-def _span(window: Window) -> str:
-    end = "24:00" if window.end.hour == 23 and window.end.minute == 59 else f"{window.end:%H:%M}"
-    return f"{window.start:%H:%M}-{end}"

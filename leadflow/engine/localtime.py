@@ -39,31 +39,6 @@ def local_date(moment: datetime, time_zone: str) -> date:
     return to_local(moment, time_zone).date()
 
 
-def inside(moment: datetime, time_zone: str, start: time, end: time) -> bool:
-    clock = to_local(moment, time_zone).time()
-    return start <= clock < end
-
-
-def next_opening(moment: datetime, time_zone: str, start: time, end: time) -> datetime:
-    """`moment` if it is inside [start, end) local time, else the next local `start`."""
-    if inside(moment, time_zone, start, end):
-        return moment
-    local = to_local(moment, time_zone)
-    day = local.date() if local.time() < start else local.date() + timedelta(days=1)
-    return at_local(day, start, time_zone).astimezone(UTC)
-
-
-def opening_in_all(moment: datetime, zones: list[str], start: time, end: time) -> datetime:
-    """The first instant at or after `moment` inside the window in every zone (stricter wins)."""
-    candidate = moment
-    for _ in range(14):  # zones a few hours apart agree within a day or two
-        moved = max(next_opening(candidate, z, start, end) for z in zones)
-        if moved == candidate:
-            return candidate
-        candidate = moved
-    raise ValueError(f"no common window {start}-{end} in {zones}")
-
-
 def add_wall_clock(moment: datetime, delta: timedelta, time_zone: str) -> datetime:
     """`moment` plus `delta` on the local calendar: day 7 at 10:00 stays 10:00 across DST."""
     local = to_local(moment, time_zone).replace(tzinfo=None) + delta

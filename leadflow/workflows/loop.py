@@ -57,9 +57,8 @@ from leadflow.workflows.messages import (
 
 LOCAL_STORE_PATCH = "store-in-task"  # histories from before write their decisions remotely
 SENDS_PATCH = "send-messages"  # histories from before sending was wired in replay without it
-# Histories from before the state-law table replay under their playbook's rules alone; any
-# lead moves to the table at its next decision (at its first, for a new one).
-# Per decision (f"{LAW_PATCH}:n"): the SDK memoizes a patch per run, replayed ones included.
+# Histories from before the state-law table replay under their playbook alone; a lead moves
+# to it at its next live decision: one id per decision, as the SDK memoizes a patch per run.
 LAW_PATCH = "state-law-1"  # a later table adds its own patch after this one
 SEND_TIMEOUT = timedelta(seconds=60)
 SEND_HEARTBEAT = timedelta(seconds=10)  # a dead worker's send moves on within this
@@ -376,8 +375,8 @@ class LeadLoop:
                 )
         s = self.state
         self._carry.runs += 1
-        # The same input, carrying this run's state (which makes the ensure request moot):
-        # nothing else to keep in step. Search attributes carry over as they are.
+        # The same input, carrying this run's state (which makes the ensure request moot) and
+        # the playbook it runs now (a migration's). Search attributes carry over as they are.
         new_input: dict[str, Any] = {"carried": self._carry, "ensure": None, "revision": REVISION}
         if self._ref is not None and self._ref != input.playbook_ref:  # migrated
             new_input |= {"playbook_ref": self._ref, "playbook": None}
