@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, Literal, TypeVar
@@ -169,14 +170,19 @@ class LeadflowClient:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             # Set at the start, so the workflow upserts only what its decisions change.
             # No memo: the ids are in the workflow id and LeadAccount.
+            # No summary either: the workflow id names the lead and its account, and a
+            # summary is sealed into the start event of every lead.
             search_attributes=start_search_attributes(state, minutes=True),
-            static_summary=f"Lead {request.lead.lead_id} of {request.lead.account_id} "
-            f"({book.name} v{book.version})",
         )
         async with self._answer_in_time(request.lead):
             try:
                 return await self.temporal.execute_update_with_start_workflow(
-                    LeadWorkflow.ensure, request, start_workflow_operation=start
+                    LeadWorkflow.ensure,
+                    request,
+                    start_workflow_operation=start,
+                    # Unique among the lead's updates (a repeated id would get the first
+                    # answer back), and short: history keeps it four times.
+                    id=f"ensure-{secrets.token_urlsafe(9)}",
                 )
             except WorkflowUpdateFailedError as exc:
                 raise _rejected(exc) from None

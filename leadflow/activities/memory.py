@@ -12,7 +12,13 @@ from typing import Any
 
 from temporalio import activity
 
-from leadflow.activities.payloads import ApplyDecision, SendRequest, SendResult
+from leadflow.activities.payloads import (
+    ApplyDecision,
+    BatchOutcome,
+    SendBatch,
+    SendRequest,
+    SendResult,
+)
 
 
 @dataclass
@@ -34,5 +40,11 @@ class MemoryStoreActivities:
         self.sent.append(request.key)
         return SendResult(provider_id=f"sim-{len(self.sent)}")
 
+    @activity.defn(name="send_messages")
+    async def send_messages(self, batch: SendBatch) -> BatchOutcome | None:
+        lead = activity.info().workflow_id
+        self.sent.extend(f"{lead}:{touch}" for touch in batch.touches)
+        return None
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.apply_decision, self.send_message]
+        return [self.apply_decision, self.send_message, self.send_messages]

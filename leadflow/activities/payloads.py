@@ -21,6 +21,22 @@ class SendResult(Public):
     resent: bool = False  # True when an earlier attempt had not reached the provider
 
 
+class SendBatch(Public):
+    """Send a decision's messages that share a queue in one activity: at most one text and
+    one email, so the queue's rate (sends a second) still bounds each provider's. The
+    messages by their touch keys: their outbox keys are `<workflow id>:<touch key>`, the
+    workflow being the one that runs the activity."""
+
+    touches: list[str]
+
+
+class BatchOutcome(Public):
+    """The messages of a batch that were not sent; None comes back when all were."""
+
+    failed: dict[str, str] = {}  # touch key -> the error type it failed with for good
+    retry: dict[str, float] = {}  # touch key -> seconds to wait before its own send retries
+
+
 class LeadRecord(Message):
     """Row written to `leads` by the store activity."""
 

@@ -36,7 +36,7 @@ from twilio.base.exceptions import TwilioException
 from twilio.rest import Client as TwilioClient
 
 from leadflow import metrics
-from leadflow.activities.payloads import SendRequest, SendResult
+from leadflow.activities.payloads import BatchOutcome, SendBatch, SendRequest, SendResult
 from leadflow.engine.channels import TEXTS
 from leadflow.providers.clients import ProviderConfig, sendgrid_client, twilio_client
 from leadflow.providers.codes import twilio_meaning
@@ -77,6 +77,36 @@ class SendActivities:
 
     @activity.defn(name="send_message")
     async def send_message(self, request: SendRequest) -> SendResult:
+        return await self._send_one(request)
+
+    @activity.defn(name="send_messages")
+    async def send_messages(self, batch: SendBatch) -> BatchOutcome | None:
+        """Send a batch's messages side by side, each exactly once as `send_message` does.
+        One that fails for good is reported, not raised; one that would retry is handed back
+        (with its wait) for a send of its own, so it never holds the others' outcome. Anything
+        else retries the batch, whose sent messages are then found already sent."""
+        lead = activity.info().workflow_id
+        results = await asyncio.gather(
+            *(self._send_one(SendRequest(key=f"{lead}:{touch}")) for touch in batch.touches),
+            return_exceptions=True,
+        )
+        outcome = BatchOutcome()
+        unexpected: BaseException | None = None
+        for key, result in zip(batch.touches, results, strict=True):
+            if not isinstance(result, BaseException):
+                continue
+            if not isinstance(result, ApplicationError):
+                unexpected = result
+            elif result.non_retryable:
+                outcome.failed[key] = result.type or "Rejected"
+            else:
+                wait = result.next_retry_delay or timedelta(0)
+                outcome.retry[key] = wait.total_seconds()
+        if unexpected is not None:
+            raise unexpected
+        return outcome if outcome.failed or outcome.retry else None
+
+    async def _send_one(self, request: SendRequest) -> SendResult:
         seen: dict[str, str] = {}
         try:
             result = await self._deliver(request, seen)
@@ -143,7 +173,7 @@ class SendActivities:
         return SendResult(provider_id=provider_id, resent=row.attempts > 0)
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.send_message]
+        return [self.send_message, self.send_messages]
 
     # ---- providers (blocking SDK calls, run in a thread) -----------------------------------
 

@@ -55,12 +55,17 @@ def lead_exists(lead_id: str, changed: list[str]) -> ApplicationError:
     )
 
 
-def delivery_failed(message: SendMessage, exc: ActivityError) -> DeliveryFailed:
-    """A send that failed for good, as the event the engine hears: an email that cannot be
-    delivered bounced; a text or call failed for the provider's reason."""
-    cause = exc.cause
-    kind = cause.type if isinstance(cause, ApplicationError) else None
+def delivery_failed(message: SendMessage, kind: str | None) -> DeliveryFailed:
+    """A send that failed for good (its error type `kind`), as the event the engine hears:
+    an email that cannot be delivered bounced; a text or call failed for the provider's
+    reason."""
     reason = FAILED_BECAUSE.get(kind or "", "undeliverable")
     if message.channel == "email" and reason in ("bad_number", "undeliverable"):
         reason = "bounced"
     return DeliveryFailed(key=message.key, channel=message.channel, reason=reason)
+
+
+def failed_kind(exc: ActivityError) -> str | None:
+    """The error type a send activity failed with for good."""
+    cause = exc.cause
+    return cause.type if isinstance(cause, ApplicationError) else None

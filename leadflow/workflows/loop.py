@@ -20,11 +20,11 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 import leadflow.workflows.answers as answers
 import leadflow.workflows.visibility as visibility
-from leadflow.activities.payloads import ApplyDecision, LeadRecord, SendRequest, SendResult
+from leadflow.activities.payloads import ApplyDecision, LeadRecord
 from leadflow.activities.store import LeadStoreActivities
 from leadflow.engine.commands import Audit, Decision, InvalidChange, SendMessage
 from leadflow.engine.decide import decide, describe_next, initial_state, new_state
@@ -54,17 +54,15 @@ from leadflow.workflows.messages import (
     StateHorizon,
     fingerprint,
 )
+from leadflow.workflows.sending import Sender
 
 LOCAL_STORE_PATCH = "store-in-task"  # histories from before write their decisions remotely
 SENDS_PATCH = "send-messages"  # histories from before sending was wired in replay without it
 # Histories from before the state-law table replay under their playbook alone; a lead moves
 # to it at its next live decision: one id per decision, as the SDK memoizes a patch per run.
 LAW_PATCH = "state-law-1"  # a later table adds its own patch after this one
-SEND_TIMEOUT = timedelta(seconds=60)
-SEND_HEARTBEAT = timedelta(seconds=10)  # a dead worker's send moves on within this
-SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10)
-)
+# Revision 3 on: a new lead starts on the first state-law table, with no patch marker.
+LAW_FROM_START = 1
 STORE_TIMEOUT = timedelta(seconds=30)
 AWAITED = LeadRef(account_id="awaited", lead_id="awaited")  # a new lead before its facts
 FACTS_WAIT = timedelta(minutes=1)  # a run started without its ensure update ends after this
@@ -110,9 +108,13 @@ class LeadLoop:
         else:  # until its ensure update: a lead of no account (the update brings its ref)
             self._carry = LeadCarry(engine=self._placeholder(AWAITED))
         self._inbox: deque[Pending] = deque()
-        self._sends_queue = input.sends_task_queue
-        self._sender_queues = input.sender_queues
-        self._sending: set[asyncio.Task[None]] = set()
+        self._sender = Sender(
+            input.sends_task_queue,
+            input.sender_queues,
+            lambda failed: self._inbox.append(Pending(failed)),
+            batched=input.revision >= 3,
+        )
+        self._law_at_start = LAW_FROM_START if input.revision >= 3 else 0
         self._recorded = not self._is_new
         self._ensure_answered = False
         self._lean = input.revision >= 1  # see LeadInput.revision
@@ -201,7 +203,8 @@ class LeadLoop:
         revision 2 the first ensure brings the new lead's facts (its validator checked
         them); a later one must agree with them."""
         if self._awaiting_facts:
-            self._carry = LeadCarry(engine=initial_state(self._book, request, law=0))
+            state = initial_state(self._book, request, law=self._law_at_start)
+            self._carry = LeadCarry(engine=state)
             self._seed_published()
             self._awaiting_facts, self._facts_by_update = False, True
         elif self._facts_by_update and (changed := request.differences(self.state)):
@@ -314,10 +317,7 @@ class LeadLoop:
         # A run that writes in the task was started after sends were wired: it needs no
         # second patch marker (each costs history events) to know it sends.
         if sends and (in_task or workflow.patched(SENDS_PATCH)):
-            for message in sends:
-                task = asyncio.create_task(self._send(message))
-                self._sending.add(task)
-                task.add_done_callback(self._sending.discard)
+            self._sender.send(self.state.lead.workflow_id, sends)
         self._carry.engine = decision.state
         audits = [c for c in decision.commands if isinstance(c, Audit)]
         self._carry.audit = (self._carry.audit + audits)[-AUDIT_KEPT:]
@@ -327,25 +327,6 @@ class LeadLoop:
         if pending.answered:
             pending.result = self._snapshot()
         pending.done = True
-
-    async def _send(self, message: SendMessage) -> None:
-        """Deliver one outbox message on the rate-limited queue, beside the loop; a failure
-        about the recipient comes back to the engine as an event."""
-        lead = self.state.lead
-        try:
-            await workflow.execute_activity(
-                "send_message",
-                SendRequest(key=f"{lead.workflow_id}:{message.key}"),
-                result_type=SendResult,
-                task_queue=self._sender_queues.get(
-                    message.sender.sms_from or "", self._sends_queue
-                ),
-                start_to_close_timeout=SEND_TIMEOUT,
-                heartbeat_timeout=SEND_HEARTBEAT,
-                retry_policy=SEND_RETRY,
-            )
-        except ActivityError as exc:
-            self._inbox.append(Pending(answers.delivery_failed(message, exc)))
 
     def _until_next_due(self) -> timedelta | None:
         due = self.state.next_due
@@ -363,14 +344,14 @@ class LeadLoop:
 
     async def _continue_as_new(self, input: LeadInput) -> None:
         # Updates wait on the loop: keep deciding until every handler has returned.
-        while self._inbox or self._sending or not workflow.all_handlers_finished():
+        while self._inbox or self._sender.busy or not workflow.all_handlers_finished():
             if self._inbox:
                 await self._decide(self._inbox.popleft())
             else:
                 await workflow.wait_condition(
                     lambda: (
                         bool(self._inbox)
-                        or (not self._sending and workflow.all_handlers_finished())
+                        or (not self._sender.busy and workflow.all_handlers_finished())
                     )
                 )
         s = self.state

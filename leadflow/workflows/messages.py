@@ -271,7 +271,7 @@ def fingerprint(request: BaseModel) -> str:
     return f"{type(request).__name__}:{hashlib.sha256(body.encode()).hexdigest()[:32]}"
 
 
-REVISION = 2  # what new runs (a new lead, a continued one) start at; see LeadInput.revision
+REVISION = 3  # what new runs (a new lead, a continued one) start at; see LeadInput.revision
 
 
 class LeadInput(Message):
@@ -294,6 +294,8 @@ class LeadInput(Message):
     # task, sends on, search attributes set at the start: no markers, fewer events. From 2:
     # a new lead's facts come once, in the ensure update it starts with (not also in this
     # input), and it starts with the search attributes its first decision leaves it with.
+    # From 3: a new lead starts on the state-law table (no patch marker), and a decision's
+    # messages that share a send queue go in one activity (a text and an email at most).
     revision: int = 0
 
     @model_validator(mode="after")

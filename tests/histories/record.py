@@ -37,8 +37,10 @@ RECORDED = [
 # generation 5 runs at revision 1: no patch markers, search attributes set at the start;
 # generation 6 at revision 2: a new lead's facts only in its ensure update, and the search
 # attributes its first decision leaves it with set at the start; generation 7 keeps to the
-# state-law table from the first decision, behind the `state-law-1` patch); older files stay.
-GENERATION = 7
+# state-law table from the first decision, behind the `state-law-1` patch; generation 8 at
+# revision 3: on the table from the start, with no patch marker, and a decision's text and
+# email in one send activity); older files stay.
+GENERATION = 8
 
 
 async def record(name: str) -> Path:

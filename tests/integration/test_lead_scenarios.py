@@ -405,6 +405,37 @@ async def test_touches_reach_the_provider_once_and_a_bad_number_changes_the_stat
     assert await queue(db, bad.lead) is None  # no calls to a number that does not exist
 
 
+async def test_a_text_and_an_email_due_together_go_in_one_send_and_a_retry_goes_alone(
+    leads: LeadflowClient,
+    time_env: WorkflowEnvironment,
+    db: AsyncEngine,
+    providers: ProvidersUnderTest,
+) -> None:
+    """The first text and email go in one activity; the provider's 503 on the text leaves
+    the email sent and the text to a send of its own, which delivers it once."""
+    from leadflow.providers.fake import Failure
+
+    await skip_to_next(time_env, MONDAY, time(10))
+    request = new_lead(playbook="isa")
+    phone = request.parties["borrower"].phone
+    providers.state.failures.append(Failure(to=phone or "", code=503))
+    await leads.ensure_lead(request)
+
+    async def delivered() -> list[str]:
+        return [m.status for m in await outbox(db, request.lead)]
+
+    assert await eventually(lambda: _all_sent(delivered)) is True
+    assert [m["to"] for m in providers.state.messages] == [phone]
+    assert len(providers.state.emails) == 1
+    history = await time_env.client.get_workflow_handle(request.lead.workflow_id).fetch_history()
+    sends = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert sends == ["send_messages", "send_message"]
+
+
 async def _all_sent(statuses: Callable[[], Awaitable[list[str]]]) -> bool:
     found = await statuses()
     return bool(found) and all(s == "sent" for s in found)

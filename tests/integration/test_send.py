@@ -4,6 +4,7 @@ every error code to its outcome."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from leadflow.activities.payloads import SendRequest
+from leadflow.activities.payloads import BatchOutcome, SendBatch, SendRequest
 from leadflow.activities.send import SendActivities
 from leadflow.engine.refs import LeadRef
 from leadflow.store.tables import Lead, OptOut, OutboxMessage
@@ -232,6 +233,65 @@ async def test_an_address_opted_out_elsewhere_in_the_account_is_not_texted(
         await _send(db, providers, request)
     assert error.value.type == "OptedOut" and providers.state.messages == []
     assert (await _row(db)).status == "suppressed"
+
+
+async def _send_batch(
+    db: AsyncEngine, providers: ProvidersUnderTest, touches: list[str]
+) -> BatchOutcome | None:
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_id=REF.workflow_id)
+    return await env.run(
+        SendActivities(db, providers.config).send_messages, SendBatch(touches=touches)
+    )
+
+
+async def _pair(db: AsyncEngine) -> list[str]:
+    """A text and an email of one decision, by touch key (their outbox keys name the lead)."""
+    await _outbox(db, f"{REF.workflow_id}:t-sms")
+    await _outbox(db, f"{REF.workflow_id}:t-email", channel="email")
+    return ["t-sms", "t-email"]
+
+
+async def test_a_text_and_an_email_go_in_one_send_each_once(
+    db: AsyncEngine, providers: ProvidersUnderTest
+) -> None:
+    touches = await _pair(db)
+    assert await _send_batch(db, providers, touches) is None  # nothing left over
+    assert await _send_batch(db, providers, touches) is None  # a retried batch sends nothing
+    assert [m["to"] for m in providers.state.messages] == [PHONE]
+    assert [e["to"] for e in providers.state.emails] == [EMAIL]
+    for touch in touches:
+        assert (await _row(db, f"{REF.workflow_id}:{touch}")).status == "sent"
+
+
+@pytest.mark.parametrize(
+    ("code", "failed", "retry"),
+    [
+        (21211, {"t-sms": "BadNumber"}, {}),
+        (21610, {"t-sms": "OptedOut"}, {}),
+        (503, {}, {"t-sms": 0.0}),
+        (30003, {}, {"t-sms": 1800.0}),  # unreachable: tried again in 30 minutes
+    ],
+)
+async def test_each_message_of_a_batch_ends_on_its_own(
+    db: AsyncEngine,
+    providers: ProvidersUnderTest,
+    code: int,
+    failed: dict[str, str],
+    retry: dict[str, float],
+) -> None:
+    """The text fails; the email goes regardless, and the batch says what became of the
+    text: failed for good (the engine hears why) or to be retried by a send of its own."""
+    providers.state.failures.append(_failure(PHONE, code))
+    touches = await _pair(db)
+    outcome = await _send_batch(db, providers, touches)
+    assert outcome == BatchOutcome(failed=failed, retry=retry)
+    assert [e["to"] for e in providers.state.emails] == [EMAIL]
+    assert providers.state.messages == []
+    if retry:  # the text's own send then goes through, once
+        await _send(db, providers, SendRequest(key=f"{REF.workflow_id}:t-sms"))
+        await _send_batch(db, providers, touches)
+        assert len(providers.state.messages) == 1 and len(providers.state.emails) == 1
 
 
 def _failure(to: str, code: int | str, times: int = 1, after_send: bool = False) -> Any:

@@ -17,6 +17,7 @@ from leadflow.client import (
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
 from leadflow.workflows import search_attributes as sa
+from leadflow.workflows.messages import REVISION
 from tests.factories import PLAYBOOKS, change, eventually, new_lead
 from tests.scenario_support import skip_to_next
 
@@ -45,7 +46,7 @@ async def test_a_new_leads_facts_travel_once_in_its_history(
     history = await handle.fetch_history()
     started = history.events[0].workflow_execution_started_event_attributes
     [opened] = await time_env.client.data_converter.decode(list(started.input.payloads))
-    assert opened["ensure"] is None and opened["revision"] == 2
+    assert opened["ensure"] is None and opened["revision"] == REVISION
     [accepted] = [
         e.workflow_execution_update_accepted_event_attributes
         for e in history.events
@@ -66,6 +67,23 @@ async def test_a_new_leads_facts_travel_once_in_its_history(
     assert state.next_due is not None and next_touch == state.next_due.replace(
         second=0, microsecond=0
     )
+    # Revision 3: on the state-law table from the start, with no patch marker (nor the
+    # search attribute a patch upserts), and no summary sealed into the start.
+    assert state.law == 1
+    assert not [
+        e
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+    upserts = [
+        e.upsert_workflow_search_attributes_event_attributes.search_attributes
+        for e in history.events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    upserted = [name for fields in upserts for name in fields.indexed_fields]
+    assert "TemporalChangeVersion" not in upserted
+    assert not history.events[0].user_metadata.HasField("summary")
 
 
 async def test_a_run_started_without_its_facts_ends_saying_so(
