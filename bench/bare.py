@@ -82,13 +82,15 @@ class BareSignalToText:
         while not self._done:
             await workflow.wait_condition(lambda: bool(self._pending) or self._done)
             while self._pending:
-                lead = self._pending.pop(0)
-                await workflow.execute_activity(
-                    "bare_send",
-                    args=[lead, "sms"],
-                    task_queue=sends_queue,
-                    start_to_close_timeout=timedelta(seconds=60),
-                )
+                await self._text(self._pending.pop(0), sends_queue)
+
+    async def _text(self, lead: str, sends_queue: str) -> None:
+        await workflow.execute_activity(
+            "bare_send",
+            args=[lead, "sms"],
+            task_queue=sends_queue,
+            start_to_close_timeout=timedelta(seconds=60),
+        )
 
     @workflow.signal
     def text(self, lead: str) -> None:
@@ -97,3 +99,19 @@ class BareSignalToText:
     @workflow.signal
     def finish(self) -> None:
         self._done = True
+
+
+@workflow.defn
+class BareIOSignalToText(BareSignalToText):
+    """The same path doing the durable work a lead's does: each signal writes its rows in
+    the workflow task (a local activity, one INSERT), then runs the text."""
+
+    @workflow.run
+    async def run(self, sends_queue: str) -> None:
+        await super().run(sends_queue)
+
+    async def _text(self, lead: str, sends_queue: str) -> None:
+        await workflow.execute_local_activity(
+            "bare_write", lead, start_to_close_timeout=timedelta(seconds=30)
+        )
+        await super()._text(lead, sends_queue)

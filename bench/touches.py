@@ -11,7 +11,8 @@ and the real SDKs against the fake providers, in one run.
 Printed per variant: touches/s, history events and bytes per touch, CPU ms per touch
 (dev server + this process + PostgreSQL), each with its spread over REPEATS runs and its
 ratio to the baselines; then a milestone change -> text at the provider against the bare
-signal -> activity -> provider path, p50 and p99.
+signal -> activity -> provider path, and against bare_io's, which first writes its rows in
+the workflow task (one INSERT, a local activity) as a lead writes its decision, p50 and p99.
 
 `python -m bench.touches [LEADS] [REPEATS]` (default 200 leads, 2 repeats).
 """
@@ -38,7 +39,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from bench.bare import BareIOTouches, BareSignalToText, BareTouches
+from bench.bare import BareIOSignalToText, BareIOTouches, BareSignalToText, BareTouches
 from bench.stack import cpu_seconds, fake_providers, stack
 from leadflow.client import LeadflowClient
 from leadflow.engine.refs import LeadRef
@@ -300,12 +301,17 @@ async def _latency(
 
 
 async def _bare_latency(
-    client: Client, queue: str, sends_queue: str, fake: FakeState, phones: list[str]
+    client: Client,
+    queue: str,
+    sends_queue: str,
+    fake: FakeState,
+    phones: list[str],
+    io: bool = False,
 ) -> list[float]:
     handle = await client.start_workflow(
-        BareSignalToText.run,
+        BareIOSignalToText.run if io else BareSignalToText.run,
         sends_queue,
-        id=f"bare-signal-{uuid.uuid4().hex[:6]}",
+        id=f"bare-signal{'-io' if io else ''}-{uuid.uuid4().hex[:6]}",
         task_queue=queue,
     )
     samples: list[float] = []
@@ -361,7 +367,7 @@ async def _run(
         bare_worker = Worker(
             temporal,
             task_queue=f"{queue}-bare",
-            workflows=[BareTouches, BareIOTouches, BareSignalToText],
+            workflows=[BareTouches, BareIOTouches, BareSignalToText, BareIOSignalToText],
             activities=[bare.touch, bare.write],
         )
         bare_sends = Worker(temporal, task_queue=f"{queue}-bare-sends", activities=[bare.send])
@@ -387,10 +393,15 @@ async def _run(
             theirs = await _bare_latency(
                 temporal, f"{queue}-bare", f"{queue}-bare-sends", fake, phones
             )
-    _print(figures, ours, theirs)
+            theirs_io = await _bare_latency(
+                temporal, f"{queue}-bare", f"{queue}-bare-sends", fake, phones, io=True
+            )
+    _print(figures, ours, theirs, theirs_io)
 
 
-def _print(figures: dict[str, Figures], ours: list[float], theirs: list[float]) -> None:
+def _print(
+    figures: dict[str, Figures], ours: list[float], theirs: list[float], theirs_io: list[float]
+) -> None:
     rows = [
         ("touches/s", "touches_per_s", "", 1),
         ("history events / touch", "events", "", 2),
@@ -407,12 +418,15 @@ def _print(figures: dict[str, Figures], ours: list[float], theirs: list[float]) 
             f"{mids['leadflow'] / mids['bare_io']:.2f}"
         )
     p50, p99 = statistics.median(ours) * 1000, _percentile(ours, 0.99) * 1000
-    b50, b99 = statistics.median(theirs) * 1000, _percentile(theirs, 0.99) * 1000
-    print(
-        f"milestone change -> text at the provider: p50 {p50:.0f} ms, p99 {p99:.0f} ms; "
-        f"bare signal -> activity -> provider: p50 {b50:.0f} ms, p99 {b99:.0f} ms "
-        f"(ratio {p50 / b50:.2f}, {p99 / b99:.2f})"
-    )
+    print(f"milestone change -> text at the provider: p50 {p50:.0f} ms, p99 {p99:.0f} ms")
+    for name, samples in (
+        ("bare signal -> activity -> provider", theirs),
+        ("bare_io signal -> INSERT (local activity) -> activity -> provider", theirs_io),
+    ):
+        b50, b99 = statistics.median(samples) * 1000, _percentile(samples, 0.99) * 1000
+        print(
+            f"  {name}: p50 {b50:.0f} ms, p99 {b99:.0f} ms (ratio {p50 / b50:.2f}, {p99 / b99:.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -57,8 +57,10 @@ def search_attributes(s: EngineState, *, minutes: bool = False) -> list[SearchAt
 
 
 def details(book: Playbook, s: EngineState) -> str:
-    """Where the lead stands, what wakes it next and when, its queue entry and campaigns."""
-    lines = [f"{s.milestone} / {s.status}"]
+    """The playbook version the lead runs and where it stands, what wakes it next and when,
+    its queue entry and campaigns (kept in the worker's memory, not in history: the
+    workflow id names the lead and its account, so the lead's start has no summary)."""
+    lines = [f"{book.name} v{book.version}: {s.milestone} / {s.status}"]
     if s.next_due is not None:
         what = describe_next(book, s)
         lines.append(f"Next: {what}, {localtime.describe(s.next_due, s.time_zone)}")

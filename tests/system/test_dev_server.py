@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.api.app import create_app
@@ -38,11 +39,13 @@ async def test_ops_can_list_hot_leads_of_an_account(
         return [w.id async for w in dev_env.client.list_workflows(query)]
 
     assert await eventually(listed) == [hot.lead.workflow_id]
-    described = await dev_env.client.get_workflow_handle(hot.lead.workflow_id).describe()
-    assert await described.static_summary() == (
-        f"Lead {hot.lead.lead_id} of northwind (insurance v1)"
-    )
-    assert await described.memo() == {}  # the ids are in the workflow id and LeadAccount
+    handle = dev_env.client.get_workflow_handle(hot.lead.workflow_id)
+    described = await handle.describe()
+    # No summary and no memo sealed into history: the ids are in the workflow id and
+    # LeadAccount; the current details (in the worker's memory) name the playbook version.
+    assert await described.static_summary() is None and await described.memo() == {}
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    assert metadata.current_details.startswith("insurance v1: Contacted / Hot\nQueue: Callback")
 
 
 async def _ready_when(api: httpx.AsyncClient, polled: str | None) -> httpx.Response | None:
