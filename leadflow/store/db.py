@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import asyncpg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Executable, literal, select, text
+from pydantic_core import to_json
+from sqlalchemy import Executable, Table, column, literal, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
 
 from leadflow.errors import ConfigError
 from leadflow.paths import shipped
@@ -26,6 +32,59 @@ def create_engine(url: str | URL, *, pool_size: int = 10) -> AsyncEngine:
     retry and the API answers with 503; connections are renewed every few minutes."""
     return create_async_engine(
         async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_recycle=300
+    )
+
+
+def rows_insert(
+    model: type[DeclarativeBase],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict: tuple[str, ...] = (),
+    update: tuple[str, ...] = (),
+    keep: tuple[str, ...] = (),
+) -> Executable:
+    """INSERT `rows` (all with the same columns) through one JSON parameter
+    (`jsonb_to_recordset`): the statement's text is the same for any number of rows, so
+    SQLAlchemy compiles it once and asyncpg prepares it once. (A multi-row VALUES with ON
+    CONFLICT is built and compiled afresh every time: SQLAlchemy's PostgreSQL INSERT has
+    no cache key.)
+
+    A row whose key is there already is left as it is; with `conflict` (the key's columns),
+    its `update` columns take the new values and its `keep` columns keep a value they have.
+    The parameter is named for the table: one such insert per table in a statement."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    sql = _rows_insert_sql(table, tuple(rows[0]), conflict, update, keep)
+    return (
+        text(sql)
+        .bindparams(**{f"{table.name}_rows": to_json(rows).decode()})
+        .columns(column("inserted"))
+    )
+
+
+@functools.cache
+def _rows_insert_sql(
+    table: Table,
+    names: tuple[str, ...],
+    conflict: tuple[str, ...],
+    update: tuple[str, ...],
+    keep: tuple[str, ...],
+) -> str:
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    q = dialect.identifier_preparer.quote
+    name = q(table.name)
+    typed = ", ".join(f"{q(n)} {table.c[n].type.compile(dialect=dialect)}" for n in names)
+    listed = ", ".join(q(n) for n in names)
+    on_conflict = "ON CONFLICT DO NOTHING"
+    if conflict:
+        sets = [f"{q(n)} = excluded.{q(n)}" for n in update]
+        sets += [f"{q(n)} = COALESCE({name}.{q(n)}, excluded.{q(n)})" for n in keep]
+        keys = ", ".join(q(n) for n in conflict)
+        on_conflict = f"ON CONFLICT ({keys}) DO UPDATE SET {', '.join(sets)}"
+    return (
+        f"INSERT INTO {name} ({listed}) SELECT {listed} "
+        f"FROM jsonb_to_recordset(CAST(:{table.name}_rows AS jsonb)) AS r({typed}) "
+        f"{on_conflict} RETURNING 1 AS inserted"
     )
 
 

@@ -8,17 +8,16 @@ key, so a retried decision leaves exactly one row.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Executable, and_, delete, func, literal, not_, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from leadflow.engine.commands import Audit, CreateTask, RecordHistory
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Party
+from leadflow.store.db import rows_insert
 from leadflow.store.tables import AuditEntry, HistoryNote, Lead, LeadParty, Task
 
 NOTES_SHOWN = 50  # on the lead's own view
@@ -82,7 +81,7 @@ def lead_insert(
         "created_at": at,
         "updated_at": at,
     }
-    return insert(Lead).values(values).on_conflict_do_nothing()
+    return rows_insert(Lead, [values])
 
 
 def playbook_update(lead: LeadRef, name: str, version: int) -> Executable:
@@ -120,7 +119,7 @@ def notes_insert(lead: LeadRef, notes: list[tuple[str, RecordHistory]], at: date
         }
         for key, note in notes
     ]
-    return insert(HistoryNote).values(rows).on_conflict_do_nothing()
+    return rows_insert(HistoryNote, rows)
 
 
 def parties_replace(lead: LeadRef, parties: dict[str, Party]) -> list[Executable]:
@@ -145,11 +144,11 @@ def parties_replace(lead: LeadRef, parties: dict[str, Party]) -> list[Executable
         }
         for role, p in parties.items()
     ]
-    upsert = insert(LeadParty).values(rows)
-    contact = ("name", "phone", "email", "time_zone", "sms_consent")
-    upsert = upsert.on_conflict_do_update(
-        index_elements=[LeadParty.account_id, LeadParty.lead_id, LeadParty.role],
-        set_={name: upsert.excluded[name] for name in contact},
+    upsert = rows_insert(
+        LeadParty,
+        rows,
+        conflict=("account_id", "lead_id", "role"),
+        update=("name", "phone", "email", "time_zone", "sms_consent"),
     )
     return [gone, upsert]
 
@@ -171,11 +170,13 @@ def tasks_upsert(
         }
         for key, task in tasks.items()
     ]
-    upsert = insert(Task).values(rows)
-    kept = ("subject", "notes", "assignee", "due_at")
-    set_: dict[str, Any] = {name: upsert.excluded[name] for name in kept}
-    set_["completed_at"] = func.coalesce(Task.completed_at, upsert.excluded.completed_at)
-    return upsert.on_conflict_do_update(index_elements=[Task.key], set_=set_)
+    return rows_insert(
+        Task,
+        rows,
+        conflict=("key",),
+        update=("subject", "notes", "assignee", "due_at"),
+        keep=("completed_at",),
+    )
 
 
 def tasks_complete(keys: list[str], at: datetime) -> Executable:
@@ -198,7 +199,7 @@ def audits_insert(lead: LeadRef, entries: list[tuple[str, Audit]], at: datetime)
         }
         for key, entry in entries
     ]
-    return insert(AuditEntry).values(rows).on_conflict_do_nothing()
+    return rows_insert(AuditEntry, rows)
 
 
 # ---- read by the API -------------------------------------------------------------------------

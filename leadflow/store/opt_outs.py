@@ -14,6 +14,7 @@ from sqlalchemy import Executable, delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from leadflow.store.db import rows_insert
 from leadflow.store.tables import Consent, OptOut
 
 
@@ -43,7 +44,7 @@ def consents_insert(account_id: str, phones: list[tuple[str, str]], at: datetime
         {"account_id": account_id, "channel": "sms", "address": phone, "source": source, "at": at}
         for phone, source in phones
     ]
-    return insert(Consent).values(rows).on_conflict_do_nothing()
+    return rows_insert(Consent, rows)
 
 
 async def opt_out(

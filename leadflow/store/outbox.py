@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Executable, select, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.engine.commands import SendMessage
 from leadflow.engine.refs import LeadRef
+from leadflow.store.db import rows_insert
 from leadflow.store.tables import OutboxMessage
 
 # A provider's delivery statuses in the order they happen: a callback never moves back.
@@ -47,7 +47,7 @@ def messages_insert(
         }
         for key, message in messages
     ]
-    return insert(OutboxMessage).values(rows).on_conflict_do_nothing()
+    return rows_insert(OutboxMessage, rows)
 
 
 async def mark(engine: AsyncEngine, key: str, **values: Any) -> None:

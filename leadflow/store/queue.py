@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import Executable, delete, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.engine.commands import QueueCall
 from leadflow.engine.refs import LeadRef
+from leadflow.store.db import rows_insert
 from leadflow.store.leads import Note
 from leadflow.store.tables import CallQueueEntry
 
@@ -211,10 +211,9 @@ def entry_upsert(
     }
     if release:
         values |= {"claimed_by": None, "claimed_until": None}
-    return (
-        insert(CallQueueEntry)
-        .values(account_id=lead.account_id, lead_id=lead.lead_id, **values)
-        .on_conflict_do_update(index_elements=["account_id", "lead_id"], set_=values)
+    row = {"account_id": lead.account_id, "lead_id": lead.lead_id, **values}
+    return rows_insert(
+        CallQueueEntry, [row], conflict=("account_id", "lead_id"), update=tuple(values)
     )
 
 

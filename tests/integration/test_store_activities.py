@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import ActivityEnvironment
 
 from leadflow.activities.payloads import ApplyDecision, LeadRecord
-from leadflow.activities.store import LeadStoreActivities
+from leadflow.activities.store import LeadStoreActivities, writes
 from leadflow.engine.commands import (
     Audit,
     CompleteTask,
@@ -240,3 +240,48 @@ async def test_a_logged_call_ends_the_agents_claim_on_the_lead(db: AsyncEngine) 
     next call): the new entry is free for whoever it falls to."""
     logged = DequeueCall(reason="call logged: Engaged", ends_claim=True)
     assert await _claimed_then_requeued(db, logged) == ("Callback", None)
+
+
+async def test_a_decisions_writes_are_compiled_once_and_read_back_exactly(
+    db: AsyncEngine,
+) -> None:
+    """The decision's statements have the same text whatever their rows (SQLAlchemy caches
+    them, asyncpg prepares them once), and what they write reads back as given: times,
+    nulls, an MMS's media, a party's consent."""
+    borrower = Party(name="Pat", phone="+13125550111", email="p@example.com", sms_consent=True)
+
+    def commands(audits: int) -> list[object]:
+        return [
+            SaveParties(parties={"borrower": borrower}),
+            SendMessage(
+                key="m1",
+                channel="mms",
+                party="borrower",
+                to="+13125550111",
+                sender=Member(id="u", name="U"),
+                template="t",
+                body="hi",
+                media=["https://example.com/a.png"],
+            ),
+            CreateTask(key="t1", subject="Call", assignee=None, due_at=T0),
+            QueueCall(key="q", label="CallASAP", priority=100, available_at=T0),
+            *(
+                Audit(key=f"a{i}", outcome="deferred", reason="quiet hours", until=T0)
+                for i in range(audits)
+            ),
+        ]
+
+    one, three = _decision(1, T0, *commands(1), record=True), _decision(2, T0, *commands(3))
+    keys = [[w._generate_cache_key() for w in writes(d)] for d in (one, three)]  # type: ignore[attr-defined]
+    assert all(key is not None for key in keys[0] + keys[1])
+    assert keys[0][1:] == keys[1]  # the first decision also writes the lead's row
+    store, env = LeadStoreActivities(db), ActivityEnvironment()
+    for decision in (one, three):
+        await env.run(store.apply_decision, decision)
+    async with db.connect() as conn:
+        media = (await conn.execute(select(OutboxMessage.media, OutboxMessage.status))).one()
+        until = (await conn.execute(select(func.count()).where(AuditEntry.until == T0))).scalar()
+        consent = (await conn.execute(select(Consent.address))).scalar()
+        task = (await conn.execute(select(Task.due_at, Task.completed_at))).one()
+    assert tuple(media) == (["https://example.com/a.png"], "queued")
+    assert until == 4 and consent == "+13125550111" and tuple(task) == (T0, None)
