@@ -46,6 +46,7 @@ from leadflow.store.tables import OutboxMessage
 UNREACHABLE_ATTEMPTS = 3
 # The error type each kind of Twilio error ends the attempt with, for the workflow to act on.
 ENDS_AS = {"bad_number": "BadNumber", "unsubscribed": "OptedOut", "filtered": "Filtered"}
+FAILED_FOR_GOOD = {*ENDS_AS.values(), "Undeliverable", "Rejected"}
 
 
 class _Outcome(Exception):
@@ -133,6 +134,13 @@ class SendActivities:
         if row.provider_id:
             seen["outcome"] = "already sent"
             return SendResult(provider_id=row.provider_id)
+        if row.status == "failed":  # an earlier attempt ended it for good
+            kind, _, why = (row.error or "").partition(": ")
+            raise ApplicationError(
+                why or "the message failed for good",
+                type=kind if kind in FAILED_FOR_GOOD else "Rejected",
+                non_retryable=True,
+            )
         if attempt.opted_out:
             await self._mark(row.key, status="suppressed", error="opted out")
             raise ApplicationError(
@@ -164,7 +172,10 @@ class SendActivities:
         try:
             provider_id = await _beating(self._send, row)
         except _Outcome as outcome:
-            await self._mark(row.key, status=outcome.status, error=outcome.error.message)
+            # The type first: a retried attempt that finds the message failed for good
+            # (its worker died before saying so) ends the same way, without the provider.
+            error = f"{outcome.error.type}: {outcome.error.message}"
+            await self._mark(row.key, status=outcome.status, error=error)
             if outcome.error.type == "OptedOut":
                 await self._record_opt_out(row)
             raise outcome.error from None

@@ -92,8 +92,8 @@ IN_DOUBT = ("sending", "unanswered", "unknown")
 
 # Take the message for an attempt in one statement: the row as it was, whether its address
 # opted out of its channel (a text opt-out covers both texts), and whether this attempt took
-# it (marked it `sending`): only a message not yet sent, not opted out, and not left in
-# doubt by an earlier attempt (those are reconciled first) is taken.
+# it (marked it `sending`): only a message not yet sent, not opted out, not failed for good,
+# and not left in doubt by an earlier attempt (those are reconciled first) is taken.
 _TAKE = text(
     """
     WITH current AS (
@@ -109,7 +109,7 @@ _TAKE = text(
         FROM current
         WHERE outbox.key = current.key AND current.provider_id IS NULL
           AND NOT current.opted_out
-          AND current.status NOT IN ('sending', 'unanswered', 'unknown')
+          AND current.status NOT IN ('sending', 'unanswered', 'unknown', 'failed')
         RETURNING outbox.key
     )
     SELECT current.*, EXISTS (SELECT 1 FROM taken) AS taken FROM current

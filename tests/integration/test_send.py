@@ -127,6 +127,25 @@ async def test_each_twilio_error_ends_in_its_outcome(
         assert len(providers.state.messages) == 1
 
 
+@pytest.mark.parametrize(("code", "kind"), [(21211, "BadNumber"), (30007, "Filtered")])
+async def test_an_attempt_after_a_failure_for_good_ends_the_same_without_the_provider(
+    db: AsyncEngine, providers: ProvidersUnderTest, code: int, kind: str
+) -> None:
+    """The worker died after recording the failure, before the workflow heard it: the
+    retried attempt ends with the same error, and the provider (which would take it now)
+    is not asked again."""
+    providers.state.failures.append(_failure(PHONE, code))
+    request = await _outbox(db)
+    for _ in range(2):
+        with pytest.raises(ApplicationError) as error:
+            await _send(db, providers, request)
+        assert (error.value.type, error.value.non_retryable) == (kind, True)
+    assert providers.state.messages == []
+    row = await _row(db)
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert row.error.startswith(f"{kind}: Twilio {code}")
+
+
 async def test_unreachable_gives_up_after_three_attempts(
     db: AsyncEngine, providers: ProvidersUnderTest
 ) -> None:
