@@ -65,6 +65,20 @@ def _decision(number: int, at: datetime, *commands: object, record: bool = False
     )
 
 
+def _text(key: str, media: list[str] | None = None) -> SendMessage:
+    """A text to the borrower (an MMS when it has media)."""
+    return SendMessage(
+        key=key,
+        channel="mms" if media else "sms",
+        party="borrower",
+        to="+13125550111",
+        sender=Member(id="u", name="U"),
+        template="t",
+        body="hi",
+        media=media or [],
+    )
+
+
 async def test_a_retried_decision_leaves_one_row_each(db: AsyncEngine) -> None:
     store = LeadStoreActivities(db)
     env = ActivityEnvironment()
@@ -82,15 +96,7 @@ async def test_a_retried_decision_leaves_one_row_each(db: AsyncEngine) -> None:
             due_at=T0 + timedelta(days=1),
         ),
         QueueCall(key="q", label="CallASAP", priority=100, available_at=T0),
-        SendMessage(
-            key="m1",
-            channel="sms",
-            party="borrower",
-            to="+13125550111",
-            sender=Member(id="u", name="U"),
-            template="t",
-            body="hi",
-        ),
+        _text("m1"),
         Audit(key="m1", outcome="fired", reason="sms to borrower"),
         record=True,
     )
@@ -253,16 +259,7 @@ async def test_a_decisions_writes_are_compiled_once_and_read_back_exactly(
     def commands(audits: int) -> list[object]:
         return [
             SaveParties(parties={"borrower": borrower}),
-            SendMessage(
-                key="m1",
-                channel="mms",
-                party="borrower",
-                to="+13125550111",
-                sender=Member(id="u", name="U"),
-                template="t",
-                body="hi",
-                media=["https://example.com/a.png"],
-            ),
+            _text("m1", media=["https://example.com/a.png"]),
             CreateTask(key="t1", subject="Call", assignee=None, due_at=T0),
             QueueCall(key="q", label="CallASAP", priority=100, available_at=T0),
             *(
