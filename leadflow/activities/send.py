@@ -136,10 +136,10 @@ class SendActivities:
             return SendResult(provider_id=row.provider_id)
         if row.status == "failed":  # an earlier attempt ended it for good
             kind, _, why = (row.error or "").partition(": ")
+            if kind not in FAILED_FOR_GOOD:  # recorded before errors kept their type
+                kind, why = "Rejected", row.error or ""
             raise ApplicationError(
-                why or "the message failed for good",
-                type=kind if kind in FAILED_FOR_GOOD else "Rejected",
-                non_retryable=True,
+                why or "the message failed for good", type=kind, non_retryable=True
             )
         if attempt.opted_out:
             await self._mark(row.key, status="suppressed", error="opted out")
