@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
@@ -32,7 +31,7 @@ from leadflow.engine.commands import (
     SetStatus,
 )
 from leadflow.store import leads, opt_outs, outbox, queue
-from leadflow.store.db import run_together
+from leadflow.store.db import Write, run_together
 
 
 class LeadStoreActivities:
@@ -53,7 +52,7 @@ def _row_key(decision: ApplyDecision, index: int) -> str:
     return f"{decision.lead.workflow_id}:{decision.decision}:{index}"
 
 
-def writes(decision: ApplyDecision) -> list[Executable]:
+def writes(decision: ApplyDecision) -> list[Write]:
     """The decision's commands as statements that can run together: at most one per row.
 
     Where commands of one decision meet on a row, what they come to is written: the last
@@ -101,7 +100,7 @@ def writes(decision: ApplyDecision) -> list[Executable]:
         elif isinstance(command, Audit):
             audits.append((_row_key(decision, index), command))
 
-    out: list[Executable] = []
+    out: list[Write] = []
     if (record := decision.record) is not None:
         out.append(
             leads.lead_insert(
@@ -147,12 +146,12 @@ def writes(decision: ApplyDecision) -> list[Executable]:
 
 def _contact_changes(
     account_id: str, contact: dict[tuple[str, str], RecordOptOut], at: datetime
-) -> list[Executable]:
+) -> list[Write]:
     """Each address's last opt-out or opt-in per channel: one statement per address and way."""
     by_address: dict[tuple[str, bool, str], list[str]] = defaultdict(list)
     for (address, channel), command in contact.items():
         by_address[(address, command.opted_in, command.source)].append(channel)
-    out: list[Executable] = []
+    out: list[Write] = []
     for (address, opted_in, source), channels in by_address.items():
         if opted_in:
             out.append(opt_outs.opt_in_delete(account_id, channels, address))

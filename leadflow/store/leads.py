@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import Executable, and_, delete, func, literal, not_, or_, select, tuple_, update
+from sqlalchemy import and_, func, literal, not_, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from leadflow.engine.commands import Audit, CreateTask, RecordHistory
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Party
-from leadflow.store.db import rows_insert
+from leadflow.store.db import Write, execute, rows_insert
 from leadflow.store.tables import AuditEntry, HistoryNote, Lead, LeadParty, Task
 
 NOTES_SHOWN = 50  # on the lead's own view
@@ -66,7 +66,7 @@ def lead_insert(
     status: str | None,
     at: datetime,
     playbook: tuple[str, int] | None = None,
-) -> Executable:
+) -> Write:
     """The lead's own row, on its first decision; a retry finds it there."""
     values = {
         **_owner(lead),
@@ -84,27 +84,30 @@ def lead_insert(
     return rows_insert(Lead, [values])
 
 
-def playbook_update(lead: LeadRef, name: str, version: int) -> Executable:
+def playbook_update(lead: LeadRef, name: str, version: int) -> Write:
     """The lead moved to this version of its playbook (a migration never goes back)."""
-    older = or_(Lead.playbook_version.is_(None), Lead.playbook_version < version)
-    return (
-        update(Lead)
-        .where(Lead.account_id == lead.account_id, Lead.lead_id == lead.lead_id, older)
-        .values(playbook=name, playbook_version=version)
-    )
+    return Write(_PLAYBOOK_UPDATE, (name, version, lead.account_id, lead.lead_id))
 
 
-def status_update(lead: LeadRef, milestone: str, status: str | None, at: datetime) -> Executable:
+_PLAYBOOK_UPDATE = (
+    f"UPDATE {Lead.__tablename__} SET playbook = $1, playbook_version = $2 "
+    "WHERE account_id = $3 AND lead_id = $4 "
+    "AND (playbook_version IS NULL OR playbook_version < $2)"
+)
+
+
+def status_update(lead: LeadRef, milestone: str, status: str | None, at: datetime) -> Write:
     """Move the row to the milestone and status, unless a later decision already did."""
-    return (
-        update(Lead)
-        .where(Lead.account_id == lead.account_id, Lead.lead_id == lead.lead_id)
-        .where(Lead.updated_at <= at)
-        .values(milestone=milestone, status=status, updated_at=at)
-    )
+    return Write(_STATUS_UPDATE, (milestone, status, at, lead.account_id, lead.lead_id))
 
 
-def notes_insert(lead: LeadRef, notes: list[tuple[str, RecordHistory]], at: datetime) -> Executable:
+_STATUS_UPDATE = (
+    f"UPDATE {Lead.__tablename__} SET milestone = $1, status = $2, updated_at = $3 "
+    "WHERE account_id = $4 AND lead_id = $5 AND updated_at <= $3"
+)
+
+
+def notes_insert(lead: LeadRef, notes: list[tuple[str, RecordHistory]], at: datetime) -> Write:
     """History notes, each under its row key."""
     rows = [
         {
@@ -122,14 +125,10 @@ def notes_insert(lead: LeadRef, notes: list[tuple[str, RecordHistory]], at: date
     return rows_insert(HistoryNote, rows)
 
 
-def parties_replace(lead: LeadRef, parties: dict[str, Party]) -> list[Executable]:
+def parties_replace(lead: LeadRef, parties: dict[str, Party]) -> list[Write]:
     """The lead's parties as they are now: each role's row brought up to date, the rows of
     roles no longer on it gone (different rows, so both run in one statement)."""
-    gone = delete(LeadParty).where(
-        LeadParty.account_id == lead.account_id,
-        LeadParty.lead_id == lead.lead_id,
-        LeadParty.role.not_in(list(parties)),
-    )
+    gone = Write(_PARTIES_GONE, (lead.account_id, lead.lead_id, list(parties)))
     if not parties:
         return [gone]
     rows = [
@@ -155,7 +154,7 @@ def parties_replace(lead: LeadRef, parties: dict[str, Party]) -> list[Executable
 
 def tasks_upsert(
     lead: LeadRef, tasks: dict[str, CreateTask], completed: dict[str, datetime]
-) -> Executable:
+) -> Write:
     """Create each task, or bring it up to date when the lead changed it; `completed` says
     which of them the same decision also completed."""
     rows = [
@@ -179,13 +178,21 @@ def tasks_upsert(
     )
 
 
-def tasks_complete(keys: list[str], at: datetime) -> Executable:
-    return (
-        update(Task).where(Task.key.in_(keys), Task.completed_at.is_(None)).values(completed_at=at)
-    )
+def tasks_complete(keys: list[str], at: datetime) -> Write:
+    return Write(_TASKS_COMPLETE, (at, keys))
 
 
-def audits_insert(lead: LeadRef, entries: list[tuple[str, Audit]], at: datetime) -> Executable:
+_PARTIES_GONE = (
+    f"DELETE FROM {LeadParty.__tablename__} "
+    "WHERE account_id = $1 AND lead_id = $2 AND role <> ALL($3::varchar[])"
+)
+_TASKS_COMPLETE = (
+    f"UPDATE {Task.__tablename__} SET completed_at = $1 "
+    "WHERE key = ANY($2::varchar[]) AND completed_at IS NULL"
+)
+
+
+def audits_insert(lead: LeadRef, entries: list[tuple[str, Audit]], at: datetime) -> Write:
     """A decision's audit lines, each with its row key."""
     rows = [
         {
@@ -236,7 +243,7 @@ async def below(engine: AsyncEngine, account_id: str, name: str, version: int) -
 async def record_version(engine: AsyncEngine, lead: LeadRef, name: str, version: int) -> None:
     """The version a lead runs, for a row from before rows kept it (never backwards)."""
     async with engine.begin() as conn:
-        await conn.execute(playbook_update(lead, name, version))
+        await execute(conn, playbook_update(lead, name, version))
 
 
 async def page(

@@ -10,35 +10,35 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Executable, delete
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leadflow.store.db import rows_insert
+from leadflow.store.db import Write, execute, rows_insert
 from leadflow.store.tables import Consent, OptOut
 
 
 def opt_out_insert(
     account_id: str, channels: Iterable[str], address: str, *, source: str, at: datetime
-) -> Executable:
+) -> Write:
     """The address asked not to be contacted on these channels; a repeat changes nothing."""
     rows = [
         {"account_id": account_id, "channel": c, "address": address, "source": source, "at": at}
         for c in channels
     ]
-    return insert(OptOut).values(rows).on_conflict_do_nothing()
+    return rows_insert(OptOut, rows)
 
 
-def opt_in_delete(account_id: str, channels: Iterable[str], address: str) -> Executable:
+def opt_in_delete(account_id: str, channels: Iterable[str], address: str) -> Write:
     """The address may be contacted on these channels again."""
-    return delete(OptOut).where(
-        OptOut.account_id == account_id,
-        OptOut.address == address,
-        OptOut.channel.in_(list(channels)),
-    )
+    return Write(_OPT_IN, (account_id, address, list(channels)))
 
 
-def consents_insert(account_id: str, phones: list[tuple[str, str]], at: datetime) -> Executable:
+_OPT_IN = (
+    f"DELETE FROM {OptOut.__tablename__} "
+    "WHERE account_id = $1 AND address = $2 AND channel = ANY($3::varchar[])"
+)
+
+
+def consents_insert(account_id: str, phones: list[tuple[str, str]], at: datetime) -> Write:
     """Consent to automated texts: each phone with where it came from (the first one holds)."""
     rows = [
         {"account_id": account_id, "channel": "sms", "address": phone, "source": source, "at": at}
@@ -58,10 +58,10 @@ async def opt_out(
 ) -> None:
     channels = list(channels)
     if channels:
-        await conn.execute(opt_out_insert(account_id, channels, address, source=source, at=at))
+        await execute(conn, opt_out_insert(account_id, channels, address, source=source, at=at))
 
 
 async def opt_in(
     conn: AsyncConnection, account_id: str, channels: Iterable[str], address: str
 ) -> None:
-    await conn.execute(opt_in_delete(account_id, channels, address))
+    await execute(conn, opt_in_delete(account_id, channels, address))

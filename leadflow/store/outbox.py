@@ -10,21 +10,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.engine.commands import SendMessage
 from leadflow.engine.refs import LeadRef
-from leadflow.store.db import rows_insert
+from leadflow.store.db import Write, rows_insert
 from leadflow.store.tables import OutboxMessage
 
 # A provider's delivery statuses in the order they happen: a callback never moves back.
 DELIVERY_ORDER = ["queued", "sending", "sent", "delivered", "undelivered", "failed", "read"]
 
 
-def messages_insert(
-    lead: LeadRef, messages: list[tuple[str, SendMessage]], at: datetime
-) -> Executable:
+def messages_insert(lead: LeadRef, messages: list[tuple[str, SendMessage]], at: datetime) -> Write:
     """The decision's messages, each under its key (a statement the store activity runs with
     the rest of the decision)."""
     rows = [
@@ -94,18 +92,19 @@ IN_DOUBT = ("sending", "unanswered", "unknown")
 # opted out of its channel (a text opt-out covers both texts), and whether this attempt took
 # it (marked it `sending`): only a message not yet sent, not opted out, not failed for good,
 # and not left in doubt by an earlier attempt (those are reconciled first) is taken.
-_TAKE = text(
-    """
+# The driver runs it as it is: SQLAlchemy neither compiles nor processes it (a message's
+# send waits on it).
+_TAKE = """
     WITH current AS (
         SELECT o.*, EXISTS (
             SELECT 1 FROM opt_outs x
             WHERE x.account_id = o.account_id AND x.address = o.to_address
               AND x.channel = CASE WHEN o.channel IN ('sms', 'mms') THEN 'sms' ELSE o.channel END
         ) AS opted_out
-        FROM outbox o WHERE o.key = :key FOR UPDATE OF o
+        FROM outbox o WHERE o.key = $1 FOR UPDATE OF o
     ), taken AS (
         UPDATE outbox SET status = 'sending', attempts = current.attempts + 1,
-                          attempted_at = :now
+                          attempted_at = $2
         FROM current
         WHERE outbox.key = current.key AND current.provider_id IS NULL
           AND NOT current.opted_out
@@ -113,8 +112,7 @@ _TAKE = text(
         RETURNING outbox.key
     )
     SELECT current.*, EXISTS (SELECT 1 FROM taken) AS taken FROM current
-    """
-)
+"""
 
 
 @dataclass(frozen=True)
@@ -129,7 +127,7 @@ async def take(engine: AsyncEngine, key: str, now: datetime) -> Attempt | None:
     message has that key."""
     async with engine.connect() as conn:
         single = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = (await single.execute(_TAKE, {"key": key, "now": now})).mappings().one_or_none()
+        row = (await single.exec_driver_sql(_TAKE, (key, now))).mappings().one_or_none()
     if row is None:
         return None
     fields = {k: v for k, v in row.items() if k not in ("opted_out", "taken")}

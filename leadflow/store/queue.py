@@ -12,12 +12,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import Executable, delete, text, update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.engine.commands import QueueCall
 from leadflow.engine.refs import LeadRef
-from leadflow.store.db import rows_insert
+from leadflow.store.db import Write, rows_insert
 from leadflow.store.leads import Note
 from leadflow.store.tables import CallQueueEntry
 
@@ -193,9 +193,7 @@ async def release(engine: AsyncEngine, account_id: str, lead_id: str, agent: str
     return bool(result.rowcount)
 
 
-def entry_upsert(
-    lead: LeadRef, call: QueueCall, at: datetime, *, release: bool = False
-) -> Executable:
+def entry_upsert(lead: LeadRef, call: QueueCall, at: datetime, *, release: bool = False) -> Write:
     """Put the lead's next call in the queue, replacing the one it had (a statement for the
     store activity, which runs a decision's writes together). An agent's claim on the row
     stays (a call replaced while they are on the phone), unless `release`: they logged the
@@ -217,7 +215,8 @@ def entry_upsert(
     )
 
 
-def entry_delete(lead: LeadRef) -> Executable:
-    return delete(CallQueueEntry).where(
-        CallQueueEntry.account_id == lead.account_id, CallQueueEntry.lead_id == lead.lead_id
+def entry_delete(lead: LeadRef) -> Write:
+    return Write(
+        f"DELETE FROM {CallQueueEntry.__tablename__} WHERE account_id = $1 AND lead_id = $2",
+        (lead.account_id, lead.lead_id),
     )
