@@ -14,13 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
 
 import leadflow.workflows.answers as answers
 import leadflow.workflows.visibility as visibility
@@ -38,8 +36,7 @@ from leadflow.engine.preview import Entry, project
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState
 from leadflow.playbook.law import LAW
-from leadflow.playbook.schema import Playbook
-from leadflow.playbook.shelf import PlaybookRef
+from leadflow.workflows.inbox import Checked, Pending
 from leadflow.workflows.messages import (
     REVISION,
     CallLog,
@@ -73,18 +70,6 @@ Request = (
 )
 
 
-@dataclass
-class Pending:
-    event: Any
-    request_id: str | None = None
-    fingerprint: str | None = None  # of the request: a reused request_id must match it
-    result: LeadSnapshot | None = None
-    error: ApplicationError | None = None
-    done: bool = False
-    answered: bool = False  # an update waits for the snapshot (a signal or timer does not)
-    moving_to: tuple[Playbook, PlaybookRef] | None = None  # a migration: the newer version
-
-
 class LeadLoop:
     """One lead's state and the loop that moves it, driven by LeadWorkflow's handlers."""
 
@@ -108,6 +93,7 @@ class LeadLoop:
         else:  # until its ensure update: a lead of no account (the update brings its ref)
             self._carry = LeadCarry(engine=self._placeholder(AWAITED))
         self._inbox: deque[Pending] = deque()
+        self._checked: Checked | None = None
         self._sender = Sender(
             input.sends_task_queue,
             input.sender_queues,
@@ -241,9 +227,12 @@ class LeadLoop:
         book = request.newer() if isinstance(request, MigratePlaybook) else self._book
         try:
             keeps_past_steps(self._book, book, self.state)  # a migration's; else nothing
-            decide(book, self.state, request.event(), workflow.now())
+            decision = decide(book, self.state, request.event(), workflow.now())
         except InvalidChange as exc:
             raise answers.refused(exc) from None
+        if book is self._book:
+            s, now = self.state, workflow.now()
+            self._checked = Checked(request.request_id, s, s.law, now, decision)
 
     async def submit(self, request: Request) -> LeadSnapshot:
         if request.request_id in self._carry.processed:
@@ -269,8 +258,12 @@ class LeadLoop:
         if self.state.law < LAW and workflow.patched(f"{LAW_PATCH}:{self._carry.decisions}"):
             self.state.law = LAW  # from here on the lead keeps to the state-law table
         book = pending.moving_to[0] if pending.moving_to else self._book
+        checked, self._checked = self._checked, None
         try:
-            decision = decide(book, self.state, pending.event, now)
+            if checked is not None and checked.fits(pending, self.state, now):
+                decision = checked.decision  # the validator's, a moment ago
+            else:
+                decision = decide(book, self.state, pending.event, now)
             if pending.moving_to is not None:  # the lead runs the newer version from here
                 self._book, self._ref = pending.moving_to
         except InvalidChange as exc:

@@ -4,9 +4,11 @@ attributes, the agenda and audit, and the errors a caller sees."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from leadflow.client import (
     ChangeRejected,
@@ -16,9 +18,12 @@ from leadflow.client import (
 )
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
+from leadflow.worker import SANDBOX, WORKFLOWS
+from leadflow.workflows import loop
 from leadflow.workflows import search_attributes as sa
 from leadflow.workflows.messages import REVISION
 from tests.factories import PLAYBOOKS, change, eventually, new_lead
+from tests.keys import converter
 from tests.scenario_support import skip_to_next
 
 MONDAY = 0
@@ -113,6 +118,34 @@ async def test_changing_an_unknown_lead_says_which_lead(leads: LeadflowClient) -
     ghost = LeadRef(account_id="acme", lead_id="nobody")
     with pytest.raises(LeadNotFound, match="'nobody' of account 'acme' does not exist"):
         await leads.change_milestone(ghost, change("Contacted"))
+
+
+async def test_an_update_is_decided_once_and_its_history_replays(
+    leads: LeadflowClient, time_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop takes the decision the update's validator made: the engine runs once per
+    change, not twice. Replayed, where validators do not run, the loop decides afresh and
+    comes to the same history."""
+    request = new_lead(playbook="isa")
+    await leads.ensure_lead(request)
+    decided: list[str] = []
+    engine_decide = loop.decide
+
+    def counted(*args: Any) -> Any:
+        decided.append(args[2].type)
+        return engine_decide(*args)
+
+    monkeypatch.setattr(loop, "decide", counted)
+    snapshot = await leads.change_milestone(request.lead, change("Contacted", "Engaged"))
+    assert (snapshot.milestone, snapshot.status) == ("Contacted", "Engaged")
+    assert decided == ["status_changed"]
+    history = await time_env.client.get_workflow_handle(request.lead.workflow_id).fetch_history()
+    replayer = Replayer(
+        workflows=WORKFLOWS, data_converter=converter(PLAYBOOKS.by_digest), workflow_runner=SANDBOX
+    )
+    replayed = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert replayed.replay_failure is None
+    assert decided[1:] == ["lead_created", "status_changed"]  # afresh, on replay
 
 
 async def test_search_attributes_and_details_follow_the_lead(
