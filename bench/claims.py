@@ -129,9 +129,7 @@ async def _fill_again(uri: str, engine: AsyncEngine) -> None:
 async def _raw_claims(uri: str) -> list[float]:
     """The claim statement alone over a plain asyncpg pool: what the driver and the server
     take, without leadflow's code around it."""
-    sql = CLAIM_SQL.text
-    for number, name in enumerate(["account", "now", "agent", "until", "notes"], start=1):
-        sql = sql.replace(f":{name}", f"${number}")
+    sql = CLAIM_SQL
     pool = await asyncpg.create_pool(uri, min_size=AGENTS, max_size=AGENTS)
     latencies: list[float] = []
 
@@ -164,13 +162,13 @@ async def _logged(engine: AsyncEngine, lead_id: str) -> None:
 
 
 async def _explain(uri: str) -> None:
-    sql = CLAIM_SQL.text
+    sql = CLAIM_SQL
     for name, value in {
-        ":account": "'bench'",
-        ":now": f"'{NOW.isoformat()}'::timestamptz",
-        ":agent": "'explain'",
-        ":until": f"'{(NOW + timedelta(minutes=15)).isoformat()}'::timestamptz",
-        ":notes": "5",
+        "$5": "5",
+        "$4": f"'{(NOW + timedelta(minutes=15)).isoformat()}'::timestamptz",
+        "$3": "'explain'",
+        "$2": f"'{NOW.isoformat()}'::timestamptz",
+        "$1": "'bench'",
     }.items():
         sql = sql.replace(name, value)
     conn = await asyncpg.connect(uri)

@@ -51,37 +51,38 @@ class ClaimedCall(BaseModel):
 
 
 # One round trip: pick, lease, and gather what the agent sees. SKIP LOCKED lets concurrent
-# claims pass over a row another agent is taking instead of waiting for it.
-CLAIM_SQL = text("""
+# claims pass over a row another agent is taking instead of waiting for it. The driver runs
+# it as it is ($1 account, $2 now, $3 agent, $4 lease until, $5 notes shown).
+CLAIM_SQL = """
 WITH picked AS (
     SELECT lead_id FROM call_queue
-    WHERE account_id = :account AND available_at <= :now
-      AND (claimed_until IS NULL OR claimed_until < :now)
+    WHERE account_id = $1 AND available_at <= $2
+      AND (claimed_until IS NULL OR claimed_until < $2)
     ORDER BY priority DESC, available_at
     LIMIT 1
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE call_queue AS q
-    SET claimed_by = :agent, claimed_until = :until
+    SET claimed_by = $3, claimed_until = $4
     FROM picked
-    WHERE q.account_id = :account AND q.lead_id = picked.lead_id
+    WHERE q.account_id = $1 AND q.lead_id = picked.lead_id
     RETURNING q.lead_id, q.label, q.priority, q.available_at, q.notes, q.claimed_until
 )
 SELECT c.*, l.first_name, l.last_name, l.time_zone, l.milestone, l.status,
     (SELECT coalesce(json_agg(json_build_object(
                 'role', p.role, 'name', p.name, 'phone', p.phone, 'email', p.email)
             ORDER BY p.role), '[]')
-     FROM parties AS p WHERE p.account_id = :account AND p.lead_id = c.lead_id) AS contacts,
+     FROM parties AS p WHERE p.account_id = $1 AND p.lead_id = c.lead_id) AS contacts,
     (SELECT coalesce(json_agg(json_build_object(
                 'at', n.occurred_at, 'action', n.action, 'milestone', n.milestone,
                 'status', n.status, 'note', n.note, 'actor', n.actor)
             ORDER BY n.occurred_at DESC), '[]')
      FROM (SELECT * FROM history_notes AS h
-           WHERE h.account_id = :account AND h.lead_id = c.lead_id
-           ORDER BY h.occurred_at DESC LIMIT :notes) AS n) AS recent_notes
+           WHERE h.account_id = $1 AND h.lead_id = c.lead_id
+           ORDER BY h.occurred_at DESC LIMIT $5) AS n) AS recent_notes
 FROM claimed AS c
-JOIN leads AS l ON l.account_id = :account AND l.lead_id = c.lead_id
-""")
+JOIN leads AS l ON l.account_id = $1 AND l.lead_id = c.lead_id
+"""
 
 
 async def claim_next(
@@ -94,17 +95,11 @@ async def claim_next(
 ) -> ClaimedCall | None:
     """Take the next due call for `agent`, or None when nothing is due."""
     at = now or datetime.now(UTC)
-    params = {
-        "account": account_id,
-        "now": at,
-        "agent": agent,
-        "until": at + lease,
-        "notes": RECENT_NOTES,
-    }
+    params = (account_id, at, agent, at + lease, RECENT_NOTES)
     # One statement, committed as it runs: one round trip, no BEGIN and COMMIT around it.
     async with engine.connect() as conn:
         single = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = (await single.execute(CLAIM_SQL, params)).mappings().one_or_none()
+        row = (await single.exec_driver_sql(CLAIM_SQL, params)).mappings().one_or_none()
     if row is None:
         return None
     data = dict(row)
