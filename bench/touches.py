@@ -12,7 +12,8 @@ Printed per variant: touches/s, history events and bytes per touch, CPU ms per t
 (dev server + this process + PostgreSQL), each with its spread over REPEATS runs and its
 ratio to the baselines; then a milestone change -> text at the provider against the bare
 signal -> activity -> provider path, and against bare_io's, which first writes its rows in
-the workflow task (one INSERT, a local activity) as a lead writes its decision, p50 and p99.
+the workflow task (one INSERT, a local activity) as a lead writes its decision, p50 and p99,
+their samples taken in turn.
 
 `python -m bench.touches [LEADS] [REPEATS]` (default 200 leads, 2 repeats).
 """
@@ -285,45 +286,47 @@ async def _texts_to(fake: FakeState, phone: str, known: int) -> None:
         await asyncio.sleep(0.001)
 
 
-async def _latency(
-    client: LeadflowClient, fake: FakeState, leads: list[LeadRef], phones: list[str]
-) -> list[float]:
-    samples: list[float] = []
-    for lead, phone in list(zip(leads, phones, strict=True))[:LATENCY_SAMPLES]:
-        known = sum(1 for m in fake.messages if m.get("to") == phone)
-        started = time.perf_counter()
-        await client.change_milestone(
-            lead, MilestoneChange(milestone="Contacted", status="Engaged", request_id="contact")
-        )
-        await _texts_to(fake, phone, known)
-        samples.append(time.perf_counter() - started)
-    return samples
-
-
-async def _bare_latency(
-    client: Client,
+async def _latencies(
+    client: LeadflowClient,
+    temporal: Client,
     queue: str,
     sends_queue: str,
     fake: FakeState,
+    leads: list[LeadRef],
     phones: list[str],
-    io: bool = False,
-) -> list[float]:
-    handle = await client.start_workflow(
-        BareIOSignalToText.run if io else BareSignalToText.run,
-        sends_queue,
-        id=f"bare-signal{'-io' if io else ''}-{uuid.uuid4().hex[:6]}",
-        task_queue=queue,
-    )
-    samples: list[float] = []
-    for i, phone in enumerate(phones[:LATENCY_SAMPLES]):
+) -> tuple[list[float], list[float], list[float]]:
+    """Milestone change -> text at the provider for leadflow, and signal -> text for bare and
+    bare_io, sample by sample in turn, so whatever else the machine is doing meanwhile (the
+    server catching up after a burst) weighs on all three alike."""
+    handles = [
+        await temporal.start_workflow(
+            workflow.run,
+            sends_queue,
+            id=f"bare-signal-{name}-{uuid.uuid4().hex[:6]}",
+            task_queue=queue,
+        )
+        for name, workflow in (("plain", BareSignalToText), ("io", BareIOSignalToText))
+    ]
+    ours: list[float] = []
+    theirs: tuple[list[float], list[float]] = ([], [])
+
+    async def timed(phone: str, call: Awaitable[object]) -> float:
         known = sum(1 for m in fake.messages if m.get("to") == phone)
         started = time.perf_counter()
-        await handle.signal(BareSignalToText.text, f"lead-{i}")
+        await call
         await _texts_to(fake, phone, known)
-        samples.append(time.perf_counter() - started)
-    await handle.signal(BareSignalToText.finish)
-    await handle.result()
-    return samples
+        return time.perf_counter() - started
+
+    samples = list(zip(leads, phones, strict=True))[:LATENCY_SAMPLES]
+    for i, (lead, phone) in enumerate(samples):
+        change = MilestoneChange(milestone="Contacted", status="Engaged", request_id="contact")
+        ours.append(await timed(phone, client.change_milestone(lead, change)))
+        for handle, samples_of in zip(handles, theirs, strict=True):
+            samples_of.append(await timed(phone, handle.signal(BareSignalToText.text, f"lead-{i}")))
+    for handle in handles:
+        await handle.signal(BareSignalToText.finish)
+        await handle.result()
+    return ours, *theirs
 
 
 def _spread(values: list[float], unit: str, digits: int = 1) -> str:
@@ -389,12 +392,8 @@ async def _run(
                         temporal, f"{queue}-bare", f"{queue}-bare-sends", leads, io
                     )
                     _record(figures[name], leads * TOUCHES, wall, events, size, cpu)
-            ours = await _latency(client, fake, last, phones)
-            theirs = await _bare_latency(
-                temporal, f"{queue}-bare", f"{queue}-bare-sends", fake, phones
-            )
-            theirs_io = await _bare_latency(
-                temporal, f"{queue}-bare", f"{queue}-bare-sends", fake, phones, io=True
+            ours, theirs, theirs_io = await _latencies(
+                client, temporal, f"{queue}-bare", f"{queue}-bare-sends", fake, last, phones
             )
     _print(figures, ours, theirs, theirs_io)
 
