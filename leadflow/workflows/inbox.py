@@ -36,6 +36,7 @@ class Checked:
     the loop decides afresh, to the same decision."""
 
     request_id: str
+    fingerprint: str  # what that request asked: one id may come with two different asks
     state: EngineState  # the very object: any decision in between replaces it
     law: int  # the state-law table, which the loop may move the state to in place
     now: datetime
@@ -44,6 +45,7 @@ class Checked:
     def fits(self, pending: Pending, state: EngineState, now: datetime) -> bool:
         return (
             pending.request_id == self.request_id
+            and pending.fingerprint == self.fingerprint
             and pending.moving_to is None
             and state is self.state
             and state.law == self.law

@@ -232,7 +232,8 @@ class LeadLoop:
             raise answers.refused(exc) from None
         if book is self._book:
             s, now = self.state, workflow.now()
-            self._checked = Checked(request.request_id, s, s.law, now, decision)
+            asked = fingerprint(request)
+            self._checked = Checked(request.request_id, asked, s, s.law, now, decision)
 
     async def submit(self, request: Request) -> LeadSnapshot:
         if request.request_id in self._carry.processed:
