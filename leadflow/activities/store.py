@@ -118,9 +118,15 @@ def writes(decision: ApplyDecision) -> list[Write]:
                 ),
             )
         )
-    if status is not None:  # a retried first decision finds its row there already
+    if status is not None and moved is not None:  # one UPDATE of the row for both
+        out.append(
+            leads.status_and_playbook_update(
+                lead, status.milestone, status.status, at, moved.name, moved.version
+            )
+        )
+    elif status is not None:  # a retried first decision finds its row there already
         out.append(leads.status_update(lead, status.milestone, status.status, at))
-    if moved is not None:
+    elif moved is not None:
         out.append(leads.playbook_update(lead, moved.name, moved.version))
     if notes:
         out.append(leads.notes_insert(lead, notes, at))

@@ -96,6 +96,30 @@ _PLAYBOOK_UPDATE = (
 )
 
 
+def status_and_playbook_update(
+    lead: LeadRef, milestone: str, status: str | None, at: datetime, name: str, version: int
+) -> Write:
+    """Both at once, for a decision that moves the lead's status and its playbook version (a
+    migration whose first decision also changes the status): one UPDATE, since two in one
+    statement would leave only one of them on the row. Each part keeps its own guard."""
+    return Write(
+        _STATUS_AND_PLAYBOOK_UPDATE,
+        (milestone, status, at, name, version, lead.account_id, lead.lead_id),
+    )
+
+
+_NEWER_VERSION = "(playbook_version IS NULL OR playbook_version < $5)"
+_STATUS_AND_PLAYBOOK_UPDATE = (
+    f"UPDATE {Lead.__tablename__} SET "
+    "milestone = CASE WHEN updated_at <= $3 THEN $1 ELSE milestone END, "
+    "status = CASE WHEN updated_at <= $3 THEN $2 ELSE status END, "
+    "updated_at = greatest(updated_at, $3), "
+    f"playbook = CASE WHEN {_NEWER_VERSION} THEN $4 ELSE playbook END, "
+    f"playbook_version = CASE WHEN {_NEWER_VERSION} THEN $5 ELSE playbook_version END "
+    "WHERE account_id = $6 AND lead_id = $7"
+)
+
+
 def status_update(lead: LeadRef, milestone: str, status: str | None, at: datetime) -> Write:
     """Move the row to the milestone and status, unless a later decision already did."""
     return Write(_STATUS_UPDATE, (milestone, status, at, lead.account_id, lead.lead_id))

@@ -20,6 +20,7 @@ from leadflow.engine.commands import (
     RecordOptOut,
     SaveParties,
     SendMessage,
+    SetPlaybook,
     SetStatus,
 )
 from leadflow.engine.refs import LeadRef
@@ -157,6 +158,53 @@ async def test_an_older_decision_replayed_late_does_not_overwrite_a_newer_status
     async with db.connect() as conn:
         lead = (await conn.execute(select(Lead.milestone, Lead.status))).one()
     assert tuple(lead) == ("Quoted", "Hot")
+
+
+async def test_a_decision_that_moves_status_and_playbook_leaves_both_on_the_row(
+    db: AsyncEngine,
+) -> None:
+    """A migration whose decision also changes the status (a campaign's end falling due in
+    it): the lead's row takes both, each under its own guard, however often it is retried."""
+    store = LeadStoreActivities(db)
+    env = ActivityEnvironment()
+    await env.run(store.apply_decision, _decision(1, T0, record=True))
+    later = T0 + timedelta(hours=1)
+    columns = (Lead.milestone, Lead.status, Lead.updated_at, Lead.playbook, Lead.playbook_version)
+    for _ in range(2):  # once, and once more as a retry
+        await env.run(
+            store.apply_decision,
+            _decision(
+                2,
+                later,
+                SetPlaybook(name="isa", version=2),
+                SetStatus(milestone="Contacted", status="Nurture"),
+            ),
+        )
+        async with db.connect() as conn:
+            row = (await conn.execute(select(*columns))).one()
+        assert tuple(row) == ("Contacted", "Nurture", later, "isa", 2)
+    # An older decision arriving late moves neither back; a newer version still goes in.
+    await env.run(
+        store.apply_decision,
+        _decision(
+            3,
+            T0 + timedelta(minutes=30),
+            SetPlaybook(name="isa", version=3),
+            SetStatus(milestone="Prospect", status="New"),
+        ),
+    )
+    await env.run(
+        store.apply_decision,
+        _decision(
+            4,
+            later,
+            SetPlaybook(name="isa", version=1),
+            SetStatus(milestone="Contacted", status="Nurture"),
+        ),
+    )
+    async with db.connect() as conn:
+        row = (await conn.execute(select(*columns))).one()
+    assert tuple(row) == ("Contacted", "Nurture", later, "isa", 3)
 
 
 async def test_commands_of_one_decision_that_meet_on_a_row_leave_what_they_come_to(
