@@ -99,6 +99,24 @@ async def test_designations_can_name_a_team_member(api: httpx.AsyncClient) -> No
 
     assert await eventually(member) == "Ivy Isa"
 
+    # One unknown user refuses the whole request: no designation in it changes, not even
+    # those named before it.
+    pat = {"id": "pat", "name": "Pat Inline"}
+    mixed = await api.put(
+        "/v1/leads/L1/designations", json={"assignments": {"isa": pat, "loan_officer": "nobody"}}
+    )
+    assert mixed.status_code == 422 and "unknown user 'nobody'" in mixed.text
+    lo = {"id": "lo", "name": "Lo Officer"}
+    later = await api.put("/v1/leads/L1/designations", json={"assignments": {"loan_officer": lo}})
+    assert later.status_code == 202
+
+    async def officer() -> str | None:
+        view = (await api.get("/v1/leads/L1")).json()
+        return view["designations"].get("loan_officer", {}).get("name")
+
+    assert await eventually(officer) == "Lo Officer"  # signals land in the order sent
+    assert await member() == "Ivy Isa"
+
 
 async def test_opt_outs_and_consents_are_kept_for_the_account(
     api: httpx.AsyncClient, db: AsyncEngine, leads: LeadflowClient

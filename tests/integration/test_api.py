@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from datetime import time as dt_time
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -404,6 +405,9 @@ async def test_unlinked_report_lists_leads_the_playbook_no_longer_allows(
     ]
 
 
+AGENT = "Łukasz 李 50%"  # a name beyond Latin-1, and a % that must decode back as it was
+
+
 async def test_queue_claim_and_release_over_http(
     app: FastAPI, db: AsyncEngine, time_env: WorkflowEnvironment, place: Place
 ) -> None:
@@ -415,7 +419,7 @@ async def test_queue_claim_and_release_over_http(
     async with Served(app, await new_api_key(db, "beta")) as api:
         created = await api.put("/v1/leads/Q1", json=fields)
         assert created.status_code == 201, created.text
-        claimed = await api.post("/v1/queue/next", json={"agent": "ana"})
+        claimed = await api.post("/v1/queue/next", json={"agent": AGENT})
         assert claimed.status_code == 200, place.describe()
         body = claimed.json()
         assert (body["lead_id"], body["label"]) == ("Q1", "CallASAP")
@@ -425,11 +429,13 @@ async def test_queue_claim_and_release_over_http(
         assert nothing.status_code == 204
         lease = datetime.fromisoformat(body["claimed_until"])
         assert datetime.fromisoformat(nothing.headers["leadflow-next-call-at"]) == lease
-        assert nothing.headers["leadflow-next-call"] == (
-            f"CallASAP for Q1: claimed by ana until {lease.isoformat()}"
+        # A header holds ASCII: the agent's name comes percent-encoded, and decodes exactly.
+        assert nothing.headers["leadflow-next-call"].isascii()
+        assert unquote(nothing.headers["leadflow-next-call"]) == (
+            f"CallASAP for Q1: claimed by {AGENT} until {lease.isoformat()}"
         )
         assert (await api.post("/v1/queue/Q1/release", json={"agent": "ben"})).status_code == 409
-        assert (await api.post("/v1/queue/Q1/release", json={"agent": "ana"})).status_code == 204
+        assert (await api.post("/v1/queue/Q1/release", json={"agent": AGENT})).status_code == 204
         logged = await api.post(
             "/v1/leads/Q1/calls", json={"disposition": "No Answer", "request_id": "c1"}
         )

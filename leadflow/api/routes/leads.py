@@ -257,10 +257,13 @@ async def set_designations(
 ) -> dict[str, str]:
     """Assign team members (inline, or by user id from /v1/users) to designations."""
     known(body.assignments, book.designations, "designation")
+    members = {}  # every user is looked up before any designation changes: all or none
     for name, who in body.assignments.items():
         member = who.member() if isinstance(who, MemberIn) else None
         if isinstance(who, str):
             member = await member_for(database, caller.account_id, who, name)
+        members[name] = member
+    for name, member in members.items():
         await client.assign_designation(caller.lead(lead_id), name, member)
     return {"status": "accepted"}
 

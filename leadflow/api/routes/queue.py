@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, HTTPException, Response, status
 
 from leadflow.api.deps import Authenticated, Database, Metrics
@@ -21,6 +23,9 @@ router = APIRouter(
 
 NEXT_AT = "Leadflow-Next-Call-At"
 NEXT_WHY = "Leadflow-Next-Call"
+# What a header value may hold as it is; anything else is percent-encoded (`%` too, so the
+# value decodes back exactly).
+_PRINTABLE_ASCII = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 NOTHING_DUE = {
     "description": "no call is due now; the headers say when the next one is and why it waits",
     "headers": {
@@ -32,7 +37,9 @@ NOTHING_DUE = {
         NEXT_WHY: {
             "description": "that call's label and lead and why it waits, e.g. `Redial for "
             "L-9: held after the last call (Contact Attempted) until ...; then outside "
-            "calling hours (window 08:00-21:00 America/Chicago)`",
+            "calling hours (window 08:00-21:00 America/Chicago)`. A header holds ASCII only: "
+            "any other character (a name in another script, a curly quote) and `%` come "
+            "percent-encoded as UTF-8, as in a URL",
             "schema": {"type": "string"},
         },
     },
@@ -53,7 +60,8 @@ async def next_call(
     headers = {}
     for soonest in await waiting(database, caller.account_id):
         headers[NEXT_AT] = soonest.available_at.isoformat()
-        headers[NEXT_WHY] = f"{soonest.label} for {soonest.lead_id}: {soonest.why or 'queued'}"
+        why = f"{soonest.label} for {soonest.lead_id}: {soonest.why or 'queued'}"
+        headers[NEXT_WHY] = quote(why, safe=_PRINTABLE_ASCII)
     return Response(status_code=status.HTTP_204_NO_CONTENT, headers=headers)
 
 
