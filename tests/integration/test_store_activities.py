@@ -170,41 +170,28 @@ async def test_a_decision_that_moves_status_and_playbook_leaves_both_on_the_row(
     await env.run(store.apply_decision, _decision(1, T0, record=True))
     later = T0 + timedelta(hours=1)
     columns = (Lead.milestone, Lead.status, Lead.updated_at, Lead.playbook, Lead.playbook_version)
-    for _ in range(2):  # once, and once more as a retry
+
+    async def moved(
+        number: int, at: datetime, version: int, milestone: str, status: str
+    ) -> tuple[object, ...]:
         await env.run(
             store.apply_decision,
             _decision(
-                2,
-                later,
-                SetPlaybook(name="isa", version=2),
-                SetStatus(milestone="Contacted", status="Nurture"),
+                number,
+                at,
+                SetPlaybook(name="isa", version=version),
+                SetStatus(milestone=milestone, status=status),
             ),
         )
         async with db.connect() as conn:
-            row = (await conn.execute(select(*columns))).one()
-        assert tuple(row) == ("Contacted", "Nurture", later, "isa", 2)
+            return tuple((await conn.execute(select(*columns))).one())
+
+    contacted = ("Contacted", "Nurture", later, "isa")
+    for _ in range(2):  # once, and once more as a retry
+        assert await moved(2, later, 2, "Contacted", "Nurture") == (*contacted, 2)
     # An older decision arriving late moves neither back; a newer version still goes in.
-    await env.run(
-        store.apply_decision,
-        _decision(
-            3,
-            T0 + timedelta(minutes=30),
-            SetPlaybook(name="isa", version=3),
-            SetStatus(milestone="Prospect", status="New"),
-        ),
-    )
-    await env.run(
-        store.apply_decision,
-        _decision(
-            4,
-            later,
-            SetPlaybook(name="isa", version=1),
-            SetStatus(milestone="Contacted", status="Nurture"),
-        ),
-    )
-    async with db.connect() as conn:
-        row = (await conn.execute(select(*columns))).one()
-    assert tuple(row) == ("Contacted", "Nurture", later, "isa", 3)
+    assert await moved(3, T0 + timedelta(minutes=30), 3, "Prospect", "New") == (*contacted, 3)
+    assert await moved(4, later, 1, "Contacted", "Nurture") == (*contacted, 3)
 
 
 async def test_commands_of_one_decision_that_meet_on_a_row_leave_what_they_come_to(
