@@ -18,6 +18,11 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def key_id(key: str) -> str:
+    """A key's public name: its digest's first 16 hex digits, never enough to use it."""
+    return "k_" + digest(key)[:16]
+
+
 async def ensure_account(engine: AsyncEngine, account_id: str, name: str, playbook: str) -> None:
     async with engine.begin() as conn:
         await conn.execute(
@@ -37,7 +42,7 @@ async def new_api_key(
     async with engine.begin() as conn:
         await conn.execute(
             insert(ApiKey)
-            .values(digest=digest(key), account_id=account_id, name=name)
+            .values(digest=digest(key), id=key_id(key), account_id=account_id, name=name)
             .on_conflict_do_nothing()
         )
     return key
