@@ -150,7 +150,9 @@ class LeadflowClient:
             state = initial_state(book, request)
             # What its first decision will leave it with, so it starts with the search
             # attributes it keeps (the next touch to the minute) and upserts none at once.
-            state = decide(book, state, LeadCreated(), datetime.now(UTC)).state
+            # In a thread: it renders the account's templates, which must not hold the loop.
+            now = datetime.now(UTC)
+            state = (await asyncio.to_thread(decide, book, state, LeadCreated(), now)).state
         except InvalidChange as exc:
             raise ChangeRejected(str(exc), exc.reason) from None
         start = WithStartWorkflowOperation(

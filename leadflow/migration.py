@@ -108,7 +108,9 @@ async def plan(
         old = books.get(state.playbook_version)
         if old is None or state.playbook_version >= target.version:
             continue
-        found = migration(old, target, state, now, DAYS)
+        # In a thread: the engine renders the account's templates, which must not hold
+        # the API's event loop.
+        found = await asyncio.to_thread(migration, old, target, state, now, DAYS)
         changes.append(
             LeadChange(
                 lead_id=lead_id,

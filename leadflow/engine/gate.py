@@ -25,7 +25,7 @@ from leadflow.engine.run import (
 from leadflow.engine.state import AgendaItem, EngineState, Member, PendingTouch, TouchLog
 from leadflow.models import Channel
 from leadflow.playbook.schema import Sender
-from leadflow.playbook.templates import TemplateProblem, render, template_context
+from leadflow.playbook.templates import TemplateProblem, render, template_context, text_problem
 
 
 def touch(run: Run, touch: PendingTouch) -> None:
@@ -77,6 +77,8 @@ def touch(run: Run, touch: PendingTouch) -> None:
     try:
         body = render(template.body, context)
         subject = render(template.subject, context) if template.subject else None
+        if touch.channel in TEXTS and (too_long := text_problem(body)):
+            raise TemplateProblem(too_long)
     except TemplateProblem as exc:
         run.audit(touch.key, "skipped", f"template {touch.template}: {exc}")
         return

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from leadflow.playbook import law
 from leadflow.playbook.durations import format_duration
 from leadflow.playbook.schema import Action, Playbook, Sender, Step
-from leadflow.playbook.templates import TemplateProblem, render, sample_context
+from leadflow.playbook.templates import TemplateProblem, render, sample_contexts, text_problem
 
 Problem = tuple[str, str]  # (path inside the file, what is wrong)
 
@@ -118,15 +118,40 @@ def _problems(book: Playbook) -> Iterator[Problem]:
         if state != "default" and not (len(state) == 2 and state.isalpha() and state.isupper()):
             yield "compliance", f"{state!r} is not a two-letter state code (or 'default')"
     yield from _keeps_to_the_law(book)
-    for name, template in book.templates.items():
-        context = sample_context(book.key_dates, book.parties)
-        for part, source in (("body", template.body), ("subject", template.subject)):
-            if source is not None:
-                try:
-                    render(source, context)
-                except TemplateProblem as exc:
-                    yield f"templates.{name}.{part}", f"template error: {exc}"
+    yield from _templates(book)
     yield from _loops(book)
+
+
+def _templates(book: Playbook) -> Iterator[Problem]:
+    """Every template rendered for each sample lead (a template that breaks only for a lead
+    with no name, or grows past a text's segments with a long or accented one, is caught
+    here, not at a lead's touch); the first lead it fails for is named."""
+    leads = sample_contexts(book.key_dates, book.parties)
+    texts = _sent_as_text(book)
+    for name, template in book.templates.items():
+        for part, source in (("body", template.body), ("subject", template.subject)):
+            if source is None:
+                continue
+            for i, (said, context) in enumerate(leads):
+                who = f" for {said}" if i else ""
+                try:
+                    rendered = render(source, context)
+                except TemplateProblem as exc:
+                    yield f"templates.{name}.{part}", f"template error{who}: {exc}"
+                    break
+                if part == "body" and name in texts and (too_long := text_problem(rendered)):
+                    yield f"templates.{name}.{part}", f"{too_long} ({said})"
+                    break
+
+
+def _sent_as_text(book: Playbook) -> set[str]:
+    """The templates some action or step sends as a text."""
+    touches: list[Action | Step] = [*book.on_new_lead, *(r.action for r in book.date_rules)]
+    for flow in book.milestone_actions.values():
+        touches += flow.actions
+        touches += [a for variant in flow.variants.values() for a in variant]
+    touches += [step for campaign in book.campaigns.values() for step in campaign.steps]
+    return {t.template for t in touches if t.do in ("sms", "mms") and t.template is not None}
 
 
 def _keeps_to_the_law(book: Playbook) -> Iterator[Problem]:

@@ -75,6 +75,37 @@ BROKEN = [
     ),
     (
         "isa",
+        _set(["templates", "intro_sms", "body"], "Hi {{ 'x' * 10**9 }}"),
+        "templates.intro_sms.body: template error: the repetition makes a value too long",
+    ),
+    (
+        "isa",
+        _set(
+            ["templates", "intro_email", "body"],
+            "{% for a in range(999) %}{% for b in range(999) %}.{% endfor %}{% endfor %}",
+        ),
+        "templates.intro_email.body: template error: the template takes more than 10,000 loop",
+    ),
+    (  # only a lead with no name: "there" has no second letter
+        "isa",
+        _set(["templates", "intro_email", "subject"], "{{ lead.last_name[1] }}"),
+        "templates.intro_email.subject: template error for a lead with no name, loan purpose "
+        "or sender contacts: ",
+    ),
+    (  # only a lead with the longest names: 400 characters and more is three segments
+        "isa",
+        _set(["templates", "intro_sms", "body"], "Hi {{ lead.full_name }}! " + "x" * 1200),
+        "templates.intro_sms.body: as a text it is 11 segments (1,606 characters, GSM-7); "
+        "a text may be at most 10 (a lead with the longest names)",
+    ),
+    (  # only a lead whose name makes the text UCS-2
+        "isa",
+        _set(["templates", "intro_sms", "body"], "Hi {{ lead.first_name }}! " + "x" * 700),
+        "templates.intro_sms.body: as a text it is 11 segments (708 characters, UCS-2); "
+        "a text may be at most 10 (a lead with names beyond GSM-7)",
+    ),
+    (
+        "isa",
         _set(
             ["milestones"],
             ["Prospect", "Contacted", "Application", "Scheduled Closing", "Closed", "Contacted"],
