@@ -1,5 +1,6 @@
 """What a route can ask for, as typed dependencies: the database, the lead client, the
-settings, the calling account (from its API key) and that account's playbook.
+settings, the calling account (from its API key, with the key's role), that account's
+playbook, and the scope a router's resource needs (`scoped`).
 
 The app keeps its services on its state; this module is the only reader of it.
 """
@@ -10,11 +11,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, params, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.api.metrics import ApiMetrics
+from leadflow.api.scopes import holds, scope_for
 from leadflow.client import LeadflowClient
 from leadflow.codec import EncryptionCodec
 from leadflow.config import Settings
@@ -22,6 +24,7 @@ from leadflow.engine.refs import LeadRef
 from leadflow.playbook.schema import Playbook
 from leadflow.store.accounts import account_for_key
 from leadflow.store.playbooks import current_version
+from leadflow.store.senders import not_held
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,13 @@ _header = APIKeyHeader(name="X-API-Key", auto_error=False)
 class Caller:
     account_id: str
     playbook: str
+    role: str = "admin"
+    key_id: str = ""
+
+    @property
+    def actor(self) -> str:
+        """Who the lead's history says made a change through this key."""
+        return f"api key {self.key_id}" if self.key_id else "api"
 
     def lead(self, lead_id: str) -> LeadRef:
         return LeadRef(account_id=self.account_id, lead_id=lead_id)
@@ -94,17 +104,42 @@ async def _caller(
             "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    account = await account_for_key(database, key)
-    if account is None:
+    holder = await account_for_key(database, key)
+    if holder is None or holder.expired:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "unknown or revoked API key",
+            f"API key {holder.key_id} has expired; rotate it (POST /v1/keys/{holder.key_id}"
+            "/rotate with another key, or `leadflow key rotate`)"
+            if holder is not None
+            else "unknown or revoked API key",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return Caller(account_id=account.id, playbook=account.playbook)
+    return Caller(
+        account_id=holder.account.id,
+        playbook=holder.account.playbook,
+        role=holder.role,
+        key_id=holder.key_id,
+    )
 
 
 Authenticated = Annotated[Caller, Depends(_caller)]
+
+
+def scoped(resource: str) -> params.Depends:
+    """A router's guard: the caller's role must hold `<resource>:read` for GET and HEAD,
+    `<resource>:write` for anything else (403 naming what is missing)."""
+
+    async def check(request: Request, caller: Authenticated) -> None:
+        scope = scope_for(resource, request.method)
+        if not holds(caller.role, scope):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this API key's role {caller.role!r} does not hold {scope!r}; "
+                "ask an admin for a key with a role that does",
+            )
+
+    guard: params.Depends = Depends(check)
+    return guard
 
 
 # ---- the account's playbook ---------------------------------------------------------------
@@ -127,4 +162,16 @@ def known(names: Iterable[str], known: list[str], what: str) -> None:
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"unknown {what} {', '.join(map(repr, unknown))}; the playbook has "
             f"{', '.join(known) or '(none)'}",
+        )
+
+
+async def own_numbers(database: AsyncEngine, caller: Caller, numbers: Iterable[str | None]) -> None:
+    """Refuse (422) sending numbers the account does not hold (GET /v1/senders lists those
+    it does): no account texts from another's number."""
+    foreign = await not_held(database, caller.account_id, "sms", {n for n in numbers if n})
+    if foreign:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"sms_from {', '.join(foreign)}: not a sending number of this account "
+            "(GET /v1/senders lists them; the operator adds one with `leadflow sender add`)",
         )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow.engine.state import Member
-from leadflow.store.tables import Account, ApiKey, User
+from leadflow.store.tables import User, WorkspaceSession
 
 
 class NotAMember(ValueError):
@@ -22,14 +22,60 @@ async def save_user(
     phone: str | None,
     email: str | None,
     designations: list[str],
+    role: str = "agent",
 ) -> None:
-    values = {"name": name, "phone": phone, "email": email, "designations": designations}
+    """Add or change the user; a change of role signs them out everywhere."""
+    values = {
+        "name": name,
+        "phone": phone,
+        "email": email,
+        "designations": designations,
+        "role": role,
+    }
     async with engine.begin() as conn:
+        before = await role_of(conn, account_id, user_id)
         await conn.execute(
             insert(User)
             .values(account_id=account_id, id=user_id, **values)
             .on_conflict_do_update(index_elements=[User.account_id, User.id], set_=values)
         )
+        if before is not None and before != role:
+            await _end_sessions(conn, account_id, user_id)
+
+
+async def role_of(conn: AsyncConnection, account_id: str, user_id: str) -> str | None:
+    """The user's role; None if the account has no such user."""
+    query = select(User.role).where(User.account_id == account_id, User.id == user_id)
+    found: str | None = (await conn.execute(query)).scalar_one_or_none()
+    return found
+
+
+async def set_password(engine: AsyncEngine, account_id: str, user_id: str, hashed: str) -> bool:
+    """Keep the user's new password hash and sign them out everywhere; False if no such
+    user."""
+    async with engine.begin() as conn:
+        changed = await conn.execute(
+            update(User)
+            .where(User.account_id == account_id, User.id == user_id)
+            .values(password_hash=hashed)
+        )
+        await _end_sessions(conn, account_id, user_id)
+    return bool(changed.rowcount)
+
+
+async def _end_sessions(conn: AsyncConnection, account_id: str, user_id: str) -> None:
+    await conn.execute(
+        delete(WorkspaceSession).where(
+            WorkspaceSession.account_id == account_id, WorkspaceSession.user_id == user_id
+        )
+    )
+
+
+async def user_of(engine: AsyncEngine, account_id: str, user_id: str) -> User | None:
+    query = select(User.__table__).where(User.account_id == account_id, User.id == user_id)
+    async with engine.connect() as conn:
+        row = (await conn.execute(query)).one_or_none()
+    return None if row is None else User(**row._mapping)
 
 
 async def list_users(
@@ -41,30 +87,6 @@ async def list_users(
     async with engine.connect() as conn:
         rows = (await conn.execute(query.order_by(User.id).limit(limit))).all()
     return [User(**row._mapping) for row in rows]
-
-
-async def agent_of_key(
-    engine: AsyncEngine, key_digest: str, user_id: str
-) -> tuple[Account, User] | None:
-    """The account of a live (unrevoked) key and its user with this id, in one query; None
-    if the key is revoked or unknown, or the account has no such user."""
-    query = (
-        select(
-            User.__table__,
-            Account.name.label("account_name"),
-            Account.playbook.label("account_playbook"),
-        )
-        .join(ApiKey, ApiKey.account_id == Account.id)
-        .join(User, User.account_id == Account.id)
-        .where(ApiKey.digest == key_digest, ApiKey.revoked_at.is_(None), User.id == user_id)
-    )
-    async with engine.connect() as conn:
-        row = (await conn.execute(query)).one_or_none()
-    if row is None:
-        return None
-    account = Account(id=row.account_id, name=row.account_name, playbook=row.account_playbook)
-    user = User(**{c.name: row._mapping[c] for c in User.__table__.columns})
-    return account, user
 
 
 async def member_for(

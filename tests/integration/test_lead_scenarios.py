@@ -450,9 +450,13 @@ async def test_a_member_with_a_number_of_their_own_sends_on_its_rate_limited_que
 ) -> None:
     from leadflow.config import sender_queue
     from leadflow.engine.state import Member as TeamMember
+    from leadflow.store.accounts import ensure_account
+    from leadflow.store.senders import add_sender
     from leadflow.worker import build_send_worker, build_worker
 
     own = "+13125550777"
+    await ensure_account(db, "acme", "Acme", "isa")
+    await add_sender(db, "acme", "sms", own)  # the operator's record: acme sends from it
     queue = f"own-{request_id_suffix()}"
     dedicated = sender_queue(f"{queue}-sends", own)
     # Only the member's own queue has a send worker: a send routed anywhere else would

@@ -317,3 +317,33 @@ def _failure(to: str, code: int | str, times: int = 1, after_send: bool = False)
     from leadflow.providers.fake import Failure
 
     return Failure(to=to, code=code, times=times, after_send=after_send)
+
+
+async def test_a_text_from_a_number_the_account_does_not_hold_never_reaches_the_provider(
+    db: AsyncEngine, providers: ProvidersUnderTest
+) -> None:
+    from leadflow.store.accounts import ensure_account
+    from leadflow.store.senders import add_sender
+
+    theirs, ours = "+13125550999", "+13125550888"
+    for account in ("acme", "other"):
+        await ensure_account(db, account, account, "isa")
+    await add_sender(db, "other", "sms", theirs)
+    await add_sender(db, "acme", "sms", ours)
+    for key, number in (("spoofed", theirs), ("own", ours)):
+        await _outbox(db, key=key)
+        async with db.begin() as conn:
+            await conn.execute(
+                update(OutboxMessage).where(OutboxMessage.key == key).values(from_number=number)
+            )
+    with pytest.raises(ApplicationError) as refused:
+        await _send(db, providers, SendRequest(lead=REF, key="spoofed"))
+    assert refused.value.type == "Rejected" and refused.value.non_retryable
+    assert providers.state.messages == []
+    row = await _row(db, "spoofed")
+    assert row.status == "failed" and row.error.startswith("Rejected: the account does not hold")
+    # A retry ends the same way, still without the provider.
+    with pytest.raises(ApplicationError):
+        await _send(db, providers, SendRequest(lead=REF, key="spoofed"))
+    await _send(db, providers, SendRequest(lead=REF, key="own"))
+    assert [(m["from"], m["to"]) for m in providers.state.messages] == [(ours, PHONE)]

@@ -22,18 +22,20 @@ import pytest_asyncio
 import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from leadflow.api.passwords import hash_password
 from leadflow.engine import localtime
 from leadflow.paths import shipped
 from leadflow.playbook.schema import Playbook
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.playbooks import save_version
-from leadflow.store.users import save_user
+from leadflow.store.users import save_user, set_password
 from tests.places import Place
 from tests.services import ProvidersUnderTest, api_and_worker, worker_env
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 AGENT_ZONE = "America/New_York"
+ANA_PASSWORD = "correct horse battery"
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no Chromium: apt-get install chromium (Debian's package)"
@@ -85,6 +87,7 @@ async def test_an_agent_works_the_queue_in_the_browser(
     await ensure_account(db, account, "Workspace", "leads-queue")
     await save_version(db, account, _workspace_playbook(place))
     await save_user(db, account, "ana", "Ana Agent", None, None, ["isa"])
+    await set_password(db, account, "ana", await hash_password(ANA_PASSWORD))
     key = await new_api_key(db, account)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with api_and_worker(env) as url:
@@ -107,8 +110,9 @@ async def test_an_agent_works_the_queue_in_the_browser(
         await page.goto(f"{url}/app/")
         await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
         await shot("1-sign-in")
-        await page.get_by_label("Account key").fill(key)
+        await page.get_by_label("Account", exact=True).fill(account)
         await page.get_by_label("Your user id").fill("ana")
+        await page.get_by_label("Password").fill(ANA_PASSWORD)
         await page.get_by_role("button", name="Sign in").click()
         await expect(page.get_by_role("heading", name="Leads queue")).to_be_visible()
         await expect(page.get_by_text(f"times in {AGENT_ZONE}")).to_be_visible()

@@ -1,27 +1,47 @@
-"""The account's team: users and the designations they can fill on leads."""
+"""The account's team: users, their roles, the designations they can fill on leads, and
+their workspace passwords.
+
+Nobody gives a role above their own, nor changes a user who holds one: a manager cannot
+make an admin, or set an admin's password and sign in as them.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 
-from leadflow.api.deps import Authenticated, Book, Database, known
+from leadflow.api.deps import Authenticated, Book, Caller, Database, known
 from leadflow.api.errors import error_responses
-from leadflow.api.schemas import Page, UserIn, UserOut
+from leadflow.api.passwords import WeakPassword, hash_password
+from leadflow.api.schemas import Page, PasswordIn, UserIn, UserOut
+from leadflow.api.scopes import at_most
 from leadflow.engine.refs import IDENTIFIER, Identifier
-from leadflow.store.users import list_users, save_user
+from leadflow.store.users import list_users, save_user, set_password, user_of
 
 router = APIRouter(
-    prefix="/v1/users", tags=["team"], responses=error_responses(400, 401, 413, 422, 503)
+    prefix="/v1/users", tags=["team"], responses=error_responses(400, 401, 403, 413, 422, 503)
 )
+
+
+async def _may_change(database: Database, caller: Caller, user_id: str, role: str | None) -> None:
+    """403 unless the caller's role is at least the user's current and new roles."""
+    current = await user_of(database, caller.account_id, user_id)
+    for what in (role, current.role if current else None):
+        if what is not None and not at_most(what, caller.role):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"a key with role {caller.role!r} cannot change a user with role {what!r}",
+            )
 
 
 @router.put("/{user_id}", response_model=UserOut)
 async def put_user(
     user_id: Identifier, body: UserIn, caller: Authenticated, database: Database, book: Book
 ) -> UserOut:
+    """Add or change a user. A change of role signs them out of the workspace."""
     known(body.designations, book.designations, "designation")
+    await _may_change(database, caller, user_id, body.role)
     await save_user(
         database,
         caller.account_id,
@@ -30,8 +50,29 @@ async def put_user(
         body.phone,
         body.email,
         body.designations,
+        role=body.role,
     )
-    return UserOut(id=user_id, **body.model_dump())
+    saved = await user_of(database, caller.account_id, user_id)
+    return UserOut(
+        id=user_id, has_password=bool(saved and saved.password_hash), **body.model_dump()
+    )
+
+
+@router.put("/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT)
+async def put_password(
+    user_id: Identifier, body: PasswordIn, caller: Authenticated, database: Database
+) -> None:
+    """Set the user's workspace password (hashed with argon2id; never shown again) and sign
+    them out everywhere."""
+    await _may_change(database, caller, user_id, None)
+    try:
+        hashed = await hash_password(body.password)
+    except WeakPassword as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    if not await set_password(database, caller.account_id, user_id, hashed):
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no user {user_id!r}; add them with PUT /v1/users/{user_id}"
+        )
 
 
 @router.get("", response_model=Page[UserOut])
@@ -45,7 +86,15 @@ async def get_users(
 ) -> Page[UserOut]:
     users = await list_users(database, caller.account_id, after=cursor, limit=limit + 1)
     items = [
-        UserOut(id=u.id, name=u.name, phone=u.phone, email=u.email, designations=u.designations)
+        UserOut(
+            id=u.id,
+            name=u.name,
+            phone=u.phone,
+            email=u.email,
+            designations=u.designations,
+            role=u.role,
+            has_password=u.password_hash is not None,
+        )
         for u in users[:limit]
     ]
     more = len(users) > limit

@@ -19,22 +19,13 @@ from pydantic import ValidationError
 
 import leadflow.engine.localtime as localtime
 from leadflow.api.deps import Database, Leads, Metrics
-from leadflow.api.web.session import (
-    Agent,
-    CsrfChecked,
-    SignedIn,
-    csrf_token,
-    sign_in,
-)
+from leadflow.api.web.session import Agent, CsrfChecked, SignedIn, csrf_token
 from leadflow.client import ChangeRejected, LeadflowError, LeadNotFound
 from leadflow.engine.refs import Identifier
-from leadflow.models import check_time_zone
 from leadflow.playbook.schema import Playbook
 from leadflow.store import leads as lead_store
-from leadflow.store.accounts import digest
 from leadflow.store.playbooks import current_version
 from leadflow.store.queue import claim_next, due, release, waiting
-from leadflow.store.users import agent_of_key
 from leadflow.workflows.messages import (
     CallLog,
     CompleteFollowUp,
@@ -93,49 +84,6 @@ def _back(to: str) -> RedirectResponse:
 async def _book(database: Database, leads: Leads, agent: Agent) -> Playbook:
     stored = await current_version(database, agent.account_id)
     return stored or leads.playbook(agent.playbook)
-
-
-# ---- signing in ---------------------------------------------------------------------------
-
-
-@router.get("/sign-in", response_class=HTMLResponse)
-async def sign_in_page(
-    request: Request, next: Annotated[str, Query(max_length=300)] = "/app/"
-) -> HTMLResponse:
-    return _page(request, "sign_in.html", None, next=_inside(next))
-
-
-def _inside(path: str) -> str:
-    """Where to go after signing in: a workspace page, never another site."""
-    return path if path.startswith("/app/") and "//" not in path else "/app/"
-
-
-@router.post("/sign-in", dependencies=[CsrfChecked])
-async def sign_in_post(
-    request: Request,
-    database: Database,
-    key: Annotated[str, Form(max_length=200)],
-    agent: Annotated[str, Form(max_length=128)],
-    zone: Annotated[str, Form(max_length=64)] = "UTC",
-    next: Annotated[str, Form(max_length=300)] = "/app/",
-) -> Response:
-    found = await agent_of_key(database, digest(key.strip()), agent.strip())
-    if found is None:
-        _flash(request, "error", "That key and user id do not match an agent of an account.")
-        return _back("/app/sign-in")
-    account, user = found
-    try:
-        zone = check_time_zone(zone)
-    except ValueError:
-        zone = "UTC"
-    sign_in(request, key.strip(), account, user.id, user.name, zone)
-    return _back(_inside(next))
-
-
-@router.post("/sign-out", dependencies=[CsrfChecked])
-async def sign_out(request: Request) -> Response:
-    request.session.clear()
-    return _back("/app/sign-in")
 
 
 # ---- the queue and the leads --------------------------------------------------------------

@@ -1,30 +1,37 @@
 """Who is signed in to the workspace, and the checks every form passes.
 
-An agent signs in with the account's API key and their user id (a user of the account, see
-PUT /v1/users/{id}); the session is a signed cookie (HttpOnly, Secure, SameSite=Lax)
-naming the account and the agent. Every request checks that the key is still live and the
-agent still a user, and a session ends SESSION_HOURS after sign-in however active. Every
-form carries the session's CSRF token, and a post without it is refused.
+Each agent signs in as themselves: the account's id, their user id and their own password
+(argon2id, set by an admin or manager with PUT /v1/users/{id}/password or `leadflow user
+password`). The session lives on the server (`sessions`); the browser's signed cookie
+(HttpOnly, Secure, SameSite=Lax) holds only its random token. Every request reads the
+session afresh, so signing out, a new password, a new role or removing the user ends it at
+once, and it ends SESSION_HOURS after sign-in however active. Failed sign-ins are counted
+per user and per address: past the limit, sign-in is refused for the rest of the window,
+right password or not. Every form carries the session's CSRF token, and a post without it
+is refused.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Form, HTTPException, Request, status
 
 from leadflow.api.deps import Database
 from leadflow.engine.refs import LeadRef
-from leadflow.store.accounts import digest
-from leadflow.store.tables import Account
-from leadflow.store.users import agent_of_key
+from leadflow.store.sessions import end_session, open_session, session_agent
 
 SESSION_COOKIE = "leadflow_session"
 SESSION_HOURS = 12
+# Failed sign-ins allowed per window: for one user (guessing a password), and from one
+# address (trying many users).
+FAILURE_WINDOW = timedelta(minutes=15)
+FAILURES_PER_USER = 5
+FAILURES_PER_ADDRESS = 20
 
 
 class SignedOut(Exception):
@@ -37,6 +44,7 @@ class Agent:
     playbook: str  # the account's preset, when it has no stored version
     id: str
     name: str
+    role: str
     time_zone: str
     csrf: str
 
@@ -57,41 +65,48 @@ def csrf_token(request: Request) -> str:
     return str(token)
 
 
-def sign_in(
-    request: Request, key: str, account: Account, user_id: str, name: str, zone: str
+async def sign_in(
+    request: Request, database: Database, account_id: str, user_id: str, zone: str
 ) -> None:
+    """A new server session for the user, its token in a fresh cookie."""
+    token = await open_session(database, account_id, user_id, zone, timedelta(hours=SESSION_HOURS))
     request.session.clear()
-    request.session.update(
-        account=account.id,
-        playbook=account.playbook,
-        key=digest(key),  # checked on every request: revoking the key signs its agents out
-        agent=user_id,
-        name=name,
-        zone=zone,
-        since=int(time.time()),
-    )
+    request.session["sid"] = token
     csrf_token(request)  # a new token for the new session
 
 
+async def sign_out(request: Request, database: Database) -> None:
+    token = request.session.get("sid")
+    if token:
+        await end_session(database, str(token))
+    request.session.clear()
+
+
+def subjects(request: Request, account_id: str, user_id: str) -> dict[str, int]:
+    """What failed sign-ins are counted against, each with its limit."""
+    address = request.client.host if request.client else "unknown"
+    return {
+        f"user:{account_id}:{user_id}": FAILURES_PER_USER,
+        f"address:{address}": FAILURES_PER_ADDRESS,
+    }
+
+
 async def _agent(request: Request, database: Database) -> Agent:
-    """The signed-in agent, while their key is live, they are still a user of the account,
-    and the session is younger than SESSION_HOURS (however active)."""
-    s = request.session
-    if not s.get("account") or not s.get("agent") or not s.get("key"):
+    """The signed-in agent, while their server session lives."""
+    token = request.session.get("sid")
+    if not token:
         raise SignedOut
-    if time.time() - float(s.get("since", 0)) > SESSION_HOURS * 3600:
-        request.session.clear()
-        raise SignedOut
-    found = await agent_of_key(database, s["key"], s["agent"])
-    if found is None or found[0].id != s["account"]:
+    found = await session_agent(database, str(token))
+    if found is None:
         request.session.clear()
         raise SignedOut
     return Agent(
-        account_id=s["account"],
-        playbook=s["playbook"],
-        id=s["agent"],
-        name=s["name"],
-        time_zone=s["zone"],
+        account_id=found.account_id,
+        playbook=found.playbook,
+        id=found.user_id,
+        name=found.name,
+        role=found.role,
+        time_zone=found.time_zone,
         csrf=csrf_token(request),
     )
 
@@ -101,7 +116,7 @@ async def _checked(request: Request, csrf: Annotated[str, Form()] = "") -> None:
     given = csrf or request.headers.get("X-CSRF-Token", "")
     expected = str(request.session.get("csrf", ""))
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-        if not request.session.get("agent"):
+        if not request.session.get("sid"):
             raise SignedOut  # a form from a session that has ended: sign in again
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the form is stale; reload the page")
 
