@@ -15,7 +15,7 @@ import leadflow.engine.localtime as localtime
 from leadflow.cli.timeline import TIMELINE, AsJson, Everything, of_command, summary, table
 from leadflow.engine.preview import sample_lead, timeline
 from leadflow.engine.state import EngineState
-from leadflow.playbook.load import PlaybookError, load_playbook
+from leadflow.playbook.load import DuplicateKey, PlaybookError, load_playbook, read_yaml
 from leadflow.playbook.schema import Playbook
 
 app = typer.Typer(help="Check and preview playbooks.", no_args_is_help=True)
@@ -93,8 +93,10 @@ def _lead(book: Playbook, path: Path | None) -> EngineState:
     if path is None:
         return sample_lead(book)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        data = read_yaml(path.read_text(encoding="utf-8")) or {}
+    except DuplicateKey as exc:
+        raise PlaybookError(str(path), [(f"line {exc.line}", str(exc))]) from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise PlaybookError(str(path), [("(file)", f"cannot read lead: {exc}")]) from None
     if not isinstance(data, dict):
         raise PlaybookError(str(path), [("(top level)", "expected a mapping of lead facts")])

@@ -16,6 +16,7 @@ from leadflow.engine.events import ReplyReceived
 from leadflow.engine.state import Member, Party
 from leadflow.models import Strict
 from leadflow.playbook.durations import Duration
+from leadflow.playbook.load import DuplicateKey, read_yaml
 from leadflow.workflows.messages import LeadProfile
 
 _AT = re.compile(r"^day\s+(\d+)(?:\s+(\d{1,2}):(\d{2}))?$")
@@ -136,9 +137,12 @@ class ScenarioError(ValueError):
 
 def load_scenario(path: Path) -> Scenario:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScenarioError(str(path), [("(file)", f"cannot read: {exc}")]) from None
+        data = read_yaml(path.read_text(encoding="utf-8"))
+    except DuplicateKey as exc:
+        raise ScenarioError(str(path), [(f"line {exc.line}", str(exc))]) from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        said = " ".join(str(exc).split())
+        raise ScenarioError(str(path), [("(file)", f"cannot read: {said}")]) from None
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:

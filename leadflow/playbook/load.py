@@ -6,6 +6,7 @@ Every problem is reported as `FILE: PATH: what is wrong`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -51,11 +52,44 @@ def _yaml_problem(exc: yaml.YAMLError, text: str) -> Problem:
     return "(yaml)", "not valid YAML: " + " ".join(str(exc).split())
 
 
+class DuplicateKey(ValueError):
+    """A mapping that names a key twice: YAML would keep the last in silence."""
+
+    def __init__(self, line: int, key: object) -> None:
+        self.line = line
+        self.key = key
+        super().__init__(f"duplicate key {key!r}")
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                fresh = key not in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the constructor says so
+                continue
+            if not fresh:
+                raise DuplicateKey(key_node.start_mark.line + 1, key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(text: str) -> Any:
+    """`yaml.safe_load`, refusing a key given twice in one mapping (`DuplicateKey`)."""
+    return yaml.load(text, Loader=_UniqueKeys)
+
+
 def parse_playbook(text: str, source: str = "<playbook>") -> Playbook:
     if (size := len(text.encode())) > MAX_BYTES:
         raise PlaybookError(source, [("(file)", _too_big(size))])
     try:
-        data = yaml.safe_load(text)
+        data = read_yaml(text)
+    except DuplicateKey as exc:
+        raise PlaybookError(source, [(f"line {exc.line}", str(exc))]) from None
     except yaml.YAMLError as exc:
         raise PlaybookError(source, [_yaml_problem(exc, text)]) from None
     except RecursionError:

@@ -402,3 +402,35 @@ def test_preview_shows_each_deferrals_rule_state_and_citation(tmp_path: Path) ->
         for r in reasons
     )
     assert any(r.startswith("Independence Day (observed): no calls in UT") for r in reasons)
+
+
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path: Path) -> None:
+    text = (PLAYBOOKS / "isa.yaml").read_text()
+    file = tmp_path / "twice.yaml"
+    file.write_text(text.replace("\nversion: 1\n", "\nversion: 1\nversion: 2\n", 1))
+    line = file.read_text().splitlines().index("version: 2") + 1
+    with pytest.raises(PlaybookError) as error:
+        load_playbook(file)
+    assert str(error.value) == f"{file}: line {line}: duplicate key 'version'"
+
+
+def test_a_merge_key_may_be_overridden(tmp_path: Path) -> None:
+    from leadflow.playbook.load import read_yaml
+
+    assert read_yaml("a: &x {b: 1, c: 2}\nd:\n  <<: *x\n  b: 3\n") == {
+        "a": {"b": 1, "c": 2},
+        "d": {"b": 3, "c": 2},
+    }
+
+
+def test_scenario_and_lead_files_refuse_a_key_given_twice(tmp_path: Path) -> None:
+    scenario = tmp_path / "twice.yaml"
+    scenario.write_text("playbook: isa\ndays: 5\nlead:\n  first_name: A\n  first_name: B\n")
+    result = _leadflow("simulate", str(scenario))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"{scenario}: line 5: duplicate key 'first_name'"
+    lead = tmp_path / "lead.yaml"
+    lead.write_text("first_name: A\ntime_zone: America/Chicago\nfirst_name: B\n")
+    result = _leadflow("playbook", "preview", str(PLAYBOOKS / "isa.yaml"), "--lead", str(lead))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"{lead}: line 3: duplicate key 'first_name'"
