@@ -20,6 +20,10 @@ S = TypeVar("S", bound="DatabaseSettings")
 DEV_ENV = ".leadflow/dev.env"
 DEV_ENV_SETS = ("DATABASE_URL", "TEMPORAL_ADDRESS")
 DEV_ENV_HINT = f"beside `make dev`: set -a; . {DEV_ENV}; set +a"
+# Passwords every scanner tries first: refused for a database beyond loopback.
+DEFAULT_PASSWORDS = frozenset({"postgres", "password", "temporal", "leadflow"})
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", None})  # None: a Unix socket
+TOKEN_MIN_LENGTH = 32  # the ops and metrics credentials: guessing one is out of reach
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 
 
@@ -45,6 +49,12 @@ class DatabaseSettings(BaseSettings):
             raise ValueError(f"expected a postgresql:// URL, got scheme {url.drivername!r}")
         if not url.database:
             raise ValueError("the URL names no database (postgresql://.../DATABASE)")
+        known = {*DEFAULT_PASSWORDS, url.username}
+        if url.password is not None and url.host not in LOOPBACK and url.password in known:
+            raise ValueError(
+                f"the password of {url.username!r} is a well-known default, and {url.host} is "
+                "reachable beyond this machine; give the role a password of its own"
+            )
         return value
 
     @cached_property
@@ -113,10 +123,18 @@ class Settings(DatabaseSettings):
 
     # Payload encryption: `<id>:<base64 key>,...`, the key new payloads use first.
     encryption_keys: SecretStr | None = None
-    # The credential ops present to the codec endpoint (a decode is a read of PII).
+    # The credential ops present to the codec endpoint (a decode is a read of PII), in the
+    # Authorization header only; at least TOKEN_MIN_LENGTH characters.
     ops_token: SecretStr | None = None
-    # Origins of the Temporal Web UI allowed to call the codec endpoint from a browser.
+    # Origins of the Temporal Web UI allowed to call the codec endpoint from a browser;
+    # each one exact: a wildcard would let any page read what the codec opens.
     codec_origins: list[str] = ["http://localhost:8233", "http://127.0.0.1:8233"]
+    # The credential Prometheus presents to the API's /metrics (which names every account);
+    # unset, /metrics is off.
+    metrics_token: SecretStr | None = None
+    # The worker refuses a signal, update or start whose payload ENCRYPTION_KEYS did not
+    # seal (see leadflow/codec.py): anyone reaching Temporal could otherwise speak for a lead.
+    require_sealed_payloads: bool = True
 
     def keyring(self) -> Keyring:
         """The encryption keys; a missing or malformed one is a ConfigError naming the setting."""
@@ -144,6 +162,29 @@ class Settings(DatabaseSettings):
             public_url=self.public_url,
             landing_seconds=self.provider_landing_seconds,
         )
+
+    @field_validator("ops_token", "metrics_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # compose's ${OPS_TOKEN:-} when none is given
+
+    @field_validator("ops_token", "metrics_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < TOKEN_MIN_LENGTH:
+            raise ValueError(
+                f"shorter than {TOKEN_MIN_LENGTH} characters; make one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return value
+
+    @field_validator("codec_origins")
+    @classmethod
+    def _exact_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if "*" in origin:
+                raise ValueError(f"{origin!r} is a wildcard; list each Web UI origin exactly")
+        return value
 
     @field_validator("temporal_address", "metrics_address")
     @classmethod

@@ -5,13 +5,19 @@
   a provider webhook answered 403 was refused for its signature;
 - `leadflow_claim_seconds{account}`: how long claiming the next call took;
 - `leadflow_queue_depth{account, state}`: calls due now, waiting (a hold, calling hours,
-  a follow-up time) and claimed, counted when scraped.
+  a follow-up time) and claimed, counted at most once every `QUEUE_DEPTH_SECONDS`: a scrape
+  within that time reads the last count, and scrapes that arrive together share one query,
+  so a flood of scrapes costs the database one GROUP BY per interval.
 
-Each app has a registry of its own, so several apps in one process never collide.
+The series name every account, so only a holder of `METRICS_TOKEN` reads them (see
+`routes/ops.py`). Each app has a registry of its own, so several apps in one process never
+collide.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
@@ -20,6 +26,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+QUEUE_DEPTH_SECONDS = 10.0
 CLAIM_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 QUEUE_DEPTH = text("""
 SELECT account_id,
@@ -32,7 +39,10 @@ FROM call_queue GROUP BY 1, 2
 
 
 class ApiMetrics:
-    def __init__(self) -> None:
+    def __init__(self, queue_depth_seconds: float = QUEUE_DEPTH_SECONDS) -> None:
+        self.queue_depth_seconds = queue_depth_seconds
+        self._counted_at: float | None = None
+        self._counting = asyncio.Lock()
         self.registry = CollectorRegistry()
         self.claims = Histogram(
             "leadflow_claim_seconds",
@@ -56,6 +66,20 @@ class ApiMetrics:
         ).instrument(app)
 
     async def count_queue(self, engine: AsyncEngine) -> None:
+        """Count the queue unless it was counted within `queue_depth_seconds`."""
+        async with self._counting:
+            if self._fresh():
+                return
+            await self._count_queue(engine)
+            self._counted_at = time.monotonic()
+
+    def _fresh(self) -> bool:
+        return (
+            self._counted_at is not None
+            and time.monotonic() - self._counted_at < self.queue_depth_seconds
+        )
+
+    async def _count_queue(self, engine: AsyncEngine) -> None:
         async with engine.connect() as conn:
             rows = (await conn.execute(QUEUE_DEPTH, {"now": datetime.now(UTC)})).all()
         self.queue_depth.clear()

@@ -3,6 +3,7 @@
 Embedded PostgreSQL and the Temporal dev server (SQLite file) keep their data under one
 project-local folder, so a second run resumes where the first stopped. The worker and the
 API run as child processes through the same commands production uses.
+The Web UI opens sealed payloads through a loopback codec of its own (`dev_codec.py`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from rich.console import Console
 from rich.panel import Panel
 from temporalio.converter import DataConverter
 
+from leadflow.api.passwords import hash_password
+from leadflow.cli.dev_codec import LoopbackCodec
 from leadflow.codec import Keyring, new_key
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
@@ -36,7 +39,7 @@ from leadflow.playbook.sources import PlaybookFolder
 from leadflow.providers.fake import EventSigner, FakeState
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.db import create_engine, ensure_database, migrate
-from leadflow.store.users import save_user
+from leadflow.store.users import save_user, set_password
 from leadflow.temporal import connect, data_converter
 from leadflow.workflows.messages import EnsureLead
 from leadflow.workflows.search_attributes import cli_flags
@@ -45,7 +48,8 @@ console = Console()
 DATABASE = "leadflow"
 DEV_ACCOUNT = "demo"
 DEV_KEY = "lf_dev_demo_key"  # local stack only; production keys come from `leadflow account`
-DEV_AGENT = "isa-1"  # the demo agent, who signs in to the workspace with DEV_KEY
+DEV_AGENT = "isa-1"  # the demo agent, who signs in to the workspace with DEV_PASSWORD
+DEV_PASSWORD = "demo-password-1"  # local stack only; set real ones with `leadflow user password`
 STARTUP_TIMEOUT = 60.0
 # The dev server has one history shard, whose task queues are polled at most 20 times a
 # second by default: every hop (a timer firing, an activity scheduled, a task dispatched)
@@ -88,6 +92,7 @@ class DevStack:
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     keyring: Keyring | None = None
     _logs: list[IO[bytes]] = field(default_factory=list)
+    _ui_codec: LoopbackCodec | None = None
 
     @property
     def temporal_address(self) -> str:
@@ -126,12 +131,12 @@ class DevStack:
             secrets = self._secrets()
             self.keyring = Keyring.parse(secrets["ENCRYPTION_KEYS"])
             with console.status("starting Temporal dev server"):
-                self._start_temporal(secrets["OPS_TOKEN"])
+                self._start_temporal(self._serve_ui_codec())
                 asyncio.run(self._wait_for_temporal())
             fake = FakeState()
             providers = f"http://127.0.0.1:{self.providers_port}"
             signing_key = secrets.pop("SENDGRID_WEBHOOK_SIGNING_KEY")  # the fake's alone
-            events = f"http://127.0.0.1:{self.api_port}/webhooks/sendgrid/{DEV_ACCOUNT}/events"
+            events = f"http://127.0.0.1:{self.api_port}/webhooks/sendgrid/events"
             self._spawn(
                 "providers",
                 [
@@ -175,6 +180,8 @@ class DevStack:
             return 130
         finally:
             self._stop_children()
+            if self._ui_codec is not None:
+                self._ui_codec.stop(STOP_TIMEOUT)
             if postgres is not None:
                 with console.status("stopping PostgreSQL"):
                     postgres.cleanup()
@@ -200,6 +207,7 @@ class DevStack:
         made = {
             "ENCRYPTION_KEYS": kept.get("ENCRYPTION_KEYS") or new_key("dev1"),
             "OPS_TOKEN": kept.get("OPS_TOKEN") or token_urlsafe(24),
+            "METRICS_TOKEN": kept.get("METRICS_TOKEN") or token_urlsafe(24),
             # The fake signs SendGrid's email events with this; the API checks them.
             "SENDGRID_WEBHOOK_SIGNING_KEY": signer.private_key,
         }
@@ -209,7 +217,13 @@ class DevStack:
                 out.writelines(f"{name}={value}\n" for name, value in made.items())
         return {name: os.environ.get(name) or value for name, value in made.items()}
 
-    def _start_temporal(self, ops_token: str) -> None:
+    def _serve_ui_codec(self) -> str:
+        assert self.keyring is not None, "the keys are read before anything connects"
+        origins = [f"http://{host}:{self.ui_port}" for host in ("localhost", "127.0.0.1")]
+        self._ui_codec = LoopbackCodec(self.keyring, origins)
+        return self._ui_codec.start()
+
+    def _start_temporal(self, codec_endpoint: str) -> None:
         command = [
             binary("temporal"),
             "server",
@@ -225,9 +239,7 @@ class DevStack:
             "--log-level",
             "warn",
             *DEV_SERVER_TUNING,
-            # The UI shows leads decoded through the API's codec endpoint (ops credential).
-            "--ui-codec-endpoint",
-            f"http://127.0.0.1:{self.api_port}/codec/ops/{ops_token}",
+            *("--ui-codec-endpoint", codec_endpoint),  # the UI's loopback codec
             *cli_flags(),
         ]
         self._spawn("temporal", command, dict(os.environ), log_name="temporal.log")
@@ -291,6 +303,7 @@ class DevStack:
             await save_user(
                 engine, DEV_ACCOUNT, DEV_AGENT, "Ivy Isa", "+13125550100", None, ["isa"]
             )
+            await set_password(engine, DEV_ACCOUNT, DEV_AGENT, await hash_password(DEV_PASSWORD))
         finally:
             await engine.dispose()
 
@@ -329,16 +342,18 @@ class DevStack:
         lines = [
             f"API          http://localhost:{self.api_port}  (docs /docs, ready /ready)",
             f"API key      {DEV_KEY}  (account {DEV_ACCOUNT!r}, isa playbook)",
-            f"Workspace    http://localhost:{self.api_port}/app/  (sign in: key {DEV_KEY}, "
-            f"user {DEV_AGENT})",
+            f"Workspace    http://localhost:{self.api_port}/app/  (sign in: account "
+            f"{DEV_ACCOUNT}, user {DEV_AGENT}, password {DEV_PASSWORD})",
             f"Metrics      http://127.0.0.1:{self.metrics_port}/metrics  (worker: Temporal SDK, "
-            f"touches, sends), http://localhost:{self.api_port}/metrics  (API: requests, queue)",
+            f"touches, sends), http://localhost:{self.api_port}/metrics  (API: requests, queue; "
+            "'Authorization: Bearer $METRICS_TOKEN')",
             f"Temporal UI  http://localhost:{self.ui_port}",
             f"Temporal     {self.temporal_address}  (temporal workflow list)",
             f"Providers    http://127.0.0.1:{self.providers_port}  (fake Twilio + SendGrid; "
             "sent: /_control/requests; callbacks and email events signed)",
-            f"Codec        http://127.0.0.1:{self.api_port}/codec  (ops: OPS_TOKEN in "
-            f"{self.data_dir / 'secrets.env'})",
+            f"Codec        http://127.0.0.1:{self.api_port}/codec  ('Authorization: Bearer "
+            "$OPS_TOKEN'; the Web UI has a loopback codec of its own)",
+            f"Credentials  OPS_TOKEN, METRICS_TOKEN in {self.data_dir / 'secrets.env'}",
             f"PostgreSQL   {database_url}",
             f"CLI env      set -a; . {self.data_dir / 'dev.env'}; set +a  (leadflow account ...)",
             f"Data         {self.data_dir}",

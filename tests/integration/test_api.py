@@ -28,6 +28,8 @@ from tests.factories import api_settings, eventually
 from tests.places import Place
 from tests.scenario_support import skip_to_next
 
+METRICS_TOKEN = "metrics-" + uuid.uuid4().hex
+
 
 class Served:
     """Runs the app's lifespan around an httpx client bound to it in-process."""
@@ -56,7 +58,8 @@ class Served:
 async def app(leads: LeadflowClient, db: AsyncEngine) -> FastAPI:
     await ensure_account(db, "alpha", "Alpha Insurance", "insurance")
     await ensure_account(db, "beta", "Beta Realty", "isa")
-    return create_app(api_settings(leads), client=leads.temporal, engine=db)
+    settings = api_settings(leads, metrics_token=METRICS_TOKEN)
+    return create_app(settings, client=leads.temporal, engine=db)
 
 
 @pytest_asyncio.fixture
@@ -453,7 +456,7 @@ async def test_queue_claim_and_release_over_http(
             f"Redial for Q1: held after the last call (Contact Attempted) until {back.isoformat()}"
         )
         # What ops scrape: claim latency and queue depth by account, requests by status.
-        scraped = await api.get("/metrics")
+        scraped = await api.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     samples = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(scraped.text)

@@ -47,7 +47,7 @@ def served(
         providers,
         queue,
         playbooks,
-        OPS_TOKEN="contract-ops-token",
+        OPS_TOKEN="contract-ops-token-" + "x" * 32,
     )
     with api_and_worker(env) as url:
         yield url

@@ -179,16 +179,22 @@ def test_dev_runs_the_stack_and_resumes_with_the_same_data(stack: Stack, place: 
         "leadflow-sends (sends)": "polled",
     }
     assert httpx.get(f"http://127.0.0.1:{stack.ui}", timeout=5).status_code == 200
-    # The stack made its encryption key and ops token once, readable by its owner only, and
-    # the Web UI decodes leads through the API's codec endpoint with that token.
+    # The stack made its encryption key and credentials once, readable by its owner only;
+    # the Web UI decodes leads through a loopback codec of its own, no token in its URL.
     secrets_file = stack.data_dir / "secrets.env"
     assert secrets_file.stat().st_mode & 0o777 == 0o600
     secrets = dotenv_values(secrets_file)
     assert str(secrets["ENCRYPTION_KEYS"]).startswith("dev1:") and secrets["OPS_TOKEN"]
-    codec = f"http://127.0.0.1:{stack.api}/codec/ops/{secrets['OPS_TOKEN']}"
     ui_settings = httpx.get(f"http://127.0.0.1:{stack.ui}/api/v1/settings", timeout=5).json()
-    assert ui_settings["Codec"]["Endpoint"] == codec
-    assert httpx.post(f"{codec}/decode", json={"payloads": []}, timeout=5).status_code == 200
+    codec = ui_settings["Codec"]["Endpoint"]
+    assert codec.startswith("http://127.0.0.1:") and str(secrets["OPS_TOKEN"]) not in codec
+    ui = {"Origin": f"http://localhost:{stack.ui}"}
+    empty = {"payloads": []}
+    assert httpx.post(f"{codec}/decode", json=empty, headers=ui, timeout=5).status_code == 200
+    assert httpx.post(f"{codec}/decode", json=empty, timeout=5).status_code == 403
+    ops = {"Authorization": f"Bearer {secrets['OPS_TOKEN']}"}
+    api_codec = f"http://127.0.0.1:{stack.api}/codec/decode"
+    assert httpx.post(api_codec, json=empty, headers=ops, timeout=5).status_code == 200
     # The agents' workspace, and the demo agent's sign-in the banner gives.
     assert f"http://localhost:{stack.api}/app/" in stack.log() and DEV_AGENT in stack.log()
     form = httpx.get(f"http://127.0.0.1:{stack.api}/app/sign-in", timeout=5)
@@ -265,7 +271,10 @@ def test_dev_runs_the_stack_and_resumes_with_the_same_data(stack: Stack, place: 
     assert f"http://127.0.0.1:{stack.metrics}/metrics" in stack.log()
     worker_metrics = httpx.get(f"http://127.0.0.1:{stack.metrics}/metrics", timeout=5).text
     assert "leadflow_sends{" in worker_metrics and "temporal_request{" in worker_metrics
-    api_metrics = httpx.get(f"http://127.0.0.1:{stack.api}/metrics", timeout=5).text
+    scraper = {"Authorization": f"Bearer {secrets['METRICS_TOKEN']}"}
+    api_metrics = httpx.get(
+        f"http://127.0.0.1:{stack.api}/metrics", headers=scraper, timeout=5
+    ).text
     assert 'leadflow_queue_depth{account="demo"' in api_metrics
     assert stack.stop() == 0
     for port in (stack.api, stack.temporal, stack.ui, stack.providers, stack.metrics):

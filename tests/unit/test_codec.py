@@ -7,13 +7,16 @@ import base64
 import logging
 import zlib
 
+import httpx
 import pytest
+from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
 from temporalio.exceptions import ApplicationError
 
-from leadflow.api.routes.codec import RedactToken
+from leadflow.api.routes.codec import RedactToken, ui_codec_app
 from leadflow.codec import ENCODING, KEY_ID, EncryptionCodec, Keyring, UnknownKey, new_key
+from leadflow.config import load_settings
 from leadflow.errors import ConfigError
 from leadflow.temporal import data_converter
 
@@ -144,3 +147,50 @@ async def test_a_public_message_travels_unsealed_and_reads_as_plain_json() -> No
     assert opened.metadata["encoding"] == b"json/plain"  # as the Web UI reads it
     [private] = await converter.encode([Party(name="Pat Lee", phone="+13125550111")])
     assert private.metadata["encoding"] == ENCODING and b"Pat" not in private.data
+
+
+UI = "http://localhost:8233"
+
+
+async def _ui_codec(headers: dict[str, str], host: str = "127.0.0.1:8234") -> httpx.Response:
+    codec = EncryptionCodec(Keyring.parse(K1))
+    [sealed] = await codec.encode([_plain()])
+    body = {"payloads": [json_format.MessageToDict(sealed)]}
+    app = ui_codec_app(codec, [UI, "http://127.0.0.1:8233"])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://{host}") as client:
+        return await client.post("/decode", json=body, headers=headers)
+
+
+async def test_the_dev_ui_codec_opens_payloads_for_the_ui_origin_alone() -> None:
+    opened = await _ui_codec({"Origin": UI})
+    assert opened.status_code == 200
+    assert opened.headers["access-control-allow-origin"] == UI
+    assert base64.b64decode(opened.json()["payloads"][0]["data"]) == SECRET
+    for refused in (
+        await _ui_codec({}),  # a script on this machine: no browser, no origin
+        await _ui_codec({"Origin": "https://evil.example"}),  # another site in the browser
+        await _ui_codec({"Origin": UI}, host="evil.example:8234"),  # a name rebound to here
+    ):
+        assert refused.status_code == 403
+        assert b"Dana" not in refused.content and "payloads" not in refused.text
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("OPS_TOKEN", "s3cret", "OPS_TOKEN is invalid: shorter than 32 characters"),
+        ("METRICS_TOKEN", "x" * 31, "METRICS_TOKEN is invalid: shorter than 32 characters"),
+        ("CODEC_ORIGINS", '["*"]', "CODEC_ORIGINS is invalid: '\\*' is a wildcard"),
+        ("CODEC_ORIGINS", '["https://*.example.com"]', "CODEC_ORIGINS is invalid: .* wildcard"),
+    ],
+)
+def test_a_guessable_credential_or_a_wildcard_origin_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, setting: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://leadflow@127.0.0.1/leadflow")
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:7233")
+    monkeypatch.setenv(setting, value)
+    with pytest.raises(ConfigError, match=message) as refused:
+        load_settings()
+    assert "\n" not in str(refused.value)

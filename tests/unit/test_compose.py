@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from contextlib import nullcontext
 from pathlib import Path
@@ -13,7 +14,8 @@ from sqlalchemy.engine import make_url
 
 from leadflow.cli.dev import DEV_SERVER_TUNING
 from leadflow.codec import new_key
-from leadflow.config import REQUIRED, load_settings
+from leadflow.config import REQUIRED, DatabaseSettings, load_settings
+from leadflow.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,7 +73,6 @@ def test_temporal_persists_to_the_postgresql_service(compose: dict[str, Any]) ->
     assert _depends(services["temporal"]) == {"temporal-schema": "service_completed_successfully"}
     assert _depends(services["temporal-namespace"]) == {"temporal": "service_healthy"}
     assert "healthcheck" in services["temporal"]
-    assert _published(services["temporal"]) == {7233: 7233}
 
 
 def test_temporal_runs_from_the_images_temporal_maintains(compose: dict[str, Any]) -> None:
@@ -123,7 +124,52 @@ def test_the_server_polls_its_queues_as_fast_as_the_dev_server(compose: dict[str
 def test_ui_reaches_the_temporal_frontend(compose: dict[str, Any]) -> None:
     ui = compose["services"]["temporal-ui"]
     assert ui["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
-    assert 8080 in _published(ui)
+    assert "8080" in ui["expose"]
+
+
+def test_only_the_api_is_published(compose: dict[str, Any]) -> None:
+    """PostgreSQL, Temporal's gRPC and its Web UI answer inside the compose network alone."""
+    published = {name: s["ports"] for name, s in compose["services"].items() if "ports" in s}
+    assert published == {"api": ["8000:8000"]}
+
+
+def test_no_password_has_a_default(compose: dict[str, Any]) -> None:
+    """Each password comes from the environment, and compose refuses to start without it."""
+    passwords = {
+        f"{name}.{key}": value
+        for name, service in compose["services"].items()
+        for key, value in (service.get("environment") or {}).items()
+        if "PASSWORD" in key or key.endswith("_PWD")
+    }
+    assert {"postgresql.POSTGRES_PASSWORD", "temporal.POSTGRES_PWD"} <= set(passwords)
+    for where, value in passwords.items():
+        assert re.fullmatch(r"\$\{\w+:\?[^}]+\}", str(value)), f"{where} = {value!r}"
+    for name in ("migrate", "worker", "api"):
+        url = compose["services"][name]["environment"]["DATABASE_URL"]
+        assert str(make_url(url).password).startswith("${LEADFLOW_DB_PASSWORD:?")
+        with pytest.raises(LookupError, match="LEADFLOW_DB_PASSWORD"):
+            _interpolated(url, {})
+    init = (ROOT / "deploy" / "postgres-init.sh").read_text()
+    assert "PASSWORD :'password'" in init and 'password="$LEADFLOW_DB_PASSWORD"' in init
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://leadflow:leadflow@postgresql:5432/leadflow",  # the file's old defaults
+        "postgresql://temporal:temporal@postgresql:5432/temporal",
+        "postgresql://app:postgres@db.internal/app",
+        "postgresql://app:app@db.internal/app",
+    ],
+)
+def test_a_default_password_for_a_database_beyond_loopback_is_refused(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(ConfigError, match=r"DATABASE_URL is invalid: the password of .* default"):
+        load_settings(DatabaseSettings)
+    monkeypatch.setenv("DATABASE_URL", url.replace(f"@{make_url(url).host}", "@127.0.0.1"))
+    assert load_settings(DatabaseSettings).database.host == "127.0.0.1"  # a local one: yours
 
 
 @pytest.mark.parametrize("name", ["migrate", "worker", "api"])
@@ -131,13 +177,19 @@ def test_leadflow_services_point_at_the_right_places(compose: dict[str, Any], na
     service = compose["services"][name]
     env = service["environment"]
     assert service["build"] == "."
-    database = make_url(env["DATABASE_URL"])
+    database = make_url(_interpolated(env["DATABASE_URL"], USER_SETTINGS))
     assert database.host == "postgresql" and database.port == 5432
-    init = (ROOT / "deploy" / "postgres-init.sql").read_text()
-    assert f"CREATE ROLE {database.username} WITH LOGIN PASSWORD '{database.password}'" in init
+    assert database.password == USER_SETTINGS["LEADFLOW_DB_PASSWORD"]
+    init = (ROOT / "deploy" / "postgres-init.sh").read_text()
+    assert init.startswith("#!/bin/sh\n")
+    assert f"CREATE ROLE {database.username} WITH LOGIN PASSWORD :'password'" in init
     assert f"CREATE DATABASE {database.database} OWNER {database.username}" in init
-    mounted = compose["services"]["postgresql"]["volumes"]
-    assert any(volume.startswith("./deploy/postgres-init.sql:") for volume in mounted)
+    postgresql = compose["services"]["postgresql"]
+    assert (
+        postgresql["environment"]["LEADFLOW_DB_PASSWORD"]
+        == (env["DATABASE_URL"].split(":", 2)[2].split("@")[0])
+    )  # the role's password is the one the URL carries
+    assert any(volume.startswith("./deploy/postgres-init.sh:") for volume in postgresql["volumes"])
     if name != "migrate":
         assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
         assert _depends(service) == {
@@ -162,23 +214,26 @@ def test_image_runs_the_leadflow_command() -> None:
     assert "-c constraints.txt" in dockerfile
 
 
-def test_leadflow_seals_payloads_and_the_ui_opens_them_through_the_api(
+def test_leadflow_seals_payloads_and_the_ui_hands_no_credential_to_its_visitors(
     compose: dict[str, Any],
 ) -> None:
     for name in ("worker", "api"):
         env = compose["services"][name]["environment"]
         assert env["ENCRYPTION_KEYS"].startswith("${ENCRYPTION_KEYS:?")  # required, no default
         assert env["OPS_TOKEN"] == "${OPS_TOKEN:-}"
-    ui = compose["services"]["temporal-ui"]
-    api_port = next(iter(_published(compose["services"]["api"])))
-    endpoint = ui["environment"]["TEMPORAL_CODEC_ENDPOINT"]
-    assert endpoint == f"http://localhost:{api_port}/codec/ops/${{OPS_TOKEN:-}}"
-    ui_origin = f"http://localhost:{next(iter(_published(ui)))}"
+        assert env["REQUIRE_SEALED_PAYLOADS"] == "true"
+    ui = compose["services"]["temporal-ui"]["environment"]
+    # The UI's settings (its codec endpoint among them) go to every visitor: no token there.
+    assert ui["TEMPORAL_CODEC_ENDPOINT"] == "${TEMPORAL_CODEC_ENDPOINT:-}"
+    assert ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"  # the sign-on proxy's cookie
+    assert not any("OPS_TOKEN" in str(value) for value in ui.values())
     origins = compose["services"]["api"]["environment"]["CODEC_ORIGINS"]
-    assert ui_origin in origins
+    assert json.loads(origins) == []
 
 
 USER_SETTINGS = {  # what a user provides in .env for the settings compose requires
+    "POSTGRES_PASSWORD": "b3d1c6e0a9f24c8e",
+    "LEADFLOW_DB_PASSWORD": "7f0e2d9c4b1a8e63",
     "ENCRYPTION_KEYS": new_key("k1"),
     "TWILIO_ACCOUNT_SID": "AC0123",
     "TWILIO_AUTH_TOKEN": "secret",
@@ -220,10 +275,11 @@ def test_every_setting_a_service_requires_is_provided(
     for setting in REQUIRED[role]:
         if setting == "OPS_TOKEN":
             continue
+        given = {name: value for name, value in USER_SETTINGS.items() if name != setting}
         with (
             pytest.raises(LookupError, match=setting) if setting in USER_SETTINGS else nullcontext()
         ):
-            _interpolated(service["environment"][setting], {})
+            _interpolated(service["environment"][setting], given)
     for key, value in env.items():  # read as the process reads them: from its environment
         monkeypatch.setenv(key, value)
     settings = load_settings()

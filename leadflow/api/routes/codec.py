@@ -2,27 +2,35 @@
 `temporal` CLI show a lead's sealed payloads in the clear to whoever holds the ops
 credential. A decode is a read of every lead's PII: nothing else opens it.
 
+The credential travels in the `Authorization` header only, never in a URL, which access
+logs, proxies and tracing spans record.
+
 - CLI: `temporal workflow show -w lead:acme:L-1 --codec-endpoint http://HOST/codec
   --codec-auth "Bearer $OPS_TOKEN"`.
-- Web UI (which cannot send a header of its own): the endpoint
-  `http://HOST/codec/ops/$OPS_TOKEN`, with the UI's origin in `CODEC_ORIGINS`.
+- Web UI in production: behind single sign-on, on one origin with the codec (README,
+  "Production"): the sign-on proxy lets signed-in ops through and adds the header.
+- Web UI of `leadflow dev`: a codec of its own on loopback (`ui_codec_app`), for the UI's
+  origin alone.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import secrets
+from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, status
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, status
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
+from leadflow.api import errors
 from leadflow.api.deps import AppSettings, Codec
 from leadflow.api.errors import error_responses
-from leadflow.codec import UnknownKey
+from leadflow.api.routes.ops import require_bearer
+from leadflow.codec import EncryptionCodec, UnknownKey
+from leadflow.tracing import redact_path
 
 router = APIRouter(
     prefix="/codec",
@@ -37,17 +45,15 @@ router = APIRouter(
         e404="the codec endpoint is off: OPS_TOKEN is not set",
     ),
 )
-_TOKEN_IN_PATH = re.compile(r"(/codec/ops/)[^/\s]+")
 
 
 class RedactToken(logging.Filter):
-    """Access logs name the path; the Web UI's path holds the ops credential: hide it."""
+    """A Web UI still set up with the retired `/codec/ops/<token>` endpoint gets a 404; its
+    token stays out of the access log all the same."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                _TOKEN_IN_PATH.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
-            )
+            record.args = tuple(redact_path(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 
@@ -69,29 +75,12 @@ PayloadsJSON = Annotated[
 ]
 
 
-def _allowed(settings: AppSettings, given: str | None) -> None:
-    if settings.ops_token is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, "the codec endpoint is off: set OPS_TOKEN to turn it on"
-        )
-    expected = settings.ops_token.get_secret_value().encode()
-    if not given or not secrets.compare_digest(given.encode(), expected):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "the codec endpoint needs the ops credential: 'Authorization: Bearer <OPS_TOKEN>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
 def _by_header(
     settings: AppSettings,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    _allowed(settings, bearer.credentials if bearer is not None else None)
-
-
-def _by_path(settings: AppSettings, token: str) -> None:
-    _allowed(settings, token)
+    given = bearer.credentials if bearer is not None else None
+    require_bearer(settings.ops_token, given, "OPS_TOKEN", "the codec endpoint")
 
 
 def _payloads(body: dict[str, Any]) -> Payloads:
@@ -104,7 +93,7 @@ def _payloads(body: dict[str, Any]) -> Payloads:
         ) from None
 
 
-async def _code(codec: Codec, body: dict[str, Any], decode: bool) -> dict[str, Any]:
+async def _code(codec: EncryptionCodec, body: dict[str, Any], decode: bool) -> dict[str, Any]:
     given = _payloads(body)
     try:
         coded = await (codec.decode if decode else codec.encode)(list(given.payloads))
@@ -126,11 +115,40 @@ async def encode(codec: Codec, body: PayloadsJSON) -> dict[str, Any]:
     return await _code(codec, body, decode=False)
 
 
-@router.post("/ops/{token}/decode", dependencies=[Depends(_by_path)], include_in_schema=False)
-async def decode_for_ui(codec: Codec, body: PayloadsJSON) -> dict[str, Any]:
-    return await _code(codec, body, decode=True)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
-@router.post("/ops/{token}/encode", dependencies=[Depends(_by_path)], include_in_schema=False)
-async def encode_for_ui(codec: Codec, body: PayloadsJSON) -> dict[str, Any]:
-    return await _code(codec, body, decode=False)
+def ui_codec_app(codec: EncryptionCodec, ui_origins: Sequence[str]) -> FastAPI:
+    """The codec for the Web UI of `leadflow dev`, which can send no credential: served on
+    a loopback address only, it opens payloads for a browser page of the UI's own origin
+    (`ui_origins`) and for nothing else. Whoever reaches the dev UI on this machine reads
+    leads through it anyway; other sites open in the same browser (a request with their
+    Origin, or a DNS name rebound to 127.0.0.1) are refused."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    errors.install(app)
+    origins = frozenset(ui_origins)
+
+    def from_the_ui(request: Request) -> None:
+        host = (request.headers.get("host") or "").rpartition(":")[0]
+        if request.headers.get("origin") not in origins or host not in LOOPBACK_HOSTS:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                "this codec answers the dev Web UI alone; elsewhere use /codec on the API "
+                "with 'Authorization: Bearer <OPS_TOKEN>'",
+            )
+
+    async def decode_for_ui(body: PayloadsJSON) -> dict[str, Any]:
+        return await _code(codec, body, decode=True)
+
+    async def encode_for_ui(body: PayloadsJSON) -> dict[str, Any]:
+        return await _code(codec, body, decode=False)
+
+    for path, endpoint in (("/decode", decode_for_ui), ("/encode", encode_for_ui)):
+        app.add_api_route(path, endpoint, methods=["POST"], dependencies=[Depends(from_the_ui)])
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(origins),
+        allow_methods=["POST"],
+        allow_headers=["Content-Type", "X-Namespace"],
+    )
+    return app

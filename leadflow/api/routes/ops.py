@@ -4,20 +4,24 @@
 whether it can do its work now (a readiness probe: send it traffic or not): PostgreSQL and
 Temporal answer, and workers poll the lead task queue and every send queue. A lead update
 sent while no worker polls waits for one and times out, so a load balancer should stop at
-`/ready` first.
+`/ready` first. `/metrics` names every account and counts its queue: it answers only
+`Authorization: Bearer <METRICS_TOKEN>` (Prometheus's `authorization` setting), and is off
+(404) while `METRICS_TOKEN` is unset.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.enums.v1 import TaskQueueType
@@ -93,7 +97,35 @@ async def _polled(client: Client, queue: str, kind: TaskQueueType.ValueType) -> 
     return "polled" if recent else "not polled"
 
 
-@router.get("/metrics", include_in_schema=False)
+def require_bearer(expected: SecretStr | None, given: str | None, setting: str, what: str) -> None:
+    """404 while `setting` is unset (the endpoint is off), 401 unless `given` is its value
+    (compared in constant time)."""
+    if expected is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"{what} is off: set {setting} to turn it on"
+        )
+    if not given or not secrets.compare_digest(
+        given.encode(), expected.get_secret_value().encode()
+    ):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            f"{what} needs its credential: 'Authorization: Bearer <{setting}>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <METRICS_TOKEN>")
+
+
+def _scraper(
+    settings: AppSettings,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    given = bearer.credentials if bearer is not None else None
+    require_bearer(settings.metrics_token, given, "METRICS_TOKEN", "the metrics endpoint")
+
+
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(_scraper)])
 async def metrics(database: Database, metrics: Metrics) -> Response:
     """The API's metrics for Prometheus (see leadflow/api/metrics.py)."""
     with contextlib.suppress(Exception):  # a database down still leaves the request metrics
