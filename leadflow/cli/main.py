@@ -156,6 +156,8 @@ def account(
             f"account id {account_id!r}: use 1-128 letters, digits and . _ @ + -, starting "
             "with a letter or digit (the API refuses any other)"
         )
+    if len(name) > 200 or "\x00" in name:
+        raise ConfigError("--name: at most 200 characters, and no NUL")
     settings = load_settings(DatabaseSettings)
     try:
         file = Path(playbook)
@@ -277,6 +279,7 @@ def _leave() -> None:
 
 
 @app.command("new-key")
+@fails_in_one_line
 def new_key(
     key_id: Annotated[
         str | None, typer.Option("--id", help="the key's id (default: random)")
@@ -286,6 +289,8 @@ def new_key(
     it for as long as histories sealed with them may be read."""
     from leadflow.codec import new_key as make
 
+    if key_id is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", key_id):
+        raise ConfigError(f"--id {key_id[:80]!r}: use 1-64 letters, digits and . _ -")
     typer.echo(make(key_id))
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from leadflow.client import LeadflowClient, LeadflowError
 from leadflow.config import Settings
+from leadflow.engine.refs import IDENTIFIER
 from leadflow.errors import ConfigError
 from leadflow.migration import Outcome, Plan, plan, run
+
+MAX_VERSION = 2**31 - 1  # a version is a PostgreSQL integer
 
 
 async def migrate(
@@ -27,6 +32,10 @@ async def migrate(
     from leadflow.store.db import check_database, create_engine
     from leadflow.temporal import connect, data_converter
 
+    if not re.match(IDENTIFIER, account_id):
+        raise ConfigError(f"account id {account_id[:140]!r}: no account has such an id")
+    if to_version > MAX_VERSION:
+        raise ConfigError(f"--to {to_version}: no playbook has such a version")
     engine = create_engine(settings.database, pool_size=2)
     try:
         await check_database(engine)

@@ -12,9 +12,12 @@ from pydantic import ValidationError
 from rich.console import Console
 
 import leadflow.engine.localtime as localtime
+from leadflow.cli.scenario import YEARS
 from leadflow.cli.timeline import TIMELINE, AsJson, Everything, of_command, summary, table
+from leadflow.engine.commands import InvalidChange
 from leadflow.engine.preview import sample_lead, timeline
 from leadflow.engine.state import EngineState
+from leadflow.models import check_time_zone
 from leadflow.playbook.load import DuplicateKey, PlaybookError, load_playbook, read_yaml
 from leadflow.playbook.schema import Playbook
 
@@ -63,7 +66,13 @@ def preview(
     began = _start(start)
     zone = state.time_zone
     day0 = localtime.local_date(began, zone)
-    entries = [of_command(e.at, day0, zone, e.command) for e in timeline(book, state, began, days)]
+    try:
+        made = timeline(book, state, began, days)
+    except (InvalidChange, OverflowError) as exc:  # facts the lead could not hold (a date)
+        said = str(exc) if isinstance(exc, InvalidChange) else "a date is out of range"
+        err.print(f"{lead or file}: (lead): {said}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    entries = [of_command(e.at, day0, zone, e.command) for e in made]
     if as_json:
         typer.echo(TIMELINE.dump_json(entries, indent=2, exclude_none=True).decode())
         return
@@ -85,6 +94,10 @@ def _start(text: str | None) -> datetime:
         raise typer.BadParameter(
             "give a time zone offset, e.g. 2026-03-02T09:00-06:00", param_hint="--start"
         )
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise typer.BadParameter(
+            f"{text!r}: choose a time from {YEARS[0]} to {YEARS[1]}", param_hint="--start"
+        )
     return moment.astimezone(UTC)
 
 
@@ -100,6 +113,20 @@ def _lead(book: Playbook, path: Path | None) -> EngineState:
         raise PlaybookError(str(path), [("(file)", f"cannot read lead: {exc}")]) from None
     if not isinstance(data, dict):
         raise PlaybookError(str(path), [("(top level)", "expected a mapping of lead facts")])
+    zones = [("time_zone", data.get("time_zone"))]
+    parties = data.get("parties")
+    if isinstance(parties, dict):
+        zones += [
+            (f"parties.{role}.time_zone", party.get("time_zone"))
+            for role, party in parties.items()
+            if isinstance(party, dict)
+        ]
+    for where, zone in zones:
+        if zone is not None:
+            try:
+                check_time_zone(str(zone))
+            except ValueError as exc:
+                raise PlaybookError(str(path), [(where, str(exc))]) from None
     try:
         return sample_lead(book, **data)
     except ValidationError as exc:

@@ -25,6 +25,8 @@ _START = re.compile(
     r"(?:\s+before\s+(spring|fall)\s+dst)?"
     r"\s+(\d{1,2}):(\d{2})$"
 )
+MAX_DAY = 3650  # "day N": the longest a scenario runs
+YEARS = (1970, 2999)  # an ISO start a scenario may have
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
@@ -40,6 +42,12 @@ def _clock_problem(hour: str | None, minute: str | None) -> str | None:
     if hour is None or minute is None or (int(hour) <= 23 and int(minute) <= 59):
         return None
     return f"{hour}:{minute} is not a time of day (00:00 to 23:59)"
+
+
+def _day_problem(at: re.Match[str]) -> str | None:
+    if int(at.group(1)) <= MAX_DAY:
+        return None
+    return f"day {at.group(1)} is past the longest a scenario runs (day {MAX_DAY})"
 
 
 class CallEvent(Strict):
@@ -97,7 +105,7 @@ class ScriptedEvent(Strict):
         match = _AT.match(self.at.strip())
         if not match:
             raise ValueError(f"at {self.at!r}: write 'day N' or 'day N HH:MM'")
-        if wrong := _clock_problem(match.group(2), match.group(3)):
+        if wrong := _clock_problem(match.group(2), match.group(3)) or _day_problem(match):
             raise ValueError(f"at {self.at!r}: {wrong}")
         return self
 
@@ -159,7 +167,7 @@ def load_scenario(path: Path) -> Scenario:
             raise ScenarioError(str(path), [("start", f"{scenario.start!r}: {wrong}")])
     else:
         try:
-            datetime.fromisoformat(scenario.start)
+            moment = datetime.fromisoformat(scenario.start)
         except ValueError:
             raise ScenarioError(
                 str(path),
@@ -171,6 +179,11 @@ def load_scenario(path: Path) -> Scenario:
                     )
                 ],
             ) from None
+        if not YEARS[0] <= moment.year <= YEARS[1]:
+            raise ScenarioError(
+                str(path),
+                [("start", f"{scenario.start!r}: choose a time from {YEARS[0]} to {YEARS[1]}")],
+            )
     return scenario
 
 
@@ -225,6 +238,8 @@ def event_time(text: str, day0: date, start: datetime, zone: str) -> datetime:
     match = _AT.match(text.strip())
     if match is None:
         raise ScenarioError("at", [("at", f"{text!r}: write 'day N' or 'day N HH:MM'")])
+    if wrong := _day_problem(match) or _clock_problem(match.group(2), match.group(3)):
+        raise ScenarioError("at", [("at", f"{text!r}: {wrong}")])
     day = day0 + timedelta(days=int(match.group(1)))
     if match.group(2) is None:
         clock = localtime.to_local(start, zone).time()

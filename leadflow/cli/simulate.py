@@ -62,6 +62,20 @@ async def simulate(
     `on_finish` sees the environment before it stops (to keep the workflow's history).
     Payloads are sealed as in production, with `keyring` (default: a key made for the run).
     """
+    try:
+        return await _simulate(scenario, base, on_finish, keyring)
+    except OverflowError:  # a date the scenario's checks let through, past the calendar's end
+        raise ScenarioError(
+            "scenario", [("(dates)", "a date is out of range: keep them within years 1-9999")]
+        ) from None
+
+
+async def _simulate(
+    scenario: Scenario,
+    base: Path | None,
+    on_finish: Finish | None,
+    keyring: Keyring | None,
+) -> list[TimelineEntry]:
     book = _playbook(scenario.playbook, base or Path.cwd())
     zone = scenario.lead.time_zone or book.defaults.time_zone
     env = await WorkflowEnvironment.start_time_skipping(

@@ -23,8 +23,13 @@ def _duplicates(path: str, names: list[str]) -> Iterator[Problem]:
             yield path, f"duplicate name {name!r}"
 
 
+MAX_VERSION = 2**31 - 1  # a version is stored as a PostgreSQL integer
+
+
 def _problems(book: Playbook) -> Iterator[Problem]:
     milestones, statuses = set(book.milestones), {s.name for s in book.statuses}
+    if book.version > MAX_VERSION:
+        yield "version", f"{book.version} is past the highest version, {MAX_VERSION}"
     for path, names in (
         ("actions", book.actions),
         ("milestones", book.milestones),
