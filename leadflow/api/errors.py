@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException
+from temporalio.service import RPCError, RPCStatusCode
 
 from leadflow.api import glossary
 from leadflow.client import (
@@ -174,10 +175,34 @@ async def _not_a_member(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
     """PostgreSQL refused a value as data (text it cannot hold, a number out of range): the
-    request's fault, and nothing was written."""
-    assert isinstance(exc, DataError)
-    cause = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "invalid value"
-    return problem(422, f"the request holds a value the database cannot store: {cause}")
+    request's fault, and nothing was written. Not to be retried: it would be refused again."""
+    assert isinstance(exc, DBAPIError)
+    return problem(422, f"the request holds a value the database cannot store: {_said(exc)}")
+
+
+def _said(exc: DBAPIError) -> str:
+    """The driver's own words, without the class names the adapter puts before them."""
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    text = str(cause or exc.orig or "invalid value").strip()
+    return text.splitlines()[0] if text else "invalid value"
+
+
+def _refused_value(exc: DBAPIError) -> bool:
+    """SQLSTATE class 22 (data exception: out of range, too long, invalid text) from the
+    server, or a parameter the driver could not encode (asyncpg's DataError is a
+    ValueError); asyncpg's errors reach SQLAlchemy as plain DBAPIErrors, not DataError."""
+    if isinstance(exc, DataError):
+        return True
+    state = str(getattr(exc.orig, "sqlstate", "") or "")
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    return state.startswith("22") or isinstance(cause, ValueError)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if _refused_value(exc):
+        return await _unstorable(request, exc)
+    return await _database_down(request, exc)
 
 
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
@@ -190,12 +215,34 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# Temporal's answers that pass: the server is away, slow or busy (the request may be sent
+# again); every other answer but a refused argument is taken the same way, not as a 500.
+RETRYABLE_RPC = {
+    RPCStatusCode.UNAVAILABLE: "Temporal is unavailable",
+    RPCStatusCode.DEADLINE_EXCEEDED: "Temporal did not answer in time",
+    RPCStatusCode.RESOURCE_EXHAUSTED: "Temporal is busy",
+}
+
+
+async def _temporal_error(request: Request, exc: Exception) -> JSONResponse:
+    """A Temporal call failed with a status (NOT_FOUND is the client's LeadNotFound)."""
+    assert isinstance(exc, RPCError)
+    if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+        return problem(422, f"Temporal refused the request: {exc.message}")
+    said = RETRYABLE_RPC.get(exc.status, f"Temporal could not take the request ({exc.status.name})")
+    return problem(
+        503,
+        f"{said}; retry shortly",
+        headers={"Retry-After": RETRY_AFTER},
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(LeadflowError, _leadflow_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(DataError, _unstorable)
-    app.add_exception_handler(DBAPIError, _database_down)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(RPCError, _temporal_error)
     app.add_exception_handler(ConnectionError, _database_down)
     app.add_exception_handler(ValidationError, _invalid)
     app.add_exception_handler(NotAMember, _not_a_member)
