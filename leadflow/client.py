@@ -234,12 +234,17 @@ class LeadflowClient:
         event = PartiesChanged(parties=_contacts(parties, checked_party))
         await self._signal(lead, LeadWorkflow.set_parties, event)
 
+    async def assign_designations(
+        self, lead: LeadRef, assignments: Mapping[str, Member | None]
+    ) -> None:
+        """In one signal: the lead takes them all, or none if the signal fails."""
+        event = DesignationsChanged(assignments=_contacts(assignments, checked_member))
+        await self._signal(lead, LeadWorkflow.assign_designations, event)
+
     async def assign_designation(
         self, lead: LeadRef, designation: str, member: Member | None
     ) -> None:
-        assignments = _contacts({designation: member}, checked_member)
-        event = DesignationsChanged(assignments=assignments)
-        await self._signal(lead, LeadWorkflow.assign_designations, event)
+        await self.assign_designations(lead, {designation: member})
 
     async def delivery_failed(self, lead: LeadRef, event: DeliveryFailed) -> None:
         """A provider reported after the fact that a touch could not be delivered."""

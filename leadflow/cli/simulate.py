@@ -261,8 +261,7 @@ async def _apply(
         elif event.parties is not None:
             await client.set_parties(lead, event.parties)
         elif event.designations is not None:
-            for name, member in event.designations.items():
-                await client.assign_designation(lead, name, member)
+            await client.assign_designations(lead, event.designations)
         elif event.campaign is not None:
             c2 = event.campaign
             if c2.op == "switch":

@@ -263,8 +263,7 @@ async def set_designations(
         if isinstance(who, str):
             member = await member_for(database, caller.account_id, who, name)
         members[name] = member
-    for name, member in members.items():
-        await client.assign_designation(caller.lead(lead_id), name, member)
+    await client.assign_designations(caller.lead(lead_id), members)  # one signal: all or none
     return {"status": "accepted"}
 
 
