@@ -1,0 +1,330 @@
+"""Replays hostile and clumsy requests against a running leadflow stack and prints each
+one's answer; exits 1 if any was not refused as it should be.
+
+    python scripts/replay_attacks.py              # starts `leadflow dev` in a temporary
+                                                  # folder on free ports, then stops it
+    python scripts/replay_attacks.py --data-dir .leadflow --url http://127.0.0.1:8000
+                                                  # against a dev stack already running
+
+Each attack is a function that sends what an attacker (or a careless client) would and
+returns the answer's status and whether that answer is the refusal it must be. The setup
+makes a second account ("intruder") and keys of each role through the stack's own CLI and
+API, as an operator would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from dotenv import dotenv_values
+
+DEMO_KEY = "lf_dev_demo_key"  # the dev stack's demo account (admin)
+DEMO_NUMBER = "+13125550123"  # a sending number the operator gives the demo account
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+PASSWORD = "a long enough password"
+
+
+@dataclass
+class Stack:
+    url: str
+    env: dict[str, str]  # the stack's DATABASE_URL and friends, for the CLI
+    secrets: dict[str, str]
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def api(self, key: str | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30)
+
+    def browser(self, cookie: str = "") -> Browser:
+        return Browser(self.url, cookie)
+
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "leadflow", *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            input=stdin,
+            timeout=120,
+            check=False,
+        )
+
+
+class Browser(httpx.AsyncClient):
+    """Keeps the workspace's session cookie as a browser on localhost does: the cookie is
+    Secure, which httpx would not send back over plain http to the loopback stack."""
+
+    def __init__(self, url: str, cookie: str = "") -> None:
+        self.cookie = cookie
+        super().__init__(
+            base_url=url,
+            timeout=30,
+            event_hooks={"request": [self._send], "response": [self._keep]},
+        )
+
+    async def _send(self, request: httpx.Request) -> None:
+        if self.cookie:
+            request.headers["Cookie"] = f"leadflow_session={self.cookie}"
+
+    async def _keep(self, response: httpx.Response) -> None:
+        for header in response.headers.get_list("set-cookie"):
+            name, _, rest = header.partition("=")
+            if name == "leadflow_session":
+                self.cookie = rest.split(";", 1)[0]
+
+
+Outcome = tuple[int, bool]  # the answer's status, and whether it is the refusal expected
+Attack = Callable[[Stack], Awaitable[Outcome]]
+ATTACKS: list[tuple[str, Attack]] = []
+
+
+def attack(name: str) -> Callable[[Attack], Attack]:
+    def register(function: Attack) -> Attack:
+        ATTACKS.append((name, function))
+        return function
+
+    return register
+
+
+# ---- access ---------------------------------------------------------------------------------
+
+
+async def _sign_in(browser: Browser, account: str, user: str, password: str) -> int:
+    page = await browser.get("/app/sign-in")
+    token = CSRF.search(page.text)
+    form = {
+        "account": account,
+        "agent": user,
+        "password": password,
+        "csrf": token[1] if token else "",
+    }
+    answer = await browser.post("/app/sign-in", data=form)
+    return answer.status_code
+
+
+async def _signed_in(browser: Browser) -> bool:
+    return (await browser.get("/app/", follow_redirects=False)).status_code == 200
+
+
+@attack("the workspace with the account's API key as a password")
+async def key_as_password(stack: Stack) -> Outcome:
+    async with stack.browser() as browser:
+        status = await _sign_in(browser, "demo", "isa-1", DEMO_KEY)
+        return status, not await _signed_in(browser)
+
+
+@attack("the workspace as another user with their user id alone")
+async def user_id_alone(stack: Stack) -> Outcome:
+    async with stack.browser() as browser:
+        status = await _sign_in(browser, "demo", "boss", "")
+        return status, status in (303, 422) and not await _signed_in(browser)
+
+
+@attack("a signed-out session's cookie, replayed")
+async def replayed_cookie(stack: Stack) -> Outcome:
+    async with stack.browser() as browser:
+        await _sign_in(browser, "demo", "ana", PASSWORD)
+        if not await _signed_in(browser):
+            raise RuntimeError("the right password did not sign ana in")
+        copied = browser.cookie
+        page = await browser.get("/app/")
+        token = CSRF.search(page.text)
+        await browser.post("/app/sign-out", data={"csrf": token[1] if token else ""})
+    async with stack.browser(copied) as thief:
+        answer = await thief.get("/app/", follow_redirects=False)
+    return answer.status_code, answer.status_code == 303
+
+
+@attack("an agent key making an admin key")
+async def agent_mints_admin(stack: Stack) -> Outcome:
+    async with stack.api(stack.keys["agent"]) as api:
+        answer = await api.post("/v1/keys", json={"name": "mine now", "role": "admin"})
+    return answer.status_code, answer.status_code == 403
+
+
+@attack("an agent key reading the reports and changing the team")
+async def agent_reads_reports(stack: Stack) -> Outcome:
+    async with stack.api(stack.keys["agent"]) as api:
+        report = await api.get("/v1/reports/unlinked")
+        team = await api.put("/v1/users/ana", json={"name": "Ana", "role": "admin"})
+    return report.status_code, report.status_code == 403 and team.status_code == 403
+
+
+@attack("a manager key setting an admin's password")
+async def manager_takes_over(stack: Stack) -> Outcome:
+    async with stack.api(stack.keys["manager"]) as api:
+        answer = await api.put("/v1/users/boss/password", json={"password": "now it is mine!"})
+    return answer.status_code, answer.status_code == 403
+
+
+@attack("a manager key making a user admin")
+async def manager_promotes(stack: Stack) -> Outcome:
+    async with stack.api(stack.keys["manager"]) as api:
+        answer = await api.put("/v1/users/ana", json={"name": "Ana", "role": "admin"})
+    return answer.status_code, answer.status_code == 403
+
+
+@attack("a revoked key")
+async def revoked_key(stack: Stack) -> Outcome:
+    async with stack.api(stack.keys["revoked"]) as api:
+        answer = await api.get("/v1/leads")
+    return answer.status_code, answer.status_code == 401
+
+
+@attack("another account's key revoking the demo account's key")
+async def foreign_revoke(stack: Stack) -> Outcome:
+    from leadflow.store.accounts import key_id
+
+    async with stack.api(stack.keys["intruder"]) as api:
+        answer = await api.post(f"/v1/keys/{key_id(DEMO_KEY)}/revoke")
+    return answer.status_code, answer.status_code == 404
+
+
+@attack("texting from another account's number (a member's sms_from)")
+async def spoofed_sender(stack: Stack) -> Outcome:
+    member = {"id": "x", "name": "Mallory", "sms_from": DEMO_NUMBER}
+    lead = {
+        "first_name": "Pat",
+        "time_zone": "America/Chicago",
+        "parties": {"borrower": {"name": "Pat", "phone": "+13125550199", "sms_consent": True}},
+        "designations": {"isa": member},
+    }
+    async with stack.api(stack.keys["intruder"]) as api:
+        answer = await api.put("/v1/leads/spoof-1", json=lead)
+    return answer.status_code, answer.status_code == 422
+
+
+@attack("a lead started on a shipped preset instead of the account's own playbook")
+async def other_preset(stack: Stack) -> Outcome:
+    lead = {"first_name": "Pat", "time_zone": "America/Chicago", "playbook": "mortgage"}
+    async with stack.api(stack.keys["intruder"]) as api:
+        answer = await api.put("/v1/leads/preset-1", json=lead)
+    return answer.status_code, answer.status_code == 422
+
+
+@attack("guessing a user's password (the right one after five wrong)")
+async def guessing(stack: Stack) -> Outcome:
+    async with stack.browser() as browser:
+        for n in range(5):
+            await _sign_in(browser, "demo", "ana", f"guess {n} of many")
+        status = await _sign_in(browser, "demo", "ana", PASSWORD)
+        return status, status == 429 and not await _signed_in(browser)
+
+
+# ---- the run --------------------------------------------------------------------------------
+
+
+async def _setup(stack: Stack) -> None:
+    made = stack.cli("account", "intruder", "--playbook", "isa", "--key")
+    if made.returncode:
+        raise SystemExit(f"setup: leadflow account intruder: {made.stderr.strip()}")
+    stack.keys["intruder"] = made.stdout.strip()
+    stack.cli("sender", "add", "demo", DEMO_NUMBER)
+    async with stack.api(DEMO_KEY) as api:
+        for role in ("agent", "manager"):
+            answer = await api.post("/v1/keys", json={"name": f"replay {role}", "role": role})
+            answer.raise_for_status()
+            stack.keys[role] = answer.json()["key"]
+        answer = await api.post("/v1/keys", json={"name": "replay revoked", "role": "agent"})
+        stack.keys["revoked"] = answer.json()["key"]
+        await api.post(f"/v1/keys/{answer.json()['record']['id']}/revoke")
+        for user, role in (("boss", "admin"), ("ana", "agent")):
+            (
+                await api.put(f"/v1/users/{user}", json={"name": user, "role": role})
+            ).raise_for_status()
+            await api.put(f"/v1/users/{user}/password", json={"password": PASSWORD})
+
+
+async def replay(stack: Stack) -> int:
+    await _setup(stack)
+    failed = 0
+    width = max(len(name) for name, _ in ATTACKS)
+    for name, run in ATTACKS:
+        try:
+            status, refused = await run(stack)
+            said = "refused" if refused else "NOT REFUSED"
+        except Exception as exc:  # an attack that breaks the script is a failure too
+            status, refused, said = 0, False, f"ERROR {type(exc).__name__}: {exc}"
+        failed += not refused
+        print(f"{name:<{width}}  {status:>3}  {said}", flush=True)
+    print(f"{len(ATTACKS) - failed} of {len(ATTACKS)} refused", flush=True)
+    return 1 if failed else 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _dev_stack(folder: Path) -> Iterator[str]:
+    """`leadflow dev` in `folder` on free ports, stopped (with everything it started) after."""
+    ports = {name: _free_port() for name in ("api", "temporal", "ui", "providers", "metrics")}
+    log = open(folder / "dev.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "leadflow", "dev", "--no-demo"),
+            *("--data-dir", str(folder / "data")),
+            *(arg for name, port in ports.items() for arg in (f"--{name}-port", str(port))),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while "leadflow dev is up" not in (folder / "dev.log").read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(
+                    "the dev stack did not start:\n" + (folder / "dev.log").read_text()
+                )
+            time.sleep(0.5)
+        yield f"http://127.0.0.1:{ports['api']}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="a running stack's API (default: start one)")
+    parser.add_argument("--data-dir", type=Path, help="that stack's data folder (dev.env)")
+    options = parser.parse_args()
+
+    def run(url: str, data: Path) -> int:
+        env = {k: v for k, v in dotenv_values(data / "dev.env").items() if v}
+        secrets = {k: v for k, v in dotenv_values(data / "secrets.env").items() if v}
+        return asyncio.run(replay(Stack(url=url, env=env, secrets=secrets)))
+
+    if options.url:
+        return run(options.url, options.data_dir or Path(".leadflow"))
+    with (
+        tempfile.TemporaryDirectory(prefix="leadflow-replay-") as folder,
+        _dev_stack(Path(folder)) as url,
+    ):
+        return run(url, Path(folder) / "data")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
