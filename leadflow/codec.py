@@ -8,6 +8,16 @@ snapshot of statuses and times), which the payload converter marks `json/public`
 codec hands every reader back as plain JSON. Search attributes are indexed by the server
 in plain text and never pass through a codec: they carry ids and statuses only.
 
+With `REQUIRE_SEALED_PAYLOADS` (the worker's default), a worker's codec hands on nothing
+it did not open with its keys: a payload that was never sealed, or does not open under the
+key it names, becomes a `binary/unsealed` payload (its content dropped), which no converter
+turns into a value. Anyone who reaches Temporal could otherwise signal `opt_in`, change a
+milestone or start a lead in the clear: such a signal is dropped, an update rejected, a
+start fails its workflow task (the SDK's answer to arguments that do not convert), and the
+lead goes on. A `Public` message is left unsealed but marked, so the converter takes it
+only as a `Public` type, never as a signal's or an update's argument. Histories recorded
+before encryption hold unsealed payloads: turn the setting off while such runs remain.
+
 Each sealed payload names the key that sealed it. `ENCRYPTION_KEYS` lists the keys, the one
 new payloads use first; older keys stay listed for as long as histories sealed with them
 may be read, so keys rotate without stopping a lead. Payloads written before encryption
@@ -42,6 +52,8 @@ ENCODING = b"binary/encrypted"
 NULL = b"binary/null"  # the encoding of None: no data, left as it is
 PUBLIC = b"json/public"  # JSON of a value with nothing personal in it: left unsealed
 PLAIN = b"json/plain"
+UNSEALED = b"binary/unsealed"  # what a worker that requires sealing makes of anything else
+WAS_PUBLIC = "leadflow-public"  # on an opened `json/public`: takes only a `Public` type
 KEY_ID = "encryption-key-id"
 COMPRESSED = "compression"  # in the first format: b"zlib" when compressed before sealing
 _RAW, _ZLIB = b"\x00", b"\x01"  # the first sealed byte: how the rest was packed
@@ -52,6 +64,11 @@ KEY_BYTES = 32
 
 class UnknownKey(ValueError):
     """A payload sealed with a key this process was not given."""
+
+
+class Forged(UnknownKey):
+    """A payload that names a listed key but does not open with it: the key under each id is
+    checked at start (`check_keys`), so it was not sealed by this deployment."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +193,7 @@ class EncryptionCodec(PayloadCodec):
             opened = Payload()
             opened.CopyFrom(payload)
             opened.metadata["encoding"] = PLAIN
+            opened.metadata[WAS_PUBLIC] = b"1"
             return opened
         if encoding != ENCODING:
             return payload  # written before encryption was on
@@ -184,7 +202,7 @@ class EncryptionCodec(PayloadCodec):
         try:
             plain = self.keyring.cipher(key_id).decrypt(nonce, sealed, key_id.encode())
         except InvalidTag:
-            raise UnknownKey(
+            raise Forged(
                 f"payload sealed with key {key_id!r} does not open with the key {SETTING} "
                 "gives that id: the key is wrong"
             ) from None
@@ -206,19 +224,39 @@ class LeadflowCodec(PayloadCodec):
     """Seal on the way out; on the way in, open, then shelve the playbook a payload names
     (see `leadflow.playbook.shelf`) so the workflow finds it without I/O."""
 
-    def __init__(self, keyring: Keyring, loaders: Sequence[PlaybookLoader] = ()) -> None:
+    def __init__(
+        self,
+        keyring: Keyring,
+        loaders: Sequence[PlaybookLoader] = (),
+        *,
+        require_sealed: bool = False,
+    ) -> None:
         self.encryption = EncryptionCodec(keyring)
         self.loaders = list(loaders)
+        self.require_sealed = require_sealed
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.encryption.seal(p) for p in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        opened = [self.encryption.open(p) for p in payloads]
+        opened = [self._open(p) for p in payloads]
         for payload in opened:
             if key := payload.metadata.get(PLAYBOOK):
                 await self._shelve(key.decode())
         return opened
+
+    def _open(self, payload: Payload) -> Payload:
+        if not self.require_sealed:
+            return self.encryption.open(payload)
+        encoding = payload.metadata.get("encoding")
+        if encoding == NULL and not payload.data:
+            return payload
+        if encoding in (ENCODING, PUBLIC):
+            try:
+                return self.encryption.open(payload)
+            except Forged:
+                pass
+        return Payload(metadata={"encoding": UNSEALED})
 
     async def _shelve(self, key: str) -> None:
         if SHELF.get(key) is not None:

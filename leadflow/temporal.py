@@ -22,12 +22,21 @@ from temporalio.converter import (
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
     DefaultPayloadConverter,
+    EncodingPayloadConverter,
     JSONPlainPayloadConverter,
 )
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
-from leadflow.codec import PLAYBOOK, PUBLIC, Keyring, LeadflowCodec, PlaybookLoader
+from leadflow.codec import (
+    PLAYBOOK,
+    PUBLIC,
+    UNSEALED,
+    WAS_PUBLIC,
+    Keyring,
+    LeadflowCodec,
+    PlaybookLoader,
+)
 from leadflow.errors import ConfigError
 from leadflow.models import Public
 from leadflow.playbook.shelf import PlaybookRef
@@ -62,6 +71,33 @@ class _JSON(PydanticJSONPlainPayloadConverter):
             payload.metadata[PLAYBOOK] = ref.digest.encode()
         return payload
 
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        if (
+            WAS_PUBLIC in payload.metadata
+            and isinstance(type_hint, type)
+            and not issubclass(type_hint, Public)
+        ):
+            raise ValueError(
+                f"an unsealed payload offered as {type_hint.__name__}, which is always sealed"
+            )
+        return super().from_payload(payload, type_hint)
+
+
+class _Unsealed(EncodingPayloadConverter):
+    """What the codec leaves of a payload it did not open, when sealing is required."""
+
+    @property
+    def encoding(self) -> str:
+        return UNSEALED.decode()
+
+    def to_payload(self, value: Any) -> Payload | None:
+        return None
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        raise ValueError(
+            "a payload not sealed with ENCRYPTION_KEYS, refused (REQUIRE_SEALED_PAYLOADS)"
+        )
+
 
 class PayloadConverter(CompositePayloadConverter):
     def __init__(self) -> None:
@@ -69,17 +105,21 @@ class PayloadConverter(CompositePayloadConverter):
             *(
                 _JSON() if isinstance(c, JSONPlainPayloadConverter) else c
                 for c in DefaultPayloadConverter.default_encoding_payload_converters
-            )
+            ),
+            _Unsealed(),
         )
 
 
-def data_converter(keyring: Keyring, loaders: Sequence[PlaybookLoader] = ()) -> DataConverter:
+def data_converter(
+    keyring: Keyring, loaders: Sequence[PlaybookLoader] = (), *, require_sealed: bool = False
+) -> DataConverter:
     """The one data converter: pydantic JSON, every payload sealed with `keyring`, failure
     messages and stack traces sealed too. A worker passes `loaders` to find the playbook a
-    lead's input names (PostgreSQL, playbook files); clients need none."""
+    lead's input names (PostgreSQL, playbook files), and `require_sealed` to take nothing
+    its keys did not seal (see leadflow/codec.py); clients need neither."""
     return DataConverter(
         payload_converter_class=PayloadConverter,
-        payload_codec=LeadflowCodec(keyring, loaders),
+        payload_codec=LeadflowCodec(keyring, loaders, require_sealed=require_sealed),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 

@@ -101,7 +101,11 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             settings.temporal_address,
             settings.temporal_namespace,
             # A lead's playbook by digest: stored by the API, else one of the playbook files.
-            converter=data_converter(keyring, [playbooks.loader(engine), files.by_digest]),
+            converter=data_converter(
+                keyring,
+                [playbooks.loader(engine), files.by_digest],
+                require_sealed=settings.require_sealed_payloads,
+            ),
             runtime=metrics_runtime(settings.metrics_address),
             interceptors=tracing.interceptors("leadflow-worker"),  # none unless configured
         )
