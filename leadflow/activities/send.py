@@ -22,13 +22,14 @@ import asyncio
 import json
 import socket
 import urllib.error
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from python_http_client.exceptions import HTTPError as SendGridHTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, Mail
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -44,6 +45,7 @@ from leadflow.store import opt_outs, outbox
 from leadflow.store.tables import OutboxMessage
 
 UNREACHABLE_ATTEMPTS = 3
+DATABASE_RETRY = timedelta(seconds=1)
 # The error type each kind of Twilio error ends the attempt with, for the workflow to act on.
 ENDS_AS = {"bad_number": "BadNumber", "unsubscribed": "OptedOut", "filtered": "Filtered"}
 FAILED_FOR_GOOD = {*ENDS_AS.values(), "Undeliverable", "Rejected"}
@@ -110,7 +112,7 @@ class SendActivities:
     async def _send_one(self, request: SendRequest) -> SendResult:
         seen: dict[str, str] = {}
         try:
-            result = await self._deliver(request, seen)
+            result = await self._database_or_retry(self._deliver(request, seen))
         except ApplicationError as exc:
             metrics.count_send(seen.get("channel", "unknown"), exc.type or "error")
             activity.logger.warning(
@@ -158,17 +160,21 @@ class SendActivities:
                         type="EarlierAttemptInFlight",
                         next_retry_delay=wait,
                     )
-            found = await _beating(self._find, row)
+            candidates = await _beating(self._find, row)
+            # A provider id another message recorded is that message's, never this one's.
+            taken = await outbox.recorded_elsewhere(self._engine, row.key, candidates)
+            found = next((sid for sid in candidates if sid not in taken), None)
             if found is not None:
                 await self._mark(row.key, status="sent", provider_id=found)
                 seen["outcome"] = "found"
                 return SendResult(provider_id=found)
-            await self._mark(
-                row.key,
-                status="sending",
-                attempts=row.attempts + 1,
-                attempted_at=datetime.now(UTC),
-            )
+            if not await outbox.retake(self._engine, row.key, row, datetime.now(UTC)):
+                raise ApplicationError(
+                    "another attempt took the message since this one read it; it is looked "
+                    "up again once that attempt can no longer land",
+                    type="EarlierAttemptInFlight",
+                    next_retry_delay=timedelta(seconds=self._config.landing_seconds),
+                )
         try:
             provider_id = await _beating(self._send, row)
         except _Outcome as outcome:
@@ -226,8 +232,9 @@ class SendActivities:
             raise self._network_outcome(exc) from None
         return str(response.headers.get("X-Message-Id", ""))
 
-    def _find(self, row: OutboxMessage) -> str | None:
-        """Reconcile: did an earlier attempt reach the provider after all?"""
+    def _find(self, row: OutboxMessage) -> list[str]:
+        """Reconcile: did an earlier attempt reach the provider after all? The provider ids
+        that may be it: an email by its key, a text by its recipient, sender and body."""
         since = (row.attempted_at or row.created_at) - timedelta(minutes=1)
         if row.channel == "email":
             query = f"unique_args['leadflow_key']=\"{row.key}\""
@@ -235,13 +242,16 @@ class SendActivities:
                 query_params={"query": query, "limit": 10}
             )
             found = json.loads(response.body or b"{}").get("messages", [])
-            return str(found[0]["msg_id"]) if found else None
-        for message in self._twilio.messages.list(
-            to=row.to_address, date_sent_after=since, limit=50
-        ):
-            if message.body == row.body:
-                return str(message.sid)
-        return None
+            return [str(message["msg_id"]) for message in found]
+        sender = row.from_number or self._config.twilio_from
+        listed = self._twilio.messages.list(
+            to=row.to_address, from_=sender, date_sent_after=since, limit=50
+        )
+        return [
+            str(m.sid)
+            for m in listed
+            if m.to == row.to_address and m.from_ == sender and m.body == row.body
+        ]
 
     def _twilio_outcome(self, row: OutboxMessage, exc: TwilioException) -> _Outcome:
         code = getattr(exc, "code", None)
@@ -286,6 +296,20 @@ class SendActivities:
         return _Outcome("unanswered", ApplicationError(f"network error: {exc}", type="Network"))
 
     # ---- the outbox ---------------------------------------------------------------------
+
+    @staticmethod
+    async def _database_or_retry(attempt: Awaitable[SendResult]) -> SendResult:
+        """A database that does not answer retries the send on a schedule of its own, about
+        a second apart, not the provider's backoff: the message is sent once it is back (a
+        row left `sending` is then looked up first, as after any cut-off attempt)."""
+        try:
+            return await attempt
+        except (DBAPIError, ConnectionError) as exc:
+            raise ApplicationError(
+                f"the database did not answer: {type(exc).__name__}",
+                type="DatabaseUnavailable",
+                next_retry_delay=DATABASE_RETRY,
+            ) from None
 
     async def _mark(self, key: str, **values: Any) -> None:
         await outbox.mark(self._engine, key, **values)

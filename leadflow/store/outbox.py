@@ -45,7 +45,15 @@ def messages_insert(lead: LeadRef, messages: list[tuple[str, SendMessage]], at: 
         }
         for key, message in messages
     ]
-    return rows_insert(OutboxMessage, rows)
+    # A row that is there but was never attempted (a workflow task retried after its decision
+    # wrote it) takes the decision's values: it must not keep a stale address or number.
+    write = rows_insert(OutboxMessage, rows, conflict=("key",), update=_REWRITTEN)
+    return Write(write.sql + _NEVER_ATTEMPTED, write.args)
+
+
+_REWRITTEN: tuple[str, ...] = ("channel", "party", "to_address", "sender_id", "from_number")
+_REWRITTEN += ("template", "subject", "body", "media", "created_at")
+_NEVER_ATTEMPTED = " WHERE outbox.attempts = 0 AND outbox.provider_id IS NULL"
 
 
 async def mark(engine: AsyncEngine, key: str, **values: Any) -> None:
@@ -81,6 +89,34 @@ async def advance(
             update(OutboxMessage).where(OutboxMessage.key == row.key).values(status=status)
         )
     return OutboxMessage(**{**row._mapping, "status": status})
+
+
+_RETAKE = """
+    UPDATE outbox SET status = 'sending', attempts = attempts + 1, attempted_at = $4
+    WHERE key = $1 AND status = $2 AND attempts = $3 AND provider_id IS NULL
+    RETURNING key
+"""
+
+
+async def retake(engine: AsyncEngine, key: str, seen: OutboxMessage, now: datetime) -> bool:
+    """After a lookup found nothing, take the message for a new attempt, only if it is still
+    as this attempt saw it (its status and attempts): of two racing retries, one sends."""
+    async with engine.connect() as conn:
+        single = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        found = await single.exec_driver_sql(_RETAKE, (key, seen.status, seen.attempts, now))
+        return found.first() is not None
+
+
+async def recorded_elsewhere(engine: AsyncEngine, key: str, provider_ids: list[str]) -> set[str]:
+    """Which of these provider ids another message of the outbox has recorded already."""
+    if not provider_ids:
+        return set()
+    async with engine.connect() as conn:
+        found = await conn.exec_driver_sql(
+            "SELECT provider_id FROM outbox WHERE provider_id = ANY($1::text[]) AND key <> $2",
+            (provider_ids, key),
+        )
+        return {str(r[0]) for r in found}
 
 
 # An attempt that ended in doubt: `unknown`, the provider answered with an error that may
