@@ -224,8 +224,10 @@ class LeadflowClient:
     ) -> None:
         await self._signal(lead, LeadWorkflow.opt_out, OptedOut(channel=channel, source=source))
 
-    async def opt_in(self, lead: LeadRef, channel: OptOutChannel = "sms") -> None:
-        await self._signal(lead, LeadWorkflow.opt_in, OptedIn(channel=channel))
+    async def opt_in(
+        self, lead: LeadRef, channel: OptOutChannel = "sms", source: str = "lead"
+    ) -> None:
+        await self._signal(lead, LeadWorkflow.opt_in, OptedIn(channel=channel, source=source))
 
     async def set_key_dates(self, lead: LeadRef, dates: dict[str, date | None]) -> None:
         await self._signal(lead, LeadWorkflow.set_key_dates, KeyDatesChanged(dates=dates))

@@ -201,7 +201,7 @@ class SendActivities:
             callback = None
             if self._config.public_url:
                 base = self._config.public_url.rstrip("/")
-                callback = f"{base}/webhooks/twilio/{row.account_id}/status"
+                callback = f"{base}/webhooks/twilio/status"
             message = self._twilio.messages.create(
                 to=row.to_address,
                 from_=row.from_number or self._config.twilio_from,

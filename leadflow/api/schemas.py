@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Generic, Self, TypeVar
+from typing import Annotated, Generic, Literal, Self, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, EmailStr, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from leadflow.engine.commands import Audit
 from leadflow.engine.contacts import Phone
@@ -103,6 +110,26 @@ class ReplyIn(Input):
     channel: MessageChannel = "sms"
     party: Annotated[str, Field(min_length=1, max_length=100)] = "borrower"
     body: Annotated[str, Field(max_length=1600)]
+
+
+Stated = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class OptInIn(Input):
+    """An opt-in recorded for a lead, on evidence: the lead's own words reach leadflow only
+    through the provider's signed inbound, so anything else says what shows they asked."""
+
+    channel: Literal["sms", "email", "call"] = Field(description="what they may be contacted by")
+    party: Annotated[Stated, Field(max_length=100, description="the party's role on the lead")]
+    evidence: Annotated[
+        Stated,
+        Field(
+            max_length=1000,
+            description="what shows the person asked",
+            examples=["signed web form 2026-12-01 14:02 UTC, IP 203.0.113.7"],
+        ),
+    ]
+    actor: Annotated[Stated, Field(max_length=200, description="who records it")]
 
 
 class AgentIn(Input):

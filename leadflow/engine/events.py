@@ -80,6 +80,7 @@ class OptedOut(Message):
 class OptedIn(Message):
     type: Literal["opted_in"] = "opted_in"
     channel: Literal["sms", "email", "call", "all"] = "sms"
+    source: str = "lead"  # the lead's own word, or the evidence an opt-in was recorded on
 
 
 class KeyDatesChanged(Message):

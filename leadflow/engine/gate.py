@@ -256,11 +256,12 @@ def opted_in(run: Run, event: OptedIn) -> None:
         RecordOptOut(
             channels=sorted(channels),
             addresses=_addresses(run.s, channels),
-            source="lead",
+            source=event.source,
             opted_in=True,
         )
     )
-    run.audit(f"opt-in:{event.channel}", "note", f"opted back in to {event.channel}")
+    why = "" if event.source == "lead" else f" ({event.source})"
+    run.audit(f"opt-in:{event.channel}", "note", f"opted back in to {event.channel}{why}")
     if "sms" in channels:
         _consent_settled(run, "texts may go on")
 

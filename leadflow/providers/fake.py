@@ -11,7 +11,8 @@ Like the real services it calls back, signed: Twilio's status callbacks (HMAC wi
 token) for each text that names one, and SendGrid's event webhook (ECDSA P-256 over the
 timestamp and body) for each email when `event_webhook_url` is set, `processed` then
 `delivered`. `POST /_control/email-event` posts any other event (a bounce, a spam report)
-the same way.
+the same way. Each event carries its email's custom args at its top level, as SendGrid's
+do: `leadflow_key` is how the API finds the message, and so the account, it is about.
 """
 
 from __future__ import annotations
@@ -158,6 +159,7 @@ async def _report_status(state: FakeState, message: dict[str, Any]) -> None:
             "MessageSid": message["sid"],
             "MessageStatus": status,
             "AccountSid": state.account_sid,
+            "From": str(message["from"]),
             "To": str(message["to"]),
         }
         try:
@@ -316,17 +318,20 @@ def build_app(state: FakeState) -> Starlette:
         return JSONResponse({"messages": found})
 
     async def inbound(request: Request) -> Response:
-        """Post a signed inbound SMS to `url`, as Twilio would: {url, from, to, body}."""
+        """Post a signed inbound SMS to `url`, as Twilio would: {url, from, to?, body, sid?}
+        (`to`, the number texted, defaults to the platform's; `sid` repeats a delivery)."""
         body = await request.json()
         form = {
-            "MessageSid": "SM" + secrets.token_hex(16),
+            "MessageSid": body.get("sid") or "SM" + secrets.token_hex(16),
             "AccountSid": state.account_sid,
             "From": body["from"],
             "To": body.get("to", "+13125550000"),
             "Body": body["body"],
         }
         answer = await _post_signed(state, body["url"], form)
-        return JSONResponse({"status": answer.status_code, "body": answer.text})
+        return JSONResponse(
+            {"status": answer.status_code, "body": answer.text, "sid": form["MessageSid"]}
+        )
 
     async def email_event(request: Request) -> Response:
         """Post a signed SendGrid event, as SendGrid would: {to, event, url?} (`url` defaults

@@ -1,4 +1,5 @@
-"""What each address said about being contacted, across the account: opt-outs and consents.
+"""What each address said about being contacted, across the account: opt-outs, consents and
+the opt-ins recorded on evidence.
 
 This module is the only writer of opt-outs. Its functions take a connection, so a caller
 keeps its own transaction (a webhook writes the opt-out before it answers), or give the
@@ -10,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leadflow.store.db import Write, execute, rows_insert
-from leadflow.store.tables import Consent, OptOut
+from leadflow.store.tables import Consent, OptInRecord, OptOut
 
 
 def opt_out_insert(
@@ -65,3 +67,29 @@ async def opt_in(
     conn: AsyncConnection, account_id: str, channels: Iterable[str], address: str
 ) -> None:
     await execute(conn, opt_in_delete(account_id, channels, address))
+
+
+async def record_opt_in(
+    conn: AsyncConnection,
+    account_id: str,
+    lead_id: str,
+    scope: str,
+    channels: Iterable[str],
+    address: str,
+    *,
+    actor: str,
+    evidence: str,
+) -> None:
+    """An opt-in someone recorded for a lead on evidence: kept with who and why, and the
+    address may be contacted on these channels across the account again."""
+    await conn.execute(
+        insert(OptInRecord).values(
+            account_id=account_id,
+            lead_id=lead_id,
+            channel=scope,
+            address=address,
+            actor=actor,
+            evidence=evidence,
+        )
+    )
+    await opt_in(conn, account_id, channels, address)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow.engine.commands import SendMessage
 from leadflow.engine.refs import LeadRef
@@ -65,22 +65,22 @@ async def mark(engine: AsyncEngine, key: str, **values: Any) -> None:
 
 
 async def advance(
-    engine: AsyncEngine, account_id: str, provider_id: str, status: str
+    engine: AsyncEngine, provider_id: str, to_address: str, status: str
 ) -> OutboxMessage | None:
-    """Move the message the provider knows as `provider_id` on to `status`; the message if
-    it moved, None if unknown, or if the status is stale or repeated."""
-    if status not in DELIVERY_ORDER:
+    """Move the message the provider knows as `provider_id`, sent to `to_address`, on to
+    `status`; the message if it moved, None if unknown (or sent elsewhere), or if the status
+    is stale or repeated. The message says whose it is: no caller names an account."""
+    if status not in DELIVERY_ORDER or not provider_id:
         return None
     async with engine.begin() as conn:
         row = (
             await conn.execute(
-                select(OutboxMessage.__table__).where(
-                    OutboxMessage.account_id == account_id,
-                    OutboxMessage.provider_id == provider_id,
-                )
+                select(OutboxMessage.__table__)
+                .where(OutboxMessage.provider_id == provider_id)
+                .with_for_update()
             )
-        ).one_or_none()
-        if row is None:
+        ).first()
+        if row is None or row.to_address != to_address:
             return None
         current = DELIVERY_ORDER.index(row.status) if row.status in DELIVERY_ORDER else 0
         if DELIVERY_ORDER.index(status) <= current:
@@ -89,6 +89,59 @@ async def advance(
             update(OutboxMessage).where(OutboxMessage.key == row.key).values(status=status)
         )
     return OutboxMessage(**{**row._mapping, "status": status})
+
+
+async def email_named(conn: AsyncConnection, key: str, email: str) -> OutboxMessage | None:
+    """The email the provider's event names by its key, if it went to `email` (an address
+    compares without case); None otherwise."""
+    row = (
+        await conn.execute(
+            select(OutboxMessage.__table__).where(
+                OutboxMessage.key == key, OutboxMessage.channel == "email"
+            )
+        )
+    ).first()
+    if row is None or row.to_address.casefold() != email.casefold():
+        return None
+    return OutboxMessage(**row._mapping)
+
+
+@dataclass(frozen=True)
+class Texted:
+    """The last text an account sent to an address from a number."""
+
+    account_id: str
+    lead_id: str
+    party: str
+    at: datetime
+
+
+async def texts_to(
+    conn: AsyncConnection, address: str, number: str, *, default_number: bool
+) -> list[Texted]:
+    """Per account, the last text it sent to `address` from `number`, newest first; with
+    `default_number`, `number` is the platform's own, which a text without a number of its
+    own goes from."""
+    sender = OutboxMessage.from_number == number
+    if default_number:
+        sender = or_(sender, OutboxMessage.from_number.is_(None))
+    rows = await conn.execute(
+        select(
+            OutboxMessage.account_id,
+            OutboxMessage.lead_id,
+            OutboxMessage.party,
+            OutboxMessage.created_at,
+        )
+        .where(
+            OutboxMessage.to_address == address,
+            OutboxMessage.channel.in_(("sms", "mms")),
+            OutboxMessage.provider_id.is_not(None),
+            sender,
+        )
+        .order_by(OutboxMessage.account_id, OutboxMessage.created_at.desc())
+        .distinct(OutboxMessage.account_id)
+    )
+    return sorted((Texted(*row) for row in rows), key=lambda t: t.at, reverse=True)
 
 
 _RETAKE = """

@@ -141,6 +141,19 @@ class OutboxMessage(Base):
     __table_args__ = (
         _of_a_lead(),
         Index("ix_outbox_lead", "account_id", "lead_id", "created_at"),
+        # What provider webhooks route by: a status callback's message id, and the texts
+        # sent to the address an inbound text came from.
+        Index(
+            "ix_outbox_provider_id",
+            "provider_id",
+            postgresql_where=text("provider_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_outbox_texts_to",
+            "to_address",
+            "created_at",
+            postgresql_where=text("channel IN ('sms', 'mms')"),
+        ),
     )
 
     key: Mapped[str] = mapped_column(String(400), primary_key=True)

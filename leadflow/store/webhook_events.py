@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,3 +20,10 @@ async def first_delivery(conn: AsyncConnection, source: str, event_id: str) -> b
         )
     ).scalar_one_or_none()
     return new is not None
+
+
+async def forget(conn: AsyncConnection, source: str, event_id: str) -> None:
+    """Handle the event again when it comes again: what it was to cause did not all happen."""
+    await conn.execute(
+        delete(WebhookEvent).where(WebhookEvent.source == source, WebhookEvent.event_id == event_id)
+    )

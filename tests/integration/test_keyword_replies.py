@@ -1,4 +1,5 @@
-"""STOP, START and HELP through the Python client and the HTTP API, over a real worker."""
+"""STOP, START and HELP through the Python client and the HTTP API, over a real worker; an
+opt-in through the API is its own call, recorded with its evidence."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ from datetime import date, time
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.client import LeadflowClient
 from leadflow.engine.events import ReplyReceived
+from leadflow.engine.refs import LeadRef
 from leadflow.store.accounts import new_api_key
+from leadflow.store.tables import OptInRecord, OptOut
 from tests.factories import eventually, new_lead
 from tests.integration.test_api import Served, app  # noqa: F401  (the API over a worker)
 from tests.scenario_support import skip_to_next
@@ -58,3 +62,104 @@ async def test_stop_through_the_http_api(
             return "opted out of sms (reply stop)" in await audit()
 
         assert await eventually(said_stop)
+
+
+PHONE = "+13125550161"
+K2 = LeadRef(account_id="beta", lead_id="K2")
+
+
+async def _opt_outs(db: AsyncEngine) -> list[tuple[str, str]]:
+    async with db.connect() as conn:
+        rows = await conn.execute(select(OptOut.channel, OptOut.address).order_by(OptOut.channel))
+    return [(r.channel, r.address) for r in rows]
+
+
+async def _opt_ins(db: AsyncEngine) -> list[tuple[str, str, str, str, str, str]]:
+    async with db.connect() as conn:
+        rows = await conn.execute(
+            select(
+                OptInRecord.account_id,
+                OptInRecord.lead_id,
+                OptInRecord.channel,
+                OptInRecord.address,
+                OptInRecord.actor,
+                OptInRecord.evidence,
+            )
+        )
+    return [tuple(r) for r in rows]
+
+
+async def _opted_out_by_stop(api: httpx.AsyncClient, db: AsyncEngine) -> None:
+    """Lead K2, whose borrower texted STOP (through the API: it only narrows contact)."""
+    created = await api.put(
+        "/v1/leads/K2",
+        json={"parties": {"borrower": {"phone": PHONE, "sms_consent": True}}},
+    )
+    assert created.status_code == 201, created.text
+    assert (await api.post("/v1/leads/K2/replies", json={"body": "STOP"})).status_code == 202
+
+    async def stopped() -> bool:
+        return await _opt_outs(db) == [("mms", PHONE), ("sms", PHONE)]
+
+    assert await eventually(stopped)
+
+
+async def test_a_start_through_the_api_is_refused_naming_the_opt_in_endpoint(
+    leads: LeadflowClient,
+    db: AsyncEngine,
+    time_env: WorkflowEnvironment,
+    app: FastAPI,  # noqa: F811
+) -> None:
+    await skip_to_next(time_env, 0, time(10))
+    async with Served(app, await new_api_key(db, "beta")) as api:
+        await _opted_out_by_stop(api, db)
+        for body in ("START", " yes. ", "unstop"):
+            answer = await api.post("/v1/leads/K2/replies", json={"body": body})
+            assert answer.status_code == 422, (body, answer.text)
+            assert "POST /v1/leads/K2/opt-in" in answer.json()["detail"]
+        # In an email, "yes" is a reply like any other.
+        email = await api.post("/v1/leads/K2/replies", json={"channel": "email", "body": "Yes"})
+        assert email.status_code == 202, email.text
+        assert await _opt_outs(db) == [("mms", PHONE), ("sms", PHONE)]
+        assert (await leads.describe(K2)).opted_out == ["mms", "sms"]
+
+
+async def test_an_opt_in_is_recorded_with_its_evidence_and_lifts_the_opt_out(
+    leads: LeadflowClient,
+    db: AsyncEngine,
+    time_env: WorkflowEnvironment,
+    app: FastAPI,  # noqa: F811
+) -> None:
+    await skip_to_next(time_env, 0, time(10))
+    async with Served(app, await new_api_key(db, "beta")) as api:
+        await _opted_out_by_stop(api, db)
+        evidence = "signed web form 2026-12-01 14:02 UTC, IP 203.0.113.7"
+        valid = {"channel": "sms", "party": "borrower", "evidence": evidence, "actor": "ana"}
+        refused = [
+            ("/v1/leads/K9/opt-in", valid, 404),  # no such lead
+            ("/v1/leads/K2/opt-in", {**valid, "party": "cousin"}, 422),  # not the playbook's
+            ("/v1/leads/K2/opt-in", {**valid, "party": "co_borrower"}, 422),  # not on the lead
+            ("/v1/leads/K2/opt-in", {**valid, "channel": "email"}, 422),  # the party has none
+            ("/v1/leads/K2/opt-in", {**valid, "evidence": "   "}, 422),
+            ("/v1/leads/K2/opt-in", {**valid, "evidence": "x" * 1001}, 422),
+            ("/v1/leads/K2/opt-in", {k: v for k, v in valid.items() if k != "actor"}, 422),
+        ]
+        for path, body, expected in refused:
+            answer = await api.post(path, json=body)
+            assert answer.status_code == expected, (body, answer.text)
+        assert await _opt_ins(db) == []
+        assert await _opt_outs(db) == [("mms", PHONE), ("sms", PHONE)]
+
+        answer = await api.post("/v1/leads/K2/opt-in", json=valid)
+        assert answer.status_code == 202, answer.text
+        assert await _opt_ins(db) == [("beta", "K2", "sms", PHONE, "ana", evidence)]
+
+        async def opted_in() -> bool:
+            view = (await api.get("/v1/leads/K2")).json()
+            heard = [a["reason"] for a in view["audit"] if a["reason"].startswith("opted back")]
+            return (await leads.describe(K2)).opted_out == [] and heard == [
+                f"opted back in to sms ({evidence} (recorded by ana))"
+            ]
+
+        assert await eventually(opted_in)
+        assert await _opt_outs(db) == []

@@ -26,8 +26,10 @@ from leadflow.client import LeadflowClient
 from leadflow.providers.fake import EventSigner
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.playbooks import save_version
+from leadflow.store.tables import OutboxMessage
 from tests.factories import api_settings
 from tests.integration.test_api import Served
+from tests.integration.test_webhooks import hold, lead_row, opt_outs, sent, twilio
 from tests.places import Place
 
 PUBLIC = "https://leadflow.example.com"
@@ -82,6 +84,11 @@ AIMED_AT_ALPHA: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = 
     ("POST", "/v1/leads/{lead_id}/replies"): (
         f"/v1/leads/{LEAD}/replies",
         {"body": "STOP"},
+        404,
+    ),
+    ("POST", "/v1/leads/{lead_id}/opt-in"): (
+        f"/v1/leads/{LEAD}/opt-in",
+        {"channel": "sms", "party": "borrower", "evidence": "a web form", "actor": "eve"},
         404,
     ),
     ("POST", "/v1/leads/{lead_id}/campaigns"): (
@@ -177,7 +184,7 @@ async def test_another_accounts_key_reaches_nothing_at_any_endpoint(
             assert answer.status_code == expected, (method, path, answer.text)
             if method == "GET" and expected == 200:  # a list: beta has nothing yet
                 assert answer.json()["items"] == [], (path, answer.text)
-        stop = {"From": phone, "Body": "STOP"}
+        stop = {"MessageSid": "SM-beta-1", "From": phone, "Body": "STOP"}
         path = "/webhooks/twilio/beta/sms"
         signature = RequestValidator(TOKEN).compute_signature(PUBLIC + path, stop)
         headers = {
@@ -195,3 +202,77 @@ async def test_another_accounts_key_reaches_nothing_at_any_endpoint(
     assert after == before
     assert not any(a["reason"].startswith("opted out") for a in after["lead"]["audit"])
     assert (await alpha.post(f"/v1/queue/{LEAD}/release", json={"agent": "ana"})).status_code == 204
+
+
+# ---- the webhook routing cases: a provider's request speaks for the account of what it names
+
+
+ALPHA_NUMBER, BETA_NUMBER = "+13125550191", "+13125550192"
+UNHELD = "+13125550198"  # a number no account holds, that both have texted from
+
+
+async def test_a_text_to_a_number_an_account_holds_speaks_for_that_account_alone(
+    app: FastAPI, db: AsyncEngine
+) -> None:
+    await hold(db, "alpha", ALPHA_NUMBER)
+    await hold(db, "beta", BETA_NUMBER)
+    phone = "+13125550142"
+    async with Served(app) as provider:
+        # beta's own (old) webhook URL, a STOP to alpha's number: alpha's, not beta's
+        for path in ("/webhooks/twilio/beta/sms", "/webhooks/twilio/sms"):
+            stop = {"From": phone, "To": ALPHA_NUMBER, "Body": "STOP"}
+            assert (await twilio(provider, path, stop)).status_code == 200
+        assert await opt_outs(db) == [("alpha", "mms", phone), ("alpha", "sms", phone)]
+        start = {"From": phone, "To": BETA_NUMBER, "Body": "START"}
+        assert (await twilio(provider, "/webhooks/twilio/alpha/sms", start)).status_code == 200
+        assert await opt_outs(db) == [("alpha", "mms", phone), ("alpha", "sms", phone)]
+
+
+async def test_a_text_to_a_shared_number_speaks_for_the_account_that_last_texted_from_it(
+    app: FastAPI, db: AsyncEngine
+) -> None:
+    phone = "+13125550143"
+    await lead_row(db, "alpha", "R-1")
+    await lead_row(db, "beta", "R-2")
+    await sent(db, "alpha", "R-1", phone, from_number=UNHELD, ago=timedelta(hours=2))
+    await sent(db, "beta", "R-2", phone, from_number=UNHELD, ago=timedelta(hours=1))
+    async with Served(app) as provider:
+        stranger = {"From": "+13125550144", "To": UNHELD, "Body": "STOP"}  # texted by nobody
+        assert (await twilio(provider, "/webhooks/twilio/sms", stranger)).status_code == 200
+        assert await opt_outs(db) == []
+        # A STOP holds for every account that texted the phone from the number...
+        stop = {"From": phone, "To": UNHELD, "Body": "STOP"}
+        assert (await twilio(provider, "/webhooks/twilio/alpha/sms", stop)).status_code == 200
+        both = [(a, c, phone) for a in ("alpha", "beta") for c in ("mms", "sms")]
+        assert await opt_outs(db) == both
+        # ...anything else speaks to the one that texted it last.
+        start = {"From": phone, "To": UNHELD, "Body": "START"}
+        assert (await twilio(provider, "/webhooks/twilio/alpha/sms", start)).status_code == 200
+        assert await opt_outs(db) == [("alpha", "mms", phone), ("alpha", "sms", phone)]
+
+
+async def test_an_email_event_speaks_for_the_account_of_the_email_it_names(
+    app: FastAPI, db: AsyncEngine
+) -> None:
+    await lead_row(db, "alpha", "R-1")
+    await lead_row(db, "beta", "R-2")
+    alphas = await sent(db, "alpha", "R-1", "pat@example.com", channel="email")
+    betas = await sent(db, "beta", "R-2", "eve@example.com", channel="email")
+    events = [
+        # beta's key with alpha's lead's address, alpha's key with another address: nobody's
+        {"email": "pat@example.com", "event": "unsubscribe", "sg_event_id": "x1"},
+        {"email": "pat@example.com", "event": "bounce", "sg_event_id": "x2"} | _key(betas),
+        {"email": "eve@example.com", "event": "spamreport", "sg_event_id": "x3"} | _key(alphas),
+        # on beta's own (old) URL, alpha's email: alpha's
+        {"email": "pat@example.com", "event": "bounce", "sg_event_id": "x4"} | _key(alphas),
+    ]
+    payload = json.dumps(events)
+    async with Served(app) as provider:
+        path = "/webhooks/sendgrid/beta/events"
+        posted = await provider.post(path, content=payload, headers=SIGNER.headers(payload))
+        assert posted.status_code == 204
+    assert await opt_outs(db) == [("alpha", "email", "pat@example.com")]
+
+
+def _key(message: OutboxMessage) -> dict[str, str]:
+    return {"leadflow_key": message.key}

@@ -22,14 +22,17 @@ from leadflow.api.schemas import (
     LeadIn,
     LeadView,
     MemberIn,
+    OptInIn,
     Page,
     PartiesIn,
     ReplyIn,
 )
 from leadflow.client import Conflict
+from leadflow.engine import keywords
+from leadflow.engine.channels import opt_out_covers
 from leadflow.engine.events import ReplyReceived
 from leadflow.engine.refs import IDENTIFIER, Identifier
-from leadflow.store import leads, playbooks
+from leadflow.store import leads, opt_outs, playbooks
 from leadflow.store.leads import LeadSummary
 from leadflow.store.users import member_for
 from leadflow.workflows.messages import (
@@ -271,11 +274,60 @@ async def set_designations(
 async def reply_received(
     lead_id: LeadId, body: ReplyIn, caller: Authenticated, client: Leads, book: Book
 ) -> dict[str, str]:
-    """A reply the lead sent through your own channels. A text that is STOP, START or HELP
-    works as it does through the provider webhook; other replies stop drips that say so."""
+    """A reply the lead sent through your own channels. A text that is STOP or HELP works
+    as it does through the provider webhook; other replies stop drips that say so. A text
+    that would opt the lead back in (START) is refused: only the provider's signed inbound
+    carries the lead's own words, and an opt-in recorded here goes through /opt-in with its
+    evidence. (A STOP is taken: it only narrows contact.)"""
     known([body.party], book.parties, "party")
+    if body.channel != "email" and keywords.keyword(body.body) == "start":
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"{body.body.strip()!r} would opt the lead back in to texts, which only the lead's "
+            "own text through the provider may do; record an opt-in with its evidence at "
+            f"POST /v1/leads/{lead_id}/opt-in",
+        )
     event = ReplyReceived(channel=body.channel, party=body.party, body=body.body)
     await client.reply_received(caller.lead(lead_id), event)
+    return {"status": "accepted"}
+
+
+@router.post("/{lead_id}/opt-in", status_code=status.HTTP_202_ACCEPTED)
+async def opt_in(
+    lead_id: LeadId,
+    body: OptInIn,
+    caller: Authenticated,
+    client: Leads,
+    book: Book,
+    database: Database,
+) -> dict[str, str]:
+    """Record that a party asked to be contacted again on a channel, with what shows it and
+    who records it: kept in the opt-in records, the address's opt-out lifted across the
+    account, and the lead told. An unknown lead (404), party or address (422) writes nothing."""
+    known([body.party], book.parties, "party")
+    lead = caller.lead(lead_id)
+    party = (await client.describe(lead)).parties.get(body.party)
+    address = None if party is None else party.email if body.channel == "email" else party.phone
+    if address is None:
+        kind = "email" if body.channel == "email" else "phone"
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"lead {lead_id!r} has no {body.party} {kind} to opt in to {body.channel}; "
+            f"set it with PUT /v1/leads/{lead_id}/parties first",
+        )
+    source = f"{body.evidence} (recorded by {body.actor})"
+    async with database.begin() as conn:  # the lead is told before this commits, or nothing is
+        await opt_outs.record_opt_in(
+            conn,
+            caller.account_id,
+            lead_id,
+            body.channel,
+            opt_out_covers(body.channel),
+            address,
+            actor=body.actor,
+            evidence=body.evidence,
+        )
+        await client.opt_in(lead, body.channel, source=source)
     return {"status": "accepted"}
 
 

@@ -1,46 +1,59 @@
 """Provider webhooks: Twilio inbound SMS and status callbacks, SendGrid events.
 
-Signatures are checked before anything is read into the system: a bad or missing one is a
-403 and nothing is recorded. A STOP is written to the account's opt-outs before the 2xx
-goes back, then signalled to every lead with that number; replies reach the running lead
-as events at once.
+Signatures are checked before anything is read into the system (`api/provider_requests.py`):
+a bad or missing one is a 403 and nothing is recorded. Whose a request is comes only from
+what the provider signs, never from the URL (one Twilio or SendGrid account may serve every
+account here): an email event names its outbox message by the key it was sent with, a
+status callback its message by the provider's id, and an inbound text the number it was
+sent to, which either one account holds (`senders`) or is shared, when it goes to the
+account and lead that last texted the sender from it. What none of these places is
+acknowledged and applied to nobody.
+
+A STOP is written to the opt-outs before the 2xx goes back, then signalled to the leads;
+replies reach the running lead as events at once. Each inbound text and email event is
+handled once: a repeat is acknowledged and changes nothing.
 """
 
 from __future__ import annotations
 
-import json
-import time
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
-from sendgrid.helpers.eventwebhook import EventWebhook
-from twilio.request_validator import RequestValidator
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leadflow.api.deps import AppSettings, Database, Leads
 from leadflow.api.errors import error_responses
+from leadflow.api.provider_requests import EmailEvent, sendgrid_events, twilio_form
 from leadflow.client import LeadflowClient, LeadNotFound
 from leadflow.engine import keywords
 from leadflow.engine.channels import TEXTS
 from leadflow.engine.events import DeliveryFailed, ReplyReceived
 from leadflow.engine.keywords import Keyword
-from leadflow.engine.refs import Identifier, LeadRef
+from leadflow.engine.refs import LeadRef
 from leadflow.providers.codes import twilio_meaning
 from leadflow.store import leads as lead_records
-from leadflow.store import opt_outs, outbox
-from leadflow.store.webhook_events import first_delivery
+from leadflow.store import opt_outs, outbox, senders
+from leadflow.store.webhook_events import first_delivery, forget
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(
     prefix="/webhooks",
     tags=["webhooks"],
-    responses=error_responses(400, 403, 413, 422, 503, e422="an account id the API refuses"),
+    responses=error_responses(
+        400, 403, 413, 422, 503, e422="a value from the provider the database cannot store"
+    ),
 )
+OLD = "the account in the path is not read: whose the request is comes from what the provider signs"
 
 OPT_OUT_TYPES: dict[str, Keyword] = {"STOP": "stop", "START": "start", "HELP": "help"}
 SUPPRESSING = {"bounce", "dropped", "spamreport", "unsubscribe", "group_unsubscribe"}
-MAX_AGE_SECONDS = 300
+
+# (lead id, the party's role) of one account's leads an inbound text or event is about
+Found = list[tuple[str, str]]
 
 
 def _twiml(message: str | None = None) -> Response:
@@ -51,30 +64,8 @@ def _twiml(message: str | None = None) -> Response:
     )
 
 
-async def _twilio_form(request: Request, settings: AppSettings) -> dict[str, str]:
-    """The form, if the request carries a valid Twilio signature for our public URL."""
-    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
-    if not token or not settings.public_url:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "Twilio webhooks need TWILIO_AUTH_TOKEN and PUBLIC_URL set"
-        )
-    body = (await request.body()).decode()
-    form = dict(parse_qsl(body, keep_blank_values=True))
-    url = settings.public_url.rstrip("/") + request.url.path
-    if request.url.query:
-        url += "?" + request.url.query
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not RequestValidator(token).validate(url, form, signature):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid Twilio signature")
-    # Checked as sent; then rid of NUL, which no text we keep may hold: the provider's
-    # message is kept without it rather than refused.
-    return {name: value.replace("\x00", "") for name, value in form.items()}
-
-
 async def _each(
-    account_id: str,
-    found: list[tuple[str, str]],
-    action: Callable[[LeadRef, str], Awaitable[None]],
+    account_id: str, found: Found, action: Callable[[LeadRef, str], Awaitable[None]]
 ) -> None:
     for lead_id, role in found:
         try:
@@ -83,110 +74,174 @@ async def _each(
             continue  # a lead whose workflow has ended
 
 
-@router.post("/twilio/{account_id}/sms")
-async def twilio_inbound(
-    account_id: Identifier,
-    request: Request,
-    settings: AppSettings,
-    database: Database,
-    leads: Leads,
+async def _inbound_reaches(
+    conn: AsyncConnection, number: str, sender: str, meaning: Keyword | None, default: str | None
+) -> dict[str, Found | None]:
+    """Whom a text from `sender` to our `number` speaks for, by account: the leads it
+    reaches (None: every lead of the account with that phone); a STOP or START moves the
+    sender's opt-out in each of these accounts. A number one account holds is that
+    account's. A shared one (the platform's default, or one no account holds) reaches the
+    account and lead that last texted the sender from it, but a STOP there holds for every
+    account that did, as the provider's own block of that sender on that number does."""
+    holder = await senders.account_of(conn, "sms", number)
+    if holder is not None:
+        return {holder: None}
+    texted = await outbox.texts_to(conn, sender, number, default_number=number == default)
+    if meaning != "stop":
+        texted = texted[:1]
+    return {t.account_id: [(t.lead_id, t.party)] for t in texted}
+
+
+async def _inbound(
+    request: Request, settings: AppSettings, database: Database, leads: Leads
 ) -> Response:
-    form = await _twilio_form(request, settings)
-    sender, text = form.get("From", ""), form.get("Body", "").strip()
+    form = await twilio_form(request, settings)
+    sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    if not sid:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "an inbound text names its MessageSid")
+    sender, number, text = form.get("From", ""), form.get("To", ""), form.get("Body", "").strip()
     meaning = keywords.keyword(text) or OPT_OUT_TYPES.get(form.get("OptOutType", "").upper())
-    found = await lead_records.parties_reached_at(database, account_id, phone=sender)
-    # Across the account at once, before the 2xx: the send activity checks these rows, so a
-    # STOP holds even before the lead's workflow hears of it.
-    if meaning == "stop":
-        async with database.begin() as conn:
-            await opt_outs.opt_out(
-                conn,
-                account_id,
-                TEXTS,
-                sender,
-                source=f"reply {text[:40] or 'STOP'}",
-                at=datetime.now(UTC),
-            )
-    elif meaning == "start":
-        async with database.begin() as conn:
-            await opt_outs.opt_in(conn, account_id, TEXTS, sender)
+    async with database.begin() as conn:
+        if not await first_delivery(conn, "twilio", sid):
+            return _twiml()  # a repeat: answered when it first came
+        reaches = await _inbound_reaches(conn, number, sender, meaning, settings.twilio_from)
+        # Across the account at once, before the 2xx: the send activity checks these rows,
+        # so a STOP holds even before the lead's workflow hears of it.
+        for account_id in reaches if meaning in ("stop", "start") else []:
+            if meaning == "stop":
+                source = f"reply {text[:40] or 'STOP'}"
+                at = datetime.now(UTC)
+                await opt_outs.opt_out(conn, account_id, TEXTS, sender, source=source, at=at)
+            else:
+                await opt_outs.opt_in(conn, account_id, TEXTS, sender)
+    if not reaches:
+        log.info(
+            "inbound text %s to a number no account texted the sender from: applied to nobody", sid
+        )
+        return _twiml()
 
     # The lead reads the keyword by the same rule as replies from any other path.
     async def reply(lead: LeadRef, role: str) -> None:
         event = ReplyReceived(channel="sms", party=role, body=text[:1000], keyword=meaning)
         await leads.reply_received(lead, event)
 
-    await _each(account_id, found, reply)
+    try:
+        for account_id, found in reaches.items():
+            if found is None:
+                found = await lead_records.parties_reached_at(database, account_id, phone=sender)
+            await _each(account_id, found, reply)
+    except Exception:
+        async with database.begin() as conn:
+            await forget(conn, "twilio", sid)  # so the provider's retry is heard
+        raise
     return _twiml(keywords.HELP_TEXT if meaning == "help" else None)
 
 
-@router.post("/twilio/{account_id}/status", status_code=status.HTTP_204_NO_CONTENT)
-async def twilio_status(
-    account_id: Identifier,
-    request: Request,
-    settings: AppSettings,
-    database: Database,
-    leads: Leads,
+async def _status(
+    request: Request, settings: AppSettings, database: Database, leads: Leads
 ) -> Response:
-    form = await _twilio_form(request, settings)
-    sid, new = form.get("MessageSid", ""), form.get("MessageStatus", "")
-    moved = await outbox.advance(database, account_id, sid, new)
+    form = await twilio_form(request, settings)
+    sid, new, to = form.get("MessageSid", ""), form.get("MessageStatus", ""), form.get("To", "")
+    moved = await outbox.advance(database, sid, to, new)
     if (
         moved is not None
         and new in ("undelivered", "failed")
         and twilio_meaning(form.get("ErrorCode")) == "bad_number"
     ):
         touch = moved.key.split(":", 3)[-1]
-        lead = LeadRef(account_id=account_id, lead_id=moved.lead_id)
+        lead = LeadRef(account_id=moved.account_id, lead_id=moved.lead_id)
         await leads.delivery_failed(
             lead, DeliveryFailed(key=touch, channel=moved.channel, reason="bad_number")
         )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/sendgrid/{account_id}/events", status_code=status.HTTP_204_NO_CONTENT)
-async def sendgrid_events(
-    account_id: Identifier,
-    request: Request,
-    settings: AppSettings,
-    database: Database,
-    leads: Leads,
+async def _events(
+    request: Request, settings: AppSettings, database: Database, leads: Leads
 ) -> Response:
-    key = settings.sendgrid_webhook_public_key
-    payload = (await request.body()).decode()
-    signature = request.headers.get("X-Twilio-Email-Event-Webhook-Signature", "")
-    stamp = request.headers.get("X-Twilio-Email-Event-Webhook-Timestamp", "")
-    if not key or not signature or not stamp.isdigit():
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing SendGrid signature")
-    if abs(time.time() - int(stamp)) > MAX_AGE_SECONDS:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "stale SendGrid timestamp")
-    try:
-        valid = EventWebhook(key).verify_signature(payload, signature, stamp)
-    except Exception:
-        valid = False
-    if not valid:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid SendGrid signature")
-    try:
-        events = json.loads(payload)
-    except json.JSONDecodeError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is not JSON") from None
-    for event in events if isinstance(events, list) else []:
-        kind, email = event.get("event"), str(event.get("email", ""))
-        source = f"sendgrid {kind}"
-        async with database.begin() as conn:
-            new = await first_delivery(conn, "sendgrid", str(event.get("sg_event_id", "")))
-            if not new or kind not in SUPPRESSING or not email:
-                continue
-            await opt_outs.opt_out(
-                conn, account_id, ["email"], email, source=source, at=datetime.now(UTC)
-            )
-        found = await lead_records.parties_reached_at(database, account_id, email=email)
-        await _each(account_id, found, _email_opt_out(leads, source))
+    for event in await sendgrid_events(request, settings):
+        await _email_event(event, database, leads)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _email_opt_out(leads: LeadflowClient, source: str) -> Callable[[LeadRef, str], Awaitable[None]]:
+async def _email_event(event: EmailEvent, database: Database, leads: LeadflowClient) -> None:
+    """An event suppresses email to the address of the message it names, in that message's
+    account; one that names no message of ours (or another address) suppresses nothing."""
+    source = f"sendgrid {event.event}"
+    async with database.begin() as conn:
+        if event.sg_event_id and not await first_delivery(conn, "sendgrid", event.sg_event_id):
+            return  # handled when it first came
+        if event.event not in SUPPRESSING:
+            return
+        message = None
+        if event.leadflow_key and event.email:
+            message = await outbox.email_named(conn, event.leadflow_key, event.email)
+        if message is None:
+            log.warning("sendgrid %s event names no email of ours: applied to nobody", event.event)
+            return
+        account_id, address = message.account_id, message.to_address
+        at = datetime.now(UTC)
+        await opt_outs.opt_out(conn, account_id, ["email"], address, source=source, at=at)
+    found = await lead_records.parties_reached_at(database, account_id, email=address)
+
     async def opt_out(lead: LeadRef, role: str) -> None:
         await leads.opt_out(lead, "email", source=source)
 
-    return opt_out
+    await _each(account_id, found, opt_out)
+
+
+@router.post("/twilio/sms", summary="Twilio inbound SMS")
+async def twilio_inbound(
+    request: Request, settings: AppSettings, database: Database, leads: Leads
+) -> Response:
+    """A text to one of our numbers: it reaches the account that holds the number, or on a
+    shared number the account and lead that last texted the sender from it; STOP, START
+    and HELP as Twilio reads them. A repeat of a MessageSid already handled changes nothing."""
+    return await _inbound(request, settings, database, leads)
+
+
+@router.post("/twilio/status", status_code=status.HTTP_204_NO_CONTENT, summary="Twilio status")
+async def twilio_status(
+    request: Request, settings: AppSettings, database: Database, leads: Leads
+) -> Response:
+    """A text's delivery status, for the message with that MessageSid sent to that `To`."""
+    return await _status(request, settings, database, leads)
+
+
+@router.post("/sendgrid/events", status_code=status.HTTP_204_NO_CONTENT, summary="SendGrid events")
+async def sendgrid_event_webhook(
+    request: Request, settings: AppSettings, database: Database, leads: Leads
+) -> Response:
+    """Email events, each applied to the account of the message its `leadflow_key` names."""
+    return await _events(request, settings, database, leads)
+
+
+@router.post("/twilio/{account_id}/sms", deprecated=True, description=OLD)
+async def twilio_inbound_at_account(
+    account_id: str, request: Request, settings: AppSettings, database: Database, leads: Leads
+) -> Response:
+    return await _inbound(request, settings, database, leads)
+
+
+@router.post(
+    "/twilio/{account_id}/status",
+    status_code=status.HTTP_204_NO_CONTENT,
+    deprecated=True,
+    description=OLD,
+)
+async def twilio_status_at_account(
+    account_id: str, request: Request, settings: AppSettings, database: Database, leads: Leads
+) -> Response:
+    return await _status(request, settings, database, leads)
+
+
+@router.post(
+    "/sendgrid/{account_id}/events",
+    status_code=status.HTTP_204_NO_CONTENT,
+    deprecated=True,
+    description=OLD,
+)
+async def sendgrid_events_at_account(
+    account_id: str, request: Request, settings: AppSettings, database: Database, leads: Leads
+) -> Response:
+    return await _events(request, settings, database, leads)
