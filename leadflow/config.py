@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
+from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+from temporalio.service import TLSConfig
 
 from leadflow.codec import Keyring
 from leadflow.errors import ConfigError
@@ -93,6 +95,13 @@ class Settings(DatabaseSettings):
 
     temporal_address: str = Field(description="host:port of the Temporal frontend")
     temporal_namespace: str = "default"
+    # TLS to Temporal (see temporal_tls): the server's CA, and for mTLS this process's
+    # certificate and key, as PEM files; TEMPORAL_TLS alone: TLS with the system's CAs.
+    temporal_tls: bool = False
+    temporal_tls_ca: str | None = None
+    temporal_tls_cert: str | None = None
+    temporal_tls_key: str | None = None
+    temporal_tls_server_name: str | None = None  # when the certificate names another host
     temporal_task_queue: str = "leadflow"
 
     # Where the worker serves its metrics for Prometheus (host:port): the Temporal SDK's
@@ -140,6 +149,31 @@ class Settings(DatabaseSettings):
         """The encryption keys; a missing or malformed one is a ConfigError naming the setting."""
         return Keyring.parse(
             self.encryption_keys.get_secret_value() if self.encryption_keys else None
+        )
+
+    def temporal_tls_config(self) -> TLSConfig | bool:
+        """What `Client.connect(tls=...)` takes; an unreadable file or a certificate without
+        its key is a ConfigError naming the setting."""
+        files = {
+            "TEMPORAL_TLS_CA": self.temporal_tls_ca,
+            "TEMPORAL_TLS_CERT": self.temporal_tls_cert,
+            "TEMPORAL_TLS_KEY": self.temporal_tls_key,
+        }
+        if not any(files.values()) and not self.temporal_tls_server_name:
+            return self.temporal_tls
+        if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
+            raise ConfigError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (mTLS)")
+        read: dict[str, bytes | None] = {}
+        for name, path in files.items():
+            try:
+                read[name] = Path(path).read_bytes() if path else None
+            except OSError as exc:
+                raise ConfigError(f"{name}: cannot read {path} ({exc.strerror})") from None
+        return TLSConfig(
+            server_root_ca_cert=read["TEMPORAL_TLS_CA"],
+            client_cert=read["TEMPORAL_TLS_CERT"],
+            client_private_key=read["TEMPORAL_TLS_KEY"],
+            domain=self.temporal_tls_server_name,
         )
 
     def sender_queues(self) -> dict[str, str]:

@@ -26,7 +26,7 @@ from temporalio.converter import (
     JSONPlainPayloadConverter,
 )
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from leadflow.codec import (
     PLAYBOOK,
@@ -137,6 +137,7 @@ async def connect(
     timeout: float = 10.0,
     runtime: Runtime | None = None,
     interceptors: Sequence[Interceptor] = (),
+    tls: TLSConfig | bool = False,
 ) -> Client:
     """Connect and prove the namespace exists, naming the variable to fix on failure."""
     try:
@@ -147,6 +148,7 @@ async def connect(
                 data_converter=converter,
                 runtime=runtime,
                 interceptors=interceptors,
+                tls=tls,
             )
     except TimeoutError:
         raise ConfigError(

@@ -108,6 +108,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             ),
             runtime=metrics_runtime(settings.metrics_address),
             interceptors=tracing.interceptors("leadflow-worker"),  # none unless configured
+            tls=settings.temporal_tls_config(),
         )
         if settings.metrics_address:
             log.info("metrics for Prometheus on http://%s/metrics", settings.metrics_address)

@@ -9,13 +9,13 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from leadflow import __version__, tracing
 from leadflow.api import errors
 from leadflow.api.deps import Services
+from leadflow.api.headers import SecurityHeaders
 from leadflow.api.limits import BodyLimit
 from leadflow.api.metrics import ApiMetrics
 from leadflow.api.routes.codec import redact_access_log
@@ -68,6 +68,7 @@ def create_app(
                 settings.temporal_namespace,
                 converter=data_converter(keyring),
                 interceptors=tracing.interceptors("leadflow-api"),  # none unless configured
+                tls=settings.temporal_tls_config(),
             )
         presets = playbooks or PlaybookFolder(
             Path(settings.playbooks_dir) if settings.playbooks_dir else shipped("playbooks")
@@ -96,7 +97,7 @@ def create_app(
     )
 
     if tracing.enabled():  # a span per request, the parent of the Temporal calls it makes
-        FastAPIInstrumentor.instrument_app(app, excluded_urls="/health$,/ready$,/metrics$")
+        tracing.instrument_app(app)
     app.state.metrics = ApiMetrics()
     app.state.metrics.instrument(app)
     errors.install(app)
@@ -109,6 +110,7 @@ def create_app(
         allow_methods=["POST"],
         allow_headers=["Authorization", "Content-Type", "X-Namespace"],
     )
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, errors included
     app.include_router(leads_router)
     app.include_router(queue_router)
     app.include_router(reports_router)
