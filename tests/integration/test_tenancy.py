@@ -131,7 +131,7 @@ async def app(leads: LeadflowClient, db: AsyncEngine) -> FastAPI:
         twilio_auth_token=TOKEN,
         public_url=PUBLIC,
         sendgrid_webhook_public_key=SIGNER.public_key,
-        ops_token="ops-secret",
+        ops_token="ops-secret-" + "x" * 32,
     )
     return create_app(settings, client=leads.temporal, engine=db)
 
