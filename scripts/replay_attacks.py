@@ -28,6 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 from dotenv import dotenv_values
@@ -225,6 +226,183 @@ async def guessing(stack: Stack) -> Outcome:
         return status, status == 429 and not await _signed_in(browser)
 
 
+# ---- what a provider signs, and the lead's words ------------------------------------------
+
+LEAD_PHONE, LEAD_EMAIL = "+13125550177", "pat.replay@example.com"
+FORM = "application/x-www-form-urlencoded"
+
+
+async def _opt_outs(stack: Stack) -> int:
+    """Every opt-out on record, in any account (read as the operator would)."""
+    from sqlalchemy import text
+
+    from leadflow.store.db import create_engine
+
+    engine = create_engine(stack.env["DATABASE_URL"], pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(text("SELECT count(*) FROM opt_outs"))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+def _twilio_signed(stack: Stack, path: str, form: dict[str, str]) -> dict[str, str]:
+    from twilio.request_validator import RequestValidator
+
+    from leadflow.providers.fake import FakeState
+
+    signature = RequestValidator(FakeState.auth_token).compute_signature(stack.url + path, form)
+    return {"X-Twilio-Signature": signature, "content-type": FORM}
+
+
+@attack("a SendGrid bounce for another account's lead, signed, posted on one's own path")
+async def foreign_bounce(stack: Stack) -> Outcome:
+    import json
+
+    from leadflow.providers.fake import EventSigner
+
+    before = await _opt_outs(stack)
+    body = json.dumps([{"email": LEAD_EMAIL, "event": "bounce", "sg_event_id": "replay-1"}])
+    signer = EventSigner(stack.secrets["SENDGRID_WEBHOOK_SIGNING_KEY"])
+    async with stack.api() as api:
+        answer = await api.post(
+            "/webhooks/sendgrid/intruder/events", content=body, headers=signer.headers(body)
+        )
+    return answer.status_code, answer.status_code == 204 and await _opt_outs(stack) == before
+
+
+@attack("a Twilio inbound STOP with a forged signature")
+async def forged_inbound(stack: Stack) -> Outcome:
+    form = {"From": LEAD_PHONE, "To": "+13125550000", "Body": "STOP", "MessageSid": "SMr1"}
+    async with stack.api() as api:
+        answer = await api.post(
+            "/webhooks/twilio/sms",
+            content=urlencode(form),
+            headers={
+                "X-Twilio-Signature": "forged",
+                "content-type": "application/x-www-form-urlencoded",
+            },
+        )
+    return answer.status_code, answer.status_code == 403
+
+
+@attack("a Twilio inbound STOP from a number nobody texted, signed")
+async def stranger_stop(stack: Stack) -> Outcome:
+    before = await _opt_outs(stack)
+    form = {"From": "+13125550166", "To": "+13125550000", "Body": "STOP", "MessageSid": "SMr2"}
+    path = "/webhooks/twilio/sms"
+    async with stack.api() as api:
+        answer = await api.post(
+            path, content=urlencode(form), headers=_twilio_signed(stack, path, form)
+        )
+    return answer.status_code, answer.is_success and await _opt_outs(stack) == before
+
+
+@attack("a webhook body that is not UTF-8, unsigned")
+async def not_utf8(stack: Stack) -> Outcome:
+    async with stack.api() as api:
+        answer = await api.post(
+            "/webhooks/twilio/sms",
+            content=b"Body=%FF&From=\xff\xfe",
+            headers={"content-type": FORM},
+        )
+    return answer.status_code, answer.status_code == 403
+
+
+@attack("START posted through the API as if the lead had said it")
+async def start_by_api(stack: Stack) -> Outcome:
+    async with stack.api(stack.keys["intruder"]) as api:
+        await api.put("/v1/leads/words-1", json=_lead_body())
+        answer = await api.post("/v1/leads/words-1/replies", json={"body": "START"})
+    return answer.status_code, answer.status_code == 422
+
+
+@attack("an opt-in through the API with no evidence")
+async def opt_in_without_evidence(stack: Stack) -> Outcome:
+    async with stack.api(stack.keys["intruder"]) as api:
+        await api.put("/v1/leads/words-1", json=_lead_body())
+        answer = await api.post(
+            "/v1/leads/words-1/opt-in",
+            json={"channel": "sms", "party": "borrower", "evidence": " ", "actor": "x"},
+        )
+    return answer.status_code, answer.status_code == 422
+
+
+def _lead_body() -> dict[str, object]:
+    return {
+        "first_name": "Pat",
+        "time_zone": "America/Chicago",
+        "parties": {"borrower": {"name": "Pat", "phone": LEAD_PHONE, "email": LEAD_EMAIL}},
+    }
+
+
+# ---- ops ------------------------------------------------------------------------------------
+
+
+@attack("/metrics with no credential, and with an API key")
+async def metrics_open(stack: Stack) -> Outcome:
+    async with stack.api() as api:
+        bare = await api.get("/metrics")
+    async with stack.api(DEMO_KEY) as api:
+        keyed = await api.get("/metrics")
+    return bare.status_code, bare.status_code in (401, 404) and keyed.status_code in (401, 404)
+
+
+@attack("the ops token in a URL (the old codec path)")
+async def token_in_url(stack: Stack) -> Outcome:
+    async with stack.api() as api:
+        answer = await api.post(
+            f"/codec/ops/{stack.secrets['OPS_TOKEN']}/decode", json={"payloads": []}
+        )
+    return answer.status_code, answer.status_code == 404
+
+
+@attack("the codec with an API key instead of the ops token")
+async def codec_by_key(stack: Stack) -> Outcome:
+    async with stack.api(DEMO_KEY) as api:
+        answer = await api.post("/codec/decode", json={"payloads": []})
+    return answer.status_code, answer.status_code == 401
+
+
+@attack("a lead's page kept by a cache, or framed by another site")
+async def cached_or_framed(stack: Stack) -> Outcome:
+    async with stack.api(DEMO_KEY) as api:
+        leads = await api.get("/v1/leads")
+        page = await api.get("/app/sign-in")
+    kept = "no-store" not in leads.headers.get("cache-control", "")
+    framed = "frame-ancestors 'none'" not in page.headers.get("content-security-policy", "")
+    return leads.status_code, not kept and not framed
+
+
+@attack("an opt-in signalled to a lead straight through Temporal, unsealed")
+async def unsealed_signal(stack: Stack) -> Outcome:
+    from temporalio.client import Client
+
+    async with stack.api(DEMO_KEY) as api:
+        stopped = await api.post("/v1/leads/replay-1/replies", json={"body": "STOP"})
+        await asyncio.sleep(2)
+        before = (await api.get("/v1/leads/replay-1")).json()["audit"]
+        temporal = await Client.connect(
+            stack.env["TEMPORAL_ADDRESS"], namespace=stack.env.get("TEMPORAL_NAMESPACE", "default")
+        )
+        await temporal.get_workflow_handle("lead:demo:replay-1").signal(
+            "opt_in", {"type": "opted_in", "channel": "sms"}
+        )
+        await asyncio.sleep(3)
+        after = await api.get("/v1/leads/replay-1")
+        # The control: the same opt-in, recorded through the API with its evidence, lands.
+        proper = {"channel": "sms", "party": "borrower", "evidence": "replay", "actor": "ops"}
+        await api.post("/v1/leads/replay-1/opt-in", json=proper)
+        await asyncio.sleep(3)
+        control = await api.get("/v1/leads/replay-1")
+
+    def opted_in(view: httpx.Response) -> bool:
+        return any(a not in before and "opted back in" in str(a) for a in view.json()["audit"])
+
+    refused = stopped.status_code == 202 and not opted_in(after) and opted_in(control)
+    return after.status_code, refused
+
+
 # ---- the run --------------------------------------------------------------------------------
 
 
@@ -242,6 +420,8 @@ async def _setup(stack: Stack) -> None:
         answer = await api.post("/v1/keys", json={"name": "replay revoked", "role": "agent"})
         stack.keys["revoked"] = answer.json()["key"]
         await api.post(f"/v1/keys/{answer.json()['record']['id']}/revoke")
+        # A lead of the demo account's own, whose address others will try to speak for.
+        (await api.put("/v1/leads/replay-1", json=_lead_body())).raise_for_status()
         for user, role in (("boss", "admin"), ("ana", "agent")):
             (
                 await api.put(f"/v1/users/{user}", json={"name": user, "role": role})
