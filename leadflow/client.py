@@ -27,6 +27,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
+from leadflow.engine import bounds
 from leadflow.engine.commands import Audit, InvalidChange
 from leadflow.engine.contacts import checked_member, checked_party
 from leadflow.engine.decide import decide, initial_state
@@ -147,6 +148,7 @@ class LeadflowClient:
         # Refuse a start the playbook refuses here, before anything starts: with
         # update-with-start a workflow starts even when its update's validator says no.
         try:
+            bounds.facts(request)
             state = initial_state(book, request)
             # What its first decision will leave it with, so it starts with the search
             # attributes it keeps (the next touch to the minute) and upserts none at once.
@@ -386,6 +388,11 @@ def _refuse_unfit(request: object) -> None:
     # JSON escapes NUL as \u0000: only then is the request walked to say where it is.
     if b"\\u0000" in data and (where := nul_at(request)):
         raise ChangeRejected(f"{NUL_REFUSED}: at {where}", "InvalidText")
+    made = getattr(request, "event", None)  # an update's event, or the signal's own
+    try:
+        bounds.event(made() if callable(made) else request)  # dates the lead could not hold
+    except InvalidChange as exc:
+        raise ChangeRejected(str(exc), exc.reason) from None
 
 
 def _rejected(exc: WorkflowUpdateFailedError) -> ChangeRejected:

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated, Generic, Literal, Self, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     EmailStr,
@@ -14,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from leadflow.engine import bounds
 from leadflow.engine.commands import Audit
 from leadflow.engine.contacts import Phone
 from leadflow.engine.preview import Entry
@@ -23,6 +25,12 @@ from leadflow.store.leads import Note
 from leadflow.workflows.messages import LeadProfile, LeadSnapshot
 
 T = TypeVar("T")
+
+# A person's name that shows something (not spaces alone); a date a lead may hold.
+PersonName = Annotated[
+    str, Field(min_length=1, max_length=200), AfterValidator(lambda v: bounds.name(v, "name"))
+]
+Day = Annotated[date, AfterValidator(lambda v: bounds.day(v, "date"))]
 
 
 class Input(Strict):
@@ -37,7 +45,7 @@ class Input(Strict):
 
 
 class PartyIn(Input):
-    name: Annotated[str, Field(max_length=200)] | None = None
+    name: PersonName | None = None
     phone: Phone | None = None
     email: EmailStr | None = None
     time_zone: TimeZone | None = None
@@ -50,7 +58,7 @@ class PartyIn(Input):
 
 class MemberIn(Input):
     id: Annotated[str, Field(min_length=1, max_length=128)]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: PersonName
     phone: Phone | None = None
     email: EmailStr | None = None
     sms_from: Phone | None = None
@@ -72,10 +80,12 @@ class LeadIn(LeadProfile):
 
     parties: dict[Name, Annotated[Party, _checked_at_door(PartyIn)]] = {}
     designations: dict[Name, Annotated[Member, _checked_at_door(MemberIn)]] = {}
+    key_dates: dict[Name, Day] = {}
+    horizon: Day | None = None
 
 
 class KeyDatesIn(Input):
-    dates: dict[str, date | None]
+    dates: dict[str, Day | None]
 
 
 class PartiesIn(Input):
@@ -89,7 +99,7 @@ class DesignationsIn(Input):
 
 
 class UserIn(Input):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: PersonName
     phone: Phone | None = None
     email: EmailStr | None = None
     designations: list[str] = []
@@ -101,9 +111,9 @@ class UserOut(UserIn):
 
 class CampaignIn(Input):
     op: str = Field(pattern="^(start|switch|pause|resume|cancel)$")
-    campaign: str
-    switch_from: str | None = None
-    actor: str = "api"
+    campaign: Annotated[str, Field(min_length=1, max_length=100)]
+    switch_from: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    actor: Annotated[str, Field(min_length=1, max_length=100)] = "api"
 
 
 class ReplyIn(Input):

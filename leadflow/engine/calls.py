@@ -16,10 +16,11 @@ from leadflow.engine.run import (
     primary_party,
     task,
 )
-from leadflow.engine.state import FollowUp, QueueEntry
+from leadflow.engine.state import EngineState, FollowUp, QueueEntry
 from leadflow.playbook.schema import QueueLabel
 
 APPOINTMENTS: tuple[QueueLabel, ...] = ("Callback", "Scheduled", "FollowUp")
+MAX_OPEN_FOLLOW_UPS = 50  # a lead keeps this many; a decision adding more drops the oldest
 
 
 def _call_reach(run: Run) -> tuple[limits.Reach, str | None]:
@@ -172,13 +173,27 @@ def check_follow_up(run: Run, follow_up: FollowUp) -> None:
         )
 
 
+def check_room(before: EngineState, after: EngineState) -> None:
+    """Refuse a change that would drop an open follow-up to make room for a new one.
+
+    Checked by the workflow's update validators on the decision they make, not by the
+    decision itself: a lead that once dropped one replays as it ran."""
+    kept = {f.id for f in after.follow_ups}
+    if any(not f.completed and f.id not in kept for f in before.follow_ups):
+        raise InvalidChange(
+            f"this lead has {MAX_OPEN_FOLLOW_UPS} open follow-ups, the most it keeps: "
+            "complete one it no longer needs, then schedule this one",
+            "TooManyFollowUps",
+        )
+
+
 def add_follow_up(run: Run, follow_up: FollowUp, prompt: str | None = None) -> None:
     """Record a follow-up; a call follow-up puts the lead in the queue for its time and
     settles the contact prompt (`prompt`: its key, when one is open)."""
     s = run.s
     prompt = prompt or open_prompt(run)
     s.follow_ups = [f for f in s.follow_ups if f.id != follow_up.id] + [follow_up]
-    s.follow_ups = [f for f in s.follow_ups if not f.completed][-50:]
+    s.follow_ups = [f for f in s.follow_ups if not f.completed][-MAX_OPEN_FOLLOW_UPS:]
     key = f"follow-up:{follow_up.id}"
     run.emit(
         CreateTask(

@@ -1,5 +1,6 @@
 """How a lead's contact facts are checked, whichever way they come in (HTTP API, Python
-client, `leadflow simulate`): phones become E.164, emails must be addresses."""
+client, `leadflow simulate`): phones become E.164, emails must be addresses, names must
+show (`bounds`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator
 
+from leadflow.engine import bounds
 from leadflow.engine.state import Member, Party
 
 
@@ -35,7 +37,9 @@ Phone = Annotated[str, AfterValidator(e164)]
 
 
 def checked_party(role: str, party: Party) -> Party:
-    """The party with its phone in E.164; ValueError naming the role and field if not."""
+    """The party with its phone in E.164 and a name that shows; ValueError naming the role
+    and field if not."""
+    bounds.party(role, party)
     return party.model_copy(
         update={
             "phone": _field(role, "phone", party.phone, e164),
@@ -45,6 +49,7 @@ def checked_party(role: str, party: Party) -> Party:
 
 
 def checked_member(designation: str, member: Member) -> Member:
+    bounds.member(designation, member)
     return member.model_copy(
         update={
             "phone": _field(designation, "phone", member.phone, e164),

@@ -27,7 +27,14 @@ def schedule_date_rules(run: Run, changed: list[str]) -> None:
         day = s.key_dates.get(rule.key_date)
         if day is None:
             continue
-        due = localtime.at_local(day, rule.at, s.time_zone).astimezone(UTC) + rule.offset
+        try:
+            due = localtime.at_local(day, rule.at, s.time_zone).astimezone(UTC) + rule.offset
+        except OverflowError:  # the door keeps dates in range; a lead may hold older ones
+            raise InvalidChange(
+                f"key date {rule.key_date} {day.isoformat()} is out of range for date rule "
+                f"{rule.name}: give a date between 1900 and 2200",
+                "OutOfRange",
+            ) from None
         key = f"{prefix}{day.isoformat()}"
         s.agenda.append(
             AgendaItem(key=key, due=max(due, run.now), kind="date_rule", rule=rule.name)

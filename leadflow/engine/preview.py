@@ -18,6 +18,11 @@ from leadflow.models import Message
 from leadflow.playbook.schema import Playbook
 
 MAX_WAKE_UPS = 10_000
+# A lead's agenda is read by a query, on the worker that runs the leads: it looks this far
+# ahead, and decides at most this often (the ISA cadence wakes 18 times in 90 days; a
+# decision takes about 0.3 ms, so a query holds the worker's event loop for ~60 ms at most).
+AGENDA_DAYS = 90
+AGENDA_WAKE_UPS = 200
 
 
 class Entry(Message):
@@ -64,11 +69,14 @@ def timeline(book: Playbook, state: EngineState, start: datetime, days: int) -> 
     return created + project(book, decision.state, start, days)
 
 
-def project(book: Playbook, state: EngineState, now: datetime, days: int) -> list[Entry]:
-    """Wake the lead at every due time for `days` from `now`, with no other event."""
+def project(
+    book: Playbook, state: EngineState, now: datetime, days: int, wake_ups: int = MAX_WAKE_UPS
+) -> list[Entry]:
+    """Wake the lead at every due time for `days` from `now`, with no other event, at most
+    `wake_ups` times."""
     end = now + timedelta(days=days)
     entries: list[Entry] = []
-    for _ in range(MAX_WAKE_UPS):
+    for _ in range(wake_ups):
         if state.next_due is None or state.next_due > end:
             break
         now = state.next_due

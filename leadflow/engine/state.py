@@ -25,7 +25,8 @@ class Party(Message):
 
     @property
     def first_name(self) -> str | None:
-        return self.name.split()[0] if self.name else None
+        words = self.name.split() if self.name else []
+        return words[0] if words else None
 
 
 class Member(Message):

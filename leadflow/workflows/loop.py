@@ -14,17 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 import leadflow.workflows.answers as answers
+import leadflow.workflows.refusals as refusals
 import leadflow.workflows.visibility as visibility
 from leadflow.activities.payloads import ApplyDecision, LeadRecord
 from leadflow.activities.store import LeadStoreActivities
-from leadflow.engine.commands import Audit, Decision, InvalidChange, SendMessage
+from leadflow.engine import bounds, calls
+from leadflow.engine.commands import Audit, InvalidChange, SendMessage
 from leadflow.engine.decide import decide, describe_next, initial_state, new_state
 from leadflow.engine.describe import summary
 from leadflow.engine.events import (
@@ -32,7 +34,7 @@ from leadflow.engine.events import (
     TimerFired,
 )
 from leadflow.engine.migrate import keeps_past_steps
-from leadflow.engine.preview import Entry, project
+from leadflow.engine.preview import AGENDA_DAYS, AGENDA_WAKE_UPS, Entry, project
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState
 from leadflow.playbook.law import LAW
@@ -94,6 +96,7 @@ class LeadLoop:
             self._carry = LeadCarry(engine=self._placeholder(AWAITED))
         self._inbox: deque[Pending] = deque()
         self._checked: Checked | None = None
+        self._retry_due: datetime | None = None  # a timer whose decision raised waits till
         self._sender = Sender(
             input.sends_task_queue,
             input.sender_queues,
@@ -132,8 +135,15 @@ class LeadLoop:
         return self._carry.audit
 
     def agenda(self, days: int) -> list[Entry]:
-        """What the lead receives over the next `days` if nothing else happens."""
-        return project(self._book, self.state, workflow.now(), days)
+        """What the lead receives over the next `days` (at most AGENDA_DAYS) if nothing else
+        happens, within a bounded number of decisions: a query runs on the leads' worker."""
+        days = max(0, min(days, AGENDA_DAYS))
+        try:
+            return project(self._book, self.state, workflow.now(), days, AGENDA_WAKE_UPS)
+        except Exception as exc:
+            if not refusals.undecidable(exc):
+                raise
+            return []  # what the loop's timer refuses sends nothing either
 
     def hear(self, event: Any) -> None:
         """A signal: a fact for the loop, no answer owed."""
@@ -151,17 +161,8 @@ class LeadLoop:
             self._publish()
         if self._is_new:
             s = self.state
-            record = LeadRecord(
-                lead=s.lead,
-                first_name=s.first_name,
-                last_name=s.last_name,
-                time_zone=s.time_zone,
-                milestone=s.milestone,
-                status=s.status,
-                at=workflow.now(),
-                playbook=s.playbook,
-                playbook_version=s.playbook_version,
-            )
+            facts = {name: getattr(s, name) for name in LeadRecord.model_fields if name != "at"}
+            record = LeadRecord(at=workflow.now(), **facts)
             await self._decide(Pending(LeadCreated()), record=record)
             self._recorded = True
         while True:
@@ -205,10 +206,9 @@ class LeadLoop:
         if self._awaiting_facts:  # the facts the handler will start the lead with
             if request.lead.workflow_id != workflow.info().workflow_id:
                 raise answers.wrong_lead(workflow.info().workflow_id, request.lead.lead_id)
-            try:
+            with refusals.rejecting("ensure"):
+                bounds.facts(request)
                 initial_state(self._book, request)
-            except InvalidChange as exc:
-                raise answers.refused(exc) from None
             return
         if request.lead != self.state.lead:
             raise answers.wrong_lead(self.state.lead.lead_id, request.lead.lead_id)
@@ -225,11 +225,12 @@ class LeadLoop:
                 raise answers.reused(request.request_id)
             return  # a repeat: the handler answers with the lead as it is
         book = request.newer() if isinstance(request, MigratePlaybook) else self._book
-        try:
+        event = request.event()
+        with refusals.rejecting(event.type):
             keeps_past_steps(self._book, book, self.state)  # a migration's; else nothing
-            decision = decide(book, self.state, request.event(), workflow.now())
-        except InvalidChange as exc:
-            raise answers.refused(exc) from None
+            bounds.event(event)  # dates the lead could not hold
+            decision = decide(book, self.state, event, workflow.now())
+            calls.check_room(self.state, decision.state)  # the open follow-ups' limit
         if book is self._book:
             s, now = self.state, workflow.now()
             asked = fingerprint(request)
@@ -260,6 +261,7 @@ class LeadLoop:
             self.state.law = LAW  # from here on the lead keeps to the state-law table
         book = pending.moving_to[0] if pending.moving_to else self._book
         checked, self._checked = self._checked, None
+        kind, failed = pending.event.type, None
         try:
             if checked is not None and checked.fits(pending, self.state, now):
                 decision = checked.decision  # the validator's, a moment ago
@@ -271,10 +273,19 @@ class LeadLoop:
             if pending.request_id is not None:  # an update: its caller hears why
                 pending.error, pending.done = answers.refused(exc), True
                 return
-            workflow.logger.warning("refused %s: %s", pending.event.type, exc)
-            reason = f"{pending.event.type} refused: {exc}"
-            refusal = Audit(key=f"refused:{pending.event.type}", outcome="skipped", reason=reason)
-            decision = Decision(state=self.state, commands=[refusal])
+            workflow.logger.warning("refused %s: %s", kind, exc)
+            decision = refusals.refused(self.state, kind, f"refused: {exc}")
+        except Exception as exc:  # which, and why: leadflow.workflows.refusals
+            if not refusals.undecidable(exc) or not workflow.patched(refusals.PATCH):
+                raise
+            failed, timer = exc, isinstance(pending.event, TimerFired)
+            workflow.logger.warning("refused %s: %s", kind, type(exc).__name__)
+            why = refusals.why_undecidable(exc, retry=timer)
+            decision = refusals.refused(self.state, kind, why)
+            if timer:
+                self._retry_due = now + refusals.RETRY_DUE
+        if failed is None:
+            self._retry_due = None
         self._carry.decisions += 1
         in_task = False
         if decision.commands or record is not None:
@@ -315,6 +326,9 @@ class LeadLoop:
         self._carry.engine = decision.state
         audits = [c for c in decision.commands if isinstance(c, Audit)]
         self._carry.audit = (self._carry.audit + audits)[-AUDIT_KEPT:]
+        if failed is not None and pending.request_id is not None:
+            pending.error, pending.done = refusals.undecidable_update(kind, failed), True
+            return
         if pending.request_id is not None:
             self._carry.remember(pending.request_id, pending.fingerprint)
         self._publish()
@@ -322,12 +336,16 @@ class LeadLoop:
             pending.result = self._snapshot()
         pending.done = True
 
+    def _next_due(self) -> datetime | None:
+        due, retry = self.state.next_due, self._retry_due
+        return due if due is None or retry is None else max(due, retry)
+
     def _until_next_due(self) -> timedelta | None:
-        due = self.state.next_due
+        due = self._next_due()
         return None if due is None else max(due - workflow.now(), timedelta(0))
 
     def _due(self) -> bool:
-        due = self.state.next_due
+        due = self._next_due()
         return due is not None and due <= workflow.now()
 
     def _must_continue(self, input: LeadInput) -> bool:

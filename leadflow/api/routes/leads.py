@@ -147,7 +147,9 @@ async def get_lead(
     caller: Authenticated,
     client: Leads,
     database: Database,
-    agenda_days: Annotated[int, Query(ge=1, le=365)] = 14,
+    agenda_days: Annotated[
+        int, Query(ge=1, le=90, description="how far ahead the agenda looks, 1 to 90 days")
+    ] = 14,
 ) -> LeadView:
     """The lead with its parties, history notes, upcoming agenda and recent audit."""
     ref = caller.lead(lead_id)
