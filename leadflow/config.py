@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Annotated, Any, TypeVar, overload
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,7 +15,7 @@ from temporalio.service import TLSConfig
 
 from leadflow.codec import Keyring
 from leadflow.errors import ConfigError
-from leadflow.providers.clients import LANDING_SECONDS, TIMEOUT, ProviderConfig
+from leadflow.providers.clients import LANDING_SECONDS, NORTH_AMERICA, TIMEOUT, ProviderConfig
 
 S = TypeVar("S", bound="DatabaseSettings")
 # `leadflow dev` writes the settings of the stack it runs here, for commands run beside it.
@@ -129,6 +129,10 @@ class Settings(DatabaseSettings):
     # Sending numbers with a rate of their own, e.g. {"+13125550000": 1} (JSON): each gets
     # its own rate-limited queue; every other number shares SENDS_TASK_QUEUE.
     sender_rates: dict[str, float] = {}
+    # The countries texts may go to (ISO 3166 codes, JSON): a text to any other country's
+    # number fails for good at the send, so a form filled with premium-rate numbers cannot
+    # run up the bill (SMS pumping).
+    sms_countries: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] = list(NORTH_AMERICA)
 
     # Payload encryption: `<id>:<base64 key>,...`, the key new payloads use first.
     encryption_keys: SecretStr | None = None
@@ -195,6 +199,7 @@ class Settings(DatabaseSettings):
             sendgrid_base_url=self.sendgrid_base_url,
             public_url=self.public_url,
             landing_seconds=self.provider_landing_seconds,
+            sms_countries=tuple(self.sms_countries),
         )
 
     @field_validator("ops_token", "metrics_token", mode="before")

@@ -9,6 +9,7 @@ server alone (the workflow tier's worker keeps its records in memory).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -21,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from leadflow.paths import binary
 from leadflow.temporal import ensure_search_attributes
 from tests.keys import CONVERTER
-from tests.places import DEFAULT_HOURS, Place, hours_option
+from tests.places import COUNTRIES, DEFAULT_HOURS, Place, hours_option
 
 pytest_plugins = ["tests.services"]
 
@@ -29,6 +30,8 @@ pytest_plugins = ["tests.services"]
 # CPython 3.11.7's parser can fail on deep stacks ("AST constructor recursion depth").
 settings.register_profile("ci", deadline=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+# Processes the tests start (the dev stack, workers) text the places' countries too.
+os.environ.setdefault("SMS_COUNTRIES", json.dumps(COUNTRIES))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

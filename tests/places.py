@@ -57,6 +57,17 @@ _SAMPLES = {
     "Pacific/Apia": "+6857212300",
     "Pacific/Pago_Pago": "+16846221200",
 }
+# Every country a place's numbers ring in: the tests' leads live all round the world, so
+# their texts may go to each (SMS_COUNTRIES, which is US and Canada unless told).
+COUNTRIES = tuple(
+    sorted(
+        {
+            phonenumbers.region_code_for_number(phonenumbers.parse(number))
+            for number in _SAMPLES.values()
+        }
+        | {"US", "CA"}
+    )
+)
 ALL_DAY = Window(start=time(0), end=time.max)
 OPEN_AHEAD = timedelta(hours=4)  # a test's holds and callbacks fit in this much window
 DEFAULT_HOURS = (2, 10, 20)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import socket
@@ -45,6 +46,7 @@ from leadflow.worker import build_send_worker, build_worker
 from leadflow.workflows import search_attributes
 from tests.factories import PLAYBOOKS
 from tests.keys import CONVERTER, TEST_KEYS
+from tests.places import COUNTRIES
 
 SESSION_FOLDERS: list[str] = []  # folders this run's servers keep their data in
 _TAKEN: set[int] = set()
@@ -190,6 +192,7 @@ async def providers(fake_server: tuple[str, FakeState]) -> AsyncIterator[Provide
         sendgrid_base_url=url,
         timeout=2.0,
         landing_seconds=5.0,  # the fake lands a hung request after hang_seconds
+        sms_countries=COUNTRIES,
     )
     state.hang_seconds = 4.0
     yield ProvidersUnderTest(url, state, config)
@@ -229,6 +232,7 @@ def worker_env(
         "SENDGRID_BASE_URL": providers.url,
         "ENCRYPTION_KEYS": TEST_KEYS,
         "PLAYBOOKS_DIR": str(playbooks),
+        "SMS_COUNTRIES": json.dumps(COUNTRIES),
         **settings,
     }
 

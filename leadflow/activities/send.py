@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import phonenumbers
 from python_http_client.exceptions import HTTPError as SendGridHTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, Mail
@@ -41,7 +42,7 @@ from leadflow.activities.payloads import BatchOutcome, SendBatch, SendRequest, S
 from leadflow.engine.channels import TEXTS
 from leadflow.providers.clients import ProviderConfig, sendgrid_client, twilio_client
 from leadflow.providers.codes import twilio_meaning
-from leadflow.store import opt_outs, outbox
+from leadflow.store import opt_outs, outbox, senders
 from leadflow.store.tables import OutboxMessage
 
 UNREACHABLE_ATTEMPTS = 3
@@ -57,6 +58,17 @@ class _Outcome(Exception):
     def __init__(self, status: str, error: ApplicationError) -> None:
         self.status = status
         self.error = error
+
+
+def _country(number: str) -> str:
+    """The ISO 3166 code of an E.164 number's country ('??' if none can be told)."""
+    try:
+        parsed = phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return "??"
+    # A number no region claims (a reserved or fictional range) reads as its code's country.
+    found = phonenumbers.region_code_for_number(parsed)
+    return str(found or phonenumbers.region_code_for_country_code(parsed.country_code or 0))
 
 
 async def _beating(call: Any, *args: Any) -> Any:
@@ -143,6 +155,17 @@ class SendActivities:
             raise ApplicationError(
                 why or "the message failed for good", type=kind, non_retryable=True
             )
+        if row.from_number and not await self._holds(row.account_id, row.from_number):
+            # Refused at the API too; checked again here, where it costs the number's rate.
+            why = f"the account does not hold the sending number {row.from_number}"
+            await self._mark(row.key, status="failed", error=f"Rejected: {why}")
+            raise ApplicationError(why, type="Rejected", non_retryable=True)
+        if row.channel in TEXTS and (country := _country(row.to_address)) not in (
+            allowed := self._config.sms_countries
+        ):
+            why = f"texts to numbers of {country} are off (SMS_COUNTRIES: {', '.join(allowed)})"
+            await self._mark(row.key, status="failed", error=f"Rejected: {why}")
+            raise ApplicationError(why, type="Rejected", non_retryable=True)
         if attempt.opted_out:
             await self._mark(row.key, status="suppressed", error="opted out")
             raise ApplicationError(
@@ -188,6 +211,10 @@ class SendActivities:
         await self._mark(row.key, status="sent", provider_id=provider_id)
         seen["outcome"] = "resent" if row.attempts > 0 else "sent"
         return SendResult(provider_id=provider_id, resent=row.attempts > 0)
+
+    async def _holds(self, account_id: str, number: str) -> bool:
+        async with self._engine.connect() as conn:
+            return await senders.account_of(conn, "sms", number) == account_id
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.send_message, self.send_messages]

@@ -33,6 +33,11 @@ class _Rebased(TwilioHttpClient):
         return super().request(method, url, *args, **kwargs)
 
 
+# Where texts may go unless SMS_COUNTRIES says otherwise: the US with its territories that
+# share its numbering plan, and Canada.
+NORTH_AMERICA = ("US", "PR", "VI", "GU", "AS", "MP", "CA")
+
+
 @dataclass(frozen=True)
 class ProviderConfig:
     twilio_account_sid: str
@@ -45,6 +50,7 @@ class ProviderConfig:
     timeout: float = TIMEOUT
     public_url: str | None = None  # where Twilio posts status callbacks (our API)
     landing_seconds: float = LANDING_SECONDS
+    sms_countries: tuple[str, ...] = NORTH_AMERICA  # where texts may go (ISO 3166 codes)
 
 
 def twilio_client(config: ProviderConfig) -> TwilioClient:

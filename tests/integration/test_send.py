@@ -17,6 +17,7 @@ from temporalio.testing import ActivityEnvironment
 from leadflow.activities.payloads import BatchOutcome, SendBatch, SendRequest
 from leadflow.activities.send import SendActivities
 from leadflow.engine.refs import LeadRef
+from leadflow.providers.clients import NORTH_AMERICA
 from leadflow.store.tables import Lead, OptOut, OutboxMessage
 from tests.services import ProvidersUnderTest
 
@@ -347,3 +348,35 @@ async def test_a_text_from_a_number_the_account_does_not_hold_never_reaches_the_
         await _send(db, providers, SendRequest(lead=REF, key="spoofed"))
     await _send(db, providers, SendRequest(lead=REF, key="own"))
     assert [(m["from"], m["to"]) for m in providers.state.messages] == [(ours, PHONE)]
+
+
+async def test_a_text_to_a_country_texts_may_not_go_to_fails_for_good_unsent(
+    db: AsyncEngine, providers: ProvidersUnderTest
+) -> None:
+    await _outbox(db, key="pumped")
+    async with db.begin() as conn:  # a premium-rate country's number, as a bot would give
+        await conn.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.key == "pumped")
+            .values(to_address="+8823450000001")
+        )
+    default = dataclasses.replace(providers.config, sms_countries=NORTH_AMERICA)
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(
+            SendActivities(db, default).send_message, SendRequest(lead=REF, key="pumped")
+        )
+    assert refused.value.type == "Rejected" and refused.value.non_retryable
+    assert "SMS_COUNTRIES: US, PR, VI, GU, AS, MP, CA" in refused.value.message
+    assert providers.state.messages == []
+    await _outbox(db, key="abroad")
+    async with db.begin() as conn:
+        await conn.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.key == "abroad")
+            .values(to_address="+447700900123")
+        )
+    uk = dataclasses.replace(providers.config, sms_countries=("US", "GB"))
+    await ActivityEnvironment().run(
+        SendActivities(db, uk).send_message, SendRequest(lead=REF, key="abroad")
+    )
+    assert [m["to"] for m in providers.state.messages] == ["+447700900123"]
