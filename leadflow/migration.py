@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.service import RPCError
 
@@ -31,6 +32,12 @@ from leadflow.workflows.messages import MigratePlaybook
 SAMPLE = 5  # leads shown before and after in a plan
 DAYS = 30  # how far ahead a sample's touches are compared
 CONCURRENCY = 16  # leads moved at once
+# A status, milestone or campaign name in a filter: what a playbook names, with no quote or
+# backslash, so a name can never become query syntax.
+FilterName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r'^[^"\\]+$'),
+]
 
 
 class MigrationError(LeadflowError):
@@ -84,18 +91,27 @@ class Outcome(Message):
     )
 
 
+class LeadFilter(Message):
+    """Which running leads a migration moves: those in any of the statuses, any of the
+    milestones and running any of the campaigns named (each list left empty: all)."""
+
+    statuses: list[FilterName] = Field(default=[], max_length=100)
+    milestones: list[FilterName] = Field(default=[], max_length=100)
+    campaigns: list[FilterName] = Field(default=[], max_length=100)
+
+
 async def plan(
     engine: AsyncEngine,
     leads: LeadflowClient,
     account_id: str,
     to_version: int,
-    query: str | None = None,
+    chosen: LeadFilter | None = None,
     sample: int = SAMPLE,
     now: datetime | None = None,
 ) -> Plan:
     books, target = await _versions(engine, account_id, to_version)
     counts = await lead_rows.versions(engine, account_id, target.name)
-    ids = await _candidates(engine, leads, account_id, target, query)
+    ids = await _candidates(engine, leads, account_id, target, chosen)
     now = now or datetime.now(UTC)
     changes: list[LeadChange] = []
     for lead_id in ids[: sample * 2]:  # a sample: a lead that does not answer is skipped
@@ -139,12 +155,12 @@ async def run(
     leads: LeadflowClient,
     account_id: str,
     to_version: int,
-    query: str | None = None,
+    chosen: LeadFilter | None = None,
     actor: str = "migration",
 ) -> Outcome:
     _, target = await _versions(engine, account_id, to_version)
     ref = await playbooks.keep(engine, target)
-    ids = await _candidates(engine, leads, account_id, target, query)
+    ids = await _candidates(engine, leads, account_id, target, chosen)
     moved = already = 0
     refused: list[Refusal] = []
     failed: list[Refusal] = []
@@ -201,24 +217,35 @@ async def _candidates(
     leads: LeadflowClient,
     account_id: str,
     target: Playbook,
-    query: str | None,
+    chosen: LeadFilter | None,
 ) -> list[str]:
-    """The leads on an older version (or one not known here), and matching the query."""
-    among: set[str] | None = None
-    if query is not None:
-        if not query.strip():
-            raise MigrationError("the leads query is blank: leave it out to move every lead")
-        among = set()
-        visibility = f'LeadAccount = "{account_id}" AND ExecutionStatus = "Running" AND ({query})'
-        prefix = f"lead:{account_id}:"
-        try:
-            async for found in leads.temporal.list_workflows(visibility):
-                if found.id.startswith(prefix):  # the query cannot reach another account
-                    among.add(found.id.removeprefix(prefix))
-        except RPCError as exc:
-            raise MigrationError(f"leads query {query!r}: {exc.message}") from None
-    ids = await lead_rows.below(engine, account_id, target.name, target.version)
-    return ids if among is None else [i for i in ids if i in among]
+    """The leads on an older version (or one not known here) that the filter chooses."""
+    chosen = chosen or LeadFilter()
+    ids = await lead_rows.below(
+        engine,
+        account_id,
+        target.name,
+        target.version,
+        statuses=chosen.statuses,
+        milestones=chosen.milestones,
+    )
+    if not chosen.campaigns:
+        return ids
+    # Which campaigns a lead runs lives in its workflow: Temporal's visibility answers, asked
+    # a query built here from checked names, within the account.
+    named = " , ".join(f'"{c}"' for c in chosen.campaigns)
+    visibility = (
+        f'LeadAccount = "{account_id}" AND ExecutionStatus = "Running" '
+        f"AND LeadCampaigns IN ({named})"
+    )
+    prefix, among = f"lead:{account_id}:", set()
+    try:
+        async for found in leads.temporal.list_workflows(visibility):
+            if found.id.startswith(prefix):
+                among.add(found.id.removeprefix(prefix))
+    except RPCError as exc:
+        raise MigrationError(f"the campaigns filter: {exc.message}") from None
+    return [i for i in ids if i in among]
 
 
 def _said(entry: Entry, zone: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
@@ -12,16 +13,30 @@ from leadflow.client import LeadflowClient, LeadflowError
 from leadflow.config import Settings
 from leadflow.engine.refs import IDENTIFIER
 from leadflow.errors import ConfigError
-from leadflow.migration import Outcome, Plan, plan, run
+from leadflow.migration import LeadFilter, Outcome, Plan, plan, run
 
 MAX_VERSION = 2**31 - 1  # a version is a PostgreSQL integer
+
+
+def chosen(statuses: list[str], milestones: list[str], campaigns: list[str]) -> LeadFilter | None:
+    """The filter the options name (None: every lead), or a one-line error."""
+    if not (statuses or milestones or campaigns):
+        return None
+    try:
+        return LeadFilter(statuses=statuses, milestones=milestones, campaigns=campaigns)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        option = {"statuses": "--status", "milestones": "--milestone"}.get(
+            str(first["loc"][0]), "--campaign"
+        )
+        raise ConfigError(f"{option}: {first['msg']}") from None
 
 
 async def migrate(
     settings: Settings,
     account_id: str,
     to_version: int,
-    query: str | None,
+    query: LeadFilter | None,
     *,
     dry_run: bool,
     yes: bool,

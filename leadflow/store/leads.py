@@ -7,6 +7,7 @@ key, so a retried decision leaves exactly one row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -250,9 +251,17 @@ async def versions(engine: AsyncEngine, account_id: str, name: str) -> dict[int 
     return {version: count for version, count in rows}
 
 
-async def below(engine: AsyncEngine, account_id: str, name: str, version: int) -> list[str]:
+async def below(
+    engine: AsyncEngine,
+    account_id: str,
+    name: str,
+    version: int,
+    *,
+    statuses: Sequence[str] = (),
+    milestones: Sequence[str] = (),
+) -> list[str]:
     """The ids of the account's leads on an older version of the playbook (or one not known
-    here), by id."""
+    here), by id; only those in one of `statuses` and `milestones` when given."""
     query = (
         select(Lead.lead_id)
         .where(Lead.account_id == account_id)
@@ -260,6 +269,10 @@ async def below(engine: AsyncEngine, account_id: str, name: str, version: int) -
         .where(or_(Lead.playbook_version.is_(None), Lead.playbook_version < version))
         .order_by(Lead.lead_id)
     )
+    if statuses:
+        query = query.where(Lead.status.in_(list(statuses)))
+    if milestones:
+        query = query.where(Lead.milestone.in_(list(milestones)))
     async with engine.connect() as conn:
         return list((await conn.execute(query)).scalars())
 

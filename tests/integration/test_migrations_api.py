@@ -40,6 +40,11 @@ async def test_the_plan_then_the_move_with_refusals_listed(
     for book in (one, two):
         await save_version(db, "alpha", book)
 
+    only_b = {"to_version": 2, "only": {"statuses": ["Requote"]}}
+    narrowed = await alpha.post("/v1/playbook/migrations", json=only_b)
+    assert narrowed.status_code == 200, narrowed.text
+    assert [s["lead_id"] for s in narrowed.json()["plan"]["sample"]] == ["B"]
+
     asked = await alpha.post("/v1/playbook/migrations", json={"to_version": 2})
     assert asked.status_code == 200, asked.text
     plan = asked.json()["plan"]
@@ -69,3 +74,10 @@ async def test_a_version_the_account_lacks_or_a_bad_body_is_422(alpha: httpx.Asy
     assert unknown.status_code == 422
     zero = await alpha.post("/v1/playbook/migrations", json={"to_version": 0})
     assert zero.status_code == 422
+    # A raw visibility query could widen past the account: refused, pointing to "only".
+    raw = await alpha.post(
+        "/v1/playbook/migrations", json={"to_version": 1, "leads": 'LeadStatus="New" OR 1=1'}
+    )
+    assert raw.status_code == 422 and '"only"' in raw.json()["detail"]
+    quoted = {"to_version": 1, "only": {"campaigns": ['x") OR ("a" = "a']}}
+    assert (await alpha.post("/v1/playbook/migrations", json=quoted)).status_code == 422

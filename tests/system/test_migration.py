@@ -19,11 +19,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.client import LeadflowClient
 from leadflow.engine.refs import LeadRef
-from leadflow.migration import MigrationError, plan, run
+from leadflow.migration import LeadFilter, MigrationError, plan, run
 from leadflow.playbook.load import default_playbook
 from leadflow.playbook.schema import Campaign, Playbook, Step, Template, Window
 from leadflow.store.accounts import ensure_account
@@ -149,12 +150,16 @@ async def test_a_thousand_leads_move_and_no_text_is_sent_twice_or_lost(
 
     found = await plan(db, dev_leads, account, 2)
     assert found.versions == {"1": LEADS} and found.leads == LEADS
-    chosen = await plan(db, dev_leads, account, 2, query='LeadStatus = "New"', sample=0)
+    chosen = await plan(db, dev_leads, account, 2, LeadFilter(statuses=["New"]), sample=0)
     assert chosen.leads == LEADS
-    none = await plan(db, dev_leads, account, 2, query='LeadStatus = "Engaged"', sample=0)
+    none = await plan(db, dev_leads, account, 2, LeadFilter(statuses=["Engaged"]), sample=0)
     assert none.leads == 0
-    with pytest.raises(MigrationError, match="leads query"):
-        await plan(db, dev_leads, account, 2, query="LeadStatus = = 1")
+    running = await plan(db, dev_leads, account, 2, LeadFilter(campaigns=["extra"]), sample=0)
+    assert running.leads == LEADS
+    nobody = await plan(db, dev_leads, account, 2, LeadFilter(campaigns=["nope"]), sample=0)
+    assert nobody.leads == 0
+    with pytest.raises(ValidationError):  # a name that could become query syntax
+        LeadFilter(campaigns=['x") OR ("1" = "1'])
     with pytest.raises(MigrationError, match="has no playbook version 9"):
         await plan(db, dev_leads, account, 9)
     assert found.sample and all(s.stopped == ["extra"] for s in found.sample)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from leadflow.api.deps import Authenticated, Database, Leads
 from leadflow.api.errors import error_responses
-from leadflow.migration import Outcome, Plan, plan, run
+from leadflow.migration import LeadFilter, Outcome, Plan, plan, run
 
 router = APIRouter(
     prefix="/v1/playbook", tags=["playbook"], responses=error_responses(400, 401, 413, 422, 503)
@@ -20,10 +18,26 @@ class MigrationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     to_version: int = Field(ge=1, description="the stored version to move the leads to")
-    leads: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = Field(
+    only: LeadFilter | None = Field(
         default=None,
-        description='only the leads this Temporal visibility query finds, e.g. LeadStatus="New"',
+        description="only the leads in one of these statuses, milestones and campaigns",
     )
+    leads: str | None = Field(
+        default=None,
+        description="no longer taken: a raw Temporal query could reach past the account; "
+        "use `only`",
+        deprecated=True,
+    )
+
+    @field_validator("leads")
+    @classmethod
+    def _no_raw_query(cls, value: str | None) -> None:
+        if value is not None:
+            raise ValueError(
+                'a raw query is not taken; choose leads with "only": '
+                '{"statuses": [...], "milestones": [...], "campaigns": [...]}'
+            )
+
     dry_run: bool = Field(
         default=True, description="true (the default): the plan only; false: move the leads"
     )
@@ -45,8 +59,8 @@ async def migrate(
     a lead the version cannot hold is listed under `refused`, and a repeat moves nobody
     twice."""
     account = caller.account_id
-    found = await plan(database, leads, account, body.to_version, body.leads)
+    found = await plan(database, leads, account, body.to_version, body.only)
     if body.dry_run or not found.leads:
         return MigrationOut(plan=found)
-    outcome = await run(database, leads, account, body.to_version, body.leads)
+    outcome = await run(database, leads, account, body.to_version, body.only)
     return MigrationOut(plan=found, outcome=outcome)
