@@ -14,17 +14,19 @@ from temporalio.client import Client
 
 from leadflow import __version__, tracing
 from leadflow.api import errors
-from leadflow.api.deps import Services
+from leadflow.api.deps import Services, scoped
 from leadflow.api.headers import SecurityHeaders
 from leadflow.api.limits import BodyLimit
 from leadflow.api.metrics import ApiMetrics
 from leadflow.api.routes.codec import redact_access_log
 from leadflow.api.routes.codec import router as codec_router
+from leadflow.api.routes.keys import router as keys_router
 from leadflow.api.routes.leads import router as leads_router
 from leadflow.api.routes.migrations import router as migrations_router
 from leadflow.api.routes.ops import router as ops_router
 from leadflow.api.routes.queue import router as queue_router
 from leadflow.api.routes.reports import router as reports_router
+from leadflow.api.routes.senders import router as senders_router
 from leadflow.api.routes.users import router as users_router
 from leadflow.api.routes.webhooks import router as webhooks_router
 from leadflow.api.web import mount as web
@@ -111,11 +113,14 @@ def create_app(
         allow_headers=["Authorization", "Content-Type", "X-Namespace"],
     )
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, errors included
-    app.include_router(leads_router)
-    app.include_router(queue_router)
-    app.include_router(reports_router)
-    app.include_router(users_router)
-    app.include_router(migrations_router)
+    # Every /v1 router is guarded by its resource's scope, read or write by the method.
+    app.include_router(leads_router, dependencies=[scoped("leads")])
+    app.include_router(queue_router, dependencies=[scoped("queue")])
+    app.include_router(reports_router, dependencies=[scoped("reports")])
+    app.include_router(users_router, dependencies=[scoped("team")])
+    app.include_router(migrations_router, dependencies=[scoped("playbooks")])
+    app.include_router(keys_router, dependencies=[scoped("keys")])
+    app.include_router(senders_router, dependencies=[scoped("senders")])
     app.include_router(webhooks_router)
     app.include_router(codec_router)
     app.include_router(ops_router)

@@ -15,6 +15,8 @@ from pydantic import (
     model_validator,
 )
 
+from leadflow.api.passwords import MAX_LENGTH, MIN_LENGTH
+from leadflow.api.scopes import Role
 from leadflow.engine import bounds
 from leadflow.engine.commands import Audit
 from leadflow.engine.contacts import Phone
@@ -103,10 +105,20 @@ class UserIn(Input):
     phone: Phone | None = None
     email: EmailStr | None = None
     designations: list[str] = []
+    role: Role = Field(
+        default="agent", description="agent, manager or admin: what they may do when signed in"
+    )
 
 
 class UserOut(UserIn):
     id: str
+    has_password: bool = Field(description="whether they can sign in to the workspace")
+
+
+class PasswordIn(Input):
+    password: Annotated[
+        str, Field(description=f"{MIN_LENGTH} to {MAX_LENGTH} characters", max_length=1024)
+    ]
 
 
 class CampaignIn(Input):

@@ -7,15 +7,14 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
-from rich.text import Text
 
+from leadflow.cli import access
+from leadflow.cli.oneline import fails_in_one_line
 from leadflow.cli.playbook import app as playbook_app
 from leadflow.cli.timeline import AsJson, Everything
 from leadflow.config import DatabaseSettings, Settings, load_settings
@@ -29,25 +28,12 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 app.add_typer(playbook_app, name="playbook")
+app.add_typer(access.keys, name="key")
+app.add_typer(access.senders, name="sender")
+app.add_typer(access.users, name="user")
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def fails_in_one_line(command: Callable[P, R]) -> Callable[P, R]:
-    """Configuration problems end the command with one line naming the variable, exit 2."""
-
-    @wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except ConfigError as exc:
-            # The message is the user's input echoed back: never read as markup.
-            said = Text.assemble(("leadflow: error: ", "bold red"), str(exc))
-            err.print(said, highlight=False, soft_wrap=True)
-            raise typer.Exit(code=2) from None
-
-    return wrapper
 
 
 def _logging(verbose: bool) -> None:
@@ -139,15 +125,19 @@ def account(
     playbook: Annotated[
         str, typer.Option(help="a shipped playbook's name or a playbook file")
     ] = "isa",
-    key: Annotated[bool, typer.Option(help="print a new API key")] = True,
+    key: Annotated[
+        bool | None,
+        typer.Option(help="print a new admin API key (default: only if it has no live key)"),
+    ] = None,
 ) -> None:
-    """Create or update an account, store its playbook as a version, print a new API key.
+    """Create or update an account, store its playbook as a version, and print an admin API
+    key if the account has none that works (`leadflow key` manages keys).
 
     New leads start on the newest stored version; running leads keep theirs.
     """
     from leadflow.engine.refs import IDENTIFIER
     from leadflow.playbook.load import PlaybookError, default_playbook, load_playbook
-    from leadflow.store.accounts import ensure_account, new_api_key
+    from leadflow.store.accounts import ensure_account, live_keys, new_api_key
     from leadflow.store.db import check_database, create_engine
     from leadflow.store.playbooks import VersionConflict, save_version
 
@@ -176,7 +166,8 @@ def account(
                 stored = await save_version(engine, account_id, book)
             except VersionConflict as exc:
                 raise ConfigError(f"--playbook: {exc}") from None
-            return stored, await new_api_key(engine, account_id) if key else None
+            wanted = key if key is not None else not await live_keys(engine, account_id)
+            return stored, await new_api_key(engine, account_id) if wanted else None
         finally:
             await engine.dispose()
 
@@ -233,9 +224,14 @@ def _print_timeline(lines: list[Any], title: str, as_json: bool, everything: boo
 def migrate_leads(
     account_id: Annotated[str, typer.Argument(help="the account whose running leads move")],
     to: Annotated[int, typer.Option("--to", min=1, help="the stored version to move them to")],
-    leads: Annotated[
-        str | None,
-        typer.Option(help="only leads this Temporal query finds, e.g. 'LeadStatus=\"New\"'"),
+    status: Annotated[
+        list[str] | None, typer.Option(help="only leads in this status (repeat for more)")
+    ] = None,
+    milestone: Annotated[
+        list[str] | None, typer.Option(help="only leads at this milestone (repeat for more)")
+    ] = None,
+    campaign: Annotated[
+        list[str] | None, typer.Option(help="only leads running this campaign (repeat)")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show the plan, move nothing")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="move without asking")] = False,
@@ -244,12 +240,21 @@ def migrate_leads(
     """Move an account's running leads to a newer version of its playbook. First the plan:
     leads per version, how many move, and for a sample their next touches before and after;
     then each lead moves between two of its decisions. Nothing already sent is sent again."""
+    from leadflow.cli.migrate import chosen
     from leadflow.cli.migrate import migrate as run
 
     settings = load_settings()
     _logging(verbose=False)
     code = asyncio.run(
-        run(settings, account_id, to, leads, dry_run=dry_run, yes=yes, as_json=as_json)
+        run(
+            settings,
+            account_id,
+            to,
+            chosen(status or [], milestone or [], campaign or []),
+            dry_run=dry_run,
+            yes=yes,
+            as_json=as_json,
+        )
     )
     sys.stdout.flush()
     sys.stderr.flush()

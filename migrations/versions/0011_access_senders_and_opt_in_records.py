@@ -33,9 +33,7 @@ def upgrade() -> None:
         "api_keys", sa.Column("role", sa.String(20), server_default="admin", nullable=False)
     )
     op.add_column("api_keys", sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
-    op.add_column(
-        "api_keys", sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True)
-    )
+    op.add_column("api_keys", sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("users", sa.Column("role", sa.String(20), server_default="agent", nullable=False))
     op.add_column("users", sa.Column("password_hash", sa.Text(), nullable=True))
     op.create_table(
@@ -87,7 +85,9 @@ def upgrade() -> None:
         sa.Column("address", sa.String(320), nullable=False),
         sa.Column("actor", sa.String(200), nullable=False),
         sa.Column("evidence", sa.Text(), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],

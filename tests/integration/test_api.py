@@ -243,7 +243,9 @@ async def test_a_key_sees_only_its_own_account(
         ("put", "", {"parties": {"lead": {"phone": "555"}}}, 422, "'555' is not a"),
         ("put", "", {"parties": {"pet": {"name": "Rex"}}}, 422, "unknown party 'pet'"),
         ("put", "", {"milestone": "Sold", "status": "New"}, 422, "is not linked"),
-        ("put", "", {"playbook": "nope"}, 422, "unknown playbook 'nope'"),
+        ("put", "", {"playbook": "nope"}, 422, "playbook 'nope' is not this account's"),
+        # A shipped preset is no way around the account's own playbook.
+        ("put", "", {"playbook": "mortgage"}, 422, "playbook 'mortgage' is not this account's"),
         (
             "post",
             "/milestone",

@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from leadflow.client import LeadflowClient
 from leadflow.engine.events import ReplyReceived
 from leadflow.engine.refs import LeadRef
-from leadflow.store.accounts import new_api_key
+from leadflow.store.accounts import key_id, new_api_key
 from leadflow.store.tables import OptInRecord, OptOut
 from tests.factories import eventually, new_lead
 from tests.integration.test_api import Served, app  # noqa: F401  (the API over a worker)
@@ -131,7 +131,9 @@ async def test_an_opt_in_is_recorded_with_its_evidence_and_lifts_the_opt_out(
     app: FastAPI,  # noqa: F811
 ) -> None:
     await skip_to_next(time_env, 0, time(10))
-    async with Served(app, await new_api_key(db, "beta")) as api:
+    key = await new_api_key(db, "beta")
+    by = f"ana with api key {key_id(key)}"  # the person, and the key they recorded it with
+    async with Served(app, key) as api:
         await _opted_out_by_stop(api, db)
         evidence = "signed web form 2026-12-01 14:02 UTC, IP 203.0.113.7"
         valid = {"channel": "sms", "party": "borrower", "evidence": evidence, "actor": "ana"}
@@ -152,13 +154,13 @@ async def test_an_opt_in_is_recorded_with_its_evidence_and_lifts_the_opt_out(
 
         answer = await api.post("/v1/leads/K2/opt-in", json=valid)
         assert answer.status_code == 202, answer.text
-        assert await _opt_ins(db) == [("beta", "K2", "sms", PHONE, "ana", evidence)]
+        assert await _opt_ins(db) == [("beta", "K2", "sms", PHONE, by, evidence)]
 
         async def opted_in() -> bool:
             view = (await api.get("/v1/leads/K2")).json()
             heard = [a["reason"] for a in view["audit"] if a["reason"].startswith("opted back")]
             return (await leads.describe(K2)).opted_out == [] and heard == [
-                f"opted back in to sms ({evidence} (recorded by ana))"
+                f"opted back in to sms ({evidence} (recorded by {by}))"
             ]
 
         assert await eventually(opted_in)

@@ -24,7 +24,7 @@ from twilio.request_validator import RequestValidator
 from leadflow.api.app import create_app
 from leadflow.client import LeadflowClient
 from leadflow.providers.fake import EventSigner
-from leadflow.store.accounts import ensure_account, new_api_key
+from leadflow.store.accounts import ensure_account, key_id, new_api_key
 from leadflow.store.playbooks import save_version
 from leadflow.store.tables import OutboxMessage
 from tests.factories import api_settings
@@ -37,6 +37,8 @@ TOKEN = "twilio-auth-token"
 SIGNER = EventSigner()
 DAYTIME = Place.where_it_is(12)  # claims compare with the real clock: calling hours now
 LEAD, FOLLOW_UP, USER = "A-1", "f-alpha", "u-1"
+ALPHA_KEY = "lf_alpha_tenancy_key"
+ALPHA_KEY_ID = key_id(ALPHA_KEY)
 SOON = (datetime.now(UTC) + timedelta(days=2)).isoformat()
 
 # Every endpoint a key opens, as beta calls it against alpha's ids, and what beta gets.
@@ -106,6 +108,17 @@ AIMED_AT_ALPHA: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = 
         {"to_version": 1, "dry_run": False},
         200,
     ),
+    # Keys and sending numbers: beta sees and ends only its own.
+    ("GET", "/v1/keys"): ("/v1/keys", None, 200),
+    ("POST", "/v1/keys/{key}/revoke"): (f"/v1/keys/{ALPHA_KEY_ID}/revoke", None, 404),
+    ("POST", "/v1/keys/{key}/rotate"): (f"/v1/keys/{ALPHA_KEY_ID}/rotate", None, 404),
+    ("POST", "/v1/keys"): ("/v1/keys", {"name": "beta's own", "role": "agent"}, 201),
+    ("GET", "/v1/senders"): ("/v1/senders", None, 200),
+    ("PUT", "/v1/users/{user_id}/password"): (
+        f"/v1/users/{USER}/password",
+        {"password": "beta takes over ana"},
+        404,
+    ),
     ("POST", "/codec/decode"): ("/codec/decode", {"payloads": []}, 401),
     ("POST", "/codec/encode"): ("/codec/encode", {"payloads": []}, 401),
     # Last: these make beta a lead and a user of its own under alpha's ids.
@@ -138,7 +151,7 @@ async def app(leads: LeadflowClient, db: AsyncEngine) -> FastAPI:
 
 @pytest_asyncio.fixture
 async def alpha(app: FastAPI, db: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    async with Served(app, await new_api_key(db, "alpha")) as client:
+    async with Served(app, await new_api_key(db, "alpha", key=ALPHA_KEY)) as client:
         yield client
 
 
@@ -182,7 +195,9 @@ async def test_another_accounts_key_reaches_nothing_at_any_endpoint(
         for (method, _), (path, body, expected) in AIMED_AT_ALPHA.items():
             answer = await beta.request(method, path, json=body)
             assert answer.status_code == expected, (method, path, answer.text)
-            if method == "GET" and expected == 200:  # a list: beta has nothing yet
+            if path == "/v1/keys" and method == "GET":  # beta's own key, no other
+                assert ALPHA_KEY_ID not in answer.text, answer.text
+            elif method == "GET" and expected == 200:  # a list: beta has nothing yet
                 assert answer.json()["items"] == [], (path, answer.text)
         stop = {"MessageSid": "SM-beta-1", "From": phone, "Body": "STOP"}
         path = "/webhooks/twilio/beta/sms"

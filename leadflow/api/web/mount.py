@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from leadflow.api.web import signing
 from leadflow.api.web.pages import HERE, router
 from leadflow.api.web.session import SESSION_COOKIE, SESSION_HOURS, SignedOut
 
@@ -27,6 +28,7 @@ def install(app: FastAPI, secret: bytes) -> None:
         https_only=True,  # Secure: browsers keep it for https and for localhost
     )
     app.mount("/app/static", StaticFiles(directory=HERE / "static"), name="app-static")
+    app.include_router(signing.router)
     app.include_router(router)
 
     async def signed_out(request: Request, exc: Exception) -> Response:

@@ -23,10 +23,18 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 from temporalio.workflow import UpdateMethodMultiParam
 
+from leadflow.client.errors import (
+    ChangeRejected,
+    Conflict,
+    LeadflowError,
+    LeadNotFound,
+    LeadUnavailable,
+    missing,
+    rejected,
+)
 from leadflow.engine import bounds
 from leadflow.engine.commands import Audit, InvalidChange
 from leadflow.engine.contacts import checked_member, checked_party
@@ -66,44 +74,20 @@ from leadflow.workflows.messages import (
 )
 from leadflow.workflows.visibility import start_search_attributes
 
+__all__ = [
+    "MAX_REQUEST_BYTES",
+    "ChangeRejected",
+    "Conflict",
+    "LeadNotFound",
+    "LeadUnavailable",
+    "LeadflowClient",
+    "LeadflowError",
+    "OptOutChannel",
+]
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
-
-
-class LeadflowError(Exception):
-    """Base of the errors a caller can show to a person."""
-
-
-class LeadNotFound(LeadflowError):
-    def __init__(self, lead: LeadRef) -> None:
-        super().__init__(f"lead {lead.lead_id!r} of account {lead.account_id!r} does not exist")
-        self.lead = lead
-
-
-class ChangeRejected(LeadflowError):
-    """The lead refused the change; the message says why and what to do."""
-
-    def __init__(self, message: str, kind: str | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-class Conflict(ChangeRejected):
-    """The request contradicts what the lead already has: a reused request id, or facts of an
-    existing lead that only its own updates change (`fields` names them)."""
-
-    def __init__(self, message: str, kind: str | None = None, fields: list[str] | None = None):
-        super().__init__(message, kind)
-        self.fields = fields or []
-
-
-CONFLICTS = ("RequestIdReused", "LeadExists")
 MAX_REQUEST_BYTES = 256 * 1024  # one request to a lead, as JSON
 OptOutChannel = Literal["sms", "email", "call", "all"]
-
-
-class LeadUnavailable(LeadflowError):
-    """The lead did not answer in time: no worker is polling, or the worker is overloaded."""
 
 
 class LeadflowClient:
@@ -189,7 +173,7 @@ class LeadflowClient:
                     id=f"ensure-{secrets.token_urlsafe(9)}",
                 )
             except WorkflowUpdateFailedError as exc:
-                raise _rejected(exc) from None
+                raise rejected(exc) from None
 
     async def change_milestone(self, lead: LeadRef, change: MilestoneChange) -> LeadSnapshot:
         return await self._update(lead, LeadWorkflow.change_milestone, change, change.request_id)
@@ -323,9 +307,9 @@ class LeadflowClient:
             try:
                 return await self._handle(lead).execute_update(update, arg, id=update_id)
             except WorkflowUpdateFailedError as exc:
-                raise _rejected(exc) from None
+                raise rejected(exc) from None
             except RPCError as exc:
-                raise _missing(exc, lead) from None
+                raise missing(exc, lead) from None
 
     async def _signal(self, lead: LeadRef, signal: Callable[..., Any], arg: Any) -> None:
         _refuse_unfit(arg)
@@ -333,7 +317,7 @@ class LeadflowClient:
             try:
                 await self._handle(lead).signal(signal, arg)
             except RPCError as exc:
-                raise _missing(exc, lead) from None
+                raise missing(exc, lead) from None
 
     async def _campaign(self, lead: LeadRef, event: CampaignChanged) -> None:
         await self._signal(lead, LeadWorkflow.campaign, event)
@@ -343,7 +327,7 @@ class LeadflowClient:
             try:
                 return await self._handle(lead).query(query, *args)
             except RPCError as exc:
-                raise _missing(exc, lead) from None
+                raise missing(exc, lead) from None
 
     @contextlib.asynccontextmanager
     async def _answer_in_time(self, lead: LeadRef) -> AsyncIterator[None]:
@@ -393,19 +377,3 @@ def _refuse_unfit(request: object) -> None:
         bounds.event(made() if callable(made) else request)  # dates the lead could not hold
     except InvalidChange as exc:
         raise ChangeRejected(str(exc), exc.reason) from None
-
-
-def _rejected(exc: WorkflowUpdateFailedError) -> ChangeRejected:
-    cause = exc.cause
-    if isinstance(cause, ApplicationError):
-        if cause.type in CONFLICTS:
-            fields = list(cause.details[0]) if cause.details else []
-            return Conflict(cause.message, cause.type, fields)
-        return ChangeRejected(cause.message, cause.type)
-    return ChangeRejected(str(cause or exc))
-
-
-def _missing(exc: RPCError, lead: LeadRef) -> Exception:
-    if exc.status == RPCStatusCode.NOT_FOUND:
-        return LeadNotFound(lead)
-    return exc
