@@ -95,9 +95,15 @@ class LeadFilter(Message):
     """Which running leads a migration moves: those in any of the statuses, any of the
     milestones and running any of the campaigns named (each list left empty: all)."""
 
-    statuses: list[FilterName] = Field(default=[], max_length=100)
-    milestones: list[FilterName] = Field(default=[], max_length=100)
-    campaigns: list[FilterName] = Field(default=[], max_length=100)
+    statuses: list[FilterName] = Field(
+        default=[], max_length=100, description="only leads in one of these statuses"
+    )
+    milestones: list[FilterName] = Field(
+        default=[], max_length=100, description="only leads at one of these milestones"
+    )
+    campaigns: list[FilterName] = Field(
+        default=[], max_length=100, description="only leads running one of these campaigns"
+    )
 
 
 async def plan(

@@ -37,10 +37,10 @@ class KeyOut(BaseModel):
     id: str = Field(description="the key's public name (never enough to use it)")
     name: str
     role: Role
-    created_at: datetime
-    expires_at: datetime | None
+    created_at: datetime = Field(description="when the key was made")
+    expires_at: datetime | None = Field(description="when it stops working; null: never")
     last_used_at: datetime | None = Field(description="to the minute; null: never used")
-    revoked_at: datetime | None
+    revoked_at: datetime | None = Field(description="when it was revoked; null: it was not")
 
 
 class KeyIn(BaseModel):
@@ -63,7 +63,7 @@ class RotateIn(BaseModel):
 
 class NewKey(BaseModel):
     key: str = Field(description="the key itself: shown this once, store it now")
-    record: KeyOut
+    record: KeyOut = Field(description="the key as GET /v1/keys lists it")
 
 
 def _out(record: KeyRecord) -> KeyOut:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from leadflow.api.deps import Authenticated, Database
 from leadflow.api.errors import error_responses
@@ -17,8 +17,8 @@ router = APIRouter(prefix="/v1/senders", tags=["team"], responses=error_response
 
 class SenderOut(BaseModel):
     channel: str
-    address: str
-    created_at: datetime
+    address: str = Field(description="a sending number (E.164) or an email address")
+    created_at: datetime = Field(description="when the operator recorded it")
 
 
 @router.get("", response_model=Page[SenderOut])
