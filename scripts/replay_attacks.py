@@ -336,6 +336,93 @@ def _lead_body() -> dict[str, object]:
     }
 
 
+@attack("a signed SendGrid body that is not UTF-8, or not events")
+async def signed_junk(stack: Stack) -> Outcome:
+    import base64
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = serialization.load_der_private_key(
+        base64.b64decode(stack.secrets["SENDGRID_WEBHOOK_SIGNING_KEY"]), None
+    )
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    statuses = []
+    async with stack.api() as api:
+        for payload in (b'[{"event": "bounce", "email": "\xff"}]', b"[1]", b"bounce"):
+            stamp = str(int(time.time()))
+            signature = key.sign(stamp.encode() + payload, ec.ECDSA(hashes.SHA256()))
+            headers = {
+                "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+                "X-Twilio-Email-Event-Webhook-Timestamp": stamp,
+                "content-type": "application/json",
+            }
+            answer = await api.post("/webhooks/sendgrid/events", content=payload, headers=headers)
+            statuses.append(answer.status_code)
+    return statuses[0], statuses == [400, 400, 400]
+
+
+# ---- input that would stick a lead ----------------------------------------------------------
+
+
+@attack("dates a lead cannot hold (horizon 9999-12-31, follow-up in year 9999)")
+async def far_dates(stack: Stack) -> Outcome:
+    async with stack.api(stack.keys["intruder"]) as api:
+        await api.put("/v1/leads/words-1", json=_lead_body())
+        horizon = await api.put(
+            "/v1/leads/words-1/horizon", json={"horizon": "9999-12-31", "request_id": "h-9"}
+        )
+        follow_up = await api.post(
+            "/v1/leads/words-1/follow-ups",
+            json={"follow_up": {"start_at": "9999-12-31T23:00:00Z"}, "request_id": "f-9"},
+        )
+    return horizon.status_code, horizon.status_code == follow_up.status_code == 422
+
+
+@attack("a party whose name is only spaces")
+async def blank_name(stack: Stack) -> Outcome:
+    party = {"parties": {"borrower": {"name": "   ", "phone": LEAD_PHONE}}}
+    async with stack.api(stack.keys["intruder"]) as api:
+        await api.put("/v1/leads/words-1", json=_lead_body())
+        answer = await api.put("/v1/leads/words-1/parties", json=party)
+    return answer.status_code, answer.status_code == 422
+
+
+@attack("a lead's agenda a year ahead (10,000 decisions on the shared worker)")
+async def long_agenda(stack: Stack) -> Outcome:
+    async with stack.api(stack.keys["intruder"]) as api:
+        await api.put("/v1/leads/words-1", json=_lead_body())
+        answer = await api.get("/v1/leads/words-1?agenda_days=365")
+    return answer.status_code, answer.status_code == 422
+
+
+@attack("a migration chosen by a raw query that widens past the account")
+async def raw_migration_query(stack: Stack) -> Outcome:
+    body = {"to_version": 1, "leads": 'LeadStatus = "New" OR LeadAccount != ""'}
+    async with stack.api(DEMO_KEY) as api:
+        answer = await api.post("/v1/playbook/migrations", json=body)
+    return answer.status_code, answer.status_code == 422
+
+
+@attack("a playbook whose text template asks for a gigabyte")
+async def template_bomb(stack: Stack) -> Outcome:
+    import yaml
+
+    from leadflow.paths import shipped
+
+    book = yaml.safe_load((shipped("playbooks") / "isa.yaml").read_text())
+    name = next(iter(book["templates"]))
+    book["templates"][name]["body"] = "{{ 'x' * 10**9 }}"
+    book["version"] = 99
+    with tempfile.TemporaryDirectory() as folder:
+        file = Path(folder) / "isa.yaml"
+        file.write_text(yaml.safe_dump(book))
+        began = time.monotonic()
+        made = stack.cli("account", "intruder", "--playbook", str(file))
+        took = time.monotonic() - began
+    return made.returncode, made.returncode != 0 and "template" in made.stderr and took < 60
+
+
 # ---- ops ------------------------------------------------------------------------------------
 
 

@@ -117,7 +117,12 @@ class UserOut(UserIn):
 
 class PasswordIn(Input):
     password: Annotated[
-        str, Field(description=f"{MIN_LENGTH} to {MAX_LENGTH} characters", max_length=1024)
+        str,
+        Field(
+            description=f"{MIN_LENGTH} to {MAX_LENGTH} characters, not only spaces",
+            min_length=MIN_LENGTH,
+            max_length=MAX_LENGTH,
+        ),
     ]
 
 

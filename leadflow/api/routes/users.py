@@ -58,7 +58,11 @@ async def put_user(
     )
 
 
-@router.put("/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.put(
+    "/{user_id}/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(404, e404="the account has no such user"),
+)
 async def put_password(
     user_id: Identifier, body: PasswordIn, caller: Authenticated, database: Database
 ) -> None:
