@@ -133,6 +133,9 @@ class Settings(DatabaseSettings):
     # number fails for good at the send, so a form filled with premium-rate numbers cannot
     # run up the bill (SMS pumping).
     sms_countries: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] = list(NORTH_AMERICA)
+    # The most texts one account sends in any 24 hours (0: no limit): past it, its texts
+    # wait and go as the window allows, so a flood of made-up leads cannot run up the bill.
+    sms_daily_limit: int = Field(default=10_000, ge=0)
 
     # Payload encryption: `<id>:<base64 key>,...`, the key new payloads use first.
     encryption_keys: SecretStr | None = None
@@ -200,6 +203,7 @@ class Settings(DatabaseSettings):
             public_url=self.public_url,
             landing_seconds=self.provider_landing_seconds,
             sms_countries=tuple(self.sms_countries),
+            sms_daily_limit=self.sms_daily_limit,
         )
 
     @field_validator("ops_token", "metrics_token", mode="before")

@@ -46,6 +46,7 @@ from leadflow.store import opt_outs, outbox, senders
 from leadflow.store.tables import OutboxMessage
 
 UNREACHABLE_ATTEMPTS = 3
+LIMIT_WAIT = timedelta(minutes=15)  # a text over its account's daily limit tries again then
 DATABASE_RETRY = timedelta(seconds=1)
 # The error type each kind of Twilio error ends the attempt with, for the workflow to act on.
 ENDS_AS = {"bad_number": "BadNumber", "unsubscribed": "OptedOut", "filtered": "Filtered"}
@@ -138,7 +139,8 @@ class SendActivities:
         return result
 
     async def _deliver(self, request: SendRequest, seen: dict[str, str]) -> SendResult:
-        attempt = await outbox.take(self._engine, request.key, datetime.now(UTC))
+        limit = self._config.sms_daily_limit
+        attempt = await outbox.take(self._engine, request.key, datetime.now(UTC), limit)
         if attempt is None:
             raise ApplicationError(
                 f"no outbox message {request.key!r}", type="MissingOutbox", non_retryable=True
@@ -170,6 +172,13 @@ class SendActivities:
             await self._mark(row.key, status="suppressed", error="opted out")
             raise ApplicationError(
                 f"{row.to_address} opted out of {row.channel}", type="OptedOut", non_retryable=True
+            )
+        if attempt.over_limit:  # waits, untaken, until the account's last 24 hours allow it
+            raise ApplicationError(
+                f"the account sent its {limit} texts of the last 24 hours (SMS_DAILY_LIMIT); "
+                f"this one waits {LIMIT_WAIT.seconds // 60} minutes and tries again",
+                type="AccountTextLimit",
+                next_retry_delay=LIMIT_WAIT,
             )
         if not attempt.taken:  # an earlier attempt ended in doubt: reconcile first
             if row.status != "unknown":  # no answer came: wait until it can no longer land

@@ -51,6 +51,7 @@ class ProviderConfig:
     public_url: str | None = None  # where Twilio posts status callbacks (our API)
     landing_seconds: float = LANDING_SECONDS
     sms_countries: tuple[str, ...] = NORTH_AMERICA  # where texts may go (ISO 3166 codes)
+    sms_daily_limit: int = 0  # the most texts an account sends in 24 hours (0: no limit)
 
 
 def twilio_client(config: ProviderConfig) -> TwilioClient:

@@ -178,9 +178,11 @@ async def recorded_elsewhere(engine: AsyncEngine, key: str, provider_ids: list[s
 IN_DOUBT = ("sending", "unanswered", "unknown")
 
 # Take the message for an attempt in one statement: the row as it was, whether its address
-# opted out of its channel (a text opt-out covers both texts), and whether this attempt took
-# it (marked it `sending`): only a message not yet sent, not opted out, not failed for good,
-# and not left in doubt by an earlier attempt (those are reconciled first) is taken.
+# opted out of its channel (a text opt-out covers both texts), whether its account has sent
+# its limit of texts in the last 24 hours ($3; 0: no limit), and whether this attempt took
+# it (marked it `sending`): only a message not yet sent, not opted out, not over the limit,
+# not failed for good, and not left in doubt by an earlier attempt (those are reconciled
+# first) is taken. A text taken counts in its account's hour (older hours are let go).
 # The driver runs it as it is: SQLAlchemy neither compiles nor processes it (a message's
 # send waits on it).
 _TAKE = """
@@ -189,16 +191,29 @@ _TAKE = """
             SELECT 1 FROM opt_outs x
             WHERE x.account_id = o.account_id AND x.address = o.to_address
               AND x.channel = CASE WHEN o.channel IN ('sms', 'mms') THEN 'sms' ELSE o.channel END
-        ) AS opted_out
+        ) AS opted_out,
+        CASE WHEN $3::int > 0 AND o.channel IN ('sms', 'mms') THEN (
+            SELECT coalesce(sum(c.texts), 0) FROM text_counts c
+            WHERE c.account_id = o.account_id AND c.hour > $2::timestamptz - interval '24 hours'
+        ) >= $3::int ELSE false END AS over_limit
         FROM outbox o WHERE o.key = $1 FOR UPDATE OF o
     ), taken AS (
         UPDATE outbox SET status = 'sending', attempts = current.attempts + 1,
                           attempted_at = $2
         FROM current
         WHERE outbox.key = current.key AND current.provider_id IS NULL
-          AND NOT current.opted_out
+          AND NOT current.opted_out AND NOT current.over_limit
           AND current.status NOT IN ('sending', 'unanswered', 'unknown', 'failed')
-        RETURNING outbox.key
+        RETURNING outbox.key, outbox.account_id, outbox.channel
+    ), counted AS (
+        INSERT INTO text_counts AS c (account_id, hour, texts)
+        SELECT taken.account_id, date_trunc('hour', $2::timestamptz), 1 FROM taken
+        WHERE $3::int > 0 AND taken.channel IN ('sms', 'mms')
+        ON CONFLICT (account_id, hour) DO UPDATE SET texts = c.texts + 1
+        RETURNING c.account_id
+    ), let_go AS (
+        DELETE FROM text_counts WHERE account_id IN (SELECT account_id FROM counted)
+          AND hour < $2::timestamptz - interval '48 hours'
     )
     SELECT current.*, EXISTS (SELECT 1 FROM taken) AS taken FROM current
 """
@@ -209,15 +224,26 @@ class Attempt:
     message: OutboxMessage  # as it was before this attempt
     opted_out: bool  # its address opted out of its channel, account-wide
     taken: bool  # marked `sending` for this attempt
+    over_limit: bool = False  # a text its account may not send yet (its daily limit)
 
 
-async def take(engine: AsyncEngine, key: str, now: datetime) -> Attempt | None:
+async def take(
+    engine: AsyncEngine, key: str, now: datetime, daily_texts: int = 0
+) -> Attempt | None:
     """The message and what this attempt may do with it, in one round trip; None if no
-    message has that key."""
+    message has that key. `daily_texts`: the most texts an account sends in 24 hours (0:
+    no limit)."""
     async with engine.connect() as conn:
         single = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = (await single.exec_driver_sql(_TAKE, (key, now))).mappings().one_or_none()
+        found = await single.exec_driver_sql(_TAKE, (key, now, daily_texts))
+        row = found.mappings().one_or_none()
     if row is None:
         return None
-    fields = {k: v for k, v in row.items() if k not in ("opted_out", "taken")}
-    return Attempt(OutboxMessage(**fields), bool(row["opted_out"]), bool(row["taken"]))
+    flags = ("opted_out", "taken", "over_limit")
+    fields = {k: v for k, v in row.items() if k not in flags}
+    return Attempt(
+        OutboxMessage(**fields),
+        bool(row["opted_out"]),
+        bool(row["taken"]),
+        bool(row["over_limit"]),
+    )

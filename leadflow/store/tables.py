@@ -343,6 +343,17 @@ class Sender(Base):
     created_at: Mapped[datetime] = _now()
 
 
+class TextCount(Base):
+    """Texts an account sent, per hour: the send refuses to go past SMS_DAILY_LIMIT in any
+    24 hours, so leads a bot made cannot run up the bill."""
+
+    __tablename__ = "text_counts"
+
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    texts: Mapped[int] = mapped_column(Integer)
+
+
 class OptInRecord(Base):
     """An opt-in given through the API: who recorded it, for which lead and address, and on
     what evidence. The lead's own words arrive only through the provider's signed inbound."""

@@ -380,3 +380,33 @@ async def test_a_text_to_a_country_texts_may_not_go_to_fails_for_good_unsent(
         SendActivities(db, uk).send_message, SendRequest(lead=REF, key="abroad")
     )
     assert [m["to"] for m in providers.state.messages] == ["+447700900123"]
+
+
+async def test_an_account_past_its_daily_texts_waits_untaken_and_goes_when_the_day_allows(
+    db: AsyncEngine, providers: ProvidersUnderTest
+) -> None:
+    limited = dataclasses.replace(providers.config, sms_daily_limit=2)
+    for key in ("t1", "t2", "t3"):
+        await _outbox(db, key=key)
+    await _outbox(db, key="mail", channel="email")
+
+    async def send(key: str) -> Any:
+        activities = SendActivities(db, limited)
+        return await ActivityEnvironment().run(
+            activities.send_message, SendRequest(lead=REF, key=key)
+        )
+
+    await send("t1")
+    await send("t2")
+    with pytest.raises(ApplicationError) as waiting:
+        await send("t3")
+    assert waiting.value.type == "AccountTextLimit" and not waiting.value.non_retryable
+    assert waiting.value.next_retry_delay == timedelta(minutes=15)
+    row = await _row(db, "t3")
+    assert (row.status, row.attempts) == ("queued", 0)  # untaken: a retry takes it afresh
+    await send("mail")  # emails do not count
+    assert len(providers.state.messages) == 2 and len(providers.state.emails) == 1
+    async with db.begin() as conn:  # a day later: the first two fall out of the window
+        await conn.exec_driver_sql("UPDATE text_counts SET hour = hour - interval '25 hours'")
+    await send("t3")
+    assert [m["body"] for m in providers.state.messages][-1] == "Hi Pat (t3)"
