@@ -24,7 +24,7 @@ from leadflow.client import LeadflowClient
 from leadflow.codec import ENCODING, KEY_ID, PUBLIC
 from leadflow.temporal import data_converter
 from leadflow.worker import build_worker
-from tests.factories import PLAYBOOKS, new_lead
+from tests.factories import PLAYBOOKS, eventually, new_lead
 from tests.keys import KEYRING
 
 
@@ -60,15 +60,28 @@ async def test_a_signal_in_the_clear_is_dropped_and_sealed_ones_still_land(
 ) -> None:
     request = new_lead(playbook="isa")
     await leads.ensure_lead(request)
+
+    async def opted_out() -> list[str]:
+        return (await leads.describe(request.lead)).opted_out
+
+    async def heard(channel: str) -> bool:  # a signal's effect, once its task has run
+        return channel in await opted_out()
+
     await leads.opt_out(request.lead, "sms")
-    assert "sms" in (await leads.describe(request.lead)).opted_out
+    assert await eventually(lambda: heard("sms"))
 
     stranger = _raw(time_env).get_workflow_handle(request.lead.workflow_id)
     await stranger.signal("opt_in", IN_THE_CLEAR[kind])
-    state = await leads.describe(request.lead)  # a query: answered after the signal
-    assert "sms" in state.opted_out, f"a signal in the clear ({kind}) opted the lead back in"
+    # A sealed signal after it: once the lead has heard this one, it has had the stranger's.
+    await leads.opt_out(request.lead, "email")
+    assert await eventually(lambda: heard("email"))
+    assert "sms" in await opted_out(), f"a signal in the clear ({kind}) opted the lead back in"
     await leads.opt_in(request.lead, "sms")  # the lead's own client, sealed: taken
-    assert "sms" not in (await leads.describe(request.lead)).opted_out
+
+    async def back_in() -> bool:
+        return not await heard("sms")
+
+    assert await eventually(back_in)
 
 
 class _Given(EncodingPayloadConverter):
