@@ -21,6 +21,7 @@ a sample of leads, projected over a whole 60-day lead.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 import tempfile
@@ -184,7 +185,13 @@ async def _run(count: int, window: float, database: Path) -> None:
         queue = "scale"
         worker = build_worker(temporal, running.engine, queue, max_cached_workflows=count + 100)
         sends = build_send_worker(
-            temporal, running.engine, fake_providers(url, fake), f"{queue}-sends", 10_000
+            temporal,
+            running.engine,
+            # One account's 10,000 leads text within minutes here: the default daily limit
+            # would hold them, as it should a real account, which sets a limit of its size.
+            dataclasses.replace(fake_providers(url, fake), sms_daily_limit=0),
+            f"{queue}-sends",
+            10_000,
         )
         me = psutil.Process()
         async with worker, sends:

@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from leadflow.cli.dev import DEV_SERVER_TUNING
 from leadflow.codec import Keyring, new_key
+from leadflow.config import Settings
 from leadflow.paths import binary
 from leadflow.providers.clients import ProviderConfig
 from leadflow.providers.fake import FakeState
@@ -25,7 +26,8 @@ from leadflow.workflows import search_attributes
 
 
 def fake_providers(url: str, fake: FakeState) -> ProviderConfig:
-    """The real SDKs pointed at the in-repo fake providers."""
+    """The real SDKs pointed at the in-repo fake providers, with the limits a deployment
+    has unless it sets its own (each account's daily texts counted as each is taken)."""
     return ProviderConfig(
         fake.account_sid,
         fake.auth_token,
@@ -34,6 +36,7 @@ def fake_providers(url: str, fake: FakeState) -> ProviderConfig:
         "team@example.com",
         url,
         url,
+        sms_daily_limit=Settings.model_fields["sms_daily_limit"].default,
     )
 
 
