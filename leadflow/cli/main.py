@@ -84,6 +84,7 @@ async def _serve_api(settings: Settings, host: str, port: int) -> None:
         settings.temporal_address,
         settings.temporal_namespace,
         converter=data_converter(settings.keyring()),
+        tls=settings.temporal_tls_config(),
     )
     config = uvicorn.Config(
         create_app(settings),

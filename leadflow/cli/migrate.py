@@ -58,6 +58,7 @@ async def migrate(
             settings.temporal_address,
             settings.temporal_namespace,
             converter=data_converter(settings.keyring()),
+            tls=settings.temporal_tls_config(),
         )
         leads = LeadflowClient(temporal, settings.temporal_task_queue)
         try:
