@@ -298,8 +298,7 @@ class User(Base):
 
 
 class WorkspaceSession(Base):
-    """A signed-in agent: the cookie holds a random token, this row its digest. Signing out
-    deletes the row, so a copied cookie is dead at once."""
+    """A signed-in agent: the cookie holds a random token, this row its digest."""
 
     __tablename__ = "sessions"
     __table_args__ = (
@@ -319,8 +318,7 @@ class WorkspaceSession(Base):
 
 
 class SignInFailure(Base):
-    """Failed sign-ins per subject (a user, an address) in the current window: past the
-    limit, sign-in is refused until the window ends, right password or not."""
+    """Failed sign-ins per subject (a user, an address) in the current window."""
 
     __tablename__ = "sign_in_failures"
 
@@ -330,8 +328,7 @@ class SignInFailure(Base):
 
 
 class Sender(Base):
-    """A sending number or email address and the one account that may send from it: set by
-    the operator, never by an account."""
+    """A sending number or email address, and the one account the operator lets use it."""
 
     __tablename__ = "senders"
 
@@ -344,8 +341,7 @@ class Sender(Base):
 
 
 class TextCount(Base):
-    """Texts an account sent, per hour: the send refuses to go past SMS_DAILY_LIMIT in any
-    24 hours, so leads a bot made cannot run up the bill."""
+    """Texts an account sent, per hour: no account sends past SMS_DAILY_LIMIT a day."""
 
     __tablename__ = "text_counts"
 
@@ -355,8 +351,7 @@ class TextCount(Base):
 
 
 class OptInRecord(Base):
-    """An opt-in given through the API: who recorded it, for which lead and address, and on
-    what evidence. The lead's own words arrive only through the provider's signed inbound."""
+    """An opt-in given through the API: who recorded it, for which lead, on what evidence."""
 
     __tablename__ = "opt_in_records"
     __table_args__ = (Index("ix_opt_in_records_address", "account_id", "channel", "address"),)
