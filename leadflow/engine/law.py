@@ -33,7 +33,7 @@ AUTOMATED: tuple[Channel, ...] = ("sms", "mms")
 
 def laws_for(version: int, state: str, channel: Channel) -> list[StateLaw]:
     """The state's rules a touch on the channel keeps to, on that table version (0: none)."""
-    statute = table().states.get(state) if version >= 1 else None
+    statute = table(version).states.get(state) if version >= 1 else None
     if statute is None:
         return []
     found = [statute] if channel in statute.covers else []

@@ -67,7 +67,7 @@ def reach(run: Run, party: Party | None, channel: Channel, address: str | None) 
             rules.quiet_hours.start,
             rules.quiet_hours.end,
             f"window {law.span(rules.quiet_hours)}",
-            table().federal if federal else "",
+            table(s.law).federal if federal else "",
         )
     ]
     windows += [
@@ -148,7 +148,7 @@ def longest(book: Playbook, s: EngineState) -> timedelta:
     """How far back any cap looks: touches older than this no longer count."""
     pers = [cap.per for cap in book.compliance.frequency_caps.values()]
     if s.law >= 1:
-        statutes = [*table().states.values()]
+        statutes = [*table(s.law).states.values()]
         statutes += [st.automated for st in statutes if st.automated is not None]
         pers += [cap.per for st in statutes for cap in st.caps]
     return max(pers, default=timedelta(days=1))

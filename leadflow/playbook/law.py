@@ -17,9 +17,10 @@ from leadflow.models import Channel, Message
 from leadflow.playbook.durations import Duration
 from leadflow.playbook.schema import Window
 
-LAW = 1
+LAW = 2
 """The table's version new leads follow; `state_law.yaml` says the same. A change to what the
-table decides is a new version, with the old one kept for leads recorded under it."""
+table decides is a new version, with the old one kept (`state_law.v1.yaml`) for leads
+recorded under it: a lead keeps the version it decided by until its workflow moves it on."""
 
 FEDERAL = Window.model_validate({"start": "08:00", "end": "21:00"})
 """The federal calling window, every playbook's `compliance.quiet_hours` at its widest."""
@@ -71,10 +72,12 @@ class LawTable(Message):
 
 
 @cache
-def table() -> LawTable:
-    text = resources.files("leadflow.playbook").joinpath("state_law.yaml").read_text("utf-8")
+def table(version: int = LAW) -> LawTable:
+    """The table of that version: the current one, or an earlier one kept as it was."""
+    name = "state_law.yaml" if version == LAW else f"state_law.v{version}.yaml"
+    text = resources.files("leadflow.playbook").joinpath(name).read_text("utf-8")
     found = LawTable.model_validate(yaml.safe_load(text))
-    assert found.version == LAW, f"state_law.yaml is version {found.version}, the code {LAW}"
+    assert found.version == version, f"{name} is version {found.version}, not {version}"
     return found
 
 

@@ -59,9 +59,18 @@ LOCAL_STORE_PATCH = "store-in-task"  # histories from before write their decisio
 SENDS_PATCH = "send-messages"  # histories from before sending was wired in replay without it
 # Histories from before the state-law table replay under their playbook alone; a lead moves
 # to it at its next live decision: one id per decision, as the SDK memoizes a patch per run.
-LAW_PATCH = "state-law-1"  # a later table adds its own patch after this one
-# Revision 3 on: a new lead starts on the first state-law table, with no patch marker.
-LAW_FROM_START = 1
+# Each later table adds its own patch: a lead moves up one version per marker, so a history
+# recorded under version 1 replays under version 1 until its marker for version 2.
+LAW_PATCHES = {1: "state-law-1", 2: "state-law-2"}
+assert max(LAW_PATCHES) == LAW
+
+
+def law_at_start(revision: int) -> int:
+    """The table a new lead starts on, with no patch marker: revision 3, the first; from
+    revision 4, the second."""
+    return 2 if revision >= 4 else 1 if revision >= 3 else 0
+
+
 STORE_TIMEOUT = timedelta(seconds=30)
 AWAITED = LeadRef(account_id="awaited", lead_id="awaited")  # a new lead before its facts
 FACTS_WAIT = timedelta(minutes=1)  # a run started without its ensure update ends after this
@@ -103,7 +112,7 @@ class LeadLoop:
             lambda failed: self._inbox.append(Pending(failed)),
             batched=input.revision >= 3,
         )
-        self._law_at_start = LAW_FROM_START if input.revision >= 3 else 0
+        self._law_at_start = law_at_start(input.revision)
         self._recorded = not self._is_new
         self._ensure_answered = False
         self._lean = input.revision >= 1  # see LeadInput.revision
@@ -257,8 +266,9 @@ class LeadLoop:
             else:
                 pending.result, pending.done = self._snapshot(), True
             return
-        if self.state.law < LAW and workflow.patched(f"{LAW_PATCH}:{self._carry.decisions}"):
-            self.state.law = LAW  # from here on the lead keeps to the state-law table
+        for version, patch in LAW_PATCHES.items():  # from here on the lead keeps to it
+            if self.state.law < version and workflow.patched(f"{patch}:{self._carry.decisions}"):
+                self.state.law = version
         book = pending.moving_to[0] if pending.moving_to else self._book
         checked, self._checked = self._checked, None
         kind, failed = pending.event.type, None

@@ -271,7 +271,7 @@ def fingerprint(request: BaseModel) -> str:
     return f"{type(request).__name__}:{hashlib.sha256(body.encode()).hexdigest()[:32]}"
 
 
-REVISION = 3  # what new runs (a new lead, a continued one) start at; see LeadInput.revision
+REVISION = 4  # what new runs (a new lead, a continued one) start at; see LeadInput.revision
 
 
 class LeadInput(Message):
@@ -296,6 +296,7 @@ class LeadInput(Message):
     # input), and it starts with the search attributes its first decision leaves it with.
     # From 3: a new lead starts on the state-law table (no patch marker), and a decision's
     # messages that share a send queue go in one activity (a text and an email at most).
+    # From 4: a new lead starts on the second table (the law at the moment of contact).
     revision: int = 0
 
     @model_validator(mode="after")

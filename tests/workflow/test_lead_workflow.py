@@ -18,6 +18,7 @@ from leadflow.client import (
 )
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
+from leadflow.playbook.law import LAW
 from leadflow.worker import SANDBOX, WORKFLOWS
 from leadflow.workflows import loop
 from leadflow.workflows import search_attributes as sa
@@ -74,7 +75,7 @@ async def test_a_new_leads_facts_travel_once_in_its_history(
     )
     # Revision 3: on the state-law table from the start, with no patch marker (nor the
     # search attribute a patch upserts), and no summary sealed into the start.
-    assert state.law == 1
+    assert state.law == LAW
     assert not [
         e
         for e in history.events
