@@ -16,7 +16,8 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from leadflow.store.tables import Account, ApiKey
+from leadflow.store.access_tables import ApiKey
+from leadflow.store.tables import Account
 
 KEY_PREFIX = "lf_"
 

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from leadflow.store.tables import Sender
+from leadflow.store.access_tables import Sender
 
 
 class SenderTaken(ValueError):

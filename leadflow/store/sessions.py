@@ -15,8 +15,9 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from leadflow.store.access_tables import User, WorkspaceSession
 from leadflow.store.accounts import digest
-from leadflow.store.tables import Account, User, WorkspaceSession
+from leadflow.store.tables import Account
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow.engine.state import Member
-from leadflow.store.tables import User, WorkspaceSession
+from leadflow.store.access_tables import User, WorkspaceSession
 
 
 class NotAMember(ValueError):

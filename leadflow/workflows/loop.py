@@ -37,7 +37,6 @@ from leadflow.engine.migrate import keeps_past_steps
 from leadflow.engine.preview import AGENDA_DAYS, AGENDA_WAKE_UPS, Entry, project
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState
-from leadflow.playbook.law import LAW
 from leadflow.workflows.inbox import Checked, Pending
 from leadflow.workflows.messages import (
     REVISION,
@@ -59,18 +58,9 @@ LOCAL_STORE_PATCH = "store-in-task"  # histories from before write their decisio
 SENDS_PATCH = "send-messages"  # histories from before sending was wired in replay without it
 # Histories from before the state-law table replay under their playbook alone; a lead moves
 # to it at its next live decision: one id per decision, as the SDK memoizes a patch per run.
-# Each later table adds its own patch: a lead moves up one version per marker, so a history
-# recorded under version 1 replays under version 1 until its marker for version 2.
+# Each later table adds its own patch (a lead moves up one version per marker); a new lead
+# starts on the first table from revision 3, on the second from 4, with no marker.
 LAW_PATCHES = {1: "state-law-1", 2: "state-law-2"}
-assert max(LAW_PATCHES) == LAW
-
-
-def law_at_start(revision: int) -> int:
-    """The table a new lead starts on, with no patch marker: revision 3, the first; from
-    revision 4, the second."""
-    return 2 if revision >= 4 else 1 if revision >= 3 else 0
-
-
 STORE_TIMEOUT = timedelta(seconds=30)
 AWAITED = LeadRef(account_id="awaited", lead_id="awaited")  # a new lead before its facts
 FACTS_WAIT = timedelta(minutes=1)  # a run started without its ensure update ends after this
@@ -112,7 +102,7 @@ class LeadLoop:
             lambda failed: self._inbox.append(Pending(failed)),
             batched=input.revision >= 3,
         )
-        self._law_at_start = law_at_start(input.revision)
+        self._law_at_start = 2 if input.revision >= 4 else 1 if input.revision >= 3 else 0
         self._recorded = not self._is_new
         self._ensure_answered = False
         self._lean = input.revision >= 1  # see LeadInput.revision

@@ -11,9 +11,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.api.scopes import SCOPES
+from leadflow.store.access_tables import ApiKey
 from leadflow.store.accounts import key_id, new_api_key
 from leadflow.store.senders import add_sender
-from leadflow.store.tables import ApiKey
 from tests.integration.test_api import PAT, Served, app  # noqa: F401  (the API over a worker)
 
 

@@ -29,8 +29,9 @@ from twilio.request_validator import RequestValidator
 from leadflow.api.app import create_app
 from leadflow.client import LeadflowClient
 from leadflow.providers.fake import EventSigner
+from leadflow.store.access_tables import Sender
 from leadflow.store.accounts import ensure_account, new_api_key
-from leadflow.store.tables import Lead, OptOut, OutboxMessage, Sender
+from leadflow.store.tables import Lead, OptOut, OutboxMessage
 from tests.factories import api_settings, eventually
 from tests.integration.test_api import Served
 from tests.scenario_support import skip_to_next
