@@ -70,6 +70,7 @@ def queue(
         ("call" in status.blocks and f"status {status.name} blocks calls")
         or ("call" in s.opted_out and "opted out of calls")
         or ("call" in s.unreachable and "phone number unusable")
+        or (s.consent_doubt_calls and s.consent_doubt and "a person is to read a reply first")
     )
     if blocked:
         run.audit(key, "skipped", f"call not queued: {blocked}")

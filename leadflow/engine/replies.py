@@ -1,9 +1,10 @@
-"""What comes back: a party's reply (STOP, START and HELP included) and a failed delivery."""
+"""What comes back: a party's reply (STOP, START and HELP included) and a failed delivery.
+From the state-law table's second version a reply is read for consent by `revocation`."""
 
 from __future__ import annotations
 
 import leadflow.engine.keywords as keywords
-from leadflow.engine import campaigns, gate, statuses
+from leadflow.engine import campaigns, gate, revocation, statuses
 from leadflow.engine.channels import BY_PHONE
 from leadflow.engine.events import DeliveryFailed, OptedIn, OptedOut, ReplyReceived
 from leadflow.engine.run import (
@@ -17,18 +18,10 @@ from leadflow.models import Channel
 
 def reply_received(run: Run, event: ReplyReceived) -> None:
     s = run.s
-    meaning = event.keyword or (keywords.keyword(event.body) if event.channel != "email" else None)
-    said = f"{event.party} replied {event.body.strip()[:40]!r}"
-    if meaning == "stop":
-        gate.opted_out(run, OptedOut(channel="sms", source=f"reply {event.body.strip()[:40]}"))
-        return
-    if meaning == "start":
-        gate.opted_in(run, OptedIn(channel="sms"))
-        return
-    if meaning == "help":
-        run.audit("reply:help", "note", f"{said}: answered with the help text, nothing else")
-        return
-    if s.law >= 1 and event.channel != "email" and _revoked(run, event):
+    if s.law >= 2:
+        if revocation.reply_received(run, event):
+            return
+    elif _keyword(run, event) or (s.law >= 1 and event.channel != "email" and _revoked(run, event)):
         return
     s.replied = True
     if s.law >= 1:
@@ -37,6 +30,19 @@ def reply_received(run: Run, event: ReplyReceived) -> None:
         if run.book.campaigns[name].stop_on_reply:
             campaigns.stop_campaign(run, name, f"reply received by {event.channel}")
     history(run, "Reply", f"Reply by {event.channel} from {event.party}", event.party)
+
+
+def _keyword(run: Run, event: ReplyReceived) -> bool:
+    """STOP, START and HELP as leads on the first state-law table read them (texts only)."""
+    meaning = event.keyword or (keywords.keyword(event.body) if event.channel != "email" else None)
+    said = f"{event.party} replied {event.body.strip()[:40]!r}"
+    if meaning == "stop":
+        gate.opted_out(run, OptedOut(channel="sms", source=f"reply {event.body.strip()[:40]}"))
+    elif meaning == "start":
+        gate.opted_in(run, OptedIn(channel="sms"))
+    elif meaning == "help":
+        run.audit("reply:help", "note", f"{said}: answered with the help text, nothing else")
+    return meaning is not None
 
 
 def _revoked(run: Run, event: ReplyReceived) -> bool:

@@ -122,6 +122,7 @@ class EngineState(Strict):
     reached_at: datetime | None = None  # the last reply or call that reached the lead
     consent_doubt: str | None = None  # a reply that may revoke consent: texts wait for a person
     consent_task: str | None = None  # the task asking that person
+    consent_doubt_calls: bool = False  # and it may say the number is not the lead's: calls wait
     call_attempts: int = 0
     opted_out: list[Channel] = []
     unreachable: list[Channel] = []  # bad number, bounced address

@@ -3,7 +3,7 @@ history note, contact made, calls blocked, the milestone's actions), and logged 
 
 from __future__ import annotations
 
-from leadflow.engine import actions, calls, campaigns
+from leadflow.engine import actions, calls, campaigns, revocation
 from leadflow.engine.commands import InvalidChange, SetStatus
 from leadflow.engine.events import CallLogged, StatusChanged
 from leadflow.engine.run import (
@@ -109,6 +109,7 @@ def status_changed(run: Run, event: StatusChanged) -> None:
     check_follow_up_required(run, status, event.follow_up)
     contacted_before = s.contacted
     apply_change(run, milestone, status, event.action, event.note, event.actor)
+    revocation.noted(run, event.note, event.actor)
     if event.follow_up is not None:
         calls.add_follow_up(run, event.follow_up, calls.open_prompt(run))
     if run.book.contact_prompt is not None and s.contacted and not contacted_before:
@@ -145,6 +146,7 @@ def call_logged(run: Run, event: CallLogged) -> None:
         contact_made(run)
     dequeue(run, f"call logged: {event.disposition}", ends_claim=True)
     apply_change(run, s.milestone, disposition.status, "Call", note, event.actor)
+    revocation.call_logged(run, event, disposition.status)
     s.hold_until = run.now + disposition.hold
     if event.follow_up is not None:
         calls.add_follow_up(run, event.follow_up, prompt)  # a follow-up overrides the hold

@@ -69,7 +69,8 @@ def test_a_stop_said_in_other_words_by_the_provider_is_a_stop() -> None:
 
 
 def test_an_email_that_says_stop_is_a_reply() -> None:
-    lead = Lead.create("isa", local(MONDAY, time(10)))
+    """On the first state-law table; from the second it revokes (test_revocation.py)."""
+    lead = Lead.create("isa", local(MONDAY, time(10)), law=1)
     lead.send(ReplyReceived(channel="email", body="STOP"))
     assert lead.state.replied and not lead.state.opted_out
 
