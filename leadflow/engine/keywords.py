@@ -214,8 +214,9 @@ _EDGE_WORDS = frozenset(
 )
 # An agent's note "don't call before 5" sets a time, not a revocation.
 _SCHEDULING = re.compile(
-    r"\s*(?:me\s+|him\s+|her\s+|them\s+|us\s+)?(?:before|after|until|till|til|at|on|during"
-    r"|between|in\s+the|this|today|tonight|tomorrow|next|weekends?|mornings?|evenings?)\b",
+    r"\s*(?:me\s+|him\s+|her\s+|them\s+|us\s+)?(?:before|after|until|till|til|during|between"
+    r"|in\s+the|this|today|tonight|tomorrow|next|weekends?|mornings?|evenings?"
+    r"|at\s+(?:\d|work|home|night|noon|lunch|dinner)|on\s+(?:\d|\w+days?\b|weekends?))\b",
     re.IGNORECASE,
 )
 
