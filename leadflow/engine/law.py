@@ -1,14 +1,16 @@
-"""The law of each US state on telephone solicitation as the compliance gate applies it (the
-table itself, reviewed and cited, is `leadflow/playbook/state_law.yaml`).
+"""The law on telephone solicitation as the compliance gate applies it (the tables
+themselves, reviewed and cited, are `leadflow/playbook/state_law.yaml` and, from version 2,
+`country_law.yaml`).
 
-What the gate asks of it: which states a party may be in (the state on record,
-and the state of the number's area code: the stricter rule wins), when on a given local day
-a channel may reach them (calling hours, Sunday and legal-holiday bans, with observed days
-from the `holidays` library), and which caps count which channels. An account's playbook
-may tighten any of it (`compliance`), never loosen it.
+What the gate asks of it: which countries and states a party may be in (the country of the
+number and of the region on record; the state on record and the state of a US number's area
+code: the stricter rule wins), when on a given local day a channel may reach them (calling
+hours, Sunday and legal-holiday bans, with observed days from the `holidays` library), and
+which caps count which channels. An account's playbook may tighten any of it (`compliance`),
+never loosen it.
 
-Pure and offline. Which table a lead follows is `EngineState.law`: 0, leads whose history
-predates the table (their playbook's own windows and caps only), or the table's version.
+Pure and offline. Which tables a lead follows is `EngineState.law`: 0, leads whose history
+predates them (their playbook's own windows and caps only), or the tables' version.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache, lru_cache
+from importlib import resources
 
 import phonenumbers
 from holidays.countries.united_states import US as UnitedStatesHolidays
 from phonenumbers import geocoder
 
 import leadflow.engine.localtime as localtime
+import leadflow.engine.phones as phones
 from leadflow.models import Channel
-from leadflow.playbook.law import StateLaw, table
+from leadflow.playbook.law import StateLaw, countries, country_of_region, table
 from leadflow.playbook.schema import Window
 
 AUTOMATED: tuple[Channel, ...] = ("sms", "mms")
@@ -40,6 +44,38 @@ def laws_for(version: int, state: str, channel: Channel) -> list[StateLaw]:
     if statute.automated is not None and channel in AUTOMATED:
         found.append(statute.automated)
     return found
+
+
+def country_laws_for(version: int, country: str, channel: Channel) -> list[StateLaw]:
+    """The country's rules a touch on the channel keeps to, on that table version."""
+    statute = countries(version).get(country)
+    return [statute] if statute is not None and channel in statute.covers else []
+
+
+def countries_of(version: int, phone: str | None, region: str | None, zone: str) -> list[str]:
+    """The countries whose law reaches a party: the number's (its phonenumbers region), and
+    the region's on record (a province, or else a state); with neither, the time zone's."""
+    table_ = countries(version)
+    found: set[str] = set()
+    if phone is not None and (number := phones.region(phone)) is not None:
+        found |= {code for code, law in table_.items() if number in law.regions}
+    if region is not None and (where := country_of_region(region, version)) is not None:
+        found.add(where)
+    if phone is None and region is None and (at := zone_country(zone)) is not None:
+        found |= {code for code, law in table_.items() if at in law.regions}
+    return sorted(found)
+
+
+@cache
+def _zone_countries() -> dict[str, str]:
+    text = resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text("utf-8")
+    rows = (line.split("\t") for line in text.splitlines() if not line.startswith("#"))
+    return {row[2]: row[0] for row in rows if len(row) >= 3}
+
+
+def zone_country(zone: str) -> str | None:
+    """The country of a time zone (tzdata's zone.tab), as a phonenumbers region."""
+    return _zone_countries().get(zone)
 
 
 _SPELLED = {"Washington State": "WA", "Washington D.C.": "DC"}

@@ -19,8 +19,15 @@ from leadflow.engine.run import Run
 from leadflow.engine.state import EngineState, Party, TouchLog
 from leadflow.models import Channel
 from leadflow.playbook.durations import format_duration
-from leadflow.playbook.law import BY_TELEPHONE, FEDERAL, StateLaw, table
-from leadflow.playbook.schema import Playbook
+from leadflow.playbook.law import (
+    BY_TELEPHONE,
+    FEDERAL,
+    StateLaw,
+    countries,
+    country_of_region,
+    table,
+)
+from leadflow.playbook.schema import Playbook, Window
 
 
 @dataclass(frozen=True)
@@ -58,29 +65,59 @@ def reach(run: Run, party: Party | None, channel: Channel, address: str | None) 
             why = f"frequency cap: {cap.max} per {cap.per} ({region or 'default'})"
             old.append(Limit(cap.max, cap.per, None, why))
         return Reach(zones, law.DayRules((bound,), channel=channel), old)
-    places = {region, law.area_state(address) if by_phone and address else None}
-    states = sorted(code for code in places if code is not None)
-    us = bool(states) or (by_phone and address is not None and law.in_us(address))
-    federal = rules.quiet_hours == FEDERAL and channel in BY_TELEPHONE and us
+    phone = address if by_phone else None
+    states = _states(s.law, region, phone)
+    # The account's own windows and caps: by state and, from law 2, by province on record.
+    keyed = sorted({*states, *([region] if s.law >= 2 and region else [])})
+    laws = [(code, rule) for code in states for rule in law.laws_for(s.law, code, channel)]
+    number = phone or (party.phone if party is not None else None)
+    national = _countries(s.law, law.countries_of(s.law, number, region, own), channel)
+    source = next((rule.source for _, rule in national if _is(rules.quiet_hours, rule)), "")
+    if s.law < 2:  # the federal window named only where the account's is the same
+        us = bool(states) or (phone is not None and law.in_us(phone))
+        federal = rules.quiet_hours == FEDERAL and channel in BY_TELEPHONE and us
+        source = table(s.law).federal if federal else ""
     windows = [
         law.Bound(
             rules.quiet_hours.start,
             rules.quiet_hours.end,
             f"window {law.span(rules.quiet_hours)}",
-            table(s.law).federal if federal else "",
+            source,
         )
     ]
     windows += [
         law.Bound(w.start, w.end, f"{code} window {law.span(w)} (this account's)")
-        for code in states
+        for code in keyed
         if (w := rules.state_quiet_hours.get(code)) is not None
     ]
-    laws = [(code, rule) for code in states for rule in law.laws_for(s.law, code, channel)]
+    # A country's window the account's already is, is named on it (as the federal one
+    # always was); any other applies beside it, so the stricter wins.
+    apart = [(code, rule) for code, rule in national if rule.source != source]
     return Reach(
         zones,
-        law.DayRules(tuple(windows), tuple(laws), channel),
-        _limits(run.book, states, laws, channel),
+        law.DayRules(tuple(windows), (*laws, *apart), channel),
+        _limits(run.book, keyed, [*laws, *national], channel),
     )
+
+
+def _states(version: int, region: str | None, phone: str | None) -> list[str]:
+    """The US states a party may be in: the one on record (from law 2, only a US region:
+    a province is no state) and the one of a US number's area code."""
+    record = region
+    if version >= 2 and region is not None and country_of_region(region, version) != "US":
+        record = None
+    found = {record, law.area_state(phone) if phone else None}
+    return sorted(code for code in found if code is not None)
+
+
+def _countries(version: int, codes: list[str], channel: Channel) -> list[tuple[str, StateLaw]]:
+    """The countries' rules a touch keeps to (from law 2), whatever the account's window."""
+    return [(code, rule) for code in codes for rule in law.country_laws_for(version, code, channel)]
+
+
+def _is(window: Window, rule: StateLaw) -> bool:
+    """Whether the rule's hours are the window every day, with no day banned."""
+    return rule.holidays is None and all(rule.day(d) == window for d in range(7))
 
 
 def _limits(
@@ -148,7 +185,7 @@ def longest(book: Playbook, s: EngineState) -> timedelta:
     """How far back any cap looks: touches older than this no longer count."""
     pers = [cap.per for cap in book.compliance.frequency_caps.values()]
     if s.law >= 1:
-        statutes = [*table(s.law).states.values()]
+        statutes = [*table(s.law).states.values(), *countries(s.law).values()]
         statutes += [st.automated for st in statutes if st.automated is not None]
         pers += [cap.per for st in statutes for cap in st.caps]
     return max(pers, default=timedelta(days=1))

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime
 
 from leadflow.engine.refs import LeadRef
 from leadflow.models import Channel, Message, MessageChannel, Strict
-from leadflow.playbook.schema import QueueLabel
+from leadflow.playbook.schema import QueueLabel, Region
 
 
 class Party(Message):
@@ -20,7 +20,7 @@ class Party(Message):
     phone: str | None = None  # E.164
     email: str | None = None
     time_zone: str | None = None  # where they are, if not where the lead is
-    region: str | None = None  # two-letter state code, for state quiet hours and caps
+    region: Region | None = None  # two-letter state or province code, for the law and caps
     sms_consent: bool = False  # recorded consent to automated texts
 
     @property
@@ -110,7 +110,7 @@ class EngineState(Strict):
     first_name: str | None = None
     last_name: str | None = None
     time_zone: str
-    region: str | None = None
+    region: Region | None = None
     loan_purpose: str | None = None
     parties: dict[str, Party] = {}
     designations: dict[str, Member] = {}

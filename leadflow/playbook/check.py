@@ -160,27 +160,29 @@ def _sent_as_text(book: Playbook) -> set[str]:
 
 
 def _keeps_to_the_law(book: Playbook) -> Iterator[Problem]:
-    """An account may tighten a state's windows and caps, never loosen them: a wider window
+    """An account may tighten the law's windows and caps, never loosen them: a wider window
     or a looser cap would be ignored in silence, so it is refused with the rule it breaks.
-    (`quiet_hours` is the account's window for every recipient: the federal 08:00-21:00 in
-    the shipped playbooks, wider only for an account whose leads are outside the US.)"""
+    (`quiet_hours` is the account's window for every recipient: it keeps within the hours of
+    each country whose states or provinces `compliance` names; the law applies on top.)"""
     rules = book.compliance
+    for country in law.covered([*rules.state_quiet_hours, *rules.frequency_caps]):
+        wider = law.looser_in(rules.quiet_hours, country)
+        if wider:
+            yield "compliance.quiet_hours", wider
     for state, window in rules.state_quiet_hours.items():
         found = law.looser(window, state)
         if found:
             yield f"compliance.state_quiet_hours.{state}", found
     for state, cap in rules.frequency_caps.items():
-        statute = law.table().states.get(state)
-        if statute is None:
-            continue
-        for limit in statute.caps:
-            if cap.per < limit.per or cap.max > limit.max:
-                yield (
-                    f"compliance.frequency_caps.{state}",
-                    f"{cap.max} per {format_duration(cap.per)} is looser than {statute.name}'s "
-                    f"law, {limit.max} per {format_duration(limit.per)} ({statute.source}); "
-                    "an account may only tighten it",
-                )
+        for statute in law.on_record(state):
+            for limit in statute.caps:
+                if cap.per < limit.per or cap.max > limit.max:
+                    yield (
+                        f"compliance.frequency_caps.{state}",
+                        f"{cap.max} per {format_duration(cap.per)} is looser than "
+                        f"{statute.name}'s law, {limit.max} per {format_duration(limit.per)} "
+                        f"({statute.source}); an account may only tighten it",
+                    )
 
 
 def _known(name: str, known: set[str], path: str, what: str = "milestone") -> Iterator[Problem]:

@@ -1,29 +1,36 @@
-"""The law of each US state on calls and texts, as reviewed data: `state_law.yaml`, each row
-citing its statute. The compliance gate applies it (`leadflow.engine.law`); a playbook's
-`compliance` may tighten it, and `leadflow playbook check` refuses one that would loosen it.
+"""The law on calls and texts, as reviewed data, each row citing its statute: each US state's
+(`state_law.yaml`) and, from version 2, each country's (`country_law.yaml`: the US federal
+window, Canada's CRTC rules and CASL). The compliance gate applies it (`leadflow.engine.law`);
+a playbook's `compliance` may tighten it, and `leadflow playbook check` refuses one that would
+loosen it.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterable
+from datetime import date, time
 from functools import cache
 from importlib import resources
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import yaml
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from leadflow.models import Channel, Message
 from leadflow.playbook.durations import Duration
 from leadflow.playbook.schema import Window
 
 LAW = 2
-"""The table's version new leads follow; `state_law.yaml` says the same. A change to what the
-table decides is a new version, with the old one kept (`state_law.v1.yaml`) for leads
-recorded under it: a lead keeps the version it decided by until its workflow moves it on."""
+"""The tables' version new leads follow; `state_law.yaml` and `country_law.yaml` say the same.
+A change to what a table decides is a new version, with the old one kept (`state_law.v1.yaml`)
+for leads recorded under it: a lead keeps the version it decided by until its workflow moves
+it on."""
+
+COUNTRIES_SINCE = 2
+"""The first version with a country table: leads on an earlier one keep to the states' only."""
 
 FEDERAL = Window.model_validate({"start": "08:00", "end": "21:00"})
-"""The federal calling window, every playbook's `compliance.quiet_hours` at its widest."""
+"""The US federal calling window (`country_law.yaml`'s US row), the shipped playbooks' own."""
 
 StateCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Closed = Literal["closed"]
@@ -44,6 +51,16 @@ class Cap(Message):
     what: str = "calls and texts on the same subject"
 
 
+class Disclosure(Message):
+    """What a message on `channels` must carry: who sends it (`sender`) or a way to stop them
+    (`unsubscribe`), in the first message to a person or in every one."""
+
+    what: Literal["sender", "unsubscribe"]
+    channels: list[Channel]
+    when: Literal["first", "every"]
+    source: str = ""  # its own citation, when not the row's
+
+
 class StateLaw(Message):
     name: str
     source: str  # the citation: the statute, section and subsection
@@ -54,6 +71,7 @@ class StateLaw(Message):
     sunday: Window | Closed | None = None
     holidays: Closed | None = None  # the state's legal holidays, observed days included
     caps: list[Cap] = []
+    disclose: list[Disclosure] = []
     confidence: Literal["high", "medium", "low"]
     note: str = ""
     automated: StateLaw | None = None  # what automated calls must also keep to: texts do
@@ -63,6 +81,18 @@ class StateLaw(Message):
         own = {5: self.saturday, 6: self.sunday}.get(weekday)
         return own if own is not None else self.hours
 
+    def widest(self) -> tuple[time, time] | None:
+        """The earliest opening and the latest closing on any day (None: no hours of its own)."""
+        days = [w for d in range(7) if isinstance(w := self.day(d), Window)]
+        if not days:
+            return None
+        return min(w.start for w in days), max(w.end for w in days)
+
+
+class CountryLaw(StateLaw):
+    regions: list[StateCode]  # the phonenumbers regions of the numbers it reaches
+    subdivisions: list[StateCode] = []  # party regions inside it that are not US states
+
 
 class LawTable(Message):
     version: int = Field(ge=1)
@@ -71,25 +101,91 @@ class LawTable(Message):
     states: dict[StateCode, StateLaw]
 
 
-@cache
-def table(version: int = LAW) -> LawTable:
-    """The table of that version: the current one, or an earlier one kept as it was."""
-    name = "state_law.yaml" if version == LAW else f"state_law.v{version}.yaml"
+class CountryTable(Message):
+    version: int = Field(ge=COUNTRIES_SINCE)
+    reviewed: date
+    countries: dict[StateCode, CountryLaw]
+
+
+Table = TypeVar("Table", bound=BaseModel)
+
+
+def _read(stem: str, version: int, model: type[Table]) -> Table:
+    name = f"{stem}.yaml" if version == LAW else f"{stem}.v{version}.yaml"
     text = resources.files("leadflow.playbook").joinpath(name).read_text("utf-8")
-    found = LawTable.model_validate(yaml.safe_load(text))
-    assert found.version == version, f"{name} is version {found.version}, not {version}"
+    found = model.model_validate(yaml.safe_load(text))
+    assert getattr(found, "version", None) == version, f"{name} is not version {version}"
     return found
 
 
+@cache
+def table(version: int = LAW) -> LawTable:
+    """The state table of that version: the current one, or an earlier one kept as it was."""
+    return _read("state_law", version, LawTable)
+
+
+@cache
+def countries(version: int = LAW) -> dict[str, CountryLaw]:
+    """The country table of that version, by country code (none before version 2)."""
+    if version < COUNTRIES_SINCE:
+        return {}
+    return dict(_read("country_law", version, CountryTable).countries)
+
+
+def country_of_region(region: str, version: int = LAW) -> str | None:
+    """The country a party's region is in: the one listing it, else the US (a state code)."""
+    for code, law in countries(version).items():
+        if region in law.subdivisions:
+            return code
+    return "US" if "US" in countries(version) else None
+
+
+def on_record(code: str) -> list[StateLaw]:
+    """The current rows an account's key names: a state's, a province's country's, and for
+    'default' (every recipient) every country's."""
+    if code == "default":
+        return list(countries().values())
+    country = country_of_region(code)
+    if country is not None and country != "US":
+        return [countries()[country]]
+    found = table().states.get(code)
+    return [found] if found is not None else []
+
+
+def covered(codes: Iterable[str]) -> list[str]:
+    """The countries an account's `compliance` covers: those of the states and provinces its
+    windows and caps name ('default' names none)."""
+    found = {country_of_region(code) for code in codes if code != "default"}
+    return sorted(code for code in found if code is not None)
+
+
 def looser(window: Window, state: str) -> str | None:
-    """Why an account's window for a state would loosen its law (None if it keeps to it)."""
+    """Why an account's window for a state or province would loosen its law (None if it
+    keeps to it)."""
+    country = country_of_region(state)
+    if country is not None and country != "US":
+        return looser_in(window, country)
     law = table().states.get(state)
-    floor, source, whose = FEDERAL, table().federal, "the federal window"
-    if law is not None and law.hours is not None:
-        floor, source, whose = law.hours, law.source, f"{law.name}'s law"
-    if window.start < floor.start or window.end > floor.end:
-        return (
-            f"{window.start:%H:%M}-{window.end:%H:%M} is wider than {whose}, "
-            f"{floor.start:%H:%M}-{floor.end:%H:%M} ({source}); an account may only narrow it"
-        )
-    return None
+    if law is None or law.hours is None:
+        return looser_in(window, "US")
+    return _wider(window, (law.hours.start, law.hours.end), f"{law.name}'s law", law.source)
+
+
+def looser_in(window: Window, country: str) -> str | None:
+    """Why an account's window would loosen a country's law: it opens before, or closes
+    after, the country's widest hours on any day (None if it keeps to them)."""
+    law = countries().get(country)
+    widest = law.widest() if law is not None else None
+    if law is None or widest is None:
+        return None
+    whose = "the federal window" if country == "US" else f"{law.name}'s law"
+    return _wider(window, widest, whose, law.source)
+
+
+def _wider(window: Window, floor: tuple[time, time], whose: str, source: str) -> str | None:
+    if floor[0] <= window.start and window.end <= floor[1]:
+        return None
+    return (
+        f"{window.start:%H:%M}-{window.end:%H:%M} is wider than {whose}, "
+        f"{floor[0]:%H:%M}-{floor[1]:%H:%M} ({source}); an account may only narrow it"
+    )

@@ -10,12 +10,31 @@ from __future__ import annotations
 from datetime import time, timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from leadflow.models import Channel, Message, Name, TimeZone
 from leadflow.playbook.durations import Duration
 
 QueueLabel = Literal["CallASAP", "Redial", "Callback", "Scheduled", "FollowUp", "SetCallback"]
+
+
+def _not_a_yaml_boolean(value: object, info: ValidationInfo) -> object:
+    """YAML 1.1 reads a bare ON (Ontario), and YES, NO, OFF, as a boolean: say so, and how to
+    write the code, instead of 'Input should be a valid string'."""
+    if not isinstance(value, bool):
+        return value
+    word = "ON" if value else "NO"
+    field = "region: " if info.field_name == "region" else ""
+    raise PydanticCustomError(
+        "yaml_boolean",
+        'YAML read {word} as {read}; quote it: {field}"{word}"',
+        {"word": word, "read": str(value).lower(), "field": field},
+    )
+
+
+Region = Annotated[str, BeforeValidator(_not_a_yaml_boolean)]
+"""A two-letter state or province code, as a YAML file may spell it."""
 
 
 # What a playbook may hold (README, "Limits"): each is far beyond any real cadence, and
@@ -218,11 +237,11 @@ class FrequencyCap(Message):
 
 
 class Compliance(Message):
-    """When a lead may be touched, as data. State keys are two-letter codes."""
+    """When a lead may be touched, as data. State and province keys are two-letter codes."""
 
     quiet_hours: Window = Window(start=time(8), end=time(21))  # federal (TCPA) default
-    state_quiet_hours: dict[str, Window] = {}
-    frequency_caps: dict[str, FrequencyCap] = {}  # by state; "default" for everyone
+    state_quiet_hours: dict[Region, Window] = {}  # by state or province
+    frequency_caps: dict[Region, FrequencyCap] = {}  # by state or province; "default" for all
     sms_requires_consent: bool = True
 
 

@@ -27,7 +27,7 @@ from leadflow.engine.events import (
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import EngineState, FollowUp, Member, Party
 from leadflow.models import Message, Name, Public, Strict, TimeZone
-from leadflow.playbook.schema import Playbook
+from leadflow.playbook.schema import Playbook, Region
 from leadflow.playbook.shelf import SHELF, PlaybookMissing, PlaybookRef
 
 # Processed request ids kept for de-duplication across continue-as-new; older ones age out.
@@ -44,7 +44,7 @@ class LeadProfile(Message):
     first_name: Annotated[str, StringConstraints(max_length=200)] | None = None
     last_name: Annotated[str, StringConstraints(max_length=200)] | None = None
     time_zone: TimeZone | None = None
-    region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    region: Annotated[Region, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
     loan_purpose: Annotated[str, StringConstraints(max_length=100)] | None = None
     milestone: Name | None = None
     status: Name | None = None

@@ -106,7 +106,7 @@ def test_texas_opens_at_noon_on_sundays() -> None:
     assert audit.until == at(SUNDAY, time(12), CENTRAL)
     assert audit.reason == (
         "quiet hours: TX Sunday window 12:00-21:00 America/Chicago "
-        "(Tex. Bus. & Com. Code § 301.051)"
+        "(Tex. Bus. & Com. Code § 301.051; chs. 302, 304 as amended by SB 140 (2025))"
     )
     # On a weekday Texas opens at nine.
     weekday = lead_in("TX", "214", CENTRAL, at(MONDAY, time(8, 30), CENTRAL))
