@@ -156,7 +156,7 @@ def covered(codes: Iterable[str]) -> list[str]:
     """The countries an account's `compliance` covers: those of the states and provinces its
     windows and caps name ('default' names none)."""
     found = {country_of_region(code) for code in codes if code != "default"}
-    return sorted(code for code in found if code is not None)
+    return [code for code in countries() if code in found]  # in the table's order
 
 
 def looser(window: Window, state: str) -> str | None:
