@@ -79,8 +79,14 @@ class Lead:
     def messages(self, since: datetime | None = None) -> list[SendMessage]:
         return self.commands("send_message", since)
 
+    def idle(self) -> bool:
+        """Nothing is due but the queued call's move to its next window, if one is queued."""
+        queued = self.state.queue.callable_until if self.state.queue is not None else None
+        return self.state.next_due in (None, queued)
+
     def calls(self, since: datetime | None = None) -> list[QueueCall]:
-        return self.commands("queue_call", since)
+        """The calls queued (a queued call moved on to its next window is the same call)."""
+        return [c for c in self.commands("queue_call", since) if not c.moved]
 
     def audits(self, outcome: str) -> list[Any]:
         return [c for c in self.commands("audit") if c.outcome == outcome]

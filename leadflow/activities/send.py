@@ -38,6 +38,7 @@ from twilio.base.exceptions import TwilioException
 from twilio.rest import Client as TwilioClient
 
 from leadflow import metrics
+from leadflow.activities import window
 from leadflow.activities.payloads import BatchOutcome, SendBatch, SendRequest, SendResult
 from leadflow.engine.channels import TEXTS
 from leadflow.providers.clients import ProviderConfig, sendgrid_client, twilio_client
@@ -50,7 +51,7 @@ LIMIT_WAIT = timedelta(minutes=15)  # a text over its account's daily limit trie
 DATABASE_RETRY = timedelta(seconds=1)
 # The error type each kind of Twilio error ends the attempt with, for the workflow to act on.
 ENDS_AS = {"bad_number": "BadNumber", "unsubscribed": "OptedOut", "filtered": "Filtered"}
-FAILED_FOR_GOOD = {*ENDS_AS.values(), "Undeliverable", "Rejected"}
+FAILED_FOR_GOOD = {*ENDS_AS.values(), "Undeliverable", "Rejected", "WindowClosed"}
 
 
 class _Outcome(Exception):
@@ -140,7 +141,9 @@ class SendActivities:
 
     async def _deliver(self, request: SendRequest, seen: dict[str, str]) -> SendResult:
         limit = self._config.sms_daily_limit
-        attempt = await outbox.take(self._engine, request.key, datetime.now(UTC), limit)
+        attempt = await outbox.take(
+            self._engine, request.key, datetime.now(UTC), limit, window.CLOSING
+        )
         if attempt is None:
             raise ApplicationError(
                 f"no outbox message {request.key!r}", type="MissingOutbox", non_retryable=True
@@ -150,6 +153,10 @@ class SendActivities:
         if row.provider_id:
             seen["outcome"] = "already sent"
             return SendResult(provider_id=row.provider_id)
+        if row.status == "expired":  # an earlier attempt found its window closed
+            raise ApplicationError(
+                row.error or "its window closed", type="WindowClosed", non_retryable=True
+            )
         if row.status == "failed":  # an earlier attempt ended it for good
             kind, _, why = (row.error or "").partition(": ")
             if kind not in FAILED_FOR_GOOD:  # recorded before errors kept their type
@@ -180,6 +187,8 @@ class SendActivities:
                 type="AccountTextLimit",
                 next_retry_delay=LIMIT_WAIT,
             )
+        if attempt.expired and row.status not in outbox.IN_DOUBT:
+            await window.closed(self._engine, row)
         if not attempt.taken:  # an earlier attempt ended in doubt: reconcile first
             if row.status != "unknown":  # no answer came: wait until it can no longer land
                 began = row.attempted_at or row.created_at
@@ -200,6 +209,8 @@ class SendActivities:
                 await self._mark(row.key, status="sent", provider_id=found)
                 seen["outcome"] = "found"
                 return SendResult(provider_id=found)
+            if row.send_by is not None and datetime.now(UTC) + window.CLOSING >= row.send_by:
+                await window.closed(self._engine, row)  # not found, and too late to send now
             if not await outbox.retake(self._engine, row.key, row, datetime.now(UTC)):
                 raise ApplicationError(
                     "another attempt took the message since this one read it; it is looked "
@@ -207,6 +218,8 @@ class SendActivities:
                     type="EarlierAttemptInFlight",
                     next_retry_delay=timedelta(seconds=self._config.landing_seconds),
                 )
+        if row.caps:
+            await window.within_caps(self._engine, row)
         try:
             provider_id = await _beating(self._send, row)
         except _Outcome as outcome:
@@ -244,6 +257,7 @@ class SendActivities:
                 body=row.body,
                 media_url=list(row.media) or None,
                 status_callback=callback,
+                validity_period=window.validity(row),
             )
         except TwilioException as exc:
             raise self._twilio_outcome(row, exc) from None

@@ -175,9 +175,16 @@ def of_command(at: datetime, day0: date, zone: str, command: Command) -> Timelin
 
 
 def internal(item: TimelineEntry) -> bool:
-    return item.kind in INTERNAL_KINDS or (
-        item.kind == "audit" and item.outcome in INTERNAL_OUTCOMES
+    return (
+        item.kind in INTERNAL_KINDS
+        or (item.kind == "audit" and item.outcome in INTERNAL_OUTCOMES)
+        or _moved(item)
     )
+
+
+def _moved(item: TimelineEntry) -> bool:
+    """A queued call moved on to its next window: the same call, not a new one."""
+    return item.kind == "call" and item.what.startswith("moved ")
 
 
 def summary(entries: Iterable[TimelineEntry]) -> str:
@@ -186,7 +193,7 @@ def summary(entries: Iterable[TimelineEntry]) -> str:
     for item in entries:
         if item.kind == "message":
             counted["emails" if item.channel == "email" else "texts"] += 1
-        elif item.kind == "call":
+        elif item.kind == "call" and not _moved(item):
             counted["calls queued"] += 1
         elif item.kind == "task":
             counted["tasks"] += 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import leadflow.engine.localtime as localtime
-from leadflow.engine import campaigns, limits
+from leadflow.engine import campaigns, contact, limits
 from leadflow.engine.commands import CompleteTask, CreateTask, InvalidChange, QueueCall
 from leadflow.engine.events import FollowUpCompleted, FollowUpScheduled
 from leadflow.engine.run import (
@@ -106,8 +106,18 @@ def queue(
         why.append(f"outside calling hours ({hours})" if hours != quiet else quiet)
     _, boost = _cycle(run, available)
     priority = book.priorities.get(label, 0) + status.priority + boost
-    entry = QueueEntry(key=key, label=label, priority=priority, available_at=available, notes=notes)
-    s.queue = entry
+    until, phone = None, None
+    if s.law >= 2:  # no agent is handed the call after its window closes
+        where, phone = _call_reach(run)
+        until = contact.window_end(where, available)
+    s.queue = QueueEntry(
+        key=key,
+        label=label,
+        priority=priority,
+        available_at=available,
+        notes=notes,
+        callable_until=until,
+    )
     run.emit(
         QueueCall(
             key=key,
@@ -116,6 +126,8 @@ def queue(
             available_at=available,
             notes=notes,
             why="; then ".join(why),
+            callable_until=until,
+            phone=phone,
         )
     )
     if quiet:
@@ -124,6 +136,38 @@ def queue(
             campaigns.shift_after_deferral(run, step[0], step[1], key, available)
     else:
         run.audit(key, "fired", f"queued as {label}")
+
+
+def window_passed(run: Run) -> None:
+    """A queued call no agent took before its window closed moves to the next window (the
+    same call, `moved`: not a new one); with no window left, or calls now blocked, it goes."""
+    s = run.s
+    entry = s.queue
+    if entry is None or entry.callable_until is None or entry.callable_until > run.now:
+        return
+    status = run.book.status(s.status)
+    blocked = "call" in status.blocks or "call" in s.opted_out or "call" in s.unreachable
+    available, quiet = _calling(run, run.now)
+    if available is None or blocked:
+        dequeue(run, "its window closed before an agent took it, and calls may not go on")
+        return
+    where, phone = _call_reach(run)
+    until = contact.window_end(where, available)
+    s.queue = entry.model_copy(update={"available_at": available, "callable_until": until})
+    run.emit(
+        QueueCall(
+            key=entry.key,
+            label=entry.label,
+            priority=entry.priority,
+            available_at=available,
+            notes=entry.notes,
+            why=f"its window closed before an agent took it; {quiet}".rstrip("; "),
+            callable_until=until,
+            phone=phone,
+            moved=True,
+        )
+    )
+    run.audit(entry.key, "note", "the call's window closed before an agent took it: moved on")
 
 
 def return_to_queue(run: Run, hold: timedelta) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -10,6 +10,17 @@ from pydantic import Field
 from leadflow.engine.state import EngineState, Member, Party
 from leadflow.models import Channel, Message, MessageChannel
 from leadflow.playbook.schema import QueueLabel
+
+
+class CapCheck(Message):
+    """A cap the send activity checks again, across the account's leads, at the moment of
+    contact: at most `max` messages per `per` to the address, of the channels in `counts`
+    (None: the address's messages)."""
+
+    max: int
+    per: timedelta
+    counts: list[Channel] | None = None
+    why: str
 
 
 class SendMessage(Message):
@@ -23,6 +34,11 @@ class SendMessage(Message):
     subject: str | None = None
     body: str
     media: list[str] = []
+    # From the second state-law table: the end of the window the decision found open (the
+    # provider is never called at or after it) and the caps the account's other leads count
+    # towards. None and none for leads on earlier tables.
+    send_by: datetime | None = None
+    caps: list[CapCheck] = []
 
 
 class CreateTask(Message):
@@ -47,6 +63,12 @@ class QueueCall(Message):
     available_at: datetime
     notes: str = ""
     why: str = ""  # why it is not due at once, when it is not (calling hours, a hold)
+    # From the second state-law table: when its window closes (no agent is handed it from
+    # then on; the lead queues it again for the next window) and the number it dials (no
+    # agent is handed a number opted out of calls anywhere in the account).
+    callable_until: datetime | None = None
+    phone: str | None = None
+    moved: bool = False  # the queued call moved on to its next window, not a new call
 
 
 class DequeueCall(Message):

@@ -16,6 +16,7 @@ from leadflow.engine import (
     actions,
     calls,
     campaigns,
+    contact,
     dates,
     due,
     gate,
@@ -116,6 +117,8 @@ def new_state(book: Playbook, **facts: Any) -> EngineState:
 def next_due(book: Playbook, s: EngineState) -> datetime | None:
     """When the lead next needs the engine: the earliest agenda item or campaign step."""
     times = [item.due for item in s.agenda]
+    if s.queue is not None and s.queue.callable_until is not None:
+        times.append(s.queue.callable_until)  # queued again for the next window then
     times += [t for c in s.campaigns.values() if (t := campaigns.step_due(book, s, c)) is not None]
     return min(times, default=None)
 
@@ -147,6 +150,13 @@ def _timer_fired(run: Run, event: TimerFired) -> None:
     """Nothing to apply: `due.run_due` does the work every decision."""
 
 
+def _delivery_failed(run: Run, event: DeliveryFailed) -> None:
+    if event.reason == "not_sent":
+        contact.not_sent(run, event)
+    else:
+        replies.delivery_failed(run, event)
+
+
 _HANDLERS: dict[type, Callable[[Run, Any], None]] = {
     LeadCreated: _lead_created,
     StatusChanged: statuses.status_changed,
@@ -162,7 +172,7 @@ _HANDLERS: dict[type, Callable[[Run, Any], None]] = {
     DesignationsChanged: gate.designations_changed,
     CampaignChanged: campaigns.campaign_changed,
     TimerFired: _timer_fired,
-    DeliveryFailed: replies.delivery_failed,
+    DeliveryFailed: _delivery_failed,
     PlaybookChanged: migrate.playbook_changed,
 }
 

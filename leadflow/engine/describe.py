@@ -41,6 +41,8 @@ def words(command: Command, zone: str) -> Words:
         case QueueCall():
             when = localtime.describe(command.available_at, zone)
             detail = f"priority {command.priority}, from {when}. {command.notes}".strip()
+            if command.moved:  # the same call, on to its next window
+                return Words(f"moved {command.label}", command.label, f"{detail} {command.why}")
             return Words(f"queue {command.label}", command.label, detail)
         case DequeueCall():
             return Words("dequeue", "", command.reason)

@@ -17,6 +17,7 @@ MAX_STEPS_PER_DECISION = 500  # a guard, far above any real catch-up after downt
 
 
 def run_due(run: Run) -> None:
+    calls.window_passed(run)
     for _ in range(MAX_STEPS_PER_DECISION):
         s = run.s
         candidates: list[tuple[datetime, int, str]] = []

@@ -116,7 +116,9 @@ class DeliveryFailed(Message):
     type: Literal["delivery_failed"] = "delivery_failed"
     key: str
     channel: MessageChannel
-    reason: Literal["bad_number", "opted_out", "bounced", "undeliverable", "filtered"]
+    reason: Literal[
+        "bad_number", "opted_out", "bounced", "undeliverable", "filtered", "not_sent"
+    ]  # not_sent: its window closed first, or the provider let it expire or rate-limited it
 
 
 class PlaybookChanged(Message):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from leadflow.engine import campaigns, limits
+from leadflow.engine import campaigns, contact, limits
 from leadflow.engine.channels import TEXTS, opt_out_covers
 from leadflow.engine.commands import CompleteTask, RecordOptOut, SendMessage
 from leadflow.engine.events import DesignationsChanged, OptedIn, OptedOut
@@ -82,6 +82,10 @@ def touch(run: Run, touch: PendingTouch) -> None:
     except TemplateProblem as exc:
         run.audit(touch.key, "skipped", f"template {touch.template}: {exc}")
         return
+    send_by, caps = None, []
+    if s.law >= 2:  # the law holds at the moment of contact too
+        send_by, caps = contact.window_end(where, run.now), contact.caps(where)
+        contact.fired(run, touch, send_by)
     run.emit(
         SendMessage(
             key=touch.key,
@@ -93,6 +97,8 @@ def touch(run: Run, touch: PendingTouch) -> None:
             subject=subject,
             body=body,
             media=touch.media,
+            send_by=send_by,
+            caps=caps,
         )
     )
     channel = touch.channel if s.law >= 1 else None

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from leadflow.engine.commands import Command, InvalidChange
+from leadflow.engine.commands import Command, InvalidChange, QueueCall
 from leadflow.engine.decide import decide, new_state
 from leadflow.engine.events import LeadCreated, PlaybookChanged, TimerFired
 from leadflow.engine.migrate import keeps_past_steps
@@ -119,4 +119,9 @@ def migration(
 
 def _touches(entries: list[Entry]) -> list[Entry]:
     kinds = {"send_message", "queue_call", "create_task"}
-    return [e for e in entries if e.command.kind in kinds][:NEXT_SHOWN]
+    return [e for e in entries if e.command.kind in kinds and not _moved(e.command)][:NEXT_SHOWN]
+
+
+def _moved(command: Command) -> bool:
+    """A queued call moved on to its next window: the same call, not a new touch."""
+    return isinstance(command, QueueCall) and command.moved

@@ -59,6 +59,7 @@ class QueueEntry(Message):
     priority: int
     available_at: datetime
     notes: str = ""
+    callable_until: datetime | None = None  # its window's end: queued again after it
 
 
 class CampaignRun(Message):
@@ -93,6 +94,15 @@ class AgendaItem(Message):
     touch: PendingTouch | None = None
     rule: str | None = None
     designation: str | None = None  # "held": waiting for this designation to be assigned
+
+
+class Sending(Message):
+    """A message handed to the send activity whose window may close before the provider
+    takes it: if it does, the touch is deferred to the next opening (`contact`)."""
+
+    touch: PendingTouch
+    at: datetime  # when it fired
+    send_by: datetime
 
 
 class TouchLog(Message):
@@ -134,6 +144,7 @@ class EngineState(Strict):
     horizon: date | None = None
     agenda: list[AgendaItem] = []
     touches: list[TouchLog] = []
+    sending: list[Sending] = []  # messages fired but not yet past their window's end
     changes: int = 0
     next_due: datetime | None = None
     # The state-law table the gate applies (`leadflow.engine.law`): 0 before it existed

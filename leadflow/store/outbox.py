@@ -7,7 +7,7 @@ statuses and records the provider's id; the provider's status callbacks move it 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -42,6 +42,8 @@ def messages_insert(lead: LeadRef, messages: list[tuple[str, SendMessage]], at: 
             "status": "queued",  # in a statement run with others, column defaults do not apply
             "attempts": 0,
             "created_at": at,
+            "send_by": message.send_by,
+            "caps": [cap.model_dump(mode="json") for cap in message.caps] or None,
         }
         for key, message in messages
     ]
@@ -52,7 +54,7 @@ def messages_insert(lead: LeadRef, messages: list[tuple[str, SendMessage]], at: 
 
 
 _REWRITTEN: tuple[str, ...] = ("channel", "party", "to_address", "sender_id", "from_number")
-_REWRITTEN += ("template", "subject", "body", "media", "created_at")
+_REWRITTEN += ("template", "subject", "body", "media", "created_at", "send_by", "caps")
 _NEVER_ATTEMPTED = " WHERE outbox.attempts = 0 AND outbox.provider_id IS NULL"
 
 
@@ -182,7 +184,8 @@ IN_DOUBT = ("sending", "unanswered", "unknown")
 # its limit of texts in the last 24 hours ($3; 0: no limit), and whether this attempt took
 # it (marked it `sending`): only a message not yet sent, not opted out, not over the limit,
 # not failed for good, and not left in doubt by an earlier attempt (those are reconciled
-# first) is taken. A text taken counts in its account's hour (older hours are let go).
+# first), and not one whose window ends by $4 (the attempt's time and a margin) is taken.
+# A text taken counts in its account's hour (older hours are let go).
 # The driver runs it as it is: SQLAlchemy neither compiles nor processes it (a message's
 # send waits on it).
 _TAKE = """
@@ -203,7 +206,8 @@ _TAKE = """
         FROM current
         WHERE outbox.key = current.key AND current.provider_id IS NULL
           AND NOT current.opted_out AND NOT current.over_limit
-          AND current.status NOT IN ('sending', 'unanswered', 'unknown', 'failed')
+          AND current.status NOT IN ('sending', 'unanswered', 'unknown', 'failed', 'expired')
+          AND (current.send_by IS NULL OR current.send_by > $4::timestamptz)
         RETURNING outbox.key, outbox.account_id, outbox.channel
     ), counted AS (
         INSERT INTO text_counts AS c (account_id, hour, texts)
@@ -215,7 +219,9 @@ _TAKE = """
         DELETE FROM text_counts WHERE account_id IN (SELECT account_id FROM counted)
           AND hour < $2::timestamptz - interval '48 hours'
     )
-    SELECT current.*, EXISTS (SELECT 1 FROM taken) AS taken FROM current
+    SELECT current.*, EXISTS (SELECT 1 FROM taken) AS taken,
+        current.send_by IS NOT NULL AND current.send_by <= $4::timestamptz AS expired
+    FROM current
 """
 
 
@@ -225,25 +231,57 @@ class Attempt:
     opted_out: bool  # its address opted out of its channel, account-wide
     taken: bool  # marked `sending` for this attempt
     over_limit: bool = False  # a text its account may not send yet (its daily limit)
+    expired: bool = False  # its window ends before the attempt could reach the lead
 
 
 async def take(
-    engine: AsyncEngine, key: str, now: datetime, daily_texts: int = 0
+    engine: AsyncEngine,
+    key: str,
+    now: datetime,
+    daily_texts: int = 0,
+    margin: timedelta = timedelta(0),
 ) -> Attempt | None:
     """The message and what this attempt may do with it, in one round trip; None if no
     message has that key. `daily_texts`: the most texts an account sends in 24 hours (0:
-    no limit)."""
+    no limit); `margin`: how long before its window's end a message is no longer taken."""
     async with engine.connect() as conn:
         single = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        found = await single.exec_driver_sql(_TAKE, (key, now, daily_texts))
+        found = await single.exec_driver_sql(_TAKE, (key, now, daily_texts, now + margin))
         row = found.mappings().one_or_none()
     if row is None:
         return None
-    flags = ("opted_out", "taken", "over_limit")
+    flags = ("opted_out", "taken", "over_limit", "expired")
     fields = {k: v for k, v in row.items() if k not in flags}
     return Attempt(
         OutboxMessage(**fields),
         bool(row["opted_out"]),
         bool(row["taken"]),
         bool(row["over_limit"]),
+        bool(row["expired"]),
     )
+
+
+# The account's messages to an address that count towards a cap: every one it tried since
+# `$4` (sent, or in flight or in doubt: one that may have reached the person counts), this
+# one aside. A message is taken before its caps are counted, so of two racing messages to
+# one person the later count always sees the earlier.
+_REACHED = """
+    SELECT attempted_at FROM outbox
+    WHERE account_id = $1 AND to_address = $2 AND key <> $3
+      AND attempted_at IS NOT NULL AND attempted_at > $4::timestamptz
+      AND channel = ANY($5::varchar[])
+      AND (provider_id IS NOT NULL OR status IN ('sending', 'unanswered', 'unknown'))
+    ORDER BY attempted_at
+"""
+
+
+async def reached(
+    engine: AsyncEngine, row: OutboxMessage, channels: list[str], since: datetime
+) -> list[datetime]:
+    """When the account's other messages to the row's address on these channels were tried,
+    since `since`, oldest first."""
+    async with engine.connect() as conn:
+        found = await conn.exec_driver_sql(
+            _REACHED, (row.account_id, row.to_address, row.key, since, channels)
+        )
+        return [r[0] for r in found]

@@ -50,14 +50,20 @@ class ClaimedCall(BaseModel):
     recent_notes: list[Note]
 
 
-# One round trip: pick, lease, and gather what the agent sees. SKIP LOCKED lets concurrent
+# One round trip: pick, lease, and gather what the agent sees. Never a call whose window has
+# closed (its lead moves it on to the next one) or whose number is opted out of calls
+# anywhere in the account (a Do Not Call on another lead holds here). SKIP LOCKED lets concurrent
 # claims pass over a row another agent is taking instead of waiting for it. The driver runs
 # it as it is ($1 account, $2 now, $3 agent, $4 lease until, $5 notes shown).
 CLAIM_SQL = """
 WITH picked AS (
-    SELECT lead_id FROM call_queue
+    SELECT lead_id FROM call_queue AS q
     WHERE account_id = $1 AND available_at <= $2
       AND (claimed_until IS NULL OR claimed_until < $2)
+      AND (callable_until IS NULL OR callable_until > $2)
+      AND NOT EXISTS (
+          SELECT 1 FROM opt_outs AS o
+          WHERE o.account_id = $1 AND o.channel = 'call' AND o.address = q.phone)
     ORDER BY priority DESC, available_at
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -160,6 +166,10 @@ FROM call_queue AS q
 JOIN leads AS l ON l.account_id = q.account_id AND l.lead_id = q.lead_id
 WHERE q.account_id = :account AND q.available_at <= :now
   AND (q.claimed_until IS NULL OR q.claimed_until < :now)
+  AND (q.callable_until IS NULL OR q.callable_until > :now)
+  AND NOT EXISTS (
+      SELECT 1 FROM opt_outs AS o
+      WHERE o.account_id = q.account_id AND o.channel = 'call' AND o.address = q.phone)
 ORDER BY q.priority DESC, q.available_at
 LIMIT :limit
 """)
@@ -201,6 +211,8 @@ def entry_upsert(lead: LeadRef, call: QueueCall, at: datetime, *, release: bool 
         "notes": call.notes,
         "why": call.why,
         "queued_at": at,
+        "callable_until": call.callable_until,
+        "phone": call.phone,
     }
     if release:
         values |= {"claimed_by": None, "claimed_until": None}

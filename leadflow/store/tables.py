@@ -132,6 +132,10 @@ class CallQueueEntry(Base):
     # A claim is a lease: past `claimed_until` the call is back for anyone to take.
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When its window closes (no claim from then on) and the number it dials (no claim while
+    # that number is opted out of calls anywhere in the account). NULL: rows from before.
+    callable_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    phone: Mapped[str | None] = mapped_column(String(32))
 
 
 class OutboxMessage(Base):
@@ -154,6 +158,14 @@ class OutboxMessage(Base):
             "created_at",
             postgresql_where=text("channel IN ('sms', 'mms')"),
         ),
+        # What the account's caps count: the messages it tried to an address, by when.
+        Index(
+            "ix_outbox_reached",
+            "account_id",
+            "to_address",
+            "attempted_at",
+            postgresql_where=text("attempted_at IS NOT NULL"),
+        ),
     )
 
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
@@ -174,6 +186,10 @@ class OutboxMessage(Base):
     attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
+    # The end of the window it was decided in (never sent at or after it), and the caps the
+    # account's messages to the address count towards (`CapCheck`s). NULL: none kept.
+    send_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    caps: Mapped[list[dict[str, object]] | None] = mapped_column(JSONB)
 
 
 class AuditEntry(Base):

@@ -14,6 +14,7 @@ FAILED_BECAUSE = {  # the send activity's error type -> what the engine hears
     "Filtered": "filtered",
     "Undeliverable": "undeliverable",
     "Rejected": "undeliverable",
+    "WindowClosed": "not_sent",
 }
 
 
@@ -60,7 +61,7 @@ def delivery_failed(message: SendMessage, kind: str | None) -> DeliveryFailed:
     an email that cannot be delivered bounced; a text or call failed for the provider's
     reason."""
     reason = FAILED_BECAUSE.get(kind or "", "undeliverable")
-    if message.channel == "email" and reason in ("bad_number", "undeliverable"):
+    if message.channel == "email" and reason in ("bad_number", "undeliverable"):  # not_sent stays
         reason = "bounced"
     return DeliveryFailed(key=message.key, channel=message.channel, reason=reason)
 

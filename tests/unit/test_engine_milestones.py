@@ -280,7 +280,7 @@ def test_pause_and_resume_shift_the_remaining_steps() -> None:
     lead.send(CampaignChanged(op="pause", campaign="high_touch"), at=T0 + timedelta(hours=1))
     paused_count = len(lead.messages())
     lead.run_for(timedelta(days=10))
-    assert len(lead.messages()) == paused_count and lead.state.next_due is None
+    assert len(lead.messages()) == paused_count and lead.idle()
 
     resumed = lead.now
     lead.send(CampaignChanged(op="resume", campaign="high_touch"))
@@ -304,7 +304,7 @@ def test_switch_and_cancel_campaigns() -> None:
     lead.send(CampaignChanged(op="switch", campaign="low_touch", switch_from="high_touch"))
     assert set(lead.state.campaigns) == {"low_touch"}
     lead.send(CampaignChanged(op="cancel", campaign="low_touch"))
-    assert lead.state.campaigns == {} and lead.state.next_due is None
+    assert lead.state.campaigns == {} and lead.idle()
     with pytest.raises(InvalidChange, match="'low_touch' is not running"):
         lead.send(CampaignChanged(op="pause", campaign="low_touch"))
     with pytest.raises(InvalidChange, match="unknown campaign 'drip'"):

@@ -203,9 +203,12 @@ def test_isa_preview_calls_on_the_cadence_days_with_texts_between(tmp_path: Path
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     jsonschema.validate(rows, json.loads((ROOT / "docs" / "timeline.schema.json").read_text()))
-    calls = [row for row in rows if row["kind"] == "call"]
+    queued = [row for row in rows if row["kind"] == "call"]
+    calls = [row for row in queued if not row["what"].startswith("moved ")]
     touches = [row for row in rows if row["kind"] == "message"]
     assert [row["day"] for row in calls] == [0, 2, 4, 7, 15, 30, 45, 50, 60]
+    # A call no agent took moves on to the next window the day its window closes.
+    assert {row["label"] for row in queued if row not in calls} <= {"CallASAP", "Redial"}
     assert [row["label"] for row in calls][:2] == ["CallASAP", "Redial"]
     assert [row["what"] for row in calls][:2] == ["queue CallASAP", "queue Redial"]  # as simulate
     text = touches[0]
