@@ -49,7 +49,7 @@ def reply_received(run: Run, event: ReplyReceived) -> bool:
         history(run, "Opt-out", f"Consent revoked: {quoted}", event.party)
         for channel in found.revokes:
             gate.opted_out(run, OptedOut(channel=channel, source=f"reply {text}"[:100]))
-    if found.wrong_number and "call" not in found.revokes:
+    if found.wrong_number and not {"sms", "call"} <= set(found.revokes):
         _calls_in_doubt(run, quoted)
     elif found.in_doubt:
         if run.s.consent_doubt_calls and run.s.consent_doubt is not None:

@@ -227,3 +227,12 @@ def test_leads_on_the_first_table_decide_as_they_did(event: Event, opted_out: li
     assert not [r for r in lead.commands("record_opt_out") if "call" in r.channels]
     assert not lead.commands("dequeue_call") or isinstance(event, CallLogged)
     assert not lead.state.consent_doubt_calls
+
+
+def test_wrong_number_with_a_request_to_stop_calls_still_holds_texts() -> None:
+    lead = _lead()
+    at = local(MONDAY, time(10, 30))
+    lead.send(ReplyReceived(channel="sms", body="Wrong number, stop calling"), at=at)
+    assert lead.state.opted_out == ["call"] and lead.state.consent_doubt is not None
+    lead.run_for(timedelta(days=10))
+    assert not _texts(lead, at) and not lead.calls(at)
