@@ -311,6 +311,11 @@ class SendActivities:
         if meaning in ENDS_AS:
             error = ApplicationError(text, type=ENDS_AS[meaning], non_retryable=True)
             return _Outcome("failed", error)
+        if meaning == "not_sent":  # held back (a rate limit): tried again later, in its window
+            return _Outcome(
+                "queued",
+                ApplicationError(text, type="ProviderDeferred", next_retry_delay=LIMIT_WAIT),
+            )
         if meaning == "unreachable":
             if row.attempts + 1 >= UNREACHABLE_ATTEMPTS:
                 return _Outcome(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Meaning = Literal["bad_number", "unsubscribed", "unreachable", "filtered"]
+Meaning = Literal["bad_number", "unsubscribed", "unreachable", "filtered", "not_sent"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,9 @@ TWILIO_ERRORS: dict[int, TwilioError] = {
     30005: TwilioError("bad_number", "Unknown destination handset"),
     30006: TwilioError("bad_number", "Landline or unreachable carrier"),
     30007: TwilioError("filtered", "Message filtered"),
+    # Held back, then dropped: the lead's engine tries the touch again, in a window.
+    30022: TwilioError("not_sent", "US A2P 10DLC - Rate Limits Exceeded"),
+    30036: TwilioError("not_sent", "Validity Period Expired"),
 }
 
 

@@ -243,6 +243,7 @@ def build_app(state: FakeState) -> Starlette:
             "media_url": fields.get("MediaUrl", []),
             "status": "queued",
             "status_callback": form.get("StatusCallback"),
+            "validity_period": form.get("ValidityPeriod"),
             "date_created": datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000"),
             "created_at": datetime.now(UTC).isoformat(),
         }
