@@ -3,7 +3,7 @@ next step is due. Running a step is in `leadflow.engine.due`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import leadflow.engine.localtime as localtime
 from leadflow.engine.commands import InvalidChange
@@ -14,6 +14,8 @@ from leadflow.engine.run import (
 from leadflow.engine.state import CampaignRun, EngineState
 from leadflow.playbook.durations import format_duration
 from leadflow.playbook.schema import Playbook
+
+_MOST_DAYS = 400  # a guard: no deferral moves a cadence further than this
 
 
 def run_key(run: CampaignRun) -> str:
@@ -51,7 +53,14 @@ def shift_after_deferral(
 ) -> None:
     """A campaign step (its touch or its call, by `key`) deferred to `until` moves the
     campaign's later steps with it, keeping their spacing: a night's missed steps never go
-    out together in the morning."""
+    out together in the morning.
+
+    From the second state-law table on (`_on_its_day`), a step written at a time of day
+    moves only by the whole days the campaign has been held back, so a few hours' deferral
+    never costs the cadence a day; a step `after` a delay alone moves with the whole
+    deferral, as before. Should the campaign's next step still fall at or before `until`
+    (its time came while the deferred one waited), the cadence moves a day more until it
+    falls after: a later step never goes before, or with, the deferred one."""
     s = run.s
     campaign = s.campaigns.get(name or "")
     if campaign is None or step is None:
@@ -60,10 +69,11 @@ def shift_after_deferral(
         return
     due = _due_of(run.book, s, campaign, step)
     if until > due:
-        s.campaigns[campaign.name] = campaign.model_copy(
-            update={"shift": campaign.shift + (until - due)}
-        )
-        shift = format_duration(until - due)
+        moved = campaign.model_copy(update={"shift": campaign.shift + (until - due)})
+        if s.law >= 2:
+            moved = _clear_of(run.book, s, moved, step, until)
+        s.campaigns[campaign.name] = moved
+        shift = format_duration(moved.shift - campaign.shift)
         run.audit(run_key(campaign), "note", f"step {step + 1} deferred: later steps {shift} later")
 
 
@@ -81,11 +91,56 @@ def _due_of(book: Playbook, s: EngineState, campaign: CampaignRun, index: int) -
     if index >= len(steps):
         return localtime.add_wall_clock(base, steps[-1].after, s.time_zone)
     step = steps[index]
+    if step.at is not None and s.law >= 2:
+        return _on_its_day(book, s, campaign, index)
     due = localtime.add_wall_clock(base, step.after, s.time_zone)
     if step.at is not None:
         due = localtime.at_local(localtime.local_date(due, s.time_zone), step.at, s.time_zone)
         due = max(due.astimezone(UTC), base)
     return due
+
+
+def _on_its_day(book: Playbook, s: EngineState, campaign: CampaignRun, index: int) -> datetime:
+    """A step at a time of day (second table on): at its time on its written day (counted
+    from the start, as if nothing were deferred), moved by the whole days the campaign has
+    been held back; then the first of its times after the step before it is due (at it, if
+    both are written for the same moment). The first step goes no earlier than the start,
+    moved by what was held back. A step `after` a delay alone is due where it always was."""
+    zone, steps = s.time_zone, book.campaigns[campaign.name].steps
+    step, days = steps[index], timedelta(days=campaign.shift.days)
+    assert step.at is not None
+    written = localtime.add_wall_clock(campaign.started_at, step.after, zone)
+    day = localtime.local_date(written, zone) + days
+    due = localtime.at_local(day, step.at, zone).astimezone(UTC)
+    if index == 0:
+        return max(due, campaign.started_at + campaign.shift)
+    before = _due_of(book, s, campaign, index - 1)
+    together = (steps[index - 1].after, steps[index - 1].at) == (step.after, step.at)
+    while due < before or (due == before and not together):
+        day += timedelta(days=1)
+        due = localtime.at_local(day, step.at, zone).astimezone(UTC)
+    return due
+
+
+def _clear_of(
+    book: Playbook, s: EngineState, campaign: CampaignRun, deferred: int, until: datetime
+) -> CampaignRun:
+    """The campaign moved on by whole days until its next step falls after `until` (at it,
+    if written for the same moment as the deferred step)."""
+    steps = book.campaigns[campaign.name].steps
+    following = campaign.next_step
+    if following >= len(steps):
+        return campaign
+    together = (steps[following].after, steps[following].at) == (
+        steps[deferred].after,
+        steps[deferred].at,
+    )
+    for _ in range(_MOST_DAYS):
+        due = _due_of(book, s, campaign, following)
+        if due > until or (due == until and together):
+            break
+        campaign = campaign.model_copy(update={"shift": campaign.shift + timedelta(days=1)})
+    return campaign
 
 
 def campaign_changed(run: Run, event: CampaignChanged) -> None:
