@@ -7,7 +7,9 @@ time zone where it is a chosen local hour *now*, and phone numbers whose area co
 there (texts and calls respect the number's zones too).
 
 The hour comes from `--lead-hours` (default `2,10,20`): every test using the `place`
-fixture runs once per hour. Where the playbook's calling window does not stay open for the
+fixture runs once per hour. At an hour the law keeps closed where the place would be (the US
+federal window, which no account may widen), the place is the nearest zone no country's law
+reaches. Where the playbook's calling window does not stay open for the
 next few hours at that hour, `Place.playbook` gives the test a copy whose window is open
 all day: the test is about its own behaviour, not the gate's (the gate's own tests pin
 both sides with fixed zones). The machine's clock cannot be moved; moving the lead is the
@@ -25,8 +27,9 @@ from typing import Any
 import phonenumbers
 import yaml
 
-from leadflow.engine import localtime, phones
+from leadflow.engine import law, localtime, phones
 from leadflow.paths import shipped
+from leadflow.playbook.law import LAW
 from leadflow.playbook.load import load_playbook
 from leadflow.playbook.schema import Playbook, Window
 
@@ -90,7 +93,7 @@ class Place:
             offset = timedelta(hours=local.hour, minutes=local.minute) - target
             return min(abs(offset), timedelta(days=1) - abs(offset))
 
-        zone = min(_SAMPLES, key=distance)
+        zone = min((z for z in _SAMPLES if _lawful_ahead(z, now)), key=distance)
         return cls(zone, _SAMPLES[zone])
 
     def phone(self) -> str:
@@ -119,7 +122,7 @@ class Place:
         if later.date() == now.date() and window.start <= now.time() and later.time() < window.end:
             return book
         compliance = book.compliance.model_copy(
-            update={"quiet_hours": ALL_DAY, "state_quiet_hours": {}}
+            update={"quiet_hours": ALL_DAY, "state_quiet_hours": {}, "frequency_caps": {}}
         )
         return book.model_copy(update={"compliance": compliance})
 
@@ -136,6 +139,21 @@ class Place:
         """`time_zone` and a borrower whose phone rings here, for an ensure request."""
         borrower = {"name": "Pat Lee", "phone": self.phone(), "sms_consent": True} | parties
         return {"time_zone": self.zone, "parties": {"borrower": borrower}}
+
+
+LAWFUL = Window(start=time(8), end=time(21))  # the federal window: every country table's
+
+
+def _lawful_ahead(zone: str, now: datetime) -> bool:
+    """Whether a lead here may be texted and called for the next few hours: always where no
+    country's law reaches the zone's numbers (the playbook's window is all there is, and a
+    test may open it all day); within the federal window where one does (the US: an account
+    may not open it wider)."""
+    if not law.countries_of(LAW, _SAMPLES[zone], None, zone):
+        return True
+    local = localtime.to_local(now, zone)
+    later = local + OPEN_AHEAD
+    return later.date() == local.date() and LAWFUL.start <= local.time() < later.time() < LAWFUL.end
 
 
 def hours_option(value: str) -> list[int]:
