@@ -182,6 +182,7 @@ async def providers(fake_server: tuple[str, FakeState]) -> AsyncIterator[Provide
     state.messages.clear()
     state.emails.clear()
     state.failures.clear()
+    state.requests.clear()
     state.lookups_find_nothing = False
     config = ProviderConfig(
         twilio_account_sid=state.account_sid,

@@ -107,6 +107,7 @@ class FakeState:
     event_webhook_url: str | None = None  # where SendGrid's email events go, when set
     event_signer: EventSigner = field(default_factory=EventSigner)
     events: list[dict[str, Any]] = field(default_factory=list)  # email events posted, answers
+    requests: list[tuple[str, datetime]] = field(default_factory=list)  # texts asked: to, when
 
     def failure_for(self, to: str) -> Failure | None:
         for failure in self.failures:
@@ -228,6 +229,7 @@ def build_app(state: FakeState) -> Starlette:
             )
         fields = parse_qs((await request.body()).decode())  # form-encoded, like Twilio's
         form = {name: values[0] for name, values in fields.items()}
+        state.requests.append((str(form.get("To", "")), datetime.now(UTC)))
         failure = state.failure_for(str(form.get("To", "")))
         hangs = failure is not None and failure.code in ("timeout", "drop")
         if hangs and failure is not None and not failure.after_send:
