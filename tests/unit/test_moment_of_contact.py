@@ -101,3 +101,14 @@ def test_a_call_whose_window_closed_after_calls_were_stopped_leaves_the_queue() 
     lead.run_until(local(MONDAY, time(21, 0)))
     assert lead.state.queue is None
     assert lead.commands("dequeue_call")
+
+
+def test_a_call_nobody_took_on_saturday_evening_skips_a_banned_sunday() -> None:
+    saturday = MONDAY + timedelta(days=5)
+    lead = Lead.create("isa", local(saturday, time(19)), region="AL")
+    [asap] = lead.calls()
+    assert asap.callable_until == local(saturday, time(20))  # Alabama closes at 20:00
+    lead.run_until(local(saturday + timedelta(days=1), time(12)))  # Sunday noon: nothing due
+    [moved] = [c for c in lead.commands("queue_call") if c.moved]
+    assert moved.available_at == local(saturday + timedelta(days=2), time(8))
+    assert moved.callable_until == local(saturday + timedelta(days=2), time(20))
