@@ -18,6 +18,7 @@ from leadflow.engine.commands import InvalidChange
 from leadflow.engine.preview import sample_lead, timeline
 from leadflow.engine.state import EngineState
 from leadflow.models import check_time_zone
+from leadflow.playbook.check import warnings
 from leadflow.playbook.load import DuplicateKey, PlaybookError, load_playbook, read_yaml
 from leadflow.playbook.schema import Playbook
 
@@ -39,6 +40,9 @@ def check(files: Annotated[list[Path], typer.Argument(help="playbook YAML files"
                 line = f"{exc.source}: {path}: {message}"
                 err.print(line, highlight=False, soft_wrap=True, markup=False)
             continue
+        for path, message in warnings(book):  # said, not refused
+            line = f"{file}: {path}: warning: {message}"
+            err.print(line, highlight=False, soft_wrap=True, markup=False)
         out.print(
             f"{file}: ok ({book.name} v{book.version}, {len(book.campaigns)} campaigns)",
             highlight=False,

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from leadflow.playbook import law
 from leadflow.playbook.durations import format_duration
+from leadflow.playbook.identity import first_text_warnings
 from leadflow.playbook.schema import Action, Playbook, Sender, Step
 from leadflow.playbook.templates import TemplateProblem, render, sample_contexts, text_problem
 
@@ -15,6 +16,11 @@ Problem = tuple[str, str]  # (path inside the file, what is wrong)
 
 def problems(book: Playbook) -> list[Problem]:
     return list(_problems(book))
+
+
+def warnings(book: Playbook) -> list[Problem]:
+    """What `leadflow playbook check` warns of without refusing the playbook."""
+    return first_text_warnings(book)
 
 
 def _duplicates(path: str, names: list[str]) -> Iterator[Problem]:

@@ -7,14 +7,24 @@ so `leadflow playbook check` can report every one with its path.
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from leadflow.models import Channel, Message, Name, TimeZone
 from leadflow.playbook.durations import Duration
+from leadflow.playbook.templates import GSM7_EXTENSION, sms_segments
 
 QueueLabel = Literal["CallASAP", "Redial", "Callback", "Scheduled", "FollowUp", "SetCallback"]
 
@@ -236,6 +246,50 @@ class FrequencyCap(Message):
     per: Duration
 
 
+IDENTITY_SEPTETS = 40  # each of an identity's name and contact, so a HELP reply fits a text
+_CONTACT = re.compile(
+    r"\+?[0-9][0-9 ().-]{5,}[0-9]"  # a phone number
+    r"|[^@\s]+@[^@\s]+\.[^@\s]+"  # an email address
+    r"|(https?://)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(/\S*)?"  # a web address
+)
+
+
+class Identity(Message):
+    """Who is texting, as carriers (CTIA) and Canada's CASL and Oregon's law want a lead
+    told: the first text names the sender, and the HELP reply names the business and where
+    to get help (`leadflow.playbook.identity`)."""
+
+    name: str = Field(min_length=1)  # the business as its texts name it: "Acme Mortgage"
+    contact: str = Field(min_length=1)  # where a lead gets help: a phone, email or web address
+
+    @field_validator("name", "contact")
+    @classmethod
+    def _fits_a_text(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be blank")
+        if sms_segments(value)[1] != "GSM-7" or "\n" in value:
+            raise ValueError(
+                f"{value!r} has characters a plain text cannot carry; use letters, digits "
+                "and common punctuation"
+            )
+        if len(value) + sum(ch in GSM7_EXTENSION for ch in value) > IDENTITY_SEPTETS:
+            raise ValueError(
+                f"at most {IDENTITY_SEPTETS} characters, so the HELP reply fits one text"
+            )
+        return value
+
+    @field_validator("contact")
+    @classmethod
+    def _reachable(cls, value: str) -> str:
+        if not _CONTACT.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a phone number (+1 312 555 0100), an email address "
+                "(help@example.com) or a web address (example.com/help)"
+            )
+        return value
+
+
 class Compliance(Message):
     """When a lead may be touched, as data. State and province keys are two-letter codes."""
 
@@ -243,6 +297,16 @@ class Compliance(Message):
     state_quiet_hours: dict[Region, Window] = {}  # by state or province
     frequency_caps: dict[Region, FrequencyCap] = {}  # by state or province; "default" for all
     sms_requires_consent: bool = True
+    identity: Identity | None = None  # the sender's business and help contact, if given
+
+    @model_serializer(mode="wrap")
+    def _as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without an identity, the same JSON as before there was one: a playbook's digest
+        (`leadflow.playbook.shelf`) is of its JSON, and running leads find theirs by it."""
+        body: dict[str, Any] = handler(self)
+        if self.identity is None:
+            body.pop("identity", None)
+        return body
 
 
 class DateRule(Message):

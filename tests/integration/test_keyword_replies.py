@@ -1,5 +1,6 @@
-"""STOP, START and HELP through the Python client and the HTTP API, over a real worker; an
-opt-in through the API is its own call, recorded with its evidence."""
+"""STOP, START and HELP through the Python client, the HTTP API and Twilio's webhook, over a
+real worker; an opt-in through the API is its own call, recorded with its evidence; HELP
+names the business and its help contact when the account's playbook gives them."""
 
 from __future__ import annotations
 
@@ -11,13 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
+from leadflow.api.app import create_app
 from leadflow.client import LeadflowClient
 from leadflow.engine.events import ReplyReceived
 from leadflow.engine.refs import LeadRef
-from leadflow.store.accounts import key_id, new_api_key
+from leadflow.playbook.load import default_playbook
+from leadflow.playbook.schema import Identity
+from leadflow.store.accounts import ensure_account, key_id, new_api_key
+from leadflow.store.playbooks import save_version
 from leadflow.store.tables import OptInRecord, OptOut
-from tests.factories import eventually, new_lead
+from tests.factories import api_settings, eventually, new_lead
 from tests.integration.test_api import Served, app  # noqa: F401  (the API over a worker)
+from tests.integration.test_webhooks import OWN, PUBLIC, SHARED, TOKEN, hold, twilio
 from tests.scenario_support import skip_to_next
 
 MONDAY = date(2026, 3, 2)
@@ -165,3 +171,34 @@ async def test_an_opt_in_is_recorded_with_its_evidence_and_lifts_the_opt_out(
 
         assert await eventually(opted_in)
         assert await _opt_outs(db) == []
+
+
+async def test_help_by_text_names_the_brand_and_help_contact_of_the_numbers_account(
+    leads: LeadflowClient, db: AsyncEngine
+) -> None:
+    """A HELP to a number acme holds answers with acme's identity from its current playbook;
+    to a number of an account whose playbook names none, the plain answer."""
+    await ensure_account(db, "acme", "Acme", "isa")
+    await hold(db, "acme", OWN)
+    await ensure_account(db, "plain", "Plain", "isa")
+    await hold(db, "plain", "+13125550191")
+    isa = default_playbook("isa")
+    named = isa.compliance.model_copy(
+        update={"identity": Identity(name="Acme Mortgage", contact="help@acme.example")}
+    )
+    await save_version(db, "acme", isa.model_copy(update={"version": 2, "compliance": named}))
+    settings = api_settings(leads, twilio_auth_token=TOKEN, twilio_from=SHARED, public_url=PUBLIC)
+    web = create_app(settings, client=leads.temporal, engine=db)
+    async with Served(web, await new_api_key(db, "acme")) as api:
+        answer = await twilio(api, "/webhooks/twilio/sms", {"From": "+13125550162", "Body": "HELP"})
+        plain = await twilio(
+            api,
+            "/webhooks/twilio/sms",
+            {"From": "+13125550162", "To": "+13125550191", "Body": "info"},
+        )
+    assert answer.status_code == 200, answer.text
+    assert (
+        "<Message>Acme Mortgage: texts about your request. Help: help@acme.example. "
+        "Reply STOP to opt out, START to opt back in.</Message>"
+    ) in answer.text
+    assert "<Message>Reply STOP to stop texts, START to start them again.</Message>" in plain.text

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow.api.deps import AppSettings, Database, Leads
 from leadflow.api.errors import error_responses
@@ -33,9 +33,10 @@ from leadflow.engine.channels import TEXTS
 from leadflow.engine.events import DeliveryFailed, ReplyReceived
 from leadflow.engine.keywords import Keyword
 from leadflow.engine.refs import LeadRef
+from leadflow.playbook import identity
 from leadflow.providers.codes import twilio_meaning
 from leadflow.store import leads as lead_records
-from leadflow.store import opt_outs, outbox, senders
+from leadflow.store import opt_outs, outbox, playbooks, senders
 from leadflow.store.webhook_events import first_delivery, forget
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,16 @@ async def _inbound_reaches(
     return {t.account_id: [(t.lead_id, t.party)] for t in texted}
 
 
+async def _help(database: AsyncEngine, reaches: dict[str, Found | None]) -> str:
+    """HELP's answer: the business and its help contact when the account the text reached
+    names them in its current playbook (`compliance.identity`), else the plain one."""
+    for account_id in reaches:  # a HELP reaches one account at most
+        book = await playbooks.current_version(database, account_id)
+        if book is not None and book.compliance.identity is not None:
+            return identity.help_text(book.compliance.identity)
+    return keywords.HELP_TEXT
+
+
 async def _inbound(
     request: Request, settings: AppSettings, database: Database, leads: Leads
 ) -> Response:
@@ -134,7 +145,7 @@ async def _inbound(
         async with database.begin() as conn:
             await forget(conn, "twilio", sid)  # so the provider's retry is heard
         raise
-    return _twiml(keywords.HELP_TEXT if meaning == "help" else None)
+    return _twiml(await _help(database, reaches) if meaning == "help" else None)
 
 
 async def _status(
