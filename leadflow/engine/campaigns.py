@@ -56,11 +56,13 @@ def shift_after_deferral(
     out together in the morning.
 
     From the second state-law table on (`_on_its_day`), a step written at a time of day
-    moves only by the whole days the campaign has been held back, so a few hours' deferral
-    never costs the cadence a day; a step `after` a delay alone moves with the whole
-    deferral, as before. Should the campaign's next step still fall at or before `until`
-    (its time came while the deferred one waited), the cadence moves a day more until it
-    falls after: a later step never goes before, or with, the deferred one."""
+    keeps its written day and time, moved only by the whole days the campaign has been held
+    back (deferrals and pauses together): a few hours' deferral never costs the cadence a
+    day, a weekend's moves it two. It goes after the step before it (the next day at its
+    time if that one went later), so nothing bunches; a step `after` a delay alone moves
+    with the whole deferral, as before. Should the campaign's next step still fall at or
+    before `until` (its time came while the deferred one waited), the cadence moves a day
+    more until it falls after: a later step never goes before, or with, the deferred one."""
     s = run.s
     campaign = s.campaigns.get(name or "")
     if campaign is None or step is None:
