@@ -58,11 +58,12 @@ def shift_after_deferral(
     From the second state-law table on (`_on_its_day`), a step written at a time of day
     keeps its written day and time, moved only by the whole days the campaign has been held
     back (deferrals and pauses together): a few hours' deferral never costs the cadence a
-    day, a weekend's moves it two. It goes after the step before it (the next day at its
-    time if that one went later), so nothing bunches; a step `after` a delay alone moves
-    with the whole deferral, as before. Should the campaign's next step still fall at or
-    before `until` (its time came while the deferred one waited), the cadence moves a day
-    more until it falls after: a later step never goes before, or with, the deferred one."""
+    day, a longer one moves it by its whole days. It goes after the step before it (the
+    next day at its time if that one went later), so nothing bunches; a step `after` a
+    delay alone moves with the whole deferral, as before. Should the campaign's next step
+    still fall at or before `until` (its time came while the deferred one waited), the
+    cadence moves a day more until it falls after: a later step never goes before, or
+    with, the deferred one."""
     s = run.s
     campaign = s.campaigns.get(name or "")
     if campaign is None or step is None:
