@@ -422,3 +422,37 @@ def test_the_event_signer_keeps_its_key_across_a_restart() -> None:
     """`leadflow dev` keeps the fake's signing key in its secrets file: read back, it signs
     for the same public key."""
     assert EventSigner(SIGNER.private_key).public_key == SIGNER.public_key
+
+
+async def test_a_text_twilio_held_back_and_dropped_goes_again_under_a_key_of_its_own(
+    api: httpx.AsyncClient, db: AsyncEngine, time_env: WorkflowEnvironment
+) -> None:
+    """Twilio let the text expire in its queue (30036: its ValidityPeriod, the window's end,
+    passed) or dropped it for a rate limit (30022): the lead tries it again, in a window."""
+
+    async def texts() -> list[Any]:
+        async with db.connect() as conn:
+            query = select(OutboxMessage.key, OutboxMessage.status, OutboxMessage.provider_id)
+            found = await conn.execute(query.where(OutboxMessage.channel == "sms"))
+            return list(found)
+
+    async def sent_once() -> list[Any]:
+        return [t for t in await texts() if t.status == "sent"]
+
+    [first] = await eventually(sent_once)
+    callback = {
+        "MessageSid": first.provider_id,
+        "MessageStatus": "failed",
+        "ErrorCode": "30036",
+        "To": PHONE,
+    }
+    assert (await twilio(api, "/webhooks/twilio/status", callback)).status_code == 204
+
+    async def again() -> list[Any]:
+        return [t for t in await texts() if t.key == f"{first.key}:again2" and t.provider_id]
+
+    await time_env.sleep(dt.timedelta(minutes=16))  # it waits a while, the window being open
+    [resent] = await eventually(again)
+    assert resent.provider_id != first.provider_id
+    audit = (await api.get("/v1/leads/L1")).json()["audit"]
+    assert any("was not sent in its window" in a["reason"] for a in audit)

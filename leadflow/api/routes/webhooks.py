@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Literal
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
@@ -148,21 +149,26 @@ async def _inbound(
     return _twiml(await _help(database, reaches) if meaning == "help" else None)
 
 
+_TOLD: dict[str | None, Literal["bad_number", "not_sent"]] = {
+    "bad_number": "bad_number",
+    "not_sent": "not_sent",
+}
+
+
 async def _status(
     request: Request, settings: AppSettings, database: Database, leads: Leads
 ) -> Response:
     form = await twilio_form(request, settings)
     sid, new, to = form.get("MessageSid", ""), form.get("MessageStatus", ""), form.get("To", "")
     moved = await outbox.advance(database, sid, to, new)
-    if (
-        moved is not None
-        and new in ("undelivered", "failed")
-        and twilio_meaning(form.get("ErrorCode")) == "bad_number"
-    ):
+    meaning = twilio_meaning(form.get("ErrorCode"))
+    # A bad number ends the lead's texts and calls; a text Twilio held back and dropped (its
+    # ValidityPeriod passed, a rate limit) is tried again by the lead, in a window.
+    if moved is not None and new in ("undelivered", "failed") and meaning in _TOLD:
         touch = moved.key.split(":", 3)[-1]
         lead = LeadRef(account_id=moved.account_id, lead_id=moved.lead_id)
         await leads.delivery_failed(
-            lead, DeliveryFailed(key=touch, channel=moved.channel, reason="bad_number")
+            lead, DeliveryFailed(key=touch, channel=moved.channel, reason=_TOLD[meaning])
         )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
