@@ -456,3 +456,25 @@ async def test_a_text_twilio_held_back_and_dropped_goes_again_under_a_key_of_its
     assert resent.provider_id != first.provider_id
     audit = (await api.get("/v1/leads/L1")).json()["audit"]
     assert any("was not sent in its window" in a["reason"] for a in audit)
+
+
+async def test_opt_outs_in_other_words_and_stop_all_hold_across_the_account_before_answering(
+    api: httpx.AsyncClient, db: AsyncEngine
+) -> None:
+    alto = await twilio(api, "/webhooks/twilio/sms", {"From": PHONE, "Body": "¡Alto!"})
+    assert alto.status_code == 200
+    assert await opt_outs(db) == [("acme", "mms", PHONE), ("acme", "sms", PHONE)]
+    await twilio(api, "/webhooks/twilio/sms", {"From": PHONE, "Body": "START"})
+    everything = await twilio(api, "/webhooks/twilio/sms", {"From": PHONE, "Body": "Stop all"})
+    assert everything.status_code == 200
+    assert await opt_outs(db) == [
+        ("acme", "call", PHONE),
+        ("acme", "mms", PHONE),
+        ("acme", "sms", PHONE),
+    ]
+
+    async def no_call_queued() -> bool:
+        view = (await api.get("/v1/leads/L1")).json()
+        return any(a["reason"].startswith("opted out of all") for a in view["audit"])
+
+    assert await eventually(no_call_queued)

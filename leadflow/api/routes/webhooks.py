@@ -112,7 +112,10 @@ async def _inbound(
     if not sid:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "an inbound text names its MessageSid")
     sender, number, text = form.get("From", ""), form.get("To", ""), form.get("Body", "").strip()
+    stop = keywords.stop_keyword(text)  # OPT-OUT, ALTO, ARRÊT, STOP ALL... as the lead reads
     meaning = keywords.keyword(text) or OPT_OUT_TYPES.get(form.get("OptOutType", "").upper())
+    meaning = meaning or ("stop" if stop else None)
+    stopped = (*TEXTS, "call") if stop == "stop_all" else TEXTS  # STOP ALL: calls too
     async with database.begin() as conn:
         if not await first_delivery(conn, "twilio", sid):
             return _twiml()  # a repeat: answered when it first came
@@ -123,7 +126,7 @@ async def _inbound(
             if meaning == "stop":
                 source = f"reply {text[:40] or 'STOP'}"
                 at = datetime.now(UTC)
-                await opt_outs.opt_out(conn, account_id, TEXTS, sender, source=source, at=at)
+                await opt_outs.opt_out(conn, account_id, stopped, sender, source=source, at=at)
             else:
                 await opt_outs.opt_in(conn, account_id, TEXTS, sender)
     if not reaches:
