@@ -15,8 +15,6 @@ from leadflow.engine.state import CampaignRun, EngineState
 from leadflow.playbook.durations import format_duration
 from leadflow.playbook.schema import Playbook
 
-_MOST_DAYS = 400  # a guard: no deferral moves a cadence further than this
-
 
 def run_key(run: CampaignRun) -> str:
     return f"campaign:{run.name}:{run.run}"
@@ -60,10 +58,10 @@ def shift_after_deferral(
     back (deferrals and pauses together): a few hours' deferral never costs the cadence a
     day, a longer one moves it by its whole days. It goes after the step before it (the
     next day at its time if that one went later), so nothing bunches; a step `after` a
-    delay alone moves with the whole deferral, as before. Should the campaign's next step
-    still fall at or before `until` (its time came while the deferred one waited), the
-    cadence moves a day more until it falls after: a later step never goes before, or
-    with, the deferred one."""
+    delay alone moves with the whole deferral, as before. The step after the deferred one
+    goes after `until` (if its time came while the deferred one waited, the next day at its
+    time, and the steps after it stay on their days): a later step never goes before, or
+    with, the deferred one, and the cadence loses no day to it."""
     s = run.s
     campaign = s.campaigns.get(name or "")
     if campaign is None or step is None:
@@ -74,7 +72,13 @@ def shift_after_deferral(
     if until > due:
         moved = campaign.model_copy(update={"shift": campaign.shift + (until - due)})
         if s.law >= 2:
-            moved = _clear_of(run.book, s, moved, step, until)
+            moved = moved.model_copy(
+                update={
+                    "held_days": campaign.held_days + (until - due).days,
+                    "deferred_step": step,
+                    "deferred_until": until,
+                }
+            )
         s.campaigns[campaign.name] = moved
         shift = format_duration(moved.shift - campaign.shift)
         run.audit(run_key(campaign), "note", f"step {step + 1} deferred: later steps {shift} later")
@@ -110,7 +114,7 @@ def _on_its_day(book: Playbook, s: EngineState, campaign: CampaignRun, index: in
     both are written for the same moment). The first step goes no earlier than the start,
     moved by what was held back. A step `after` a delay alone is due where it always was."""
     zone, steps = s.time_zone, book.campaigns[campaign.name].steps
-    step, days = steps[index], timedelta(days=campaign.shift.days)
+    step, days = steps[index], timedelta(days=campaign.held_days)
     assert step.at is not None
     written = localtime.add_wall_clock(campaign.started_at, step.after, zone)
     day = localtime.local_date(written, zone) + days
@@ -119,31 +123,12 @@ def _on_its_day(book: Playbook, s: EngineState, campaign: CampaignRun, index: in
         return max(due, campaign.started_at + campaign.shift)
     before = _due_of(book, s, campaign, index - 1)
     together = (steps[index - 1].after, steps[index - 1].at) == (step.after, step.at)
+    if campaign.deferred_until is not None and index - 1 == campaign.deferred_step:
+        before = max(before, campaign.deferred_until)  # it went then: this one goes after
     while due < before or (due == before and not together):
         day += timedelta(days=1)
         due = localtime.at_local(day, step.at, zone).astimezone(UTC)
     return due
-
-
-def _clear_of(
-    book: Playbook, s: EngineState, campaign: CampaignRun, deferred: int, until: datetime
-) -> CampaignRun:
-    """The campaign moved on by whole days until its next step falls after `until` (at it,
-    if written for the same moment as the deferred step)."""
-    steps = book.campaigns[campaign.name].steps
-    following = campaign.next_step
-    if following >= len(steps):
-        return campaign
-    together = (steps[following].after, steps[following].at) == (
-        steps[deferred].after,
-        steps[deferred].at,
-    )
-    for _ in range(_MOST_DAYS):
-        due = _due_of(book, s, campaign, following)
-        if due > until or (due == until and together):
-            break
-        campaign = campaign.model_copy(update={"shift": campaign.shift + timedelta(days=1)})
-    return campaign
 
 
 def campaign_changed(run: Run, event: CampaignChanged) -> None:
@@ -177,8 +162,9 @@ def campaign_changed(run: Run, event: CampaignChanged) -> None:
     elif event.op == "resume":
         if running.paused_at is not None:
             shift = running.shift + (run.now - running.paused_at)
+            held = running.held_days + (run.now - running.paused_at).days
             s.campaigns[event.campaign] = running.model_copy(
-                update={"paused_at": None, "shift": shift}
+                update={"paused_at": None, "shift": shift, "held_days": held}
             )
             run.audit(run_key(running), "note", f"resumed by {event.actor}")
     else:

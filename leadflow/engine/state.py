@@ -69,6 +69,12 @@ class CampaignRun(Message):
     next_step: int = 0
     paused_at: datetime | None = None
     shift: timedelta = timedelta(0)  # time spent paused
+    # Second state-law table on, for steps at a time of day: the whole days the campaign was
+    # held back (each deferral's and pause's own), and the last deferred step and when it
+    # went (the steps after it go after that).
+    held_days: int = 0
+    deferred_step: int | None = None
+    deferred_until: datetime | None = None
 
 
 class PendingTouch(Message):

@@ -123,18 +123,18 @@ def test_a_deferral_of_a_day_or_more_moves_later_steps_by_its_whole_days() -> No
     assert sent[2] == local(SATURDAY + timedelta(days=4), time(11))
 
 
-def test_a_step_whose_time_comes_while_a_deferred_step_waits_moves_the_cadence_a_day() -> None:
+def test_a_step_whose_time_comes_while_a_deferred_step_waits_goes_the_next_day_alone() -> None:
     """07:45 is before the window opens: that step waits until 08:00, and the 07:50 step
-    written after it would come first; the cadence moves a day instead, each step at its
-    time, so neither goes before the other nor with it."""
+    written after it would come first; it goes the next day at its time instead, so neither
+    goes before the other nor with it, and the step after it keeps its own day."""
     arrival = local(MONDAY, time(14))
     lead = Lead.create(cadence(("1d", "07:45"), ("1d", "07:50"), ("3d", "10:00")), arrival)
     lead.run_for(timedelta(days=5))
     sent = fired(lead)
     assert sent[0] == local(MONDAY + timedelta(days=1), time(8))
     assert sent[1] == local(MONDAY + timedelta(days=2), time(8))
-    assert sent[2] == local(MONDAY + timedelta(days=4), time(10))
-    assert audits_mention(lead, "step 1 deferred: later steps 1d15m later")
+    assert sent[2] == local(MONDAY + timedelta(days=3), time(10))
+    assert audits_mention(lead, "step 1 deferred: later steps 15m later")
 
 
 def audits_mention(lead: Lead, text: str) -> bool:
@@ -194,3 +194,16 @@ def test_every_step_at_a_time_goes_on_its_written_day_whatever_the_hour_the_lead
         assert sent[i] == written(lead, arrival, i)
     times_sent = [sent[i] for i in range(len(steps))]
     assert times_sent == sorted(times_sent) and len(set(times_sent)) == len(times_sent)
+
+
+def test_many_short_deferrals_never_add_up_to_a_lost_day() -> None:
+    """Thirty daily steps written for 07:00 each wait an hour for the window: thirty hours
+    held back in all, yet each goes on its own day, and so does the step after them."""
+    steps = [(f"{n}d", "07:00") for n in range(1, 31)] + [("31d", "10:00")]
+    lead = Lead.create(cadence(*steps), local(MONDAY, time(12)))
+    lead.run_for(timedelta(days=33))
+    sent = fired(lead)
+    assert [sent[n] for n in range(30)] == [
+        local(MONDAY + timedelta(days=n + 1), time(8)) for n in range(30)
+    ]
+    assert sent[30] == local(MONDAY + timedelta(days=31), time(10))
