@@ -81,7 +81,7 @@ DESCRIPTIONS: dict[str, str] = {
     "queue_label": "the label of the lead's call-queue entry, if it is queued",
     "reason": "why, in words",
     "recent_notes": "the lead's latest history notes, newest first",
-    "region": "the US state (two letters), for state calling-hour and frequency rules",
+    "region": "the US state or Canadian province (two letters), for its hours and caps",
     "role": "the party's role (borrower, co_borrower, referral_partner...)",
     "runs": "how many workflow runs the lead has had (continue-as-new)",
     "sender": "the team member it was sent as",

@@ -79,7 +79,8 @@ def party(role: str, given: Party) -> Party:
         )
     if given.region is not None and not re.fullmatch(r"[A-Z]{2}", given.region):
         raise InvalidChange(
-            f"{role}.region {given.region!r} is not a two-letter state code", "InvalidRegion"
+            f"{role}.region {given.region!r} is not a two-letter state or province code",
+            "InvalidRegion",
         )
     return given
 
