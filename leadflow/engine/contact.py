@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time, timedelta
+from typing import Literal
 
 import leadflow.engine.law as law
 import leadflow.engine.localtime as localtime
@@ -23,7 +24,10 @@ from leadflow.engine import limits
 from leadflow.engine.commands import CapCheck
 from leadflow.engine.events import DeliveryFailed
 from leadflow.engine.run import Run
-from leadflow.engine.state import AgendaItem, PendingTouch, Sending
+from leadflow.engine.state import AgendaItem, Party, PendingTouch, Sending
+from leadflow.models import MessageChannel
+from leadflow.playbook.identity import SAYS_STOP
+from leadflow.playbook.law import StateLaw, countries, table
 
 RESEND_WAIT = timedelta(minutes=15)  # a text the provider did not send is tried again then
 KEPT = timedelta(days=1)  # how long after its window a fired message may still come back
@@ -112,3 +116,64 @@ def _address(run: Run, touch: PendingTouch) -> str | None:
     if party is None:
         return None
     return party.email if touch.channel == "email" else party.phone
+
+
+Disclosure = Literal["sender", "unsubscribe"]
+_STOP_LINE: dict[str, str] = {
+    "sms": " Reply STOP to opt out.",
+    "mms": " Reply STOP to opt out.",
+    "email": "\n\nTo stop these emails, reply STOP.",
+}
+
+
+def disclosures(
+    run: Run, party: Party, channel: MessageChannel, address: str
+) -> tuple[set[Disclosure], list[str]]:
+    """What the law of the party's places says this message must carry (who sends it, how
+    to stop them: CASL in every message to a Canadian, Oregon's sender in the first text),
+    and the rules that say so."""
+    s = run.s
+    version = s.law
+    region = party.region or s.region
+    phone = party.phone
+    zone = party.time_zone or s.time_zone
+    rows: list[StateLaw] = [
+        law_
+        for code in law.countries_of(version, phone, region, zone)
+        if (law_ := countries(version).get(code)) is not None
+    ]
+    states = {region, law.area_state(phone) if phone else None}
+    rows += [
+        row for code in sorted(c for c in states if c) if (row := table(version).states.get(code))
+    ]
+    first = not any(t.address == address and t.channel == channel for t in s.touches)
+    needs: set[Disclosure] = set()
+    why: list[str] = []
+    for row in rows:
+        for rule in row.disclose:
+            if channel in rule.channels and (rule.when == "every" or first):
+                needs.add(rule.what)
+                why.append(rule.source)
+    return needs, why
+
+
+def disclosed(
+    body: str, channel: MessageChannel, needs: set[Disclosure], sender: str
+) -> tuple[str, list[str]]:
+    """The body with what it lacks of `needs`: the sender's name before it, how to stop
+    after it; and what was added, in words."""
+    added: list[str] = []
+    if "sender" in needs and sender and not _names(body, sender):
+        body = f"{sender}: {body}"
+        added.append("the sender's name")
+    if "unsubscribe" in needs and not SAYS_STOP.search(body):
+        body = body.rstrip() + _STOP_LINE[channel]
+        added.append("how to stop")
+    return body, added
+
+
+def _names(body: str, sender: str) -> bool:
+    """Whether the body names the sender: their name, or its first word ("this is Ivy")."""
+    first = sender.split()[0] if sender.split() else sender
+    words = set(re.findall(r"\w+", body.casefold()))
+    return sender.casefold() in body.casefold() or (len(first) > 1 and first.casefold() in words)

@@ -22,7 +22,7 @@ from leadflow.engine.run import (
     primary_party,
     task,
 )
-from leadflow.engine.state import AgendaItem, EngineState, Member, PendingTouch, TouchLog
+from leadflow.engine.state import AgendaItem, EngineState, Member, Party, PendingTouch, TouchLog
 from leadflow.models import Channel
 from leadflow.playbook.schema import Sender
 from leadflow.playbook.templates import TemplateProblem, render, template_context, text_problem
@@ -74,14 +74,19 @@ def touch(run: Run, touch: PendingTouch) -> None:
         return
     context = _context(run, touch.party, member)
     template = book.templates[touch.template]
+    added: list[str] = []
     try:
         body = render(template.body, context)
         subject = render(template.subject, context) if template.subject else None
+        if s.law >= 2:  # what the law says the message carries: who sends it, how to stop
+            body, added = _disclosed(run, party, touch, address, body, member)
         if touch.channel in TEXTS and (too_long := text_problem(body)):
             raise TemplateProblem(too_long)
     except TemplateProblem as exc:
         run.audit(touch.key, "skipped", f"template {touch.template}: {exc}")
         return
+    if added:
+        run.audit(touch.key, "note", f"added {' and '.join(added)}, as the law asks")
     send_by, caps = None, []
     if s.law >= 2:  # the law holds at the moment of contact too
         send_by, caps = contact.window_end(where, run.now), contact.caps(where)
@@ -104,6 +109,22 @@ def touch(run: Run, touch: PendingTouch) -> None:
     channel = touch.channel if s.law >= 1 else None
     s.touches.append(TouchLog(at=run.now, address=address, channel=channel))
     run.audit(touch.key, "fired", f"{touch.channel} to {touch.party} ({touch.cause})")
+
+
+def _disclosed(
+    run: Run, party: Party, touch: PendingTouch, address: str, body: str, member: Member
+) -> tuple[str, list[str]]:
+    """The body with the sender's name and how to stop, where the law of the party's places
+    asks for them (CASL in every message to a Canadian; Oregon's first text) and it lacks
+    them; the business's name when the playbook names it (`compliance.identity`)."""
+    needs, why = contact.disclosures(run, party, touch.channel, address)
+    if not needs:
+        return body, []
+    identity = run.book.compliance.identity
+    body, added = contact.disclosed(
+        body, touch.channel, needs, identity.name if identity is not None else member.name
+    )
+    return body, [f"{what} ({', '.join(sorted(set(why)))})" for what in added]
 
 
 def _reached_since_deferred(s: EngineState, touch: PendingTouch) -> bool:

@@ -13,6 +13,7 @@ from leadflow.playbook.schema import Action, Identity, Playbook, Step
 
 _SENDER = re.compile(r"\{\{[^}]*\bsender\.(?:first_)?name\b[^}]*\}\}")
 _STOP = re.compile(r"\breply\s+stop\b|\bstop\s+to\s+opt[\s-]*out\b", re.IGNORECASE)
+SAYS_STOP = _STOP  # a text that says how to stop: the gate's disclosures read it too
 _TEXTS = ("sms", "mms")
 
 

@@ -39,8 +39,10 @@ RECORDED = [
 # attributes its first decision leaves it with set at the start; generation 7 keeps to the
 # state-law table from the first decision, behind the `state-law-1` patch; generation 8 at
 # revision 3: on the table from the start, with no patch marker, and a decision's text and
-# email in one send activity); older files stay.
-GENERATION = 8
+# email in one send activity; generation 9 at revision 4: on the table's second version from
+# the start, each message with its window's end and caps, each call with its window's end);
+# older files stay.
+GENERATION = 9
 
 
 async def record(name: str) -> Path:
