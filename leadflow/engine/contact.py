@@ -15,7 +15,7 @@ next window when it passes unclaimed.
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
 import leadflow.engine.law as law
@@ -50,7 +50,7 @@ def window_end(where: limits.Reach, at: datetime) -> datetime:
                 break
             end = localtime.at_local(day + timedelta(days=ahead + 1), time(0), zone)
         ends.append(end)
-    return min(ends, default=at)
+    return min(ends, default=at).astimezone(UTC)  # kept in UTC, as every time in the state
 
 
 def caps(where: limits.Reach) -> list[CapCheck]:

@@ -73,7 +73,7 @@ def project(
     book: Playbook, state: EngineState, now: datetime, days: int, wake_ups: int = MAX_WAKE_UPS
 ) -> list[Entry]:
     """Wake the lead at every due time for `days` from `now`, with no other event, at most
-    `wake_ups` times."""
+    `wake_ups` times. A queued call moving on to its next window is no touch: left out."""
     end = now + timedelta(days=days)
     entries: list[Entry] = []
     for _ in range(wake_ups):
@@ -81,7 +81,7 @@ def project(
             break
         now = state.next_due
         decision = decide(book, state, TimerFired(), now)
-        entries += [Entry(at=now, command=command) for command in decision.commands]
+        entries += [Entry(at=now, command=c) for c in decision.commands if not _moved(c)]
         state = decision.state
     return entries
 
@@ -119,7 +119,7 @@ def migration(
 
 def _touches(entries: list[Entry]) -> list[Entry]:
     kinds = {"send_message", "queue_call", "create_task"}
-    return [e for e in entries if e.command.kind in kinds and not _moved(e.command)][:NEXT_SHOWN]
+    return [e for e in entries if e.command.kind in kinds][:NEXT_SHOWN]
 
 
 def _moved(command: Command) -> bool:
