@@ -18,7 +18,7 @@ from leadflow.cli.dev import DEV_SERVER_TUNING
 from leadflow.codec import Keyring, new_key
 from leadflow.config import Settings
 from leadflow.paths import binary
-from leadflow.providers.clients import ProviderConfig
+from leadflow.providers.clients import NORTH_AMERICA, ProviderConfig
 from leadflow.providers.fake import FakeState
 from leadflow.store.db import create_engine, ensure_database, migrate
 from leadflow.temporal import data_converter
@@ -27,7 +27,8 @@ from leadflow.workflows import search_attributes
 
 def fake_providers(url: str, fake: FakeState) -> ProviderConfig:
     """The real SDKs pointed at the in-repo fake providers, with the limits a deployment
-    has unless it sets its own (each account's daily texts counted as each is taken)."""
+    has unless it sets its own (each account's daily texts counted as each is taken), and
+    texts to the UK allowed (SMS_COUNTRIES), where the benchmarks' numbers are."""
     return ProviderConfig(
         fake.account_sid,
         fake.auth_token,
@@ -37,6 +38,7 @@ def fake_providers(url: str, fake: FakeState) -> ProviderConfig:
         url,
         url,
         sms_daily_limit=Settings.model_fields["sms_daily_limit"].default,
+        sms_countries=(*NORTH_AMERICA, "GB"),
     )
 
 
