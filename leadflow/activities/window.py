@@ -46,21 +46,34 @@ async def closed(engine: AsyncEngine, row: OutboxMessage) -> None:
 
 async def within_caps(engine: AsyncEngine, row: OutboxMessage) -> None:
     """The message's caps, counted across the account's leads (two leads with one phone are
-    one person): over one, it waits until the cap allows it, or for the next window if that
-    is after this one's end."""
+    one person), under the account's lock on the address: over one, it waits until the cap
+    allows it, or for the next window if that is after this one's end. Racing messages to
+    one person decide one after the other, so together they never pass a cap, and the
+    last to decide sees what the others decided (never all waiting on each other)."""
     now, until, why = datetime.now(UTC), None, ""
-    for cap in (CapCheck.model_validate(c) for c in row.caps or []):
-        counts = [c for c in cap.counts or MESSAGES if c != "call"]  # calls are not in here
-        tried = await outbox.reached(engine, row, counts, now - cap.per)
-        if len(tried) >= cap.max:
-            frees = tried[len(tried) - cap.max] + cap.per
-            if until is None or frees > until:
-                until, why = frees, cap.why
-    if until is None:
-        return
+    async with engine.begin() as conn:
+        await outbox.lock_address(conn, row)
+        for cap in (CapCheck.model_validate(c) for c in row.caps or []):
+            counts = [c for c in cap.counts or MESSAGES if c != "call"]  # calls are not in here
+            tried = await outbox.reached(conn, row, list(counts), now - cap.per)
+            if len(tried) >= cap.max:
+                frees = tried[len(tried) - cap.max] + cap.per
+                if until is None or frees > until:
+                    until, why = frees, cap.why
+        if until is None:
+            return  # the message stays taken: the next to count sees it
+        if row.send_by is not None and until + CLOSING >= row.send_by:
+            error = f"WindowClosed: {why}, past its window's end"
+            await outbox.mark_in(conn, row.key, status="expired", error=error)
+        else:
+            await outbox.mark_in(conn, row.key, status="queued", error=f"CapReached: {why}")
     if row.send_by is not None and until + CLOSING >= row.send_by:
-        await closed(engine, row)
-    await outbox.mark(engine, row.key, status="queued", error=f"CapReached: {why}")
+        raise ApplicationError(
+            f"{why}, counting the account's other leads with this number, until after its "
+            f"window closes at {row.send_by:%Y-%m-%d %H:%M} UTC",
+            type="WindowClosed",
+            non_retryable=True,
+        )
     raise ApplicationError(
         f"{why}, counting the account's other leads with this number: "
         f"waits until {until:%Y-%m-%d %H:%M} UTC",

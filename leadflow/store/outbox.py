@@ -263,8 +263,9 @@ async def take(
 
 # The account's messages to an address that count towards a cap: every one it tried since
 # `$4` (sent, or in flight or in doubt: one that may have reached the person counts), this
-# one aside. A message is taken before its caps are counted, so of two racing messages to
-# one person the later count always sees the earlier.
+# one aside. A message is taken before its caps are counted, and each count (with what it
+# decides) holds the address's lock: of two racing messages to one person the later count
+# sees the earlier, and the earlier's decision.
 _REACHED = """
     SELECT attempted_at FROM outbox
     WHERE account_id = $1 AND to_address = $2 AND key <> $3
@@ -273,15 +274,25 @@ _REACHED = """
       AND (provider_id IS NOT NULL OR status IN ('sending', 'unanswered', 'unknown'))
     ORDER BY attempted_at
 """
+_ADDRESS_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+
+
+async def lock_address(conn: AsyncConnection, row: OutboxMessage) -> None:
+    """Hold the account's lock on the row's address until the transaction ends."""
+    await conn.exec_driver_sql(_ADDRESS_LOCK, (f"caps|{row.account_id}|{row.to_address}",))
 
 
 async def reached(
-    engine: AsyncEngine, row: OutboxMessage, channels: list[str], since: datetime
+    conn: AsyncConnection, row: OutboxMessage, channels: list[str], since: datetime
 ) -> list[datetime]:
     """When the account's other messages to the row's address on these channels were tried,
     since `since`, oldest first."""
-    async with engine.connect() as conn:
-        found = await conn.exec_driver_sql(
-            _REACHED, (row.account_id, row.to_address, row.key, since, channels)
-        )
-        return [r[0] for r in found]
+    found = await conn.exec_driver_sql(
+        _REACHED, (row.account_id, row.to_address, row.key, since, channels)
+    )
+    return [r[0] for r in found]
+
+
+async def mark_in(conn: AsyncConnection, key: str, **values: Any) -> None:
+    """`mark`, in the caller's transaction."""
+    await conn.execute(update(OutboxMessage).where(OutboxMessage.key == key).values(**values))

@@ -5,10 +5,15 @@ call after its window or for a number opted out of calls anywhere in the account
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
@@ -200,6 +205,61 @@ async def test_a_cap_counts_every_lead_of_the_account_with_the_same_number(
         await _send(db, providers, fifth)
     assert closed.value.type == "WindowClosed" and (await _row(db, "t4")).status == "expired"
     assert len(providers.state.messages) == 3
+
+
+_numbered = itertools.count(1000)
+# A plan: texts from up to four leads to two numbers, sent in groups at once (races).
+plans = st.lists(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1)), min_size=1, max_size=4),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(plan=plans, most=st.integers(1, 3))
+async def test_racing_texts_to_one_person_never_pass_a_cap_and_never_all_wait(
+    db: AsyncEngine, providers: ProvidersUnderTest, plan: list[list[tuple[int, int]]], most: int
+) -> None:
+    """Whatever leads text whichever numbers, in whatever races: each number gets exactly
+    as many texts as the cap allows of those asked (none more, and never fewer because the
+    racing texts each waited on the other); the others wait (`CapReached`)."""
+    run = uuid.uuid4().hex[:6]
+    numbers = [f"+1305555{next(_numbered):04d}" for _ in range(2)]  # this example's own
+    cap = CapCheck(max=most, per=timedelta(hours=24), counts=["sms"], why="frequency cap")
+    asked = {number: 0 for number in numbers}
+    outcomes: list[str] = []
+
+    async def one(key: str, lead: int, number: str) -> None:
+        request = await _text(db, key, lead_id=f"P{run}-{lead}", caps=[cap])
+        async with db.begin() as conn:
+            await conn.execute(
+                update(OutboxMessage).where(OutboxMessage.key == key).values(to_address=number)
+            )
+        try:
+            await _send(db, providers, request)
+            outcomes.append("sent")
+        except ApplicationError as exc:
+            outcomes.append(exc.type or "?")
+
+    for lead in range(4):
+        await _lead(db, f"P{run}-{lead}")
+    for g, group in enumerate(plan):
+        for _, n in group:
+            asked[numbers[n]] += 1
+        await asyncio.gather(
+            *(one(f"{run}-{g}-{i}", lead, numbers[n]) for i, (lead, n) in enumerate(group))
+        )
+    assert set(outcomes) <= {"sent", "CapReached"}
+    for number, count in asked.items():
+        sent = [m for m in providers.state.messages if m["to"] == number]
+        assert len(sent) == min(most, count), (number, count, most)
 
 
 NOW = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
