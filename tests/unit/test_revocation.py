@@ -67,6 +67,11 @@ def test_an_email_quoting_an_unsubscribe_footer_is_an_ordinary_reply() -> None:
 
 @pytest.mark.parametrize("body", ["OPT-OUT", "opt-out", "Opt out!", "remove me", "Remove me."])
 def test_opt_out_and_remove_me_end_texts(body: str) -> None:
+    _texts_end_after(body)
+
+
+def _texts_end_after(body: str) -> None:
+    """A reply of `body` by text opts the lead out of texts, and none goes for ten days."""
     lead = _lead()
     at = local(MONDAY, time(10, 30))
     lead.send(ReplyReceived(channel="sms", body=body), at=at)
@@ -165,12 +170,7 @@ def test_do_not_call_opts_the_number_out_of_calls_for_the_account() -> None:
     ],
 )
 def test_spanish_and_french_opt_outs_end_texts(body: str) -> None:
-    lead = _lead()
-    at = local(MONDAY, time(10, 30))
-    lead.send(ReplyReceived(channel="sms", body=body), at=at)
-    assert set(TEXTS) <= set(lead.state.opted_out)
-    lead.run_for(timedelta(days=10))
-    assert not _texts(lead, at)
+    _texts_end_after(body)
 
 
 @pytest.mark.parametrize(

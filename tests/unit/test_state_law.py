@@ -38,7 +38,12 @@ def at(day: date, clock: time, zone: str) -> datetime:
 
 
 def lead_in(
-    region: str | None, area: str, zone: str, when: datetime, book: str | Playbook = "isa"
+    region: str | None,
+    area: str,
+    zone: str,
+    when: datetime,
+    book: str | Playbook = "isa",
+    **facts: Any,
 ) -> Lead:
     """An ISA lead in `zone` whose parties' phones ring in area code `area`."""
     playbook = default_playbook(book) if isinstance(book, str) else book
@@ -51,7 +56,7 @@ def lead_in(
         )
         for i, role in enumerate(playbook.parties)
     }
-    return Lead.create(playbook, when, time_zone=zone, region=region, parties=parties)
+    return Lead.create(playbook, when, time_zone=zone, region=region, parties=parties, **facts)
 
 
 def first_text(lead: Lead) -> datetime:

@@ -15,40 +15,17 @@ import pytest
 import yaml
 
 from leadflow.cli.scenario import ScenarioError, load_scenario
-from leadflow.engine import localtime
 from leadflow.engine.law import area_state
-from leadflow.engine.state import Party
 from leadflow.paths import shipped
 from leadflow.playbook.load import PlaybookError, default_playbook, load_playbook
 from leadflow.playbook.schema import Playbook, Step, Window
 from tests.engine_driver import Lead
+from tests.unit.test_state_law import at, lead_in
 
 MONDAY, SATURDAY, SUNDAY = date(2026, 3, 2), date(2026, 3, 7), date(2026, 3, 8)
 PACIFIC, CENTRAL, TORONTO = "America/Los_Angeles", "America/Chicago", "America/Toronto"
 FEDERAL = "(47 C.F.R. § 64.1200(c)(1))"
 CRTC = "(CRTC Unsolicited Telecommunications Rules, Part III (Telemarketing Rules))"
-
-
-def at(day: date, clock: time, zone: str) -> datetime:
-    return localtime.at_local(day, clock, zone)
-
-
-def lead_in(
-    region: str | None, area: str, zone: str, when: datetime, book: Playbook | None = None,
-    **facts: Any,
-) -> Lead:  # fmt: skip
-    """An ISA lead in `zone` whose parties' phones ring in area code `area`."""
-    playbook = book or default_playbook("isa")
-    parties = {
-        role: Party(
-            name=f"{role.title()} Example",
-            phone=f"+1{area}555{1000 + i:04d}",
-            email=f"{role}@example.com",
-            sms_consent=True,
-        )
-        for i, role in enumerate(playbook.parties)
-    }
-    return Lead.create(playbook, when, time_zone=zone, region=region, parties=parties, **facts)
 
 
 def texts(lead: Lead) -> list[datetime]:
