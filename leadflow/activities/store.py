@@ -154,13 +154,16 @@ def _contact_changes(
     account_id: str, contact: dict[tuple[str, str], RecordOptOut], at: datetime
 ) -> list[Write]:
     """Each address's last opt-out or opt-in per channel: one statement per address and way."""
-    by_address: dict[tuple[str, bool, str], list[str]] = defaultdict(list)
+    by_address: dict[tuple[str, bool, str, datetime], list[str]] = defaultdict(list)
     for (address, channel), command in contact.items():
-        by_address[(address, command.opted_in, command.source)].append(channel)
+        said = command.at or at
+        by_address[(address, command.opted_in, command.source, said)].append(channel)
     out: list[Write] = []
-    for (address, opted_in, source), channels in by_address.items():
+    for (address, opted_in, source, said), channels in by_address.items():
         if opted_in:
-            out.append(opt_outs.opt_in_delete(account_id, channels, address))
+            out.append(opt_outs.opt_in_delete(account_id, channels, address, said))
         else:
-            out.append(opt_outs.opt_out_insert(account_id, channels, address, source=source, at=at))
+            out.append(
+                opt_outs.opt_out_insert(account_id, channels, address, source=source, at=said)
+            )
     return out

@@ -109,6 +109,9 @@ class RecordOptOut(Message):
     addresses: list[str]
     source: str
     opted_in: bool = False
+    # When the party said it (a webhook's moment); the rows are ordered by it, so an opt-in
+    # written late never clears an opt-out said after it. None: the decision's time.
+    at: datetime | None = None
 
 
 class SaveParties(Message):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -69,18 +69,21 @@ class ReplyReceived(Message):
     party: str = "borrower"
     body: str = ""
     keyword: Keyword | None = None
+    at: datetime | None = None  # when the webhook heard it: opt-outs and opt-ins are ordered by it
 
 
 class OptedOut(Message):
     type: Literal["opted_out"] = "opted_out"
     channel: Literal["sms", "email", "call", "all"] = "sms"
     source: str = "lead"
+    at: datetime | None = None  # when the party said it, if something recorded the moment
 
 
 class OptedIn(Message):
     type: Literal["opted_in"] = "opted_in"
     channel: Literal["sms", "email", "call", "all"] = "sms"
     source: str = "lead"  # the lead's own word, or the evidence an opt-in was recorded on
+    at: datetime | None = None
 
 
 class KeyDatesChanged(Message):

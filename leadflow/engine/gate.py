@@ -268,7 +268,10 @@ def opted_out(run: Run, event: OptedOut) -> None:
         dequeue(run, "opted out of calls")
     run.emit(
         RecordOptOut(
-            channels=sorted(channels), addresses=_addresses(s, channels), source=event.source
+            channels=sorted(channels),
+            addresses=_addresses(s, channels),
+            source=event.source,
+            at=event.at,
         )
     )
     run.audit(f"opt-out:{event.channel}", "note", f"opted out of {event.channel} ({event.source})")
@@ -285,6 +288,7 @@ def opted_in(run: Run, event: OptedIn) -> None:
             addresses=_addresses(run.s, channels),
             source=event.source,
             opted_in=True,
+            at=event.at,
         )
     )
     why = "" if event.source == "lead" else f" ({event.source})"

@@ -37,9 +37,10 @@ def _keyword(run: Run, event: ReplyReceived) -> bool:
     meaning = event.keyword or (keywords.keyword(event.body) if event.channel != "email" else None)
     said = f"{event.party} replied {event.body.strip()[:40]!r}"
     if meaning == "stop":
-        gate.opted_out(run, OptedOut(channel="sms", source=f"reply {event.body.strip()[:40]}"))
+        source = f"reply {event.body.strip()[:40]}"
+        gate.opted_out(run, OptedOut(channel="sms", source=source, at=event.at))
     elif meaning == "start":
-        gate.opted_in(run, OptedIn(channel="sms"))
+        gate.opted_in(run, OptedIn(channel="sms", at=event.at))
     elif meaning == "help":
         run.audit("reply:help", "note", f"{said}: answered with the help text, nothing else")
     return meaning is not None
@@ -60,7 +61,7 @@ def _revoked(run: Run, event: ReplyReceived) -> bool:
         history(run, "Opt-out", f"Consent revoked: {quoted}", event.party)
         source = f"reply {text}"[:100]
         for channel in keywords.revoked_channels(text):
-            gate.opted_out(run, OptedOut(channel=channel, source=source))
+            gate.opted_out(run, OptedOut(channel=channel, source=source, at=event.at))
         return True
     gate.consent_in_doubt(run, quoted)
     return False

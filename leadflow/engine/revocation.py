@@ -26,17 +26,18 @@ def reply_received(run: Run, event: ReplyReceived) -> bool:
     stop = keywords.stop_keyword(text) or ("stop" if event.keyword == "stop" else None)
     if stop == "stop_all":
         history(run, "Opt-out", f"Consent revoked for every channel: {quoted}", event.party)
-        gate.opted_out(run, OptedOut(channel="all", source=f"reply {text[:40]}"))
+        gate.opted_out(run, OptedOut(channel="all", source=f"reply {text[:40]}", at=event.at))
         return True
     if stop == "stop":
         if event.channel == "email":
             history(run, "Opt-out", f"Consent revoked: {quoted}", event.party)
-            gate.opted_out(run, OptedOut(channel="email", source=f"reply {text[:40]}"))
-        gate.opted_out(run, OptedOut(channel="sms", source=f"reply {event.body.strip()[:40]}"))
+            gate.opted_out(run, OptedOut(channel="email", source=f"reply {text[:40]}", at=event.at))
+        source = f"reply {event.body.strip()[:40]}"
+        gate.opted_out(run, OptedOut(channel="sms", source=source, at=event.at))
         return True
     meaning = event.keyword or (keywords.keyword(event.body) if event.channel != "email" else None)
     if meaning == "start":
-        gate.opted_in(run, OptedIn(channel="sms"))
+        gate.opted_in(run, OptedIn(channel="sms", at=event.at))
         return True
     if meaning == "help":
         said = f"{event.party} replied {event.body.strip()[:40]!r}"
@@ -48,7 +49,8 @@ def reply_received(run: Run, event: ReplyReceived) -> bool:
     if found.revokes:
         history(run, "Opt-out", f"Consent revoked: {quoted}", event.party)
         for channel in found.revokes:
-            gate.opted_out(run, OptedOut(channel=channel, source=f"reply {text}"[:100]))
+            source = f"reply {text}"[:100]
+            gate.opted_out(run, OptedOut(channel=channel, source=source, at=event.at))
     if found.wrong_number and not {"sms", "call"} <= set(found.revokes):
         _calls_in_doubt(run, quoted)
     elif found.in_doubt:

@@ -9,8 +9,9 @@ statement, which the store activity runs with the rest of a decision's writes.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
+from pydantic_core import to_json
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,22 +22,33 @@ from leadflow.store.tables import Consent, OptInRecord, OptOut
 def opt_out_insert(
     account_id: str, channels: Iterable[str], address: str, *, source: str, at: datetime
 ) -> Write:
-    """The address asked not to be contacted on these channels; a repeat changes nothing."""
-    rows = [
-        {"account_id": account_id, "channel": c, "address": address, "source": source, "at": at}
-        for c in channels
-    ]
-    return rows_insert(OptOut, rows)
+    """The address asked not to be contacted on these channels at `at`. A row there already
+    keeps the later of the two moments (and that moment's source), so an opt-in heard between
+    them never clears the newer opt-out (`opt_in_delete`)."""
+    rows = [{"channel": c, "source": source} for c in channels]
+    return Write(_OPT_OUT, (account_id, address, at, to_json(rows).decode()))
 
 
-def opt_in_delete(account_id: str, channels: Iterable[str], address: str) -> Write:
-    """The address may be contacted on these channels again."""
-    return Write(_OPT_IN, (account_id, address, list(channels)))
+_OPT_OUT = (
+    f"INSERT INTO {OptOut.__tablename__} AS o (account_id, channel, address, source, at) "
+    "SELECT $1, r.channel, $2, r.source, $3::timestamptz "
+    "FROM jsonb_to_recordset($4::jsonb) AS r(channel varchar, source varchar) "
+    "ON CONFLICT (account_id, channel, address) DO UPDATE "
+    "SET at = excluded.at, source = excluded.source WHERE o.at < excluded.at"
+)
+
+
+def opt_in_delete(account_id: str, channels: Iterable[str], address: str, at: datetime) -> Write:
+    """The address may be contacted on these channels again, as it said at `at`: opt-outs
+    from before then end; one said later holds, however late this opt-in is written (the
+    lead's workflow writes what it heard in order, after the webhook that heard it)."""
+    return Write(_OPT_IN, (account_id, address, list(channels), at))
 
 
 _OPT_IN = (
     f"DELETE FROM {OptOut.__tablename__} "
-    "WHERE account_id = $1 AND address = $2 AND channel = ANY($3::varchar[])"
+    "WHERE account_id = $1 AND address = $2 AND channel = ANY($3::varchar[]) "
+    "AND at <= $4::timestamptz"
 )
 
 
@@ -64,9 +76,9 @@ async def opt_out(
 
 
 async def opt_in(
-    conn: AsyncConnection, account_id: str, channels: Iterable[str], address: str
+    conn: AsyncConnection, account_id: str, channels: Iterable[str], address: str, at: datetime
 ) -> None:
-    await execute(conn, opt_in_delete(account_id, channels, address))
+    await execute(conn, opt_in_delete(account_id, channels, address, at))
 
 
 async def record_opt_in(
@@ -92,4 +104,4 @@ async def record_opt_in(
             evidence=evidence,
         )
     )
-    await opt_in(conn, account_id, channels, address)
+    await opt_in(conn, account_id, channels, address, datetime.now(UTC))

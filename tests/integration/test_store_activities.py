@@ -25,6 +25,7 @@ from leadflow.engine.commands import (
 )
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
+from leadflow.store import opt_outs
 from leadflow.store.queue import claim_next
 from leadflow.store.tables import (
     AuditEntry,
@@ -316,3 +317,30 @@ async def test_a_decisions_writes_have_one_text_per_shape_and_read_back_exactly(
         task = (await conn.execute(select(Task.due_at, Task.completed_at))).one()
     assert tuple(media) == (["https://example.com/a.png"], "queued")
     assert until == 4 and consent == "+13125550111" and tuple(task) == (T0, None)
+
+
+async def test_an_opt_in_written_late_never_clears_an_opt_out_said_after_it(
+    db: AsyncEngine,
+) -> None:
+    """The webhook writes each keyword as it hears it; the lead's workflow writes the same
+    again when it decides, later. STOP (t1), START (t2) and STOP ALL (t3) heard in a row, with
+    the workflow's writes of STOP and START landing after STOP ALL's: texts stay opted out."""
+    store = LeadStoreActivities(db)
+    env = ActivityEnvironment()
+    phone = "+13125550113"
+    t1, t2, t3 = T0, T0 + timedelta(seconds=1), T0 + timedelta(seconds=2)
+    async with db.begin() as conn:  # the webhook, as each text comes
+        await opt_outs.opt_out(conn, "acme", ["sms"], phone, source="reply STOP", at=t1)
+        await opt_outs.opt_in(conn, "acme", ["sms"], phone, t2)
+        await opt_outs.opt_out(conn, "acme", ["sms", "call"], phone, source="reply Stop all", at=t3)
+    late = T0 + timedelta(minutes=1)  # the workflow's decisions, applied after all three
+    said = {"channels": ["sms"], "addresses": [phone], "source": "reply STOP"}
+    await env.run(store.apply_decision, _decision(1, late, RecordOptOut(**said, at=t1)))
+    back = RecordOptOut(**said | {"source": "lead"}, opted_in=True, at=t2)
+    await env.run(store.apply_decision, _decision(2, late, back))
+    async with db.connect() as conn:
+        rows = (await conn.execute(select(OptOut.channel, OptOut.source, OptOut.at))).all()
+    assert sorted(tuple(r) for r in rows) == [
+        ("call", "reply Stop all", t3),
+        ("sms", "reply Stop all", t3),  # the later moment, and its words, hold
+    ]

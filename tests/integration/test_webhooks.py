@@ -478,3 +478,5 @@ async def test_opt_outs_in_other_words_and_stop_all_hold_across_the_account_befo
         return any(a["reason"].startswith("opted out of all") for a in view["audit"])
 
     assert await eventually(no_call_queued)
+    # The lead's workflow wrote START again after STOP ALL was heard: STOP ALL still holds.
+    assert {channel for _, channel, _ in await opt_outs(db)} >= {"call", "mms", "sms"}

@@ -122,13 +122,13 @@ async def _inbound(
         reaches = await _inbound_reaches(conn, number, sender, meaning, settings.twilio_from)
         # Across the account at once, before the 2xx: the send activity checks these rows,
         # so a STOP holds even before the lead's workflow hears of it.
+        heard = datetime.now(UTC)  # the lead's workflow writes its own rows by this moment
         for account_id in reaches if meaning in ("stop", "start") else []:
             if meaning == "stop":
                 source = f"reply {text[:40] or 'STOP'}"
-                at = datetime.now(UTC)
-                await opt_outs.opt_out(conn, account_id, stopped, sender, source=source, at=at)
+                await opt_outs.opt_out(conn, account_id, stopped, sender, source=source, at=heard)
             else:
-                await opt_outs.opt_in(conn, account_id, TEXTS, sender)
+                await opt_outs.opt_in(conn, account_id, TEXTS, sender, heard)
     if not reaches:
         log.info(
             "inbound text %s to a number no account texted the sender from: applied to nobody", sid
@@ -137,7 +137,9 @@ async def _inbound(
 
     # The lead reads the keyword by the same rule as replies from any other path.
     async def reply(lead: LeadRef, role: str) -> None:
-        event = ReplyReceived(channel="sms", party=role, body=text[:1000], keyword=meaning)
+        event = ReplyReceived(
+            channel="sms", party=role, body=text[:1000], keyword=meaning, at=heard
+        )
         await leads.reply_received(lead, event)
 
     try:
