@@ -1,7 +1,8 @@
 """Claiming the next call: latency with 100k queued calls and 8 agents claiming at once (and
 one agent alone), beside the same SQL on a plain asyncpg pool, with the CPU each claim took
-in this process and in PostgreSQL; then the claim query's plan and cost from EXPLAIN
-ANALYZE."""
+in this process and in PostgreSQL; then the claim's plans and costs from EXPLAIN ANALYZE.
+One call in four is under a cap on its number (Florida's three a day), which the claim
+counts under the account's lock on the number, as leads in capped states are."""
 
 from __future__ import annotations
 
@@ -23,13 +24,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.stack import cpu_seconds
 from leadflow.engine.refs import LeadRef
 from leadflow.store.db import create_engine, ensure_database, migrate, run_together
-from leadflow.store.queue import CLAIM_SQL, LEASE, RECENT_NOTES, claim_next, entry_delete
+from leadflow.store.queue import (
+    CAPPED_SQL,
+    CLAIM_SQL,
+    LEASE,
+    PICK_SQL,
+    RECENT_NOTES,
+    claim_next,
+    entry_delete,
+)
 
 ACCOUNT = "bench"
 QUEUED = 100_000
 AGENTS = 8
 CLAIMS_PER_AGENT = 400
 NOW = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
+CAPPED = '[{"max": 3, "per": "P1D", "counts": ["call", "sms", "mms"], "why": "FL"}]'
 
 
 async def _fill(uri: str) -> None:
@@ -63,13 +73,14 @@ async def _fill_queue(uri: str) -> None:
                 rng.choice([50, 70, 80, 90, 100]),
                 NOW - timedelta(minutes=rng.randint(-600, 6000)),
                 "",
+                f"+1305{i:07d}",
+                CAPPED if i % 4 == 0 else None,
             )
             for i in range(QUEUED)
         ]
+        columns = ["account_id", "lead_id", "key", "label", "priority", "available_at", "notes"]
         await conn.copy_records_to_table(
-            "call_queue",
-            records=queue,
-            columns=["account_id", "lead_id", "key", "label", "priority", "available_at", "notes"],
+            "call_queue", records=queue, columns=[*columns, "phone", "caps"]
         )
         await conn.execute("ANALYZE")
     finally:
@@ -169,8 +180,15 @@ async def _compare(engine: AsyncEngine, pool: asyncpg.Pool, postgres: Callable[[
         await run_together(engine, [entry_delete(LeadRef(account_id=ACCOUNT, lead_id=lead_id))])
 
     async def raw_claim(agent: str) -> str:
-        row = await pool.fetchrow(CLAIM_SQL, ACCOUNT, NOW, agent, NOW + LEASE, RECENT_NOTES)
+        args = (ACCOUNT, NOW, agent, NOW + LEASE, RECENT_NOTES)
+        row = await pool.fetchrow(CLAIM_SQL, *args)
         assert row is not None
+        if row["capped"]:
+            async with pool.acquire() as conn, conn.transaction():
+                picked = await conn.fetchrow(PICK_SQL, ACCOUNT, NOW, [])
+                assert picked is not None
+                row = await conn.fetchrow(CAPPED_SQL, *args, picked["lead_id"])
+            assert row is not None
         return str(row["lead_id"])
 
     async def raw_log(lead_id: str) -> None:
@@ -187,7 +205,8 @@ async def _compare(engine: AsyncEngine, pool: asyncpg.Pool, postgres: Callable[[
             runs.setdefault(f"{agents}|{name}", []).append(run)
     print(
         f"claims: {QUEUED} queued; each agent claims {CLAIMS_PER_AGENT} calls one after "
-        "another, logging each (claim + the lead, contacts and recent notes in one statement)"
+        "another, logging each (pick, lease, the call made and the lead's contacts and notes in "
+        "one statement; a call under a cap picked again and leased under the lock on its number)"
     )
     for agents in (AGENTS, 1):
         print(f" {agents} agent{'s' if agents > 1 else ''} at once:")
@@ -203,27 +222,34 @@ async def _compare(engine: AsyncEngine, pool: asyncpg.Pool, postgres: Callable[[
 
 
 async def _explain(uri: str) -> None:
-    sql = CLAIM_SQL
-    for name, value in {
+    values = {
+        "$6": "'L000000'",
         "$5": "5",
         "$4": f"'{(NOW + timedelta(minutes=15)).isoformat()}'::timestamptz",
         "$3": "'explain'",
         "$2": f"'{NOW.isoformat()}'::timestamptz",
         "$1": f"'{ACCOUNT}'",
-    }.items():
-        sql = sql.replace(name, value)
+    }
     conn = await asyncpg.connect(uri)
+    plans = {}
     try:
-        async with conn.transaction():
-            plan = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
-            raise _Rollback
-    except _Rollback:
-        pass
+        statements = (("", CLAIM_SQL), (" under a cap: pick", PICK_SQL), (" lease", CAPPED_SQL))
+        for name, sql in statements:
+            for placeholder, value in values.items():
+                sql = sql.replace(placeholder, value)
+            sql = sql.replace("'explain'::varchar[]", "'{}'::varchar[]")
+            try:
+                async with conn.transaction():
+                    plans[name] = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+                    raise _Rollback
+            except _Rollback:
+                pass
     finally:
         await conn.close()
-    print("  EXPLAIN ANALYZE of the claim:")
-    for row in plan:
-        print("   ", row[0])
+    for name, plan in plans.items():
+        print(f"  EXPLAIN ANALYZE of the claim{name}:")
+        for row in plan:
+            print("   ", row[0])
 
 
 class _Rollback(Exception):

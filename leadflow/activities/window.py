@@ -54,8 +54,10 @@ async def within_caps(engine: AsyncEngine, row: OutboxMessage) -> None:
     async with engine.begin() as conn:
         await outbox.lock_address(conn, row)
         for cap in (CapCheck.model_validate(c) for c in row.caps or []):
-            counts = [c for c in cap.counts or MESSAGES if c != "call"]  # calls are not in here
-            tried = await outbox.reached(conn, row, list(counts), now - cap.per)
+            counts = [c for c in cap.counts or MESSAGES if c != "call"]
+            tried = await outbox.reached(conn, row, counts, now - cap.per)
+            if cap.counts is not None and "call" in cap.counts:  # calls handed to agents
+                tried = sorted([*tried, *await outbox.calls_made(conn, row, now - cap.per)])
             if len(tried) >= cap.max:
                 frees = tried[len(tried) - cap.max] + cap.per
                 if until is None or frees > until:

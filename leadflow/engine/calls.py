@@ -7,7 +7,13 @@ from datetime import UTC, datetime, time, timedelta
 
 import leadflow.engine.localtime as localtime
 from leadflow.engine import campaigns, contact, limits
-from leadflow.engine.commands import CompleteTask, CreateTask, InvalidChange, QueueCall
+from leadflow.engine.commands import (
+    CapCheck,
+    CompleteTask,
+    CreateTask,
+    InvalidChange,
+    QueueCall,
+)
 from leadflow.engine.events import FollowUpCompleted, FollowUpScheduled
 from leadflow.engine.run import (
     Run,
@@ -27,6 +33,11 @@ def _call_reach(run: Run) -> tuple[limits.Reach, str | None]:
     party = primary_party(run.s)
     phone = party.phone if party is not None else None
     return limits.reach(run, party, "call", phone), phone
+
+
+def _call_caps(where: limits.Reach) -> list[CapCheck]:
+    """The caps on the person that count calls, for the claim to count across the account."""
+    return [cap for cap in contact.caps(where) if cap.counts and "call" in cap.counts]
 
 
 def calling_hours(run: Run, moment: datetime) -> datetime:
@@ -106,10 +117,10 @@ def queue(
         why.append(f"outside calling hours ({hours})" if hours != quiet else quiet)
     _, boost = _cycle(run, available)
     priority = book.priorities.get(label, 0) + status.priority + boost
-    until, phone = None, None
-    if s.law >= 2:  # no agent is handed the call after its window closes
+    until, phone, caps = None, None, []
+    if s.law >= 2:  # no agent is handed the call after its window closes, or over a cap
         where, phone = _call_reach(run)
-        until = contact.window_end(where, available)
+        until, caps = contact.window_end(where, available), _call_caps(where)
     s.queue = QueueEntry(
         key=key,
         label=label,
@@ -128,6 +139,7 @@ def queue(
             why="; then ".join(why),
             callable_until=until,
             phone=phone,
+            caps=caps,
         )
     )
     if quiet:
@@ -165,6 +177,7 @@ def window_passed(run: Run) -> None:
             callable_until=until,
             phone=phone,
             moved=True,
+            caps=_call_caps(where),
         )
     )
     run.audit(entry.key, "note", "the call's window closed before an agent took it: moved on")

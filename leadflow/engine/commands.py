@@ -69,6 +69,9 @@ class QueueCall(Message):
     callable_until: datetime | None = None
     phone: str | None = None
     moved: bool = False  # the queued call moved on to its next window, not a new call
+    # The caps on the person that count calls: the claim counts them again across the
+    # account's leads (calls handed out and texts tried to the number).
+    caps: list[CapCheck] = []
 
 
 class DequeueCall(Message):

@@ -293,6 +293,18 @@ async def reached(
     return [r[0] for r in found]
 
 
+async def calls_made(conn: AsyncConnection, row: OutboxMessage, since: datetime) -> list[datetime]:
+    """When the account's calls to the row's address were handed to agents, since `since`."""
+    found = await conn.exec_driver_sql(_CALLS_MADE, (row.account_id, row.to_address, since))
+    return [r[0] for r in found]
+
+
+_CALLS_MADE = (
+    "SELECT at FROM calls_made WHERE account_id = $1 AND phone = $2 AND at > $3::timestamptz "
+    "ORDER BY at"
+)
+
+
 async def mark_in(conn: AsyncConnection, key: str, **values: Any) -> None:
     """`mark`, in the caller's transaction."""
     await conn.execute(update(OutboxMessage).where(OutboxMessage.key == key).values(**values))

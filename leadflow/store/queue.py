@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import text, update
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.engine.commands import QueueCall
@@ -50,31 +51,43 @@ class ClaimedCall(BaseModel):
     recent_notes: list[Note]
 
 
-# One round trip: pick, lease, and gather what the agent sees. Never a call whose window has
-# closed (its lead moves it on to the next one) or whose number is opted out of calls
-# anywhere in the account (a Do Not Call on another lead holds here). SKIP LOCKED lets concurrent
-# claims pass over a row another agent is taking instead of waiting for it. The driver runs
-# it as it is ($1 account, $2 now, $3 agent, $4 lease until, $5 notes shown).
-CLAIM_SQL = """
-WITH picked AS (
-    SELECT lead_id FROM call_queue AS q
-    WHERE account_id = $1 AND available_at <= $2
-      AND (claimed_until IS NULL OR claimed_until < $2)
-      AND (callable_until IS NULL OR callable_until > $2)
+def over_cap(now: str) -> str:
+    """SQL true when the queued call `q` would pass a cap on its number: the account's calls
+    handed out (`calls_made`) and texts tried to it, on any lead, within each cap's period."""
+    return f"""EXISTS (
+        SELECT 1 FROM jsonb_array_elements(q.caps) AS c
+        WHERE (SELECT count(*) FROM calls_made AS m
+               WHERE c->'counts' ? 'call'
+                 AND m.account_id = q.account_id AND m.phone = q.phone
+                 AND m.at > CAST({now} AS timestamptz) - CAST(c->>'per' AS interval))
+            + (SELECT count(*) FROM outbox AS o
+               WHERE o.account_id = q.account_id AND o.to_address = q.phone
+                 AND o.attempted_at IS NOT NULL
+                 AND o.attempted_at > CAST({now} AS timestamptz) - CAST(c->>'per' AS interval)
+                 AND o.channel IN (SELECT jsonb_array_elements_text(c->'counts'))
+                 AND (o.provider_id IS NOT NULL
+                      OR o.status IN ('sending', 'unanswered', 'unknown')))
+            >= CAST(c->>'max' AS integer))"""
+
+
+def _callable(now: str) -> str:
+    """SQL true when the queued call `q` may be handed to an agent at `now`: due, unclaimed,
+    inside its window, its number not opted out of calls anywhere in the account, and under
+    every cap on the person."""
+    return f"""q.available_at <= {now}
+      AND (q.claimed_until IS NULL OR q.claimed_until < {now})
+      AND (q.callable_until IS NULL OR q.callable_until > {now})
       AND NOT EXISTS (
           SELECT 1 FROM opt_outs AS o
-          WHERE o.account_id = $1 AND o.channel = 'call' AND o.address = q.phone)
-    ORDER BY priority DESC, available_at
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-), claimed AS (
-    UPDATE call_queue AS q
-    SET claimed_by = $3, claimed_until = $4
-    FROM picked
-    WHERE q.account_id = $1 AND q.lead_id = picked.lead_id
-    RETURNING q.lead_id, q.label, q.priority, q.available_at, q.notes, q.claimed_until
-)
-SELECT c.*, l.first_name, l.last_name, l.time_zone, l.milestone, l.status,
+          WHERE o.account_id = q.account_id AND o.channel = 'call' AND o.address = q.phone)
+      AND NOT {over_cap(now)}"""
+
+
+# What an agent sees of the call `claimed` (a CTE of the row it leased): the lead, its
+# contacts and its recent notes ($1 account, $5 notes shown).
+_GATHER = """
+SELECT c.lead_id, c.label, c.priority, c.available_at, c.notes, c.claimed_until,
+    l.first_name, l.last_name, l.time_zone, l.milestone, l.status,
     (SELECT coalesce(json_agg(json_build_object(
                 'role', p.role, 'name', p.name, 'phone', p.phone, 'email', p.email)
             ORDER BY p.role), '[]')
@@ -90,6 +103,72 @@ FROM claimed AS c
 JOIN leads AS l ON l.account_id = $1 AND l.lead_id = c.lead_id
 """
 
+# Records the call made to the leased row's number, for the caps ($1 account, $2 now,
+# $3 agent).
+_MADE = """
+    INSERT INTO calls_made (account_id, phone, lead_id, agent, at, lease_until)
+    SELECT $1, c.phone, c.lead_id, $3, $2, c.claimed_until FROM claimed AS c
+    WHERE c.phone IS NOT NULL
+"""
+
+_LEASED = "q.lead_id, q.label, q.priority, q.available_at, q.notes, q.claimed_until, q.phone"
+
+# The claim: one statement, committed as it runs ($1 account, $2 now, $3 agent, $4 lease
+# until, $5 notes shown). It picks the next call an agent may take (SKIP LOCKED: concurrent
+# claims pass over a row another agent is taking), leases it, records the call made and
+# gathers what the agent sees, unless a cap on the person counts calls to its number: then
+# it only says so (`capped`), and the claim takes that call under the account's lock on the
+# number (`PICK_SQL`, `CAPPED_SQL`).
+CLAIM_SQL = f"""
+WITH picked AS MATERIALIZED (
+    SELECT q.lead_id, q.caps IS NOT NULL AND q.phone IS NOT NULL AS capped
+    FROM call_queue AS q
+    WHERE q.account_id = $1 AND {_callable("$2")}
+    ORDER BY q.priority DESC, q.available_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE call_queue AS q
+    SET claimed_by = $3, claimed_until = $4
+    FROM picked
+    WHERE q.account_id = $1 AND q.lead_id = picked.lead_id AND NOT picked.capped
+    RETURNING {_LEASED}
+), made AS ({_MADE}), gathered AS ({_GATHER})
+SELECT picked.capped, gathered.* FROM picked LEFT JOIN gathered ON true
+"""
+
+# A call under a cap, in one transaction of two statements. The first picks the next call
+# an agent may take ($3: calls a cap stopped already) and, when caps count calls to its
+# number, takes the account's lock on the number, the one the send activity counts texts
+# under. The second ($6 the picked lead), whose snapshot comes after that lock, counts the
+# caps again and leases, records and gathers as the claim does; it returns nothing when the
+# count passed a cap meanwhile, and the claim picks again without that call.
+PICK_SQL = f"""
+WITH picked AS MATERIALIZED (
+    SELECT q.account_id, q.lead_id, q.phone, q.caps FROM call_queue AS q
+    WHERE q.account_id = $1 AND q.lead_id <> ALL($3::varchar[]) AND {_callable("$2")}
+    ORDER BY q.priority DESC, q.available_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+SELECT lead_id,
+    CASE WHEN caps IS NOT NULL AND phone IS NOT NULL THEN (
+        SELECT true
+        FROM pg_advisory_xact_lock(hashtextextended('caps|' || account_id || '|' || phone, 0))
+    ) END AS locked
+FROM picked
+"""
+
+CAPPED_SQL = f"""
+WITH claimed AS (
+    UPDATE call_queue AS q
+    SET claimed_by = $3, claimed_until = $4
+    WHERE q.account_id = $1 AND q.lead_id = $6 AND NOT {over_cap("$2")}
+    RETURNING {_LEASED}
+), made AS ({_MADE})
+{_GATHER}
+"""
+
 
 async def claim_next(
     engine: AsyncEngine,
@@ -102,17 +181,36 @@ async def claim_next(
     """Take the next due call for `agent`, or None when nothing is due."""
     at = now or datetime.now(UTC)
     params = (account_id, at, agent, at + lease, RECENT_NOTES)
-    # One statement, committed as it runs: one round trip, no BEGIN and COMMIT around it.
-    async with engine.connect() as conn:
+    async with engine.connect() as conn:  # one statement, committed as it runs
         single = await conn.execution_options(isolation_level="AUTOCOMMIT")
         row = (await single.exec_driver_sql(CLAIM_SQL, params)).mappings().one_or_none()
     if row is None:
         return None
+    if row["capped"]:
+        row = await _claim_capped(engine, params)
+        if row is None:
+            return None
     data = dict(row)
     for field in ("contacts", "recent_notes"):
         if isinstance(data[field], str):
             data[field] = json.loads(data[field])
     return ClaimedCall.model_validate(data)
+
+
+async def _claim_capped(engine: AsyncEngine, params: tuple[object, ...]) -> Any:
+    """The claim of a call under a cap on its number, counted under the account's lock on it."""
+    account_id, at = params[:2]
+    passed: list[str] = []  # calls a cap stopped since they were picked
+    async with engine.begin() as conn:
+        while True:
+            picked = (await conn.exec_driver_sql(PICK_SQL, (account_id, at, passed))).first()
+            if picked is None:
+                return None
+            found = await conn.exec_driver_sql(CAPPED_SQL, (*params, picked.lead_id))
+            row = found.mappings().one_or_none()
+            if row is not None:
+                return row
+            passed.append(picked.lead_id)
 
 
 class Waiting(BaseModel):
@@ -160,16 +258,11 @@ async def waiting(
     return found
 
 
-DUE_NOW = text("""
+DUE_NOW = text(f"""
 SELECT q.lead_id, q.label, q.priority, q.available_at, q.notes AS why, l.time_zone
 FROM call_queue AS q
 JOIN leads AS l ON l.account_id = q.account_id AND l.lead_id = q.lead_id
-WHERE q.account_id = :account AND q.available_at <= :now
-  AND (q.claimed_until IS NULL OR q.claimed_until < :now)
-  AND (q.callable_until IS NULL OR q.callable_until > :now)
-  AND NOT EXISTS (
-      SELECT 1 FROM opt_outs AS o
-      WHERE o.account_id = q.account_id AND o.channel = 'call' AND o.address = q.phone)
+WHERE q.account_id = :account AND {_callable(":now")}
 ORDER BY q.priority DESC, q.available_at
 LIMIT :limit
 """)
@@ -186,16 +279,31 @@ async def due(
     return [Waiting.model_validate(dict(row)) for row in rows]
 
 
+# Give the claim back and forget the call it recorded: it was not made.
+_RELEASE = """
+WITH held AS (
+    SELECT claimed_until FROM call_queue
+    WHERE account_id = $1 AND lead_id = $2 AND claimed_by = $3
+    FOR UPDATE
+), released AS (
+    UPDATE call_queue AS q SET claimed_by = NULL, claimed_until = NULL
+    FROM held WHERE q.account_id = $1 AND q.lead_id = $2
+    RETURNING held.claimed_until
+), uncalled AS (
+    DELETE FROM calls_made AS m USING released AS r
+    WHERE m.account_id = $1 AND m.lead_id = $2 AND m.agent = $3
+      AND m.lease_until = r.claimed_until
+)
+SELECT count(*) FROM released
+"""
+
+
 async def release(engine: AsyncEngine, account_id: str, lead_id: str, agent: str) -> bool:
-    """Give a claimed call back to the queue; False if this agent does not hold it."""
-    q = CallQueueEntry
+    """Give a claimed call back to the queue, uncalled (the caps no longer count it); False
+    if this agent does not hold it."""
     async with engine.begin() as conn:
-        result = await conn.execute(
-            update(q)
-            .where(q.account_id == account_id, q.lead_id == lead_id, q.claimed_by == agent)
-            .values(claimed_by=None, claimed_until=None)
-        )
-    return bool(result.rowcount)
+        found = await conn.exec_driver_sql(_RELEASE, (account_id, lead_id, agent))
+    return bool(found.scalar_one())
 
 
 def entry_upsert(lead: LeadRef, call: QueueCall, at: datetime, *, release: bool = False) -> Write:
@@ -213,6 +321,7 @@ def entry_upsert(lead: LeadRef, call: QueueCall, at: datetime, *, release: bool 
         "queued_at": at,
         "callable_until": call.callable_until,
         "phone": call.phone,
+        "caps": [cap.model_dump(mode="json") for cap in call.caps] or None,
     }
     if release:
         values |= {"claimed_by": None, "claimed_until": None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -136,6 +137,26 @@ class CallQueueEntry(Base):
     # that number is opted out of calls anywhere in the account). NULL: rows from before.
     callable_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     phone: Mapped[str | None] = mapped_column(String(32))
+    # The caps on the person that count calls (`CapCheck`s): checked across the account's
+    # leads at the claim. NULL: none.
+    caps: Mapped[list[dict[str, object]] | None] = mapped_column(JSONB)
+
+
+class CallMade(Base):
+    """A call handed to an agent, with the number it dials: the caps on a person count these
+    across the account's leads, beside the texts in the outbox. Written by the claim (the
+    moment of contact for a call); a claim given back uncalled removes its row."""
+
+    __tablename__ = "calls_made"
+    __table_args__ = (Index("ix_calls_made_phone", "account_id", "phone", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(128))
+    phone: Mapped[str] = mapped_column(String(32))
+    lead_id: Mapped[str] = mapped_column(String(128))
+    agent: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class OutboxMessage(Base):

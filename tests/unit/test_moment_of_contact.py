@@ -112,3 +112,18 @@ def test_a_call_nobody_took_on_saturday_evening_skips_a_banned_sunday() -> None:
     [moved] = [c for c in lead.commands("queue_call") if c.moved]
     assert moved.available_at == local(saturday + timedelta(days=2), time(8))
     assert moved.callable_until == local(saturday + timedelta(days=2), time(20))
+
+
+def test_a_queued_call_carries_the_caps_that_count_calls_for_the_claim() -> None:
+    florida = Lead.create(
+        "isa", localtime.at_local(MONDAY, time(10), NEW_YORK), time_zone=NEW_YORK, region="FL"
+    )
+    [asap] = florida.calls()
+    [cap] = asap.caps  # the account's own caps are on messages only
+    assert "Fla. Stat." in cap.why and (cap.max, cap.per) == (3, timedelta(hours=24))
+    assert cap.counts is not None and {"call", "sms"} <= set(cap.counts)
+    florida.run_until(localtime.at_local(MONDAY, time(20), NEW_YORK))  # taken by nobody
+    [moved] = [c for c in florida.commands("queue_call") if c.moved]
+    assert moved.caps == asap.caps
+    texas = Lead.create("isa", local(MONDAY, time(10)), region="TX")
+    assert [c.caps for c in texas.calls()] == [[]]
