@@ -226,14 +226,16 @@ class Waiting(BaseModel):
     time_zone: str = "UTC"  # the lead's
 
 
-NEXT_WAITING = text("""
+NEXT_WAITING = text(f"""
 SELECT q.lead_id, q.label, q.priority, q.why, l.time_zone, q.claimed_until,
     CASE WHEN q.claimed_until >= :now THEN q.claimed_by END AS claimed_by,
     CASE WHEN q.claimed_until >= :now THEN greatest(q.available_at, q.claimed_until)
          ELSE q.available_at END AS available_at
 FROM call_queue AS q
 JOIN leads AS l ON l.account_id = q.account_id AND l.lead_id = q.lead_id
-WHERE q.account_id = :account AND (q.available_at > :now OR q.claimed_until >= :now)
+WHERE q.account_id = :account AND (
+    q.available_at > :now OR q.claimed_until >= :now
+    OR (q.available_at <= :now AND {over_cap(":now")}))
 ORDER BY 8, q.priority DESC
 LIMIT :limit
 """)
@@ -243,7 +245,8 @@ async def waiting(
     engine: AsyncEngine, account_id: str, *, now: datetime | None = None, limit: int = 1
 ) -> list[Waiting]:
     """The calls no agent can take now, soonest first: what an agent told "nothing is due"
-    waits for. A claimed call waits for its claim's lease to lapse (or to be logged)."""
+    waits for. A claimed call waits for its claim's lease to lapse (or to be logged); a due
+    one under a cap on its number, for the cap to allow it."""
     at = now or datetime.now(UTC)
     params = {"account": account_id, "now": at, "limit": limit}
     async with engine.connect() as conn:
@@ -254,6 +257,8 @@ async def waiting(
         lease = data.pop("claimed_until")
         if data["claimed_by"]:
             data["why"] = f"claimed by {data['claimed_by']} until {lease.isoformat()}"
+        elif data["available_at"] <= at:
+            data["why"] = "a cap on calls and texts to this number, counting every lead with it"
         found.append(Waiting.model_validate(data))
     return found
 

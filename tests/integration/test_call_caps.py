@@ -109,6 +109,11 @@ async def test_no_call_is_handed_out_past_a_cap_counting_every_lead_with_the_num
     first = await _claims(db, NOW)
     assert first[:2] == ["A", "B"] and first[2:] == ["E"]  # C and D would make four
     assert [c.lead_id for c in await queue.due(db, "acme", now=NOW)] == []
+    held = [w for w in await queue.waiting(db, "acme", now=NOW, limit=10) if not w.claimed_by]
+    assert [(w.lead_id, w.why.startswith("a cap on calls")) for w in held] == [
+        ("C", True),
+        ("D", True),
+    ]
     assert await queue.release(db, "acme", "B", "agent-1")  # B was not called
     assert await _claims(db, NOW + timedelta(minutes=1)) == ["B"]
     async with db.connect() as conn:
