@@ -2,11 +2,12 @@
 
 import asyncio
 
-from bench import claims, history, lead_updates, private_history, scale, touches
+from bench import claims, dnc, history, lead_updates, private_history, scale, touches
 
 asyncio.run(touches.main())
 asyncio.run(history.main())
 asyncio.run(private_history.main())
 asyncio.run(lead_updates.main())
 asyncio.run(claims.main())
+asyncio.run(dnc.main())
 asyncio.run(scale.main())

@@ -9,7 +9,10 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from leadflow.store import access_tables  # noqa: F401  (its tables, on the same metadata)
+from leadflow.store import (
+    access_tables,  # noqa: F401  (its tables, on the same metadata)
+    dnc_tables,  # noqa: F401  (its tables, on the same metadata)
+)
 from leadflow.store.db import async_url
 from leadflow.store.tables import Base
 

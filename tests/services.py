@@ -40,7 +40,10 @@ from leadflow.paths import binary
 from leadflow.providers.clients import ProviderConfig
 from leadflow.providers.fake import FakeState
 from leadflow.providers.serve import running_fake
-from leadflow.store import access_tables  # noqa: F401  (its tables, emptied with the rest)
+from leadflow.store import (
+    access_tables,  # noqa: F401  (its tables, emptied with the rest)
+    dnc_tables,  # noqa: F401  (its tables, emptied with the rest)
+)
 from leadflow.store.db import create_engine, ensure_database, migrate
 from leadflow.store.tables import Base
 from leadflow.worker import build_send_worker, build_worker

@@ -20,6 +20,8 @@ from leadflow.api.limits import BodyLimit
 from leadflow.api.metrics import ApiMetrics
 from leadflow.api.routes.codec import redact_access_log
 from leadflow.api.routes.codec import router as codec_router
+from leadflow.api.routes.dnc import MAX_UPLOAD
+from leadflow.api.routes.dnc import router as dnc_router
 from leadflow.api.routes.keys import router as keys_router
 from leadflow.api.routes.leads import router as leads_router
 from leadflow.api.routes.migrations import router as migrations_router
@@ -104,7 +106,7 @@ def create_app(
     app.state.metrics.instrument(app)
     errors.install(app)
     web.install(app, keyring.derived("leadflow-web-session"))
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, larger={"/v1/dnc-lists/": MAX_UPLOAD})
     # The Temporal Web UI calls the codec endpoint from the browser, from its own origin.
     app.add_middleware(
         CORSMiddleware,
@@ -122,6 +124,7 @@ def create_app(
     app.include_router(keys_router, dependencies=[scoped("keys")])
     app.include_router(senders_router, dependencies=[scoped("senders")])
     app.include_router(webhooks_router)
+    app.include_router(dnc_router)  # the operator's alone (OPS_TOKEN), as the codec
     app.include_router(codec_router)
     app.include_router(ops_router)
     redact_access_log()

@@ -9,6 +9,7 @@ the same 413.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,17 +20,22 @@ MAX_BODY = MAX_REQUEST_BYTES  # what a lead takes at once, so the two agree
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY, larger: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.larger = dict(larger or {})  # path prefix -> its own limit (file uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
+        limit = next((n for p, n in self.larger.items() if path.startswith(p)), self.limit)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         seen = 0
         over = False
@@ -42,7 +48,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     over = True
                     return {"type": "http.disconnect"}
             return message
@@ -53,7 +59,7 @@ class BodyLimit:
                 await send(message)
             elif not refused:  # the app's answer to a body it never got whole
                 refused = True
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
         try:
             await self.app(scope, counted, watched)
@@ -61,13 +67,13 @@ class BodyLimit:
             if not over:
                 raise
         if over and not refused:
-            await self._refuse(send)
+            await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         problem = Problem(
             title=title(413),
             status=413,
-            detail=f"request body larger than {self.limit // 1024} KiB; send less",
+            detail=f"request body larger than {limit // 1024} KiB; send less",
         )
         body = json.dumps(problem.model_dump(exclude_none=True)).encode()
         await send(
