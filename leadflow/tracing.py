@@ -38,7 +38,7 @@ ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 SECRET_HEADERS = ("authorization", "x-api-key", "cookie", "set-cookie")
 # The codec's retired Web UI endpoint had the ops credential in its path: a UI still set up
 # with it gets a 404, and the credential is kept off that request's span and log line.
-_TOKEN_IN_PATH = re.compile(r"(/codec/ops/)[^/\s?#]+")
+_TOKEN_IN_PATH = re.compile(r"(/codec/ops/|/unsubscribe/)[^/\s?#]+")
 URL_ATTRIBUTES = ("http.target", "http.url", "url.path", "url.full")
 UNTRACED = "/health$,/ready$,/metrics$"  # probes and scrapes: noise, no trace to follow
 _started = False

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from leadflow.store import (
     access_tables,  # noqa: F401  (its tables, on the same metadata)
+    consent_tables,  # noqa: F401  (its tables, on the same metadata)
     dnc_tables,  # noqa: F401  (its tables, on the same metadata)
 )
 from leadflow.store.db import async_url

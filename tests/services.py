@@ -42,6 +42,7 @@ from leadflow.providers.fake import FakeState
 from leadflow.providers.serve import running_fake
 from leadflow.store import (
     access_tables,  # noqa: F401  (its tables, emptied with the rest)
+    consent_tables,  # noqa: F401  (its tables, emptied with the rest)
     dnc_tables,  # noqa: F401  (its tables, emptied with the rest)
 )
 from leadflow.store.db import create_engine, ensure_database, migrate

@@ -29,7 +29,6 @@ from typing import Any
 import phonenumbers
 from python_http_client.exceptions import HTTPError as SendGridHTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import CustomArg, Mail
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
@@ -38,7 +37,7 @@ from twilio.base.exceptions import TwilioException
 from twilio.rest import Client as TwilioClient
 
 from leadflow import metrics
-from leadflow.activities import window
+from leadflow.activities import email, listed, window
 from leadflow.activities.payloads import BatchOutcome, SendBatch, SendRequest, SendResult
 from leadflow.engine.channels import TEXTS
 from leadflow.providers.clients import ProviderConfig, sendgrid_client, twilio_client
@@ -115,7 +114,8 @@ class SendActivities:
             if not isinstance(result, ApplicationError):
                 unexpected = result
             elif result.non_retryable:
-                outcome.failed[key] = result.type or "Rejected"
+                kind = result.type or "Rejected"
+                outcome.failed[key] = f"{kind}: {result.message}" if kind == "Listed" else kind
             else:
                 wait = result.next_retry_delay or timedelta(0)
                 outcome.retry[key] = wait.total_seconds()
@@ -218,10 +218,12 @@ class SendActivities:
                     type="EarlierAttemptInFlight",
                     next_retry_delay=timedelta(seconds=self._config.landing_seconds),
                 )
+        await listed.check(self._engine, row)  # a do-not-call list the engine could not exempt
         if row.caps:
             await window.within_caps(self._engine, row)
+        link = await email.unsubscribe_link(self._engine, self._config, row)
         try:
-            provider_id = await _beating(self._send, row)
+            provider_id = await _beating(self._send, row, link)
         except _Outcome as outcome:
             # The type first: a retried attempt that finds the message failed for good
             # (its worker died before saying so) ends the same way, without the provider.
@@ -243,9 +245,9 @@ class SendActivities:
 
     # ---- providers (blocking SDK calls, run in a thread) -----------------------------------
 
-    def _send(self, row: OutboxMessage) -> str:
+    def _send(self, row: OutboxMessage, link: str | None) -> str:
         if row.channel == "email":
-            return self._send_email(row)
+            return self._send_email(row, link)
         try:
             callback = None
             if self._config.public_url:
@@ -265,16 +267,9 @@ class SendActivities:
             raise self._network_outcome(exc) from None
         return str(message.sid)
 
-    def _send_email(self, row: OutboxMessage) -> str:
-        mail = Mail(
-            from_email=self._config.sendgrid_from,
-            to_emails=row.to_address,
-            subject=row.subject or "",
-            plain_text_content=row.body,
-        )
-        mail.custom_arg = CustomArg("leadflow_key", row.key)
+    def _send_email(self, row: OutboxMessage, link: str | None) -> str:
         try:
-            response = self._sendgrid.send(mail)
+            response = self._sendgrid.send(email.mail(row, self._config.sendgrid_from, link))
         except SendGridHTTPError as exc:
             status = int(exc.status_code)
             raise self._http_outcome(status, f"SendGrid {status}: {exc.body!r}") from None

@@ -22,6 +22,7 @@ from leadflow.engine.commands import (
     CompleteTask,
     CreateTask,
     DequeueCall,
+    EndConsents,
     QueueCall,
     RecordHistory,
     RecordOptOut,
@@ -30,6 +31,7 @@ from leadflow.engine.commands import (
     SetPlaybook,
     SetStatus,
 )
+from leadflow.store import consents as consent_records
 from leadflow.store import leads, opt_outs, outbox, queue
 from leadflow.store.db import Write, run_together
 
@@ -72,6 +74,7 @@ def writes(decision: ApplyDecision) -> list[Write]:
     contact: dict[tuple[str, str], RecordOptOut] = {}
     audits: list[tuple[str, Audit]] = []
     moved: SetPlaybook | None = None
+    ended: list[EndConsents] = []
     for index, command in enumerate(decision.commands):
         if isinstance(command, SetStatus):
             status = command
@@ -99,6 +102,8 @@ def writes(decision: ApplyDecision) -> list[Write]:
                     contact[(address, channel)] = command
         elif isinstance(command, Audit):
             audits.append((_row_key(decision, index), command))
+        elif isinstance(command, EndConsents):
+            ended.append(command)
 
     out: list[Write] = []
     if (record := decision.record) is not None:
@@ -147,6 +152,7 @@ def writes(decision: ApplyDecision) -> list[Write]:
     out.extend(_contact_changes(lead.account_id, contact, at))
     if audits:
         out.append(leads.audits_insert(lead, audits, at))
+    out += [consent_records.ended(lead, c.ids, c.at, c.why) for c in ended]
     return out
 
 

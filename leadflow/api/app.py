@@ -20,6 +20,7 @@ from leadflow.api.limits import BodyLimit
 from leadflow.api.metrics import ApiMetrics
 from leadflow.api.routes.codec import redact_access_log
 from leadflow.api.routes.codec import router as codec_router
+from leadflow.api.routes.consent import router as consent_router
 from leadflow.api.routes.dnc import MAX_UPLOAD
 from leadflow.api.routes.dnc import router as dnc_router
 from leadflow.api.routes.keys import router as keys_router
@@ -29,6 +30,7 @@ from leadflow.api.routes.ops import router as ops_router
 from leadflow.api.routes.queue import router as queue_router
 from leadflow.api.routes.reports import router as reports_router
 from leadflow.api.routes.senders import router as senders_router
+from leadflow.api.routes.unsubscribe import router as unsubscribe_router
 from leadflow.api.routes.users import router as users_router
 from leadflow.api.routes.webhooks import router as webhooks_router
 from leadflow.api.web import mount as web
@@ -117,6 +119,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, errors included
     # Every /v1 router is guarded by its resource's scope, read or write by the method.
     app.include_router(leads_router, dependencies=[scoped("leads")])
+    app.include_router(consent_router, dependencies=[scoped("leads")])
     app.include_router(queue_router, dependencies=[scoped("queue")])
     app.include_router(reports_router, dependencies=[scoped("reports")])
     app.include_router(users_router, dependencies=[scoped("team")])
@@ -124,6 +127,7 @@ def create_app(
     app.include_router(keys_router, dependencies=[scoped("keys")])
     app.include_router(senders_router, dependencies=[scoped("senders")])
     app.include_router(webhooks_router)
+    app.include_router(unsubscribe_router)
     app.include_router(dnc_router)  # the operator's alone (OPS_TOKEN), as the codec
     app.include_router(codec_router)
     app.include_router(ops_router)

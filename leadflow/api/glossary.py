@@ -54,6 +54,10 @@ DESCRIPTIONS: dict[str, str] = {
     "horizon": "when the lead means to buy or sell: a check-in comes no later than the "
     "playbook's fraction of the way there",
     "id": "the team member's id (a user id from /v1/users, or your own)",
+    "ids": "the consent records it ends",
+    "lists": "the do-not-call lists the send or the claim checks the number on",
+    "exemption": "why no do-not-call list holds it: written consent, or a live business "
+    "relationship (null: the lists are checked)",
     "items": "this page's entries",
     "key": "the touch's key: which campaign step, action or follow-up it comes from",
     "key_dates": "key date name (the playbook's `key_dates`) -> date, e.g. funded_date",

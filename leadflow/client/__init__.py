@@ -41,6 +41,7 @@ from leadflow.engine.contacts import checked_member, checked_party
 from leadflow.engine.decide import decide, initial_state
 from leadflow.engine.events import (
     CampaignChanged,
+    ConsentRecorded,
     DeliveryFailed,
     DesignationsChanged,
     KeyDatesChanged,
@@ -48,11 +49,12 @@ from leadflow.engine.events import (
     OptedIn,
     OptedOut,
     PartiesChanged,
+    RelationshipDates,
     ReplyReceived,
 )
 from leadflow.engine.preview import Entry
 from leadflow.engine.refs import LeadRef
-from leadflow.engine.state import EngineState, Member, Party
+from leadflow.engine.state import ConsentHeld, EngineState, Member, Party
 from leadflow.models import NUL_REFUSED, nul_at
 from leadflow.playbook.load import PlaybookError
 from leadflow.playbook.schema import Playbook
@@ -233,6 +235,14 @@ class LeadflowClient:
         self, lead: LeadRef, designation: str, member: Member | None
     ) -> None:
         await self.assign_designations(lead, {designation: member})
+
+    async def record_consent(self, lead: LeadRef, consent: ConsentHeld) -> None:
+        """A party's consent, once its evidence is on record (`consent_records`)."""
+        await self._signal(lead, LeadWorkflow.record_consent, ConsentRecorded(consent=consent))
+
+    async def set_relationship(self, lead: LeadRef, event: RelationshipDates) -> None:
+        """The established business relationship's dates: an inquiry, a transaction."""
+        await self._signal(lead, LeadWorkflow.set_relationship, event)
 
     async def delivery_failed(self, lead: LeadRef, event: DeliveryFailed) -> None:
         """A provider reported after the fact that a touch could not be delivered."""

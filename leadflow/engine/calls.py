@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import leadflow.engine.localtime as localtime
-from leadflow.engine import campaigns, contact, limits
+from leadflow.engine import campaigns, consent, contact, limits
 from leadflow.engine.commands import (
     CapCheck,
     CompleteTask,
@@ -33,6 +33,14 @@ def _call_reach(run: Run) -> tuple[limits.Reach, str | None]:
     party = primary_party(run.s)
     phone = party.phone if party is not None else None
     return limits.reach(run, party, "call", phone), phone
+
+
+def _lists(run: Run) -> tuple[list[str], str | None]:
+    """The do-not-call lists that reach a call to the lead's primary party, and why none
+    holds it (`consent.lists`)."""
+    party = primary_party(run.s)
+    role = next((r for r, p in run.s.parties.items() if p is party), "borrower")
+    return consent.lists(run, role, party, "call")
 
 
 def _call_caps(where: limits.Reach) -> list[CapCheck]:
@@ -117,10 +125,12 @@ def queue(
         why.append(f"outside calling hours ({hours})" if hours != quiet else quiet)
     _, boost = _cycle(run, available)
     priority = book.priorities.get(label, 0) + status.priority + boost
-    until, phone, caps = None, None, []
+    until, phone, caps, exempt = None, None, [], None
+    lists: list[str] = []
     if s.law >= 2:  # no agent is handed the call after its window closes, or over a cap
         where, phone = _call_reach(run)
         until, caps = contact.window_end(where, available), _call_caps(where)
+        lists, exempt = _lists(run)
     s.queue = QueueEntry(
         key=key,
         label=label,
@@ -140,6 +150,8 @@ def queue(
             callable_until=until,
             phone=phone,
             caps=caps,
+            lists=lists,
+            exemption=exempt,
         )
     )
     if quiet:
@@ -165,6 +177,7 @@ def window_passed(run: Run) -> None:
         return
     where, phone = _call_reach(run)
     until = contact.window_end(where, available)
+    lists, exempt = _lists(run)
     s.queue = entry.model_copy(update={"available_at": available, "callable_until": until})
     run.emit(
         QueueCall(
@@ -178,6 +191,8 @@ def window_passed(run: Run) -> None:
             phone=phone,
             moved=True,
             caps=_call_caps(where),
+            lists=lists,
+            exemption=exempt,
         )
     )
     run.audit(entry.key, "note", "the call's window closed before an agent took it: moved on")

@@ -39,6 +39,12 @@ class SendMessage(Message):
     # towards. None and none for leads on earlier tables.
     send_by: datetime | None = None
     caps: list[CapCheck] = []
+    # The do-not-call lists that reach it (`national`, `state:FL`, `ca:national`), which the
+    # send checks at the moment of contact, unless `exemption` says why none holds it (the
+    # party's written consent, a live business relationship). Empty before the second
+    # state-law table, and where no list reaches.
+    lists: list[str] = []
+    exemption: str | None = None
 
 
 class CreateTask(Message):
@@ -72,6 +78,8 @@ class QueueCall(Message):
     # The caps on the person that count calls: the claim counts them again across the
     # account's leads (calls handed out and texts tried to the number).
     caps: list[CapCheck] = []
+    lists: list[str] = []  # as `SendMessage.lists`, for the claim
+    exemption: str | None = None
 
 
 class DequeueCall(Message):
@@ -117,6 +125,15 @@ class RecordOptOut(Message):
     at: datetime | None = None
 
 
+class EndConsents(Message):
+    """Consents a revocation ended: their records get the moment and why, beside them."""
+
+    kind: Literal["end_consents"] = "end_consents"
+    ids: list[str]
+    at: datetime
+    why: str
+
+
 class SaveParties(Message):
     """The lead's parties as they are now, for the CRM record and the agent's view."""
 
@@ -145,6 +162,7 @@ Command = Annotated[
     | RecordHistory
     | SaveParties
     | RecordOptOut
+    | EndConsents
     | Audit,
     Field(discriminator="kind"),
 ]

@@ -28,6 +28,7 @@ from leadflow.engine.state import AgendaItem, Party, PendingTouch, Sending
 from leadflow.models import MessageChannel
 from leadflow.playbook.identity import SAYS_STOP
 from leadflow.playbook.law import StateLaw, countries, table
+from leadflow.playbook.schema import Identity
 
 RESEND_WAIT = timedelta(minutes=15)  # a text the provider did not send is tried again then
 KEPT = timedelta(days=1)  # how long after its window a fired message may still come back
@@ -124,6 +125,18 @@ _STOP_LINE: dict[str, str] = {
     "mms": " Reply STOP to opt out.",
     "email": "\n\nTo stop these emails, reply STOP.",
 }
+
+
+CAN_SPAM = "CAN-SPAM Act, 15 U.S.C. § 7704(a)(5)(A)(iii)"
+
+
+def postal(body: str, identity: Identity | None) -> tuple[str, list[str]]:
+    """An email with the business's postal address after it, when the playbook gives one and
+    the body lacks it (the send path adds the unsubscribe link beside it)."""
+    if identity is None or identity.postal_address is None or identity.postal_address in body:
+        return body, []
+    line = f"{identity.name}, {identity.postal_address}"
+    return f"{body.rstrip()}\n\n{line}", [f"the sender's postal address ({CAN_SPAM})"]
 
 
 def disclosures(

@@ -16,6 +16,7 @@ from leadflow.engine import (
     actions,
     calls,
     campaigns,
+    consent,
     contact,
     dates,
     due,
@@ -29,6 +30,7 @@ from leadflow.engine.commands import Decision, InvalidChange, SaveParties
 from leadflow.engine.events import (
     CallLogged,
     CampaignChanged,
+    ConsentRecorded,
     DeliveryFailed,
     DesignationsChanged,
     Event,
@@ -41,6 +43,7 @@ from leadflow.engine.events import (
     OptedOut,
     PartiesChanged,
     PlaybookChanged,
+    RelationshipDates,
     ReplyReceived,
     StatusChanged,
     TimerFired,
@@ -125,6 +128,8 @@ def next_due(book: Playbook, s: EngineState) -> datetime | None:
 
 def _lead_created(run: Run, event: LeadCreated) -> None:
     s = run.s
+    if s.law >= 2 and s.inquired_at is None:  # the lead's own inquiry: a relationship begins
+        s.inquired_at = run.now
     if s.parties:
         run.emit(SaveParties(parties=s.parties))
     for i, action in enumerate(run.book.on_new_lead):
@@ -174,6 +179,8 @@ _HANDLERS: dict[type, Callable[[Run, Any], None]] = {
     TimerFired: _timer_fired,
     DeliveryFailed: _delivery_failed,
     PlaybookChanged: migrate.playbook_changed,
+    ConsentRecorded: consent.recorded,
+    RelationshipDates: consent.relationship,
 }
 
 

@@ -13,6 +13,7 @@ from leadflow.engine.commands import (
     CompleteTask,
     CreateTask,
     DequeueCall,
+    EndConsents,
     QueueCall,
     RecordHistory,
     RecordOptOut,
@@ -65,6 +66,8 @@ def words(command: Command, zone: str) -> Words:
             return Words("opt-out", "", detail)
         case CompleteTask():
             return Words("task done", "", command.key)
+        case EndConsents():
+            return Words("consent ended", "", f"{', '.join(command.ids)}: {command.why}")
         case Audit():
             until = f" until {localtime.describe(command.until, zone)}" if command.until else ""
             detail = f"{command.key}: {command.reason}{until}"

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from leadflow.engine.keywords import Keyword
-from leadflow.engine.state import FollowUp, Member, Party
+from leadflow.engine.state import ConsentHeld, FollowUp, Member, Party
 from leadflow.models import Message, MessageChannel
 
 
@@ -86,6 +86,24 @@ class OptedIn(Message):
     at: datetime | None = None
 
 
+class ConsentRecorded(Message):
+    """A party's consent, recorded with its evidence (`consent_records`): the engine keeps
+    what decides (`ConsentHeld`)."""
+
+    type: Literal["consent_recorded"] = "consent_recorded"
+    consent: ConsentHeld
+
+
+class RelationshipDates(Message):
+    """The established business relationship's dates: the lead's inquiry (by default, when
+    the lead came in) and its last transaction with the business (a purchase, a closed
+    loan, a policy)."""
+
+    type: Literal["relationship_dates"] = "relationship_dates"
+    inquired_at: datetime | None = None
+    transacted_at: datetime | None = None
+
+
 class KeyDatesChanged(Message):
     type: Literal["key_dates_changed"] = "key_dates_changed"
     dates: dict[str, date | None]
@@ -120,8 +138,10 @@ class DeliveryFailed(Message):
     key: str
     channel: MessageChannel
     reason: Literal[
-        "bad_number", "opted_out", "bounced", "undeliverable", "filtered", "not_sent"
-    ]  # not_sent: its window closed first, or the provider let it expire or rate-limited it
+        "bad_number", "opted_out", "bounced", "undeliverable", "filtered", "not_sent", "listed"
+    ]  # not_sent: its window closed first, or the provider let it expire or rate-limited it;
+    # listed: the number is on a do-not-call list and nothing exempts the message
+    detail: str = ""  # in words, for the audit: the list and the rule
 
 
 class PlaybookChanged(Message):
@@ -149,6 +169,8 @@ Event = Annotated[
     | CampaignChanged
     | TimerFired
     | DeliveryFailed
-    | PlaybookChanged,
+    | PlaybookChanged
+    | ConsentRecorded
+    | RelationshipDates,
     Field(discriminator="type"),
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from leadflow.engine import campaigns, contact, limits
+from leadflow.engine import campaigns, consent, contact, limits
 from leadflow.engine.channels import TEXTS, opt_out_covers
 from leadflow.engine.commands import CompleteTask, RecordOptOut, SendMessage
 from leadflow.engine.events import DesignationsChanged, OptedIn, OptedOut
@@ -47,7 +47,12 @@ def touch(run: Run, touch: PendingTouch) -> None:
         reason = f"{touch.channel} to this lead is undeliverable"
     elif blocked_by is not None:
         reason = f"status {blocked_by.name} blocks {touch.channel}"
-    elif touch.channel in TEXTS and book.compliance.sms_requires_consent and not party.sms_consent:
+    elif (
+        touch.channel in TEXTS
+        and book.compliance.sms_requires_consent
+        and not party.sms_consent
+        and not consent.live(s, touch.party, touch.channel)
+    ):
         reason = "no recorded consent for automated texts"
     elif _reached_since_deferred(s, touch):
         reason = f"deferred at {touch.deferred_at:%Y-%m-%d %H:%M} UTC; the lead was reached since"
@@ -87,10 +92,12 @@ def touch(run: Run, touch: PendingTouch) -> None:
         return
     if added:
         run.audit(touch.key, "note", f"added {' and '.join(added)}, as the law asks")
-    send_by, caps = None, []
+    send_by, caps, exempt = None, [], None
+    lists: list[str] = []
     if s.law >= 2:  # the law holds at the moment of contact too
         send_by, caps = contact.window_end(where, run.now), contact.caps(where)
         contact.fired(run, touch, send_by)
+        lists, exempt = consent.lists(run, touch.party, party, touch.channel)
     run.emit(
         SendMessage(
             key=touch.key,
@@ -104,6 +111,8 @@ def touch(run: Run, touch: PendingTouch) -> None:
             media=touch.media,
             send_by=send_by,
             caps=caps,
+            lists=lists,
+            exemption=exempt,
         )
     )
     channel = touch.channel if s.law >= 1 else None
@@ -116,15 +125,20 @@ def _disclosed(
 ) -> tuple[str, list[str]]:
     """The body with the sender's name and how to stop, where the law of the party's places
     asks for them (CASL in every message to a Canadian; Oregon's first text) and it lacks
-    them; the business's name when the playbook names it (`compliance.identity`)."""
+    them; the business's name when the playbook names it (`compliance.identity`), and its
+    postal address after every email (CAN-SPAM)."""
     needs, why = contact.disclosures(run, party, touch.channel, address)
-    if not needs:
-        return body, []
     identity = run.book.compliance.identity
-    body, added = contact.disclosed(
-        body, touch.channel, needs, identity.name if identity is not None else member.name
-    )
-    return body, [f"{what} ({', '.join(sorted(set(why)))})" for what in added]
+    added: list[str] = []
+    if needs:
+        body, done = contact.disclosed(
+            body, touch.channel, needs, identity.name if identity is not None else member.name
+        )
+        added = [f"{what} ({', '.join(sorted(set(why)))})" for what in done]
+    if touch.channel == "email":
+        body, postal = contact.postal(body, identity)
+        added += postal
+    return body, added
 
 
 def _reached_since_deferred(s: EngineState, touch: PendingTouch) -> bool:
@@ -274,7 +288,9 @@ def opted_out(run: Run, event: OptedOut) -> None:
             at=event.at,
         )
     )
-    run.audit(f"opt-out:{event.channel}", "note", f"opted out of {event.channel} ({event.source})")
+    said = f"opted out of {event.channel} ({event.source})"
+    run.audit(f"opt-out:{event.channel}", "note", said)
+    consent.revoked(run, channels, said)  # the consents it covers end, recorded beside them
     if "sms" in channels:
         _consent_settled(run, "opted out of texts")
 

@@ -69,6 +69,9 @@ def _revoked(run: Run, event: ReplyReceived) -> bool:
 
 def delivery_failed(run: Run, event: DeliveryFailed) -> None:
     s = run.s
+    if event.reason == "listed":  # no consent and no relationship: not this time
+        run.audit(event.key, "skipped", event.detail or "the number is on a do-not-call list")
+        return
     if event.reason == "opted_out":
         gate.opted_out(run, OptedOut(channel="sms", source="carrier"))
         return

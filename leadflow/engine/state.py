@@ -119,6 +119,29 @@ class TouchLog(Message):
     channel: Channel | None = None  # None: a message logged before calls were counted
 
 
+ConsentMeans = Literal["web_form", "certificate", "signature", "recorded_call", "reply", "other"]
+WRITTEN: frozenset[str] = frozenset({"web_form", "certificate", "signature"})  # E-SIGN writing
+
+
+class ConsentHeld(Message):
+    """A party's consent as the engine weighs it (its evidence is kept in PostgreSQL,
+    `consent_records`): what it covers, since when, whether it is in writing, and when a
+    revocation ended it."""
+
+    id: str
+    party: str
+    channels: list[Channel]
+    scope: Literal["marketing", "informational"] = "marketing"
+    given_at: datetime
+    means: ConsentMeans
+    seller: str | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def written(self) -> bool:
+        return self.means in WRITTEN
+
+
 class EngineState(Strict):
     lead: LeadRef
     playbook: str
@@ -157,3 +180,8 @@ class EngineState(Strict):
     # (the playbook's windows and caps only); the workflow moves a lead to the current table
     # at a decision, behind a patch, so recorded histories replay as they ran.
     law: int = 0
+    # Consent on record, and the established business relationship's two dates (an inquiry,
+    # the last transaction): what lets a solicitation reach a number on a do-not-call list.
+    consents: list[ConsentHeld] = []
+    inquired_at: datetime | None = None
+    transacted_at: datetime | None = None

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from leadflow.playbook import law
 from leadflow.playbook.durations import format_duration
-from leadflow.playbook.identity import first_text_warnings
+from leadflow.playbook.identity import email_warnings, first_text_warnings
 from leadflow.playbook.schema import Action, Playbook, Sender, Step
 from leadflow.playbook.templates import TemplateProblem, render, sample_contexts, text_problem
 
@@ -20,7 +20,7 @@ def problems(book: Playbook) -> list[Problem]:
 
 def warnings(book: Playbook) -> list[Problem]:
     """What `leadflow playbook check` warns of without refusing the playbook."""
-    return first_text_warnings(book)
+    return first_text_warnings(book) + email_warnings(book)
 
 
 def _duplicates(path: str, names: list[str]) -> Iterator[Problem]:

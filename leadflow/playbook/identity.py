@@ -72,3 +72,25 @@ def _lacking(book: Playbook, path: str, touch: Action | Step) -> tuple[str, str]
         f"the first text {touch.template!r} does not say {' or '.join(missing)}: carriers "
         f"filter such texts; name the sender ({who}) and add 'Reply STOP to opt out'",
     )
+
+
+def email_warnings(book: Playbook) -> list[tuple[str, str]]:
+    """A playbook that emails leads with no postal address to put in them: every commercial
+    email carries the sender's (CAN-SPAM), beside the unsubscribe link the send path adds."""
+    identity = book.compliance.identity
+    if identity is not None and identity.postal_address is not None:
+        return []
+    touches: list[Action | Step] = [*book.on_new_lead, *(r.action for r in book.date_rules)]
+    for flow in book.milestone_actions.values():
+        touches += [*flow.actions, *(a for variant in flow.variants.values() for a in variant)]
+    touches += [step for campaign in book.campaigns.values() for step in campaign.steps]
+    if not any(t.do == "email" for t in touches):
+        return []
+    return [
+        (
+            "compliance.identity.postal_address",
+            "the playbook emails leads but gives no postal address: every commercial email must "
+            "carry the sender's (CAN-SPAM, 15 U.S.C. 7704(a)(5)(A)(iii)); set "
+            "compliance.identity.postal_address",
+        )
+    ]

@@ -89,9 +89,23 @@ class StateLaw(Message):
         return min(w.start for w in days), max(w.end for w in days)
 
 
+class DoNotCall(Message):
+    """The country's do-not-call registry and what exempts a solicitation from it: written
+    consent, or an established business relationship (an inquiry within `inquiry_months`,
+    a transaction within `transaction_months`, ended at once by a do-not-call request)."""
+
+    registry: str  # the list's name as imported: `national`, `ca:national`
+    state_lists: bool = False  # each state's own list (`state:FL`) reaches its numbers too
+    covers: list[Channel] = list(BY_TELEPHONE)  # the solicitations it reaches
+    inquiry_months: int = Field(ge=1)
+    transaction_months: int = Field(ge=1)
+    source: str
+
+
 class CountryLaw(StateLaw):
     regions: list[StateCode]  # the phonenumbers regions of the numbers it reaches
     subdivisions: list[StateCode] = []  # party regions inside it that are not US states
+    do_not_call: DoNotCall | None = None
 
 
 class LawTable(Message):

@@ -261,6 +261,20 @@ class Identity(Message):
 
     name: str = Field(min_length=1)  # the business as its texts name it: "Acme Mortgage"
     contact: str = Field(min_length=1)  # where a lead gets help: a phone, email or web address
+    # The business's valid physical postal address, on one line: every commercial email
+    # carries it (CAN-SPAM, 15 U.S.C. 7704(a)(5)(A)(iii)), with the unsubscribe link.
+    postal_address: str | None = Field(default=None, max_length=200)
+
+    @field_validator("postal_address")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        value = " ".join(value.split()) if value is not None else None
+        if value is not None and (len(value) < 10 or not any(ch.isdigit() for ch in value)):
+            raise ValueError(
+                f"{value!r} is not a postal address: write the street, city and postal code "
+                "on one line (100 Main St, Springfield, IL 62701)"
+            )
+        return value
 
     @field_validator("name", "contact")
     @classmethod
@@ -288,6 +302,14 @@ class Identity(Message):
                 "(help@example.com) or a web address (example.com/help)"
             )
         return value
+
+    @model_serializer(mode="wrap")
+    def _as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without a postal address, the JSON as before it (`Compliance._as_before`)."""
+        body: dict[str, Any] = handler(self)
+        if self.postal_address is None:
+            body.pop("postal_address", None)
+        return body
 
 
 class Compliance(Message):

@@ -44,6 +44,8 @@ def messages_insert(lead: LeadRef, messages: list[tuple[str, SendMessage]], at: 
             "created_at": at,
             "send_by": message.send_by,
             "caps": [cap.model_dump(mode="json") for cap in message.caps] or None,
+            "do_not_call": message.lists or None,
+            "exemption": message.exemption,
         }
         for key, message in messages
     ]
@@ -55,6 +57,7 @@ def messages_insert(lead: LeadRef, messages: list[tuple[str, SendMessage]], at: 
 
 _REWRITTEN: tuple[str, ...] = ("channel", "party", "to_address", "sender_id", "from_number")
 _REWRITTEN += ("template", "subject", "body", "media", "created_at", "send_by", "caps")
+_REWRITTEN += ("do_not_call", "exemption")
 _NEVER_ATTEMPTED = " WHERE outbox.attempts = 0 AND outbox.provider_id IS NULL"
 
 

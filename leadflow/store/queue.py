@@ -70,17 +70,35 @@ def over_cap(now: str) -> str:
             >= CAST(c->>'max' AS integer))"""
 
 
+def listed(now: str) -> str:
+    """SQL true when a do-not-call list holds the queued call `q`: the engine found no
+    exemption (written consent, a live business relationship) and its number is on one of
+    the lists that reach it, or one of those lists is more than 31 days old
+    (`activities.listed` says the same of texts)."""
+    line = "CAST(substr(q.phone, 9, 4) AS integer)"
+    return f"""(q.do_not_call IS NOT NULL AND q.exemption IS NULL AND EXISTS (
+        SELECT 1 FROM dnc_lists AS l
+        WHERE l.name = ANY(q.do_not_call)
+          AND (l.as_of < CAST(CAST({now} AS timestamptz) AT TIME ZONE 'UTC' AS date) - 31
+               OR EXISTS (
+                   SELECT 1 FROM dnc_blocks AS b
+                   WHERE b.block = CAST(substr(q.phone, 3, 6) AS integer) AND b.list_id = l.id
+                     AND CASE WHEN b.bits IS NULL THEN {line} = ANY(b.lines)
+                              ELSE get_bit(b.bits, {line}) = 1 END))))"""
+
+
 def _callable(now: str) -> str:
     """SQL true when the queued call `q` may be handed to an agent at `now`: due, unclaimed,
-    inside its window, its number not opted out of calls anywhere in the account, and under
-    every cap on the person."""
+    inside its window, its number not opted out of calls anywhere in the account, under
+    every cap on the person, and held by no do-not-call list."""
     return f"""q.available_at <= {now}
       AND (q.claimed_until IS NULL OR q.claimed_until < {now})
       AND (q.callable_until IS NULL OR q.callable_until > {now})
       AND NOT EXISTS (
           SELECT 1 FROM opt_outs AS o
           WHERE o.account_id = q.account_id AND o.channel = 'call' AND o.address = q.phone)
-      AND NOT {over_cap(now)}"""
+      AND NOT {over_cap(now)}
+      AND NOT {listed(now)}"""
 
 
 # What an agent sees of the call `claimed` (a CTE of the row it leased): the lead, its
@@ -228,6 +246,7 @@ class Waiting(BaseModel):
 
 NEXT_WAITING = text(f"""
 SELECT q.lead_id, q.label, q.priority, q.why, l.time_zone, q.claimed_until,
+    {listed(":now")} AS listed,
     CASE WHEN q.claimed_until >= :now THEN q.claimed_by END AS claimed_by,
     CASE WHEN q.claimed_until >= :now THEN greatest(q.available_at, q.claimed_until)
          ELSE q.available_at END AS available_at
@@ -235,8 +254,8 @@ FROM call_queue AS q
 JOIN leads AS l ON l.account_id = q.account_id AND l.lead_id = q.lead_id
 WHERE q.account_id = :account AND (
     q.available_at > :now OR q.claimed_until >= :now
-    OR (q.available_at <= :now AND {over_cap(":now")}))
-ORDER BY 8, q.priority DESC
+    OR (q.available_at <= :now AND ({over_cap(":now")} OR {listed(":now")})))
+ORDER BY 9, q.priority DESC
 LIMIT :limit
 """)
 
@@ -254,9 +273,14 @@ async def waiting(
     found = []
     for row in rows:
         data = dict(row)
-        lease = data.pop("claimed_until")
+        lease, held = data.pop("claimed_until"), data.pop("listed")
         if data["claimed_by"]:
             data["why"] = f"claimed by {data['claimed_by']} until {lease.isoformat()}"
+        elif data["available_at"] <= at and held:
+            data["why"] = (
+                "a do-not-call list holds the number (no written consent, no live business "
+                "relationship), or a list that reaches it is more than 31 days old"
+            )
         elif data["available_at"] <= at:
             data["why"] = "a cap on calls and texts to this number, counting every lead with it"
         found.append(Waiting.model_validate(data))
@@ -327,6 +351,8 @@ def entry_upsert(lead: LeadRef, call: QueueCall, at: datetime, *, release: bool 
         "callable_until": call.callable_until,
         "phone": call.phone,
         "caps": [cap.model_dump(mode="json") for cap in call.caps] or None,
+        "do_not_call": call.lists or None,
+        "exemption": call.exemption,
     }
     if release:
         values |= {"claimed_by": None, "claimed_until": None}

@@ -19,7 +19,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -140,6 +140,10 @@ class CallQueueEntry(Base):
     # The caps on the person that count calls (`CapCheck`s): checked across the account's
     # leads at the claim. NULL: none.
     caps: Mapped[list[dict[str, object]] | None] = mapped_column(JSONB)
+    # The do-not-call lists the claim checks the number on, unless `exemption` says why none
+    # holds it (the party's written consent, a live business relationship): `engine.consent`.
+    do_not_call: Mapped[list[str] | None] = mapped_column(ARRAY(String(40)))
+    exemption: Mapped[str | None] = mapped_column(Text)
 
 
 class CallMade(Base):
@@ -211,6 +215,8 @@ class OutboxMessage(Base):
     # account's messages to the address count towards (`CapCheck`s). NULL: none kept.
     send_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     caps: Mapped[list[dict[str, object]] | None] = mapped_column(JSONB)
+    do_not_call: Mapped[list[str] | None] = mapped_column(ARRAY(String(40)))  # as the queue's
+    exemption: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(Base):
@@ -343,6 +349,20 @@ class Consent(_AddressFact, Base):
     """Recorded consent to automated texts, per address."""
 
     __tablename__ = "consents"
+
+
+class UnsubscribeLink(Base):
+    """The link in every email to an address that unsubscribes it from the account's emails
+    (RFC 8058 one-click): one per account and address, kept for as long as emails may be
+    read, a random token that names nothing in the URL."""
+
+    __tablename__ = "unsubscribe_links"
+    __table_args__ = (Index("ix_unsubscribe_links_token", "token", unique=True),)
+
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
 
 
 class WebhookEvent(Base):

@@ -15,6 +15,7 @@ FAILED_BECAUSE = {  # the send activity's error type -> what the engine hears
     "Undeliverable": "undeliverable",
     "Rejected": "undeliverable",
     "WindowClosed": "not_sent",
+    "Listed": "listed",
 }
 
 
@@ -60,13 +61,16 @@ def delivery_failed(message: SendMessage, kind: str | None) -> DeliveryFailed:
     """A send that failed for good (its error type `kind`), as the event the engine hears:
     an email that cannot be delivered bounced; a text or call failed for the provider's
     reason."""
-    reason = FAILED_BECAUSE.get(kind or "", "undeliverable")
+    name, _, detail = (kind or "").partition(": ")  # "Listed: <the list and the rule>"
+    reason = FAILED_BECAUSE.get(name, "undeliverable")
     if message.channel == "email" and reason in ("bad_number", "undeliverable"):  # not_sent stays
         reason = "bounced"
-    return DeliveryFailed(key=message.key, channel=message.channel, reason=reason)
+    return DeliveryFailed(key=message.key, channel=message.channel, reason=reason, detail=detail)
 
 
 def failed_kind(exc: ActivityError) -> str | None:
     """The error type a send activity failed with for good."""
     cause = exc.cause
-    return cause.type if isinstance(cause, ApplicationError) else None
+    if not isinstance(cause, ApplicationError):
+        return None
+    return f"{cause.type}: {cause.message}" if cause.type == "Listed" else cause.type

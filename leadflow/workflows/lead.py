@@ -13,12 +13,14 @@ with workflow.unsafe.imports_passed_through():
     from leadflow.engine.commands import Audit
     from leadflow.engine.events import (
         CampaignChanged,
+        ConsentRecorded,
         DeliveryFailed,
         DesignationsChanged,
         KeyDatesChanged,
         OptedIn,
         OptedOut,
         PartiesChanged,
+        RelationshipDates,
         ReplyReceived,
     )
     from leadflow.engine.preview import Entry
@@ -143,6 +145,14 @@ class LeadWorkflow:
 
     @workflow.signal
     def delivery_failed(self, event: DeliveryFailed) -> None:
+        self._lead.hear(event)
+
+    @workflow.signal
+    def record_consent(self, event: ConsentRecorded) -> None:
+        self._lead.hear(event)
+
+    @workflow.signal
+    def set_relationship(self, event: RelationshipDates) -> None:
         self._lead.hear(event)
 
     # ---- queries ---------------------------------------------------------------------------

@@ -93,6 +93,26 @@ AIMED_AT_ALPHA: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = 
         {"channel": "sms", "party": "borrower", "evidence": "a web form", "actor": "eve"},
         404,
     ),
+    ("POST", "/v1/leads/{lead_id}/consents"): (
+        f"/v1/leads/{LEAD}/consents",
+        {
+            "party": "borrower",
+            "channels": ["sms"],
+            "given_at": "2026-01-05T10:00:00+00:00",
+            "means": "web_form",
+            "form_url": "https://beta.example/form",
+            "disclosure": "v1",
+            "seller": "Beta",
+            "actor": "eve",
+        },
+        404,
+    ),
+    ("GET", "/v1/leads/{lead_id}/consents"): (f"/v1/leads/{LEAD}/consents", None, 404),
+    ("PUT", "/v1/leads/{lead_id}/relationship"): (
+        f"/v1/leads/{LEAD}/relationship",
+        {"transacted_at": "2026-01-05T10:00:00+00:00"},
+        404,
+    ),
     ("POST", "/v1/leads/{lead_id}/campaigns"): (
         f"/v1/leads/{LEAD}/campaigns",
         {"op": "cancel", "campaign": "isa_touches"},
@@ -119,6 +139,9 @@ AIMED_AT_ALPHA: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = 
         {"password": "beta takes over ana"},
         404,
     ),
+    # The do-not-call lists are the operator's (its token), never an account key's.
+    ("GET", "/v1/dnc-lists"): ("/v1/dnc-lists", None, 401),
+    ("PUT", "/v1/dnc-lists/{name}"): ("/v1/dnc-lists/national?as_of=2026-12-01", None, 401),
     ("POST", "/codec/decode"): ("/codec/decode", {"payloads": []}, 401),
     ("POST", "/codec/encode"): ("/codec/encode", {"payloads": []}, 401),
     # Last: these make beta a lead and a user of its own under alpha's ids.

@@ -2,7 +2,7 @@
 in, takes the next call, logs No Answer and sees the lead leave the queue with its return
 time, logs Engaged with a follow-up and sees it listed, and is refused a milestone its
 status is not linked to, with the reason. A screenshot of each screen is written to
-`build/screenshots/`.
+`build/screenshots/`. And a lead unsubscribes from the link in an email.
 
 Chromium is Debian's (`apt-get install chromium`; `.ci/run` installs it): Playwright's own
 browser download needs the internet.
@@ -20,15 +20,19 @@ import httpx
 import pytest
 import pytest_asyncio
 import yaml
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.api.passwords import hash_password
 from leadflow.engine import localtime
 from leadflow.paths import shipped
 from leadflow.playbook.schema import Playbook
+from leadflow.store import unsubscribe
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.playbooks import save_version
+from leadflow.store.tables import OptOut
 from leadflow.store.users import save_user, set_password
+from tests.factories import eventually
 from tests.places import Place
 from tests.services import ProvidersUnderTest, api_and_worker, worker_env
 
@@ -183,3 +187,63 @@ async def test_an_agent_works_the_queue_in_the_browser(
         await expect(page.get_by_role("button", name="Take the next call")).to_be_visible()
         await shot("7-phone-queue")
         await context.close()
+
+
+async def test_an_email_recipient_unsubscribes_in_the_browser(
+    browser: object,
+    dev_address: str,
+    database_url: str,
+    db: AsyncEngine,
+    providers: ProvidersUnderTest,
+    tmp_path: Path,
+) -> None:
+    """The link in an email, followed in a browser: a page that changes nothing until its
+    button is pressed; then the address is opted out and the lead told."""
+    from playwright.async_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    place = Place.where_it_is(12)
+    account = f"un-{uuid.uuid4().hex[:6]}"
+    email = "wren@example.com"
+    env = worker_env(
+        dev_address,
+        database_url,
+        providers,
+        account,
+        place.playbook_folder(tmp_path / "playbooks", "leads-queue"),
+    )
+    await ensure_account(db, account, "Acme Mortgage", "leads-queue")
+    key = await new_api_key(db, account)
+    token = await unsubscribe.token_for(db, account, email)  # as the first email made it
+    with api_and_worker(env) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as api:
+            created = await api.put(
+                "/v1/leads/U-1",
+                headers={"Authorization": f"Bearer {key}"},
+                json=place.lead_fields(name="Wren Lee", email=email),
+            )
+            assert created.status_code == 201, created.text
+            page = await (await browser.new_context()).new_page()
+            await page.goto(f"{url}/unsubscribe/{token}")
+            await expect(page.get_by_role("heading", name="Unsubscribe")).to_be_visible()
+            await expect(page.get_by_text("Stop emails from Acme Mortgage to w***")).to_be_visible()
+            assert await _email_opt_outs(db, account) == 0  # following the link changed nothing
+            await page.get_by_role("button", name="Unsubscribe").click()
+            await expect(page.get_by_role("status")).to_contain_text(
+                "will get no more emails from Acme Mortgage"
+            )
+            assert await _email_opt_outs(db, account) == 1
+
+            async def told() -> bool:
+                view = await api.get("/v1/leads/U-1", headers={"Authorization": f"Bearer {key}"})
+                return any(
+                    a["reason"].startswith("opted out of email") for a in view.json()["audit"]
+                )
+
+            assert await eventually(told)
+
+
+async def _email_opt_outs(db: AsyncEngine, account: str) -> int:
+    async with db.connect() as conn:
+        query = select(func.count()).where(OptOut.account_id == account, OptOut.channel == "email")
+        return int((await conn.execute(query)).scalar_one())

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
+import pytest
+from pydantic import ValidationError
+
 from leadflow.engine import localtime
+from leadflow.playbook.identity import email_warnings
 from leadflow.playbook.load import default_playbook
 from leadflow.playbook.schema import Identity, Playbook, Template
-from tests.engine_driver import Lead
+from tests.engine_driver import Lead, local
 
 MONDAY = date(2026, 3, 2)
 TORONTO, PORTLAND = "America/Toronto", "America/Los_Angeles"
@@ -74,3 +78,37 @@ def test_nothing_is_added_where_no_law_asks_nor_on_the_first_table() -> None:
         [first, *_] = [m for m in lead.messages() if m.channel == "sms" and m.party == "borrower"]
         assert first.body.startswith("Hi Jordan")
         assert not [a for a in lead.audits("note") if a.reason.startswith("added ")]
+
+
+def _with_address(postal: str | None) -> Playbook:
+    book = default_playbook("isa")
+    identity = Identity(name="Acme Mortgage", contact="help@acme.example", postal_address=postal)
+    return book.model_copy(
+        update={"compliance": book.compliance.model_copy(update={"identity": identity})}
+    )
+
+
+def test_every_email_carries_the_businesss_postal_address() -> None:
+    at = local(MONDAY, time(11))
+    lead = Lead.create(_with_address("100 Main St, Chicago, IL 60601"), at)
+    emails = [m for m in lead.messages() if m.channel == "email"]
+    assert emails
+    for email in emails:
+        assert email.body.endswith("\n\nAcme Mortgage, 100 Main St, Chicago, IL 60601")
+    notes = [a.reason for a in lead.audits("note") if "postal address" in a.reason]
+    assert notes and "CAN-SPAM" in notes[0]
+    texts = [m for m in lead.messages() if m.channel == "sms"]
+    assert texts and not any("100 Main St" in t.body for t in texts)
+    before = Lead.create(_with_address("100 Main St, Chicago, IL 60601"), at, law=1)
+    assert not any("100 Main St" in m.body for m in before.messages())
+
+
+def test_a_postal_address_is_one_line_with_a_number_and_a_playbook_that_emails_wants_one() -> None:
+    with pytest.raises(ValidationError, match="not a postal address"):
+        Identity(name="Acme", contact="help@acme.example", postal_address="Chicago")
+    spread = Identity(name="Acme", contact="help@acme.example", postal_address="1 A St\nX, IL 6")
+    assert spread.postal_address == "1 A St X, IL 6"
+    assert [path for path, _ in email_warnings(_with_address(None))] == [
+        "compliance.identity.postal_address"
+    ]
+    assert email_warnings(_with_address("100 Main St, Chicago, IL 60601")) == []

@@ -147,7 +147,10 @@ def test_a_warning_never_refuses_the_playbook(tmp_path: Path) -> None:
     file = tmp_path / "isa.yaml"
     file.write_text(yaml.safe_dump(data))
     book = load_playbook(file)
-    assert [path for path, _ in warnings(book)] == ["campaigns.isa_touches.steps[0].template"]
+    assert [path for path, _ in warnings(book)] == [
+        "campaigns.isa_touches.steps[0].template",
+        "compliance.identity.postal_address",  # the preset emails, and names no business
+    ]
     result = CliRunner().invoke(app, ["playbook", "check", str(file)])
     assert result.exit_code == 0, result.output
     assert "ok (isa" in result.stdout

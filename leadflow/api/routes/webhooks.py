@@ -66,7 +66,7 @@ def _twiml(message: str | None = None) -> Response:
     )
 
 
-async def _each(
+async def for_each_lead(
     account_id: str, found: Found, action: Callable[[LeadRef, str], Awaitable[None]]
 ) -> None:
     for lead_id, role in found:
@@ -146,7 +146,7 @@ async def _inbound(
         for account_id, found in reaches.items():
             if found is None:
                 found = await lead_records.parties_reached_at(database, account_id, phone=sender)
-            await _each(account_id, found, reply)
+            await for_each_lead(account_id, found, reply)
     except Exception:
         async with database.begin() as conn:
             await forget(conn, "twilio", sid)  # so the provider's retry is heard
@@ -209,7 +209,7 @@ async def _email_event(event: EmailEvent, database: Database, leads: LeadflowCli
     async def opt_out(lead: LeadRef, role: str) -> None:
         await leads.opt_out(lead, "email", source=source)
 
-    await _each(account_id, found, opt_out)
+    await for_each_lead(account_id, found, opt_out)
 
 
 @router.post("/twilio/sms", summary="Twilio inbound SMS")

@@ -1,0 +1,105 @@
+"""Consent as a record through the API: kept with its evidence, listed back, told to the
+lead (its texts and calls say the consent exempts them from the lists), ended beside it by a
+revocation; bad evidence is a 422 that says what is wrong and keeps nothing; the business
+relationship's dates reach the lead."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from leadflow.store.consent_tables import ConsentRecord
+from tests.factories import eventually
+from tests.integration.test_webhooks import api, app  # noqa: F401  (fixtures)
+
+FORM = {
+    "party": "borrower",
+    "channels": ["sms", "call"],
+    "means": "web_form",
+    "form_url": "https://acme.example/apply",
+    "ip": "203.0.113.7",
+    "certificate": "https://cert.trustedform.com/0123456789abcdef",
+    "disclosure": "By submitting I agree that Acme Mortgage may call and text me... (v3)",
+    "seller": "Acme Mortgage",
+    "actor": "web-intake",
+}
+
+
+async def _records(db: AsyncEngine) -> int:
+    async with db.connect() as conn:
+        return int(
+            (await conn.execute(select(func.count()).select_from(ConsentRecord))).scalar_one()
+        )
+
+
+async def test_a_consent_is_kept_with_its_evidence_and_a_revocation_ends_it_beside_it(
+    db: AsyncEngine,
+    api: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    given = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    answer = await api.post("/v1/leads/L1/consents", json=FORM | {"given_at": given})
+    assert answer.status_code == 202, answer.text
+    [kept] = (await api.get("/v1/leads/L1/consents")).json()
+    assert kept["written"] and kept["ip"] == "203.0.113.7" and kept["ended_at"] is None
+    assert kept["recorded_by"].startswith("web-intake with ")
+
+    async def weighed() -> bool:
+        audit = (await api.get("/v1/leads/L1")).json()["audit"]
+        return any("consented to call, sms (marketing, written" in a["reason"] for a in audit)
+
+    assert await eventually(weighed)
+    stop = await api.post("/v1/leads/L1/replies", json={"body": "stop"})
+    assert stop.status_code == 202
+
+    async def ended() -> dict[str, object]:
+        [record] = (await api.get("/v1/leads/L1/consents")).json()
+        return record if record["ended_at"] else {}
+
+    record = await eventually(ended)
+    assert "opted out of sms" in str(record["ended_why"])
+    assert record["given_at"] is not None and record["disclosure"] == FORM["disclosure"]
+
+
+async def test_bad_evidence_is_refused_with_what_is_wrong_and_nothing_kept(
+    db: AsyncEngine,
+    api: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    now = datetime.now(UTC)
+    for change, said in (
+        ({"form_url": None}, "give form_url"),
+        ({"means": "certificate", "certificate": None}, "give certificate"),
+        ({"ip": "300.1.1.1"}, "not an IPv4 or IPv6 address"),
+        ({"given_at": (now + timedelta(days=1)).isoformat()}, "ahead of now"),
+        ({"given_at": "2026-12-01T10:00:00"}, "timezone"),
+        ({"channels": []}, "at least 1"),
+        ({"party": "cousin"}, "cousin"),
+    ):
+        body = FORM | {"given_at": (now - timedelta(hours=1)).isoformat()} | change
+        answer = await api.post("/v1/leads/L1/consents", json=body)
+        assert answer.status_code == 422, (change, answer.text)
+        assert said in answer.text, (said, answer.text)
+    missing = await api.post(
+        "/v1/leads/NOPE/consents", json=FORM | {"given_at": (now - timedelta(hours=1)).isoformat()}
+    )
+    assert missing.status_code == 404
+    assert await _records(db) == 0
+
+
+async def test_the_relationship_dates_reach_the_lead(
+    api: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    bought = (datetime.now(UTC) - timedelta(days=30)).isoformat()
+    answer = await api.put("/v1/leads/L1/relationship", json={"transacted_at": bought})
+    assert answer.status_code == 202, answer.text
+    assert (await api.put("/v1/leads/L1/relationship", json={})).status_code == 422
+    seconds = await api.put("/v1/leads/L1/relationship", json={"transacted_at": 0})
+    assert seconds.status_code == 422 and "ISO 8601 text" in seconds.text
+
+    async def told() -> bool:
+        audit = (await api.get("/v1/leads/L1")).json()["audit"]
+        return any(a["reason"].startswith("business relationship: inquiry") for a in audit)
+
+    assert await eventually(told)
