@@ -7,6 +7,7 @@ the rule. The claim applies the same rule to calls (`store.queue`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -34,19 +35,26 @@ def _rule(name: str) -> str:
 
 
 async def holding(engine: AsyncEngine, number: str, names: list[str], now: datetime) -> str | None:
-    """Why a list among `names` holds a solicitation to `number` now, or None: the number is
-    on one, or one is too old to rely on (it covers the number, listed or not)."""
+    """Why a list among `names` holds a solicitation to `number` now, or None (`verdict`)."""
     async with engine.connect() as conn:
         on = {found.name: found for found in await dnc.listed(conn, number, now)}
+    return verdict(names, on, {s.name: s for s in await dnc.lists(engine, now)})
+
+
+def verdict(
+    names: list[str], on: Mapping[str, dnc.Listing], lists: Mapping[str, dnc.ListSummary]
+) -> str | None:
+    """Why a list among `names` holds a solicitation: the number is `on` one whose download
+    is recent enough, or one of them is too old to rely on (it covers the number, listed or
+    not); None when none does, and for a list never imported."""
     for name in names:
         if (found := on.get(name)) is not None and not found.stale:
             return (
                 f"the number is on the {_named(name)} (as of {found.as_of}), with no written "
                 f"consent and no live business relationship on record ({_rule(name)})"
             )
-    summaries = {s.name: s for s in await dnc.lists(engine, now)}
     for name in names:
-        if (summary := summaries.get(name)) is not None and summary.stale:
+        if (summary := lists.get(name)) is not None and summary.stale:
             return (
                 f"the {_named(name)} is {summary.age_days} days old (as of {summary.as_of}): "
                 f"no solicitation to the numbers it covers until a download of the last "

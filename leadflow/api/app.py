@@ -23,6 +23,7 @@ from leadflow.api.routes.codec import router as codec_router
 from leadflow.api.routes.consent import router as consent_router
 from leadflow.api.routes.dnc import MAX_UPLOAD
 from leadflow.api.routes.dnc import router as dnc_router
+from leadflow.api.routes.do_not_call import router as do_not_call_router
 from leadflow.api.routes.keys import router as keys_router
 from leadflow.api.routes.leads import router as leads_router
 from leadflow.api.routes.migrations import router as migrations_router
@@ -120,6 +121,7 @@ def create_app(
     # Every /v1 router is guarded by its resource's scope, read or write by the method.
     app.include_router(leads_router, dependencies=[scoped("leads")])
     app.include_router(consent_router, dependencies=[scoped("leads")])
+    app.include_router(do_not_call_router, dependencies=[scoped("leads")])
     app.include_router(queue_router, dependencies=[scoped("queue")])
     app.include_router(reports_router, dependencies=[scoped("reports")])
     app.include_router(users_router, dependencies=[scoped("team")])

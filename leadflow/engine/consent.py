@@ -87,8 +87,12 @@ def registry(s: EngineState, party: Party | None, channel: Channel) -> DoNotCall
     of numbers, so the number's country decides (not where the party lives)."""
     if party is None or party.phone is None or s.law < 2:
         return None
-    where = phones.region(party.phone)
-    for row in countries(s.law).values():
+    return _rules(s.law, party.phone, channel)
+
+
+def _rules(version: int, phone: str, channel: Channel) -> DoNotCall | None:
+    where = phones.region(phone)
+    for row in countries(version).values():
         rules = row.do_not_call
         if where in row.regions and rules is not None and channel in rules.covers:
             return rules
@@ -101,13 +105,23 @@ def lists(
     """The do-not-call lists that reach a solicitation to the party on this channel (the
     country's registry; the state's own list where the country has them and the number's
     area code is in a state), and why none holds it now (`exemption`)."""
-    rules = registry(run.s, party, channel)
-    if rules is None or party is None or party.phone is None:
+    if party is None or party.phone is None or run.s.law < 2:
         return [], None
+    names = reaching(run.s.law, party.phone, channel)
+    return names, (exemption(run, role, party, channel) if names else None)
+
+
+def reaching(version: int, phone: str, channel: Channel) -> list[str]:
+    """The do-not-call lists that reach a solicitation to `phone` on this channel: the
+    registry of the number's country, and its state's own list where the country has them
+    (by the area code)."""
+    rules = _rules(version, phone, channel)
+    if rules is None:
+        return []
     names = [rules.registry]
-    if rules.state_lists and (state := law.area_state(party.phone)) is not None:
+    if rules.state_lists and (state := law.area_state(phone)) is not None:
         names.append(f"state:{state}")
-    return names, exemption(run, role, party, channel)
+    return names
 
 
 def exemption(run: Run, role: str, party: Party | None, channel: Channel) -> str | None:

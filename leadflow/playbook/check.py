@@ -171,6 +171,13 @@ def _keeps_to_the_law(book: Playbook) -> Iterator[Problem]:
     (`quiet_hours` is the account's window for every recipient: it keeps within the hours of
     each country whose states or provinces `compliance` names; the law applies on top.)"""
     rules = book.compliance
+    if not rules.sms_requires_consent and _sent_as_text(book):
+        yield (
+            "compliance.sms_requires_consent",
+            "automated marketing texts need the party's consent on record (47 C.F.R. § "
+            "64.1200(a)(2)), and every text a playbook sends a lead is marketing: keep it true "
+            "and record consent (sms_consent, or POST /v1/leads/{id}/consents)",
+        )
     for country in law.covered([*rules.state_quiet_hours, *rules.frequency_caps]):
         wider = law.looser_in(rules.quiet_hours, country)
         if wider:

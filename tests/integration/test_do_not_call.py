@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,8 +17,11 @@ from temporalio.exceptions import ApplicationError
 from leadflow.store import queue
 from leadflow.store.dnc import import_list
 from leadflow.store.tables import CallQueueEntry, OutboxMessage
+from tests.factories import eventually
 from tests.integration.test_call_caps import NOW, _queued
 from tests.integration.test_moment_of_contact import PHONE, _row, _send, _text
+from tests.integration.test_webhooks import PHONE as LEAD_PHONE
+from tests.integration.test_webhooks import api, app  # noqa: F401  (fixtures)
 from tests.services import ProvidersUnderTest
 
 OTHER = "+13055550177"  # Miami too, on no list
@@ -98,3 +102,36 @@ async def test_no_agent_is_handed_a_call_a_list_holds_and_the_queue_says_why(
             )
         )
     assert sorted(c.lead_id for c in await queue.due(db, "acme", now=later)) == ["consented"]
+
+
+async def test_the_accounts_own_list_takes_numbers_and_tells_their_leads(
+    db: AsyncEngine,
+    api: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    """A number put on the account's list over the API: its calls and texts stop on every
+    lead with it, at once; what holds a number says so, beside the registries' lists."""
+    await import_list(db, "national", datetime.now(UTC).date(), [LEAD_PHONE[2:]])
+    answer = await api.post(
+        "/v1/do-not-call",
+        json={
+            "numbers": ["(312) 555-0111", "+13125550188"],
+            "source": "CRM export",
+            "actor": "ops",
+        },
+    )
+    assert answer.status_code == 202, answer.text
+    assert answer.json() == {"numbers": 2, "leads": 1}
+
+    async def stopped() -> bool:
+        audit = (await api.get("/v1/leads/L1")).json()["audit"]
+        return any(a["reason"].startswith("opted out of call (do-not-call list") for a in audit)
+
+    assert await eventually(stopped)
+    held = (await api.get("/v1/do-not-call/3125550111")).json()
+    assert held["number"] == LEAD_PHONE and held["account"] == ["call", "mms", "sms"]
+    assert held["account_source"] == "do-not-call list: CRM export (by ops)"
+    assert held["registries"] == ["national"] and held["stale"] == []
+    bad = await api.get("/v1/do-not-call/not-a-number")
+    assert bad.status_code == 422 and "not a phone number" in bad.text
+    empty = await api.post("/v1/do-not-call", json={"numbers": [], "source": "x", "actor": "y"})
+    assert empty.status_code == 422

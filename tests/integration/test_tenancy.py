@@ -40,6 +40,7 @@ LEAD, FOLLOW_UP, USER = "A-1", "f-alpha", "u-1"
 ALPHA_KEY = "lf_alpha_tenancy_key"
 ALPHA_KEY_ID = key_id(ALPHA_KEY)
 SOON = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+ALPHA_LISTED = "+13125550123"  # on alpha's own do-not-call list
 
 # Every endpoint a key opens, as beta calls it against alpha's ids, and what beta gets.
 # A 2xx is allowed only where the request acts on beta's own account (a lead or user of
@@ -139,6 +140,14 @@ AIMED_AT_ALPHA: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = 
         {"password": "beta takes over ana"},
         404,
     ),
+    # An account's own do-not-call list is its own: beta sees none of alpha's entries, and
+    # its own entry for alpha's lead's number (put in by the test) tells beta's leads only.
+    ("GET", "/v1/do-not-call/{number}"): (f"/v1/do-not-call/{ALPHA_LISTED}", None, 200),
+    ("POST", "/v1/do-not-call"): (
+        "/v1/do-not-call",
+        {"numbers": [], "source": "eve's list", "actor": "eve"},
+        202,
+    ),
     # The do-not-call lists are the operator's (its token), never an account key's.
     ("GET", "/v1/dnc-lists"): ("/v1/dnc-lists", None, 401),
     ("PUT", "/v1/dnc-lists/{name}"): ("/v1/dnc-lists/national?as_of=2026-12-01", None, 401),
@@ -212,14 +221,21 @@ async def test_another_accounts_key_reaches_nothing_at_any_endpoint(
     follow_up = {"follow_up": {"start_at": SOON}, "request_id": FOLLOW_UP}
     assert (await alpha.post(f"/v1/leads/{LEAD}/follow-ups", json=follow_up)).status_code == 200
     assert (await alpha.put(f"/v1/users/{USER}", json={"name": "Ana Alpha"})).status_code == 200
+    listed = {"numbers": [ALPHA_LISTED], "source": "alpha's list", "actor": "ana"}
+    assert (await alpha.post("/v1/do-not-call", json=listed)).status_code == 202
     before = await _alpha_side(alpha)
 
     async with Served(app, await new_api_key(db, "beta")) as beta:
         for (method, _), (path, body, expected) in AIMED_AT_ALPHA.items():
+            if path == "/v1/do-not-call":  # alpha's lead's own number
+                body = {**(body or {}), "numbers": [phone]}
             answer = await beta.request(method, path, json=body)
             assert answer.status_code == expected, (method, path, answer.text)
             if path == "/v1/keys" and method == "GET":  # beta's own key, no other
                 assert ALPHA_KEY_ID not in answer.text, answer.text
+            elif path.startswith("/v1/do-not-call/"):  # alpha's entries are not beta's
+                assert answer.json()["account"] == [], answer.text
+                assert (await alpha.get(path)).json()["account"] == ["call", "mms", "sms"]
             elif method == "GET" and expected == 200:  # a list: beta has nothing yet
                 assert answer.json()["items"] == [], (path, answer.text)
         stop = {"MessageSid": "SM-beta-1", "From": phone, "Body": "STOP"}

@@ -17,7 +17,9 @@ from leadflow.engine.events import (
     RelationshipDates,
 )
 from leadflow.engine.state import ConsentHeld, Party
+from leadflow.playbook.check import problems
 from tests.engine_driver import Lead, local
+from tests.unit.test_identity import isa
 
 MONDAY = date(2026, 3, 2)
 NOON = local(MONDAY, time(12))
@@ -136,3 +138,12 @@ def test_months_later_is_never_early_and_never_a_month_late(start: datetime, mon
     assert later > start.replace(tzinfo=UTC)
     gone = (later.year - start.year) * 12 + later.month - start.month
     assert gone == months and later.day <= start.day
+
+
+def test_a_playbook_that_texts_may_not_turn_the_consent_requirement_off() -> None:
+    book = isa({"compliance.sms_requires_consent": False})
+    [(path, said)] = [p for p in problems(book) if p[0].startswith("compliance.sms")]
+    assert path == "compliance.sms_requires_consent" and "64.1200(a)(2)" in said
+    quiet = book.model_copy(update={"campaigns": {}, "on_new_lead": [], "date_rules": []})
+    quiet = quiet.model_copy(update={"milestone_actions": {}})
+    assert not [p for p in problems(quiet) if p[0].startswith("compliance.sms")]
