@@ -16,6 +16,7 @@ from temporalio.service import TLSConfig
 from leadflow.codec import Keyring
 from leadflow.errors import ConfigError
 from leadflow.providers.clients import LANDING_SECONDS, NORTH_AMERICA, TIMEOUT, ProviderConfig
+from leadflow.providers.reassigned import RndConfig
 
 S = TypeVar("S", bound="DatabaseSettings")
 # `leadflow dev` writes the settings of the stack it runs here, for commands run beside it.
@@ -136,6 +137,10 @@ class Settings(DatabaseSettings):
     # The most texts one account sends in any 24 hours (0: no limit): past it, its texts
     # wait and go as the window allows, so a flood of made-up leads cannot run up the bill.
     sms_daily_limit: int = Field(default=10_000, ge=0)
+    # The Reassigned Numbers Database's query API (`leadflow.providers.reassigned`) and its
+    # key: texts and agents' calls to US numbers are checked against it. Unset: not asked.
+    rnd_url: str | None = None
+    rnd_key: SecretStr | None = None
 
     # Payload encryption: `<id>:<base64 key>,...`, the key new payloads use first.
     encryption_keys: SecretStr | None = None
@@ -204,9 +209,18 @@ class Settings(DatabaseSettings):
             landing_seconds=self.provider_landing_seconds,
             sms_countries=tuple(self.sms_countries),
             sms_daily_limit=self.sms_daily_limit,
+            rnd=self.rnd(),
         )
 
-    @field_validator("ops_token", "metrics_token", mode="before")
+    def rnd(self) -> RndConfig | None:
+        """The Reassigned Numbers Database, if RND_URL names one; its key must come with it."""
+        if not self.rnd_url:
+            return None
+        if self.rnd_key is None or not self.rnd_key.get_secret_value():
+            raise ConfigError("RND_KEY is not set (RND_URL names a Reassigned Numbers Database)")
+        return RndConfig(url=self.rnd_url, key=self.rnd_key.get_secret_value())
+
+    @field_validator("ops_token", "metrics_token", "rnd_url", "rnd_key", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value  # compose's ${OPS_TOKEN:-} when none is given

@@ -39,6 +39,7 @@ from leadflow.client import LeadflowClient
 from leadflow.paths import binary
 from leadflow.providers.clients import ProviderConfig
 from leadflow.providers.fake import FakeState
+from leadflow.providers.reassigned import RndConfig
 from leadflow.providers.serve import running_fake
 from leadflow.store import (
     access_tables,  # noqa: F401  (its tables, emptied with the rest)
@@ -180,14 +181,23 @@ async def fake_server() -> AsyncIterator[tuple[str, FakeState]]:
 
 
 @pytest_asyncio.fixture
-async def providers(fake_server: tuple[str, FakeState]) -> AsyncIterator[ProvidersUnderTest]:
-    """The fake, emptied for this test, and a config pointing the real SDKs at it."""
+async def providers(
+    fake_server: tuple[str, FakeState], request: pytest.FixtureRequest
+) -> AsyncIterator[ProvidersUnderTest]:
+    """The fake, emptied for this test, and a config pointing the real SDKs at it; with the
+    fake's Reassigned Numbers Database too for a test marked `reassigned_numbers` (others
+    leave it out: the fake shares one event loop with the test, and every text's query
+    would slow its answers past the tests' short landing time)."""
     url, state = fake_server
+    checked = request.node.get_closest_marker("reassigned_numbers") is not None
     state.messages.clear()
     state.emails.clear()
     state.failures.clear()
     state.requests.clear()
     state.lookups_find_nothing = False
+    state.disconnected.clear()
+    state.rnd_queries.clear()
+    state.rnd_unavailable = 0
     config = ProviderConfig(
         twilio_account_sid=state.account_sid,
         twilio_auth_token=state.auth_token,
@@ -199,6 +209,7 @@ async def providers(fake_server: tuple[str, FakeState]) -> AsyncIterator[Provide
         timeout=2.0,
         landing_seconds=5.0,  # the fake lands a hung request after hang_seconds
         sms_countries=COUNTRIES,
+        rnd=RndConfig(url=url, key=state.rnd_key, timeout=2.0) if checked else None,
     )
     state.hang_seconds = 4.0
     yield ProvidersUnderTest(url, state, config)

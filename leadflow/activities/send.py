@@ -37,11 +37,12 @@ from twilio.base.exceptions import TwilioException
 from twilio.rest import Client as TwilioClient
 
 from leadflow import metrics
-from leadflow.activities import email, listed, window
+from leadflow.activities import email, listed, reassigned, window
 from leadflow.activities.payloads import BatchOutcome, SendBatch, SendRequest, SendResult
 from leadflow.engine.channels import TEXTS
 from leadflow.providers.clients import ProviderConfig, sendgrid_client, twilio_client
 from leadflow.providers.codes import twilio_meaning
+from leadflow.providers.reassigned import ReassignedNumbers
 from leadflow.store import opt_outs, outbox, senders
 from leadflow.store.tables import OutboxMessage
 
@@ -50,7 +51,8 @@ LIMIT_WAIT = timedelta(minutes=15)  # a text over its account's daily limit trie
 DATABASE_RETRY = timedelta(seconds=1)
 # The error type each kind of Twilio error ends the attempt with, for the workflow to act on.
 ENDS_AS = {"bad_number": "BadNumber", "unsubscribed": "OptedOut", "filtered": "Filtered"}
-FAILED_FOR_GOOD = {*ENDS_AS.values(), "Undeliverable", "Rejected", "WindowClosed"}
+FAILED_FOR_GOOD = {*ENDS_AS.values(), "Undeliverable", "Rejected", "WindowClosed", "Listed"}
+FAILED_FOR_GOOD |= {"Reassigned"}
 
 
 class _Outcome(Exception):
@@ -90,6 +92,7 @@ class SendActivities:
         self._twilio: TwilioClient = twilio_client(config)
         self._sendgrid: SendGridAPIClient = sendgrid_client(config)
         self._sendgrid.client.timeout = config.timeout
+        self._rnd = ReassignedNumbers(config.rnd) if config.rnd is not None else None
 
     @activity.defn(name="send_message")
     async def send_message(self, request: SendRequest) -> SendResult:
@@ -115,7 +118,8 @@ class SendActivities:
                 unexpected = result
             elif result.non_retryable:
                 kind = result.type or "Rejected"
-                outcome.failed[key] = f"{kind}: {result.message}" if kind == "Listed" else kind
+                detailed = kind in ("Listed", "Reassigned")
+                outcome.failed[key] = f"{kind}: {result.message}" if detailed else kind
             else:
                 wait = result.next_retry_delay or timedelta(0)
                 outcome.retry[key] = wait.total_seconds()
@@ -219,6 +223,7 @@ class SendActivities:
                     next_retry_delay=timedelta(seconds=self._config.landing_seconds),
                 )
         await listed.check(self._engine, row)  # a do-not-call list the engine could not exempt
+        await reassigned.check(self._engine, self._rnd, row)  # disconnected since it was theirs
         if row.caps:
             await window.within_caps(self._engine, row)
         link = await email.unsubscribe_link(self._engine, self._config, row)

@@ -40,6 +40,7 @@ from leadflow.codec import EncryptionCodec, check_keys
 from leadflow.config import Settings
 from leadflow.paths import shipped
 from leadflow.playbook.sources import PlaybookFolder, PlaybookSource
+from leadflow.providers.reassigned import ReassignedNumbers
 from leadflow.store.db import check_database, create_engine
 from leadflow.temporal import connect, data_converter
 
@@ -60,6 +61,7 @@ def create_app(
     """
 
     keyring = settings.keyring()  # a missing or bad key stops the app before it serves
+    rnd_config = settings.rnd()  # RND_URL without RND_KEY, too
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,10 +89,14 @@ def create_app(
             sends_task_queue=settings.sends_task_queue,
             sender_queues=settings.sender_queues(),
         )
-        app.state.services = Services(leads, database, settings, EncryptionCodec(keyring))
+        rnd = ReassignedNumbers(rnd_config) if rnd_config is not None else None
+        codec = EncryptionCodec(keyring)
+        app.state.services = Services(leads, database, settings, codec, rnd)
         try:
             yield
         finally:
+            if rnd is not None:
+                await rnd.close()
             if owned is not None:
                 await owned.dispose()
 

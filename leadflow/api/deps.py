@@ -22,6 +22,7 @@ from leadflow.codec import EncryptionCodec
 from leadflow.config import Settings
 from leadflow.engine.refs import LeadRef
 from leadflow.playbook.schema import Playbook
+from leadflow.providers.reassigned import ReassignedNumbers
 from leadflow.store.accounts import account_for_key
 from leadflow.store.playbooks import current_version
 from leadflow.store.senders import not_held
@@ -35,6 +36,7 @@ class Services:
     database: AsyncEngine
     settings: Settings
     codec: EncryptionCodec  # seals and opens payloads, for the ops codec endpoint
+    rnd: ReassignedNumbers | None = None  # the Reassigned Numbers Database, when configured
 
 
 def _services(request: Request) -> Services:
@@ -54,6 +56,10 @@ def _settings(request: Request) -> Settings:
     return _services(request).settings
 
 
+def _rnd(request: Request) -> ReassignedNumbers | None:
+    return _services(request).rnd
+
+
 def _metrics(request: Request) -> ApiMetrics:
     found: ApiMetrics = request.app.state.metrics
     return found
@@ -68,6 +74,7 @@ Leads = Annotated[LeadflowClient, Depends(_leads)]
 AppSettings = Annotated[Settings, Depends(_settings)]
 Codec = Annotated[EncryptionCodec, Depends(_codec)]
 Metrics = Annotated[ApiMetrics, Depends(_metrics)]
+Rnd = Annotated[ReassignedNumbers | None, Depends(_rnd)]
 
 
 # ---- the caller: every request acts for the account its API key belongs to -----------------

@@ -56,6 +56,11 @@ DESCRIPTIONS: dict[str, str] = {
     "id": "the team member's id (a user id from /v1/users, or your own)",
     "ids": "the consent records it ends",
     "lists": "the do-not-call lists the send or the claim checks the number on",
+    "reassigned_since": "the day since which the number is known to be the party's: the send "
+    "or the claim asks the Reassigned Numbers Database whether it was disconnected since "
+    "(null: not asked)",
+    "standing": "who may be contacted on the lead, and why: consents, the business "
+    "relationship, each number's do-not-call lists and reassigned-number check",
     "exemption": "why no do-not-call list holds it: written consent, or a live business "
     "relationship (null: the lists are checked)",
     "items": "this page's entries",

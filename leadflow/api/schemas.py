@@ -17,6 +17,7 @@ from pydantic import (
 
 from leadflow.api.passwords import MAX_LENGTH, MIN_LENGTH
 from leadflow.api.scopes import Role
+from leadflow.api.standing import Standing
 from leadflow.engine import bounds
 from leadflow.engine.commands import Audit
 from leadflow.engine.contacts import Phone
@@ -178,6 +179,7 @@ class LeadView(BaseModel):
     history: list[Note]
     agenda: list[Entry]
     audit: list[Audit]
+    standing: Standing
 
 
 class Page(BaseModel, Generic[T]):

@@ -2,8 +2,8 @@
 
 Embedded PostgreSQL and the Temporal dev server (SQLite file) keep their data under one
 project-local folder, so a second run resumes where the first stopped. The worker and the
-API run as child processes through the same commands production uses.
-The Web UI opens sealed payloads through a loopback codec of its own (`dev_codec.py`).
+API run as child processes through the same commands production uses. The Web UI opens
+sealed payloads through a loopback codec of its own (`dev_codec.py`).
 """
 
 from __future__ import annotations
@@ -103,13 +103,8 @@ class DevStack:
         stop = _StopFlag()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "logs").mkdir(exist_ok=True)
-        ports = (
-            self.api_port,
-            self.temporal_port,
-            self.ui_port,
-            self.providers_port,
-            self.metrics_port,
-        )
+        ports = [self.api_port, self.temporal_port, self.ui_port, self.providers_port]
+        ports.append(self.metrics_port)
         busy = [p for p in ports if not _port_free(p)]
         if busy:
             raise ConfigError(
@@ -155,6 +150,7 @@ class DevStack:
                 "SENDGRID_API_KEY": fake.sendgrid_key,
                 "SENDGRID_FROM": "team@leadflow.example",
                 "SENDGRID_BASE_URL": providers,
+                **{"RND_URL": providers, "RND_KEY": fake.rnd_key},  # the fake's database
                 "PUBLIC_URL": f"http://127.0.0.1:{self.api_port}",
                 "TEMPORAL_ADDRESS": self.temporal_address,
                 "TEMPORAL_NAMESPACE": "default",
@@ -199,8 +195,8 @@ class DevStack:
         )
 
     def _secrets(self) -> dict[str, str]:
-        """The stack's encryption key and ops credential: made once, kept in the data folder
-        (readable by its owner only) so a restart opens what it sealed; the environment wins."""
+        """The stack's keys and credentials: made once, kept in the data folder (readable by
+        its owner only) so a restart opens what it sealed; the environment wins."""
         file = self.data_dir / "secrets.env"
         kept = {k: v for k, v in dotenv_values(file).items() if v} if file.exists() else {}
         signer = EventSigner(kept.get("SENDGRID_WEBHOOK_SIGNING_KEY"))

@@ -74,6 +74,32 @@ class MilestoneEvent(Strict):
     follow_up: str | None = None
 
 
+class ConsentEvent(Strict):
+    """A party's consent, as `POST /v1/leads/{id}/consents` records it (the evidence stays
+    out of a simulation: only what decides)."""
+
+    party: str = "borrower"
+    channels: list[Literal["sms", "mms", "email", "call"]] = Field(min_length=1)
+    scope: Literal["marketing", "informational"] = "marketing"
+    means: Literal["web_form", "certificate", "signature", "recorded_call", "reply", "other"] = (
+        "web_form"
+    )
+    given: str | None = None  # "day N HH:MM"; default: the event's own time
+
+
+class RelationshipEvent(Strict):
+    """The business relationship's dates, each a date or "day N"."""
+
+    inquired: date | str | None = None
+    transacted: date | str | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> RelationshipEvent:
+        if self.inquired is None and self.transacted is None:
+            raise ValueError("give inquired, transacted or both")
+        return self
+
+
 class CampaignEvent(Strict):
     op: Literal["start", "switch", "pause", "resume", "cancel"]
     campaign: str
@@ -95,6 +121,9 @@ class ScriptedEvent(Strict):
     designations: dict[str, Member | None] | None = None
     campaign: CampaignEvent | None = None
     horizon: date | str | None = None  # when the lead means to buy or sell: a date or "day N"
+    consent: ConsentEvent | None = None
+    relationship: RelationshipEvent | None = None
+    reassigned: str | None = None  # a party whose number the database reports reassigned
     expect_rejected: bool = False
 
     @model_validator(mode="after")
@@ -126,6 +155,9 @@ _KINDS = (
     "designations",
     "campaign",
     "horizon",
+    "consent",
+    "relationship",
+    "reassigned",
 )
 
 

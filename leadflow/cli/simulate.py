@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,9 @@ from leadflow.cli.scenario import Scenario, ScenarioError, ScriptedEvent, event_
 from leadflow.cli.timeline import TimelineEntry, entry, of_command
 from leadflow.client import LeadflowClient, LeadflowError
 from leadflow.codec import Keyring, new_key
+from leadflow.engine.events import RelationshipDates
 from leadflow.engine.refs import LeadRef
+from leadflow.engine.state import ConsentHeld
 from leadflow.paths import binary, shipped
 from leadflow.playbook.load import PlaybookError
 from leadflow.playbook.schema import Playbook
@@ -244,7 +246,15 @@ async def _apply(
                 else "no call queued"
             )
             return f"wants to move by {horizon:%a %d %b %Y}; next check-in: {check_in}"
-        if event.reply is not None:
+        if event.consent is not None or event.relationship is not None:
+            return await _consent(client, lead, event, day0, start, zone, request)
+        if event.reassigned is not None:
+            party = (await client.describe(lead)).parties.get(event.reassigned)
+            if party is None or party.phone is None:
+                return f"rejected: the lead has no {event.reassigned} with a phone"
+            why = "the Reassigned Numbers Database reports the number disconnected (scenario)"
+            await client.number_reassigned(lead, party.phone, why)
+        elif event.reply is not None:
             await client.reply_received(lead, event.reply)
         elif event.opt_out is not None:
             await client.opt_out(lead, event.opt_out)
@@ -278,6 +288,40 @@ async def _apply(
         return "signalled"
     except LeadflowError as exc:
         return f"rejected: {exc}"
+
+
+async def _consent(
+    client: LeadflowClient,
+    lead: LeadRef,
+    event: ScriptedEvent,
+    day0: date,
+    start: datetime,
+    zone: str,
+    request: str,
+) -> str:
+    """A consent or the relationship's dates, told to the lead as the API tells it."""
+
+    def moment(text: date | str | None) -> datetime | None:
+        if text is None or isinstance(text, str):
+            return event_time(text or event.at, day0, start, zone)
+        return localtime.at_local(text, time(12), zone)
+
+    if event.consent is not None:
+        c = event.consent
+        given = {"id": request, "party": c.party, "channels": c.channels, "scope": c.scope}
+        held = ConsentHeld.model_validate(given | {"means": c.means, "given_at": moment(c.given)})
+        await client.record_consent(lead, held)
+        await client.describe(lead)
+        return f"{c.party} consented to {', '.join(c.channels)} ({c.scope}, {c.means})"
+    assert event.relationship is not None
+    r = event.relationship
+    dates = RelationshipDates(
+        inquired_at=moment(r.inquired) if r.inquired is not None else None,
+        transacted_at=moment(r.transacted) if r.transacted is not None else None,
+    )
+    await client.set_relationship(lead, dates)
+    await client.describe(lead)
+    return "relationship dates set"
 
 
 async def _skip_to(env: WorkflowEnvironment, moment: datetime) -> None:

@@ -83,6 +83,19 @@ class TimelineEntry(BaseModel):
     )
     why: str | None = Field(default=None, description="why the call is not due at once")
     notes: str | None = None
+    # who may be solicited (message and call), decided at the moment of contact
+    lists: list[str] | None = Field(
+        default=None,
+        description="the do-not-call lists the send or the claim checks the number on",
+    )
+    exemption: str | None = Field(
+        default=None,
+        description="why no list holds it (written consent, a live business relationship)",
+    )
+    reassigned_since: date | None = Field(
+        default=None,
+        description="the day the Reassigned Numbers Database is asked about, at the send",
+    )
     # task
     assignee: str | None = None
     due_at: AwareDatetime | None = None
@@ -166,7 +179,7 @@ def of_command(at: datetime, day0: date, zone: str, command: Command) -> Timelin
     typed = {
         name: value
         for name, value in command.model_dump(exclude={"kind"}).items()
-        if name in _TYPED and value not in ("", None)
+        if name in _TYPED and value not in ("", None, [])
     }
     if isinstance(command, SendMessage):
         typed |= {"sender_id": command.sender.id, "sender_name": command.sender.name}
@@ -226,5 +239,16 @@ def table(entries: Iterable[TimelineEntry], title: str, *, everything: bool) -> 
             continue
         when = f"{item.local_at:%a %d %b %H:%M}"
         # Text cells: a detail holding brackets (a lead's words, a YAML path) is not markup.
-        shown.add_row(str(item.day), when, Text(item.what), Text(item.detail))
+        shown.add_row(str(item.day), when, Text(item.what), Text(item.detail + at_contact(item)))
     return shown
+
+
+def at_contact(item: TimelineEntry) -> str:
+    """What the moment of contact checks a text or call against (a simulation has no list
+    data: it says what would be checked, and what exempts it)."""
+    if not item.lists:
+        return ""
+    named = ", ".join(item.lists)
+    if item.exemption:
+        return f" [not held by {named}: {item.exemption}]"
+    return f" [checked against {named} when it goes: skipped if the number is on one]"

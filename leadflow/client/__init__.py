@@ -46,6 +46,7 @@ from leadflow.engine.events import (
     DesignationsChanged,
     KeyDatesChanged,
     LeadCreated,
+    NumberReassigned,
     OptedIn,
     OptedOut,
     PartiesChanged,
@@ -243,6 +244,12 @@ class LeadflowClient:
     async def set_relationship(self, lead: LeadRef, event: RelationshipDates) -> None:
         """The established business relationship's dates: an inquiry, a transaction."""
         await self._signal(lead, LeadWorkflow.set_relationship, event)
+
+    async def number_reassigned(self, lead: LeadRef, phone: str, detail: str) -> None:
+        """The Reassigned Numbers Database said the number was disconnected since it was
+        known to be the party's (asked at an agent's claim)."""
+        event = NumberReassigned(phone=phone, detail=detail)
+        await self._signal(lead, LeadWorkflow.number_reassigned, event)
 
     async def delivery_failed(self, lead: LeadRef, event: DeliveryFailed) -> None:
         """A provider reported after the fact that a touch could not be delivered."""

@@ -3,10 +3,10 @@ when it comes back after a call, and the prompt to set the next call after conta
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import leadflow.engine.localtime as localtime
-from leadflow.engine import campaigns, consent, contact, limits
+from leadflow.engine import campaigns, consent, contact, limits, reassigned
 from leadflow.engine.commands import (
     CapCheck,
     CompleteTask,
@@ -35,12 +35,13 @@ def _call_reach(run: Run) -> tuple[limits.Reach, str | None]:
     return limits.reach(run, party, "call", phone), phone
 
 
-def _lists(run: Run) -> tuple[list[str], str | None]:
-    """The do-not-call lists that reach a call to the lead's primary party, and why none
-    holds it (`consent.lists`)."""
+def _lists(run: Run) -> tuple[list[str], str | None, date | None]:
+    """The do-not-call lists that reach a call to the lead's primary party, why none holds
+    it (`consent.lists`), and since when the number is known to be theirs (`reassigned`)."""
     party = primary_party(run.s)
     role = next((r for r, p in run.s.parties.items() if p is party), "borrower")
-    return consent.lists(run, role, party, "call")
+    lists, exempt = consent.lists(run, role, party, "call")
+    return lists, exempt, reassigned.since(run, role, party, "call")
 
 
 def _call_caps(where: limits.Reach) -> list[CapCheck]:
@@ -89,6 +90,7 @@ def queue(
         ("call" in status.blocks and f"status {status.name} blocks calls")
         or ("call" in s.opted_out and "opted out of calls")
         or ("call" in s.unreachable and "phone number unusable")
+        or (reassigned.reported(s, _call_reach(run)[1]) and "the number was reported reassigned")
         or (s.consent_doubt_calls and s.consent_doubt and "a person is to read a reply first")
     )
     if blocked:
@@ -125,12 +127,12 @@ def queue(
         why.append(f"outside calling hours ({hours})" if hours != quiet else quiet)
     _, boost = _cycle(run, available)
     priority = book.priorities.get(label, 0) + status.priority + boost
-    until, phone, caps, exempt = None, None, [], None
+    until, phone, caps, exempt, since = None, None, [], None, None
     lists: list[str] = []
     if s.law >= 2:  # no agent is handed the call after its window closes, or over a cap
         where, phone = _call_reach(run)
         until, caps = contact.window_end(where, available), _call_caps(where)
-        lists, exempt = _lists(run)
+        lists, exempt, since = _lists(run)
     s.queue = QueueEntry(
         key=key,
         label=label,
@@ -152,6 +154,7 @@ def queue(
             caps=caps,
             lists=lists,
             exemption=exempt,
+            reassigned_since=since,
         )
     )
     if quiet:
@@ -171,13 +174,14 @@ def window_passed(run: Run) -> None:
         return
     status = run.book.status(s.status)
     blocked = "call" in status.blocks or "call" in s.opted_out or "call" in s.unreachable
+    blocked = blocked or reassigned.reported(s, _call_reach(run)[1])
     available, quiet = _calling(run, run.now)
     if available is None or blocked:
         dequeue(run, "its window closed before an agent took it, and calls may not go on")
         return
     where, phone = _call_reach(run)
     until = contact.window_end(where, available)
-    lists, exempt = _lists(run)
+    lists, exempt, since = _lists(run)
     s.queue = entry.model_copy(update={"available_at": available, "callable_until": until})
     run.emit(
         QueueCall(
@@ -193,6 +197,7 @@ def window_passed(run: Run) -> None:
             caps=_call_caps(where),
             lists=lists,
             exemption=exempt,
+            reassigned_since=since,
         )
     )
     run.audit(entry.key, "note", "the call's window closed before an agent took it: moved on")

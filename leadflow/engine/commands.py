@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -45,6 +45,11 @@ class SendMessage(Message):
     # state-law table, and where no list reaches.
     lists: list[str] = []
     exemption: str | None = None
+    # The day since which the number is known to be the party's (the consent, the inquiry,
+    # the last reply or call that reached them): the send asks the Reassigned Numbers
+    # Database whether it was disconnected since. None: no check (not a US number, email,
+    # leads before the second state-law table).
+    reassigned_since: date | None = None
 
 
 class CreateTask(Message):
@@ -80,6 +85,7 @@ class QueueCall(Message):
     caps: list[CapCheck] = []
     lists: list[str] = []  # as `SendMessage.lists`, for the claim
     exemption: str | None = None
+    reassigned_since: date | None = None  # as `SendMessage.reassigned_since`, for the claim
 
 
 class DequeueCall(Message):

@@ -23,6 +23,7 @@ from leadflow.engine import (
     gate,
     limits,
     migrate,
+    reassigned,
     replies,
     statuses,
 )
@@ -39,6 +40,7 @@ from leadflow.engine.events import (
     HorizonStated,
     KeyDatesChanged,
     LeadCreated,
+    NumberReassigned,
     OptedIn,
     OptedOut,
     PartiesChanged,
@@ -181,6 +183,7 @@ _HANDLERS: dict[type, Callable[[Run, Any], None]] = {
     PlaybookChanged: migrate.playbook_changed,
     ConsentRecorded: consent.recorded,
     RelationshipDates: consent.relationship,
+    NumberReassigned: reassigned.number_reassigned,
 }
 
 

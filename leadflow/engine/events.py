@@ -104,6 +104,15 @@ class RelationshipDates(Message):
     transacted_at: datetime | None = None
 
 
+class NumberReassigned(Message):
+    """The Reassigned Numbers Database said a party's number was disconnected since the day
+    it was known to be theirs (asked at the moment of contact: a send, an agent's claim)."""
+
+    type: Literal["number_reassigned"] = "number_reassigned"
+    phone: str
+    detail: str = ""  # in words, for the audit: what was asked and answered
+
+
 class KeyDatesChanged(Message):
     type: Literal["key_dates_changed"] = "key_dates_changed"
     dates: dict[str, date | None]
@@ -138,10 +147,19 @@ class DeliveryFailed(Message):
     key: str
     channel: MessageChannel
     reason: Literal[
-        "bad_number", "opted_out", "bounced", "undeliverable", "filtered", "not_sent", "listed"
+        "bad_number",
+        "opted_out",
+        "bounced",
+        "undeliverable",
+        "filtered",
+        "not_sent",
+        "listed",
+        "reassigned",
     ]  # not_sent: its window closed first, or the provider let it expire or rate-limited it;
-    # listed: the number is on a do-not-call list and nothing exempts the message
+    # listed: the number is on a do-not-call list and nothing exempts the message;
+    # reassigned: the number was disconnected since it was known to be the party's
     detail: str = ""  # in words, for the audit: the list and the rule
+    address: str | None = None  # the number, where the reason is about it (reassigned)
 
 
 class PlaybookChanged(Message):
@@ -171,6 +189,7 @@ Event = Annotated[
     | DeliveryFailed
     | PlaybookChanged
     | ConsentRecorded
-    | RelationshipDates,
+    | RelationshipDates
+    | NumberReassigned,
     Field(discriminator="type"),
 ]

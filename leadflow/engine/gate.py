@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from leadflow.engine import campaigns, consent, contact, limits
+from leadflow.engine import campaigns, consent, contact, limits, reassigned
 from leadflow.engine.channels import TEXTS, opt_out_covers
 from leadflow.engine.commands import CompleteTask, RecordOptOut, SendMessage
 from leadflow.engine.events import DesignationsChanged, OptedIn, OptedOut
@@ -45,6 +45,8 @@ def touch(run: Run, touch: PendingTouch) -> None:
         reason = f"{touch.party} opted out of {touch.channel}"
     elif touch.channel in s.unreachable:
         reason = f"{touch.channel} to this lead is undeliverable"
+    elif touch.channel != "email" and reassigned.reported(s, address):
+        reason = f"{touch.party}'s number was reported reassigned: find their number"
     elif blocked_by is not None:
         reason = f"status {blocked_by.name} blocks {touch.channel}"
     elif (
@@ -92,12 +94,13 @@ def touch(run: Run, touch: PendingTouch) -> None:
         return
     if added:
         run.audit(touch.key, "note", f"added {' and '.join(added)}, as the law asks")
-    send_by, caps, exempt = None, [], None
+    send_by, caps, exempt, since = None, [], None, None
     lists: list[str] = []
     if s.law >= 2:  # the law holds at the moment of contact too
         send_by, caps = contact.window_end(where, run.now), contact.caps(where)
         contact.fired(run, touch, send_by)
         lists, exempt = consent.lists(run, touch.party, party, touch.channel)
+        since = reassigned.since(run, touch.party, party, touch.channel)
     run.emit(
         SendMessage(
             key=touch.key,
@@ -113,6 +116,7 @@ def touch(run: Run, touch: PendingTouch) -> None:
             caps=caps,
             lists=lists,
             exemption=exempt,
+            reassigned_since=since,
         )
     )
     channel = touch.channel if s.law >= 1 else None

@@ -4,9 +4,15 @@ From the state-law table's second version a reply is read for consent by `revoca
 from __future__ import annotations
 
 import leadflow.engine.keywords as keywords
-from leadflow.engine import campaigns, gate, revocation, statuses
+from leadflow.engine import campaigns, gate, reassigned, revocation, statuses
 from leadflow.engine.channels import BY_PHONE
-from leadflow.engine.events import DeliveryFailed, OptedIn, OptedOut, ReplyReceived
+from leadflow.engine.events import (
+    DeliveryFailed,
+    NumberReassigned,
+    OptedIn,
+    OptedOut,
+    ReplyReceived,
+)
 from leadflow.engine.run import (
     Run,
     dequeue,
@@ -74,6 +80,12 @@ def delivery_failed(run: Run, event: DeliveryFailed) -> None:
         return
     if event.reason == "opted_out":
         gate.opted_out(run, OptedOut(channel="sms", source="carrier"))
+        return
+    if event.reason == "reassigned":
+        run.audit(event.key, "skipped", event.detail or "the number was reported reassigned")
+        if event.address is not None:
+            found = NumberReassigned(phone=event.address, detail=event.detail)
+            reassigned.number_reassigned(run, found)
         return
     if event.reason == "filtered":  # the carrier filters the content: a person should look
         owner = run.book.defaults.sender

@@ -185,3 +185,6 @@ class EngineState(Strict):
     consents: list[ConsentHeld] = []
     inquired_at: datetime | None = None
     transacted_at: datetime | None = None
+    # Numbers the Reassigned Numbers Database said were disconnected since they were known
+    # to be a party's: no text or call goes to them (a new number for the party does).
+    reassigned: list[str] = []

@@ -13,6 +13,8 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client as TwilioClient
 
+from leadflow.providers.reassigned import RndConfig
+
 TIMEOUT = 10.0
 # How long after an attempt began a provider may still record it: a request it received
 # before the SDK gave up can land later. A retry looks the message up only after this.
@@ -52,6 +54,7 @@ class ProviderConfig:
     landing_seconds: float = LANDING_SECONDS
     sms_countries: tuple[str, ...] = NORTH_AMERICA  # where texts may go (ISO 3166 codes)
     sms_daily_limit: int = 0  # the most texts an account sends in 24 hours (0: no limit)
+    rnd: RndConfig | None = None  # the Reassigned Numbers Database, when one is configured
 
 
 def twilio_client(config: ProviderConfig) -> TwilioClient:

@@ -13,6 +13,9 @@ timestamp and body) for each email when `event_webhook_url` is set, `processed` 
 `delivered`. `POST /_control/email-event` posts any other event (a bounce, a spam report)
 the same way. Each event carries its email's custom args at its top level, as SendGrid's
 do: `leadflow_key` is how the API finds the message, and so the account, it is about.
+
+It is also the Reassigned Numbers Database (`fake_rnd`): its query API, over the numbers a
+test or `POST /_control/reassigned` says were disconnected.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from leadflow.providers import fake_rnd
 from leadflow.providers.codes import TWILIO_ERRORS
 
 
@@ -108,6 +112,11 @@ class FakeState:
     event_signer: EventSigner = field(default_factory=EventSigner)
     events: list[dict[str, Any]] = field(default_factory=list)  # email events posted, answers
     requests: list[tuple[str, datetime]] = field(default_factory=list)  # texts asked: to, when
+    # The Reassigned Numbers Database (`fake_rnd`): its key, the disconnections, the queries.
+    rnd_key: str = "rnd-fake-key"
+    disconnected: dict[str, str] = field(default_factory=dict)
+    rnd_queries: list[dict[str, Any]] = field(default_factory=list)
+    rnd_unavailable: int = 0
 
     def failure_for(self, to: str) -> Failure | None:
         for failure in self.failures:
@@ -374,5 +383,6 @@ def build_app(state: FakeState) -> Starlette:
             Route("/_control/inbound", inbound, methods=["POST"]),
             Route("/_control/email-event", email_event, methods=["POST"]),
             Route("/_control/requests", recorded, methods=["GET"]),
+            *fake_rnd.routes(state),
         ]
     )

@@ -58,3 +58,16 @@ class DncBlock(Base):
     )
     bits: Mapped[bytes | None] = mapped_column(LargeBinary)
     lines: Mapped[list[int] | None] = mapped_column(ARRAY(SmallInteger))
+
+
+class NumberCheck(Base):
+    """What the Reassigned Numbers Database answered about a number since a day: national
+    data, as the lists are (the answer depends on the number and the day alone), kept so a
+    number is asked again only once the answer is old (`store.reassigned`)."""
+
+    __tablename__ = "number_checks"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    since: Mapped[date] = mapped_column(Date, primary_key=True)
+    answer: Mapped[str] = mapped_column(String(10))  # yes, no, no data
+    checked_at: Mapped[datetime] = _now()

@@ -46,6 +46,7 @@ def messages_insert(lead: LeadRef, messages: list[tuple[str, SendMessage]], at: 
             "caps": [cap.model_dump(mode="json") for cap in message.caps] or None,
             "do_not_call": message.lists or None,
             "exemption": message.exemption,
+            "reassigned_since": message.reassigned_since,
         }
         for key, message in messages
     ]
@@ -57,7 +58,7 @@ def messages_insert(lead: LeadRef, messages: list[tuple[str, SendMessage]], at: 
 
 _REWRITTEN: tuple[str, ...] = ("channel", "party", "to_address", "sender_id", "from_number")
 _REWRITTEN += ("template", "subject", "body", "media", "created_at", "send_by", "caps")
-_REWRITTEN += ("do_not_call", "exemption")
+_REWRITTEN += ("do_not_call", "exemption", "reassigned_since")
 _NEVER_ATTEMPTED = " WHERE outbox.attempts = 0 AND outbox.provider_id IS NULL"
 
 

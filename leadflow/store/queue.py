@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.engine.commands import QueueCall
 from leadflow.engine.refs import LeadRef
+from leadflow.store import reassigned
 from leadflow.store.db import Write, rows_insert
 from leadflow.store.leads import Note
 from leadflow.store.tables import CallQueueEntry
@@ -90,7 +91,8 @@ def listed(now: str) -> str:
 def _callable(now: str) -> str:
     """SQL true when the queued call `q` may be handed to an agent at `now`: due, unclaimed,
     inside its window, its number not opted out of calls anywhere in the account, under
-    every cap on the person, and held by no do-not-call list."""
+    every cap on the person, held by no do-not-call list, and its number not reported
+    reassigned since it was known to be the party's."""
     return f"""q.available_at <= {now}
       AND (q.claimed_until IS NULL OR q.claimed_until < {now})
       AND (q.callable_until IS NULL OR q.callable_until > {now})
@@ -98,7 +100,8 @@ def _callable(now: str) -> str:
           SELECT 1 FROM opt_outs AS o
           WHERE o.account_id = q.account_id AND o.channel = 'call' AND o.address = q.phone)
       AND NOT {over_cap(now)}
-      AND NOT {listed(now)}"""
+      AND NOT {listed(now)}
+      AND NOT {reassigned.reported_sql()}"""
 
 
 # What an agent sees of the call `claimed` (a CTE of the row it leased): the lead, its
@@ -353,6 +356,7 @@ def entry_upsert(lead: LeadRef, call: QueueCall, at: datetime, *, release: bool 
         "caps": [cap.model_dump(mode="json") for cap in call.caps] or None,
         "do_not_call": call.lists or None,
         "exemption": call.exemption,
+        "reassigned_since": call.reassigned_since,
     }
     if release:
         values |= {"claimed_by": None, "claimed_until": None}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -144,6 +145,9 @@ class CallQueueEntry(Base):
     # holds it (the party's written consent, a live business relationship): `engine.consent`.
     do_not_call: Mapped[list[str] | None] = mapped_column(ARRAY(String(40)))
     exemption: Mapped[str | None] = mapped_column(Text)
+    # The day since which the number is known to be the party's: the claim asks the
+    # Reassigned Numbers Database about it (`activities.reassigned`). NULL: no check.
+    reassigned_since: Mapped[date | None] = mapped_column(Date)
 
 
 class CallMade(Base):
@@ -217,6 +221,7 @@ class OutboxMessage(Base):
     caps: Mapped[list[dict[str, object]] | None] = mapped_column(JSONB)
     do_not_call: Mapped[list[str] | None] = mapped_column(ARRAY(String(40)))  # as the queue's
     exemption: Mapped[str | None] = mapped_column(Text)
+    reassigned_since: Mapped[date | None] = mapped_column(Date)  # as the queue's
 
 
 class AuditEntry(Base):

@@ -16,7 +16,9 @@ FAILED_BECAUSE = {  # the send activity's error type -> what the engine hears
     "Rejected": "undeliverable",
     "WindowClosed": "not_sent",
     "Listed": "listed",
+    "Reassigned": "reassigned",
 }
+WITH_DETAIL = ("Listed", "Reassigned")  # their message says which list, or what was asked
 
 
 def refused(exc: InvalidChange) -> ApplicationError:
@@ -65,7 +67,10 @@ def delivery_failed(message: SendMessage, kind: str | None) -> DeliveryFailed:
     reason = FAILED_BECAUSE.get(name, "undeliverable")
     if message.channel == "email" and reason in ("bad_number", "undeliverable"):  # not_sent stays
         reason = "bounced"
-    return DeliveryFailed(key=message.key, channel=message.channel, reason=reason, detail=detail)
+    address = message.to if reason == "reassigned" else None
+    return DeliveryFailed(
+        key=message.key, channel=message.channel, reason=reason, detail=detail, address=address
+    )
 
 
 def failed_kind(exc: ActivityError) -> str | None:
@@ -73,4 +78,4 @@ def failed_kind(exc: ActivityError) -> str | None:
     cause = exc.cause
     if not isinstance(cause, ApplicationError):
         return None
-    return f"{cause.type}: {cause.message}" if cause.type == "Listed" else cause.type
+    return f"{cause.type}: {cause.message}" if cause.type in WITH_DETAIL else cause.type

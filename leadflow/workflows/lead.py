@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
         DeliveryFailed,
         DesignationsChanged,
         KeyDatesChanged,
+        NumberReassigned,
         OptedIn,
         OptedOut,
         PartiesChanged,
@@ -153,6 +154,10 @@ class LeadWorkflow:
 
     @workflow.signal
     def set_relationship(self, event: RelationshipDates) -> None:
+        self._lead.hear(event)
+
+    @workflow.signal
+    def number_reassigned(self, event: NumberReassigned) -> None:
         self._lead.hear(event)
 
     # ---- queries ---------------------------------------------------------------------------

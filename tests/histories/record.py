@@ -28,6 +28,7 @@ RECORDED = [
     "rejected_combinations",
     "dispositions_and_follow_up",
     "low_touch_two_years",
+    "consent_and_reassigned_number",  # from generation 9
 ]
 
 

@@ -6,14 +6,17 @@ relationship's dates reach the lead."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.store.consent_tables import ConsentRecord
+from leadflow.store.dnc import import_list
 from tests.factories import eventually
-from tests.integration.test_webhooks import api, app  # noqa: F401  (fixtures)
+from tests.integration.test_webhooks import PHONE, api, app  # noqa: F401  (fixtures)
 
 FORM = {
     "party": "borrower",
@@ -103,3 +106,30 @@ async def test_the_relationship_dates_reach_the_lead(
         return any(a["reason"].startswith("business relationship: inquiry") for a in audit)
 
     assert await eventually(told)
+
+
+@pytest.mark.reassigned_numbers
+async def test_the_lead_shows_who_may_be_contacted_and_why(
+    db: AsyncEngine,
+    api: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    """`standing`: the consents, the relationship's dates, and for each number the lists
+    that reach it, those it is on, why none holds it, and the last reassigned-number check."""
+    await import_list(db, "national", datetime.now(UTC).date(), [PHONE[2:]])
+    given = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    assert (await api.post("/v1/leads/L1/consents", json=FORM | {"given_at": given})).is_success
+
+    async def shown() -> dict[str, Any]:
+        found: dict[str, Any] = (await api.get("/v1/leads/L1")).json()["standing"]
+        return found if found["consents"] and found["numbers"][0]["last_check"] else {}
+
+    standing = await eventually(shown)
+    [consent] = standing["consents"]
+    assert consent["written"] and consent["channels"] == ["call", "sms"]
+    assert consent["ended_at"] is None and standing["inquired_at"] is not None
+    assert standing["do_not_call_request"] is False
+    [number] = standing["numbers"]
+    assert (number["party"], number["number"]) == ("borrower", PHONE)
+    assert number["lists"] == ["national", "state:IL"] and number["listed_on"] == ["national"]
+    assert number["exemption"].startswith("written consent (web form")
+    assert number["reassigned"] is False and number["last_check"]["answer"] == "no"

@@ -154,6 +154,10 @@ async def test_an_agent_works_the_queue_in_the_browser(
 
         # Engaged, with a follow-up tomorrow at 10:00 the agent's time: listed on the lead.
         await page.goto(f"{url}/app/leads/W-1")
+        who = page.get_by_role("region", name="Who may be contacted")  # whatever the place
+        await expect(who).to_contain_text("No consent recorded with its evidence.")
+        await expect(who).to_contain_text(f"borrower {place.sample[:-2]}")
+        await expect(who).to_contain_text("Inquiry: ")
         await page.get_by_label("Disposition").select_option("Engaged")
         await page.get_by_label("Schedule a follow-up").check()
         await page.get_by_label("Subject").select_option("Quote")

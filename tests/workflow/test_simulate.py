@@ -14,7 +14,7 @@ import pytest
 
 from leadflow.cli.scenario import ScenarioError, load_scenario
 from leadflow.cli.simulate import simulate
-from leadflow.cli.timeline import TimelineEntry
+from leadflow.cli.timeline import TimelineEntry, at_contact
 from leadflow.engine import localtime
 from leadflow.paths import shipped
 
@@ -319,3 +319,31 @@ def _simulate(scenario: Path) -> subprocess.CompletedProcess[str]:
         timeout=120,
         env={**os.environ, "COLUMNS": "200"},
     )
+
+
+async def test_consent_and_a_reassigned_number_in_a_simulation() -> None:
+    """Consent and the relationship given in a scenario reach the lead as the API's do; each
+    text and call says which lists it is checked against when it goes, and why none holds
+    it; a number reported reassigned gets nothing more, and a task asks for another."""
+    lines = await _run("consent_and_reassigned_number")
+    notes = [line.detail for line in lines if line.kind == "audit"]
+    assert any("borrower consented to sms, call (marketing, written: web form" in n for n in notes)
+    assert any("business relationship: inquiry" in n and "last transaction" in n for n in notes)
+    texts = [line for line in lines if line.kind == "message" and line.channel == "sms"]
+    assert texts and all(line.lists == ["national", "state:IL"] for line in texts)
+    after = [line for line in texts if line.day >= 1]
+    assert after and all((line.exemption or "").startswith("written consent") for line in after)
+    assert all(line.reassigned_since is not None for line in texts)
+    assert at_contact(texts[-1]).startswith(" [not held by national, state:IL: written consent")
+    [task] = [
+        line for line in lines if line.kind == "task" and "Find borrower" in line.what + line.detail
+    ]
+    assert task.day == 3
+    reached = [
+        line
+        for line in lines
+        if line.at > task.at
+        and (line.kind == "call" or (line.kind == "message" and line.channel != "email"))
+    ]
+    assert reached == []
+    assert any(line.kind == "dequeue" and line.at == task.at for line in lines)

@@ -27,6 +27,7 @@ from leadflow.api.schemas import (
     PartiesIn,
     ReplyIn,
 )
+from leadflow.api.standing import standing
 from leadflow.client import Conflict
 from leadflow.engine import keywords
 from leadflow.engine.channels import opt_out_covers
@@ -154,11 +155,14 @@ async def get_lead(
     caller: Authenticated,
     client: Leads,
     database: Database,
+    book: Book,
     agenda_days: Annotated[
         int, Query(ge=1, le=90, description="how far ahead the agenda looks, 1 to 90 days")
     ] = 14,
 ) -> LeadView:
-    """The lead with its parties, history notes, upcoming agenda and recent audit."""
+    """The lead with its parties, history notes, upcoming agenda and recent audit, and who
+    may be contacted (`standing`: consents, the business relationship, each number's
+    do-not-call lists and reassigned-number check)."""
     ref = caller.lead(lead_id)
     state = await client.describe(ref)
     agenda = await client.agenda(ref, agenda_days)
@@ -177,6 +181,7 @@ async def get_lead(
         history=notes,
         agenda=agenda,
         audit=audit,
+        standing=await standing(database, book, state),
     )
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Response, status
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from leadflow.api.deps import Authenticated, Database, Metrics
+from leadflow.activities import reassigned
+from leadflow.api.deps import Authenticated, Database, Leads, Metrics, Rnd
 from leadflow.api.errors import error_responses
 from leadflow.api.schemas import AgentIn
-from leadflow.engine.refs import Identifier
+from leadflow.client import LeadflowClient, LeadNotFound
+from leadflow.engine.refs import Identifier, LeadRef
+from leadflow.providers.reassigned import ReassignedNumbers, RndUnavailable
 from leadflow.store.queue import ClaimedCall, claim_next, release, waiting
 
 router = APIRouter(
@@ -21,6 +27,8 @@ router = APIRouter(
 )
 
 
+log = logging.getLogger(__name__)
+REASSIGNED_TRIES = 5  # calls passed over in one claim for numbers reported reassigned
 NEXT_AT = "Leadflow-Next-Call-At"
 NEXT_WHY = "Leadflow-Next-Call"
 # What a header value may hold as it is; anything else is percent-encoded (`%` too, so the
@@ -48,13 +56,18 @@ NOTHING_DUE = {
 
 @router.post("/next", response_model=ClaimedCall, responses={204: NOTHING_DUE})
 async def next_call(
-    body: AgentIn, caller: Authenticated, database: Database, metrics: Metrics
+    body: AgentIn,
+    caller: Authenticated,
+    database: Database,
+    leads: Leads,
+    rnd: Rnd,
+    metrics: Metrics,
 ) -> ClaimedCall | Response:
     """Claim the next due call: highest priority first, then the longest waiting. The claim
     is a lease; log the call (POST /v1/leads/{id}/calls) or release it. When nothing is due,
     204 with the soonest waiting call in its headers."""
     with metrics.claims.labels(caller.account_id).time():
-        call = await claim_next(database, caller.account_id, body.agent)
+        call = await _claim(database, leads, rnd, caller.account_id, body.agent)
     if call is not None:
         return call
     headers = {}
@@ -63,6 +76,34 @@ async def next_call(
         why = f"{soonest.label} for {soonest.lead_id}: {soonest.why or 'queued'}"
         headers[NEXT_WHY] = quote(why, safe=_PRINTABLE_ASCII)
     return Response(status_code=status.HTTP_204_NO_CONTENT, headers=headers)
+
+
+async def _claim(
+    database: AsyncEngine,
+    leads: LeadflowClient,
+    rnd: ReassignedNumbers | None,
+    account_id: str,
+    agent: str,
+) -> ClaimedCall | None:
+    """The next due call whose number was not reported reassigned: one that was is given
+    back (the claim passes over it from now on) and its lead told, and the next is taken."""
+    for _ in range(REASSIGNED_TRIES):
+        call = await claim_next(database, account_id, agent)
+        if call is None:
+            return None
+        try:
+            found = await reassigned.at_claim(database, rnd, account_id, call.lead_id)
+        except RndUnavailable as exc:
+            log.warning("claim for %s: handed out unchecked: %s", call.lead_id, exc)
+            return call
+        if found is None:
+            return call
+        await release(database, account_id, call.lead_id, agent)
+        phone, why = found
+        with contextlib.suppress(LeadNotFound):  # a lead whose workflow has ended
+            lead = LeadRef(account_id=account_id, lead_id=call.lead_id)
+            await leads.number_reassigned(lead, phone, why)
+    return None
 
 
 @router.post("/{lead_id}/release", status_code=status.HTTP_204_NO_CONTENT)

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 import leadflow.engine.localtime as localtime
 from leadflow.api.deps import Database, Leads, Metrics
+from leadflow.api.standing import standing
 from leadflow.api.web.session import Agent, CsrfChecked, SignedIn, csrf_token
 from leadflow.client import ChangeRejected, LeadflowError, LeadNotFound
 from leadflow.engine.refs import Identifier
@@ -163,6 +164,7 @@ async def lead_page(
         linked=book.links.get(state.milestone, []),
         both=lambda moment: _both(moment, agent, zone),
         durations=[15, 30, 60],
+        standing=await standing(database, book, state),
     )
 
 
