@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import random
 import re
 import signal
 import socket
@@ -533,9 +534,17 @@ async def replay(stack: Stack) -> int:
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port below the kernel's ephemeral range (32768 and up): the ports the stack's
+    own children bind as they start (the Temporal dev server's, the UI codec's) come from
+    that range, and one of them could take a port chosen there before the API binds it."""
+    while True:
+        port = random.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 @contextlib.contextmanager

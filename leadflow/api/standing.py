@@ -106,16 +106,7 @@ async def standing(
         )
     return Standing(
         consents=[
-            ConsentLine(
-                id=c.id,
-                party=c.party,
-                channels=list(c.channels),
-                scope=c.scope,
-                written=c.written,
-                means=c.means,
-                given_at=c.given_at,
-                ended_at=c.ended_at,
-            )
+            ConsentLine.model_validate(c.model_dump() | {"written": c.written})
             for c in state.consents
         ],
         inquired_at=state.inquired_at,
