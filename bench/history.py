@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from leadflow.activities.memory import MemoryStoreActivities
 from leadflow.client import LeadflowClient
 from leadflow.codec import Keyring, new_key
+from leadflow.engine.preview import written_consents
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
 from leadflow.paths import binary, shipped
@@ -88,6 +89,7 @@ async def _one(
             playbook=playbook,
             parties={"borrower": BORROWER},
             designations={k: v for k, v in designations.items() if k in book.designations},
+            consents=written_consents({"borrower": BORROWER}),
         )
     )
     if milestone is not None:

@@ -26,6 +26,7 @@ from bench.bare import BareLead, UnsandboxedBareLead
 from leadflow.activities.memory import MemoryStoreActivities
 from leadflow.client import LeadflowClient
 from leadflow.codec import Keyring, new_key
+from leadflow.engine.preview import written_consents
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
 from leadflow.paths import binary, shipped
@@ -51,8 +52,9 @@ def _ensure(books: PlaybookFolder, name: str) -> EnsureLead:
         lead=LeadRef(account_id="bench", lead_id=uuid.uuid4().hex[:10]),
         playbook=name,
         time_zone="America/Chicago",
-        parties={party: BORROWER for party in book.parties[:1]},
+        parties=(parties := {party: BORROWER for party in book.parties[:1]}),
         designations={k: v for k, v in TEAM.items() if k in book.designations},
+        consents=written_consents(parties),
     )
 
 

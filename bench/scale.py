@@ -40,6 +40,7 @@ from temporalio.client import Client
 from bench.stack import cpu_seconds, fake_providers, stack
 from bench.touches import _gathered, _phones
 from leadflow.client import LeadflowClient
+from leadflow.engine.preview import written_consents
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
 from leadflow.playbook.load import default_playbook
@@ -221,6 +222,7 @@ async def _run(count: int, window: float, database: Path) -> None:
                     time_zone="UTC",
                     parties={"borrower": party},
                     designations={"isa": Member(id="isa", name="Ivy Isa")},
+                    consents=written_consents({"borrower": party}),
                 )
                 return lambda: client.ensure_lead(request, playbook=book)
 

@@ -43,6 +43,7 @@ from temporalio.worker import Worker
 from bench.bare import BareIOSignalToText, BareIOTouches, BareSignalToText, BareTouches
 from bench.stack import cpu_seconds, fake_providers, stack
 from leadflow.client import LeadflowClient
+from leadflow.engine.preview import written_consents
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
 from leadflow.playbook.load import default_playbook
@@ -221,6 +222,9 @@ async def _leadflow_burst(
                     )
                 },
                 designations={"isa": Member(id="isa", name="Ivy Isa")},
+                consents=written_consents(
+                    {"borrower": Party(name="Bench Lead", phone=phone, sms_consent=True)}
+                ),
             ),
             playbook=book,
         )

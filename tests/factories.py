@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from leadflow.client import LeadflowClient
 from leadflow.config import Settings
+from leadflow.engine.preview import written_consents
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
 from leadflow.paths import shipped
@@ -53,6 +54,22 @@ TEAM = {
 }
 
 
+def form_consent(party: str = "borrower", channels: tuple[str, ...] = ("sms",)) -> dict[str, Any]:
+    """A consent as a lead's web form sends it with the lead (`PUT /v1/leads/{id}`): in
+    writing, to marketing texts, what a marketing text to a US number needs on record."""
+    return {
+        "party": party,
+        "channels": list(channels),
+        "given_at": "2026-01-05T15:00:00+00:00",
+        "means": "web_form",
+        "form_url": "https://acme.example/quote",
+        "ip": "203.0.113.7",
+        "disclosure": "By submitting, I agree to texts from Acme Mortgage (v3)",
+        "seller": "Acme Mortgage",
+        "actor": "lead form",
+    }
+
+
 def new_lead(account_id: str = "acme", playbook: str = "insurance", **profile: Any) -> EnsureLead:
     """A lead with every party and designation its playbook knows, unless told otherwise."""
     from leadflow.playbook.load import default_playbook
@@ -66,7 +83,11 @@ def new_lead(account_id: str = "acme", playbook: str = "insurance", **profile: A
         "parties": {role: p for role, p in PARTIES.items() if role in book.parties},
         "designations": {name: m for name, m in TEAM.items() if name in book.designations},
     }
-    return EnsureLead(lead=lead, **(fields | profile))
+    fields |= profile
+    if "consents" not in fields:
+        parties = {role: Party.model_validate(p) for role, p in fields["parties"].items()}
+        fields["consents"] = written_consents(parties)
+    return EnsureLead(lead=lead, **fields)
 
 
 def isa_lead(lead: LeadRef, playbook: str, zone: str, phone: str, email: str) -> EnsureLead:
@@ -75,8 +96,11 @@ def isa_lead(lead: LeadRef, playbook: str, zone: str, phone: str, email: str) ->
         lead=lead,
         playbook=playbook,
         time_zone=zone,
-        parties={"borrower": Party(name="Pat", phone=phone, email=email, sms_consent=True)},
+        parties=(
+            parties := {"borrower": Party(name="Pat", phone=phone, email=email, sms_consent=True)}
+        ),
         designations={"isa": Member(id="isa-1", name="Ivy Isa")},
+        consents=written_consents(parties),
     )
 
 

@@ -32,6 +32,7 @@ from leadflow.paths import shipped
 from leadflow.playbook.law import LAW
 from leadflow.playbook.load import load_playbook
 from leadflow.playbook.schema import Playbook, Window
+from tests.factories import form_consent
 
 # A number whose area code rings in exactly one zone, for zones an hour or so apart all
 # round the clock (US zones first: they win a tie). Not Alaska: its one area code, 907,
@@ -141,7 +142,8 @@ class Place:
     def lead_fields(self, **parties: Any) -> dict[str, Any]:
         """`time_zone` and a borrower whose phone rings here, for an ensure request."""
         borrower = {"name": "Pat Lee", "phone": self.phone(), "sms_consent": True} | parties
-        return {"time_zone": self.zone, "parties": {"borrower": borrower}}
+        fields = {"time_zone": self.zone, "parties": {"borrower": borrower}}
+        return fields | ({"consents": [form_consent()]} if borrower.get("phone") else {})
 
 
 LAWFUL = Window(start=time(8), end=time(21))  # the federal window: every country table's

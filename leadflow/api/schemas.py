@@ -8,7 +8,6 @@ from typing import Annotated, Generic, Literal, Self, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     EmailStr,
     Field,
     StringConstraints,
@@ -23,9 +22,9 @@ from leadflow.engine.commands import Audit
 from leadflow.engine.contacts import Phone
 from leadflow.engine.preview import Entry
 from leadflow.engine.state import Member, Party
-from leadflow.models import NUL_REFUSED, MessageChannel, Name, Strict, TimeZone, nul_at
+from leadflow.models import NUL_REFUSED, MessageChannel, Strict, TimeZone, nul_at
 from leadflow.store.leads import Note
-from leadflow.workflows.messages import LeadProfile, LeadSnapshot
+from leadflow.workflows.messages import LeadSnapshot
 
 T = TypeVar("T")
 
@@ -68,23 +67,6 @@ class MemberIn(Input):
 
     def member(self) -> Member:
         return Member(**self.model_dump())
-
-
-def _checked_at_door(model: type[BaseModel]) -> BeforeValidator:
-    """Read a contact as the API's own input model does, with its checks and messages."""
-    return BeforeValidator(
-        lambda value: model.model_validate(value).model_dump() if isinstance(value, dict) else value
-    )
-
-
-class LeadIn(LeadProfile):
-    """A lead as a backend service sends it: its profile, with every contact checked at the
-    door as on the other endpoints. Anything left out comes from the playbook."""
-
-    parties: dict[Name, Annotated[Party, _checked_at_door(PartyIn)]] = {}
-    designations: dict[Name, Annotated[Member, _checked_at_door(MemberIn)]] = {}
-    key_dates: dict[Name, Day] = {}
-    horizon: Day | None = None
 
 
 class KeyDatesIn(Input):

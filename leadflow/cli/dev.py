@@ -31,6 +31,7 @@ from temporalio.converter import DataConverter
 from leadflow.api.passwords import hash_password
 from leadflow.cli.dev_codec import LoopbackCodec
 from leadflow.codec import Keyring, new_key
+from leadflow.engine.preview import written_consents
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
 from leadflow.errors import ConfigError
@@ -315,6 +316,9 @@ class DevStack:
             # The folder the worker and the API read, so the lead's playbook is one they know.
             playbooks=PlaybookFolder(Path(os.environ.get("PLAYBOOKS_DIR") or shipped("playbooks"))),
         )
+        dana = Party(
+            name="Dana Demo", phone="+13125550142", email="dana@example.com", sms_consent=True
+        )
         await client.ensure_lead(
             EnsureLead(
                 lead=LeadRef(account_id="demo", lead_id="lead-1"),
@@ -322,15 +326,9 @@ class DevStack:
                 first_name="Dana",
                 last_name="Demo",
                 time_zone="America/Chicago",
-                parties={
-                    "borrower": Party(
-                        name="Dana Demo",
-                        phone="+13125550142",
-                        email="dana@example.com",
-                        sms_consent=True,
-                    )
-                },
+                parties={"borrower": dana},
                 designations={"isa": Member(id="isa-1", name="Ivy Isa", phone="+13125550100")},
+                consents=written_consents({"borrower": dana}),  # the sample's web form
             )
         )
 

@@ -166,6 +166,7 @@ class Scenario(Strict):
     start: str = "next monday 10:00"
     days: int = Field(default=61, ge=1, le=3650)
     lead: LeadProfile = LeadProfile()
+    consents: list[ConsentEvent] = []  # given with the lead, as its form sends them
     events: list[ScriptedEvent] = []
 
 

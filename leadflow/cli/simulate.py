@@ -18,7 +18,14 @@ from temporalio.testing import WorkflowEnvironment
 
 import leadflow.engine.localtime as localtime
 from leadflow.activities.memory import MemoryStoreActivities
-from leadflow.cli.scenario import Scenario, ScenarioError, ScriptedEvent, event_time, start_time
+from leadflow.cli.scenario import (
+    ConsentEvent,
+    Scenario,
+    ScenarioError,
+    ScriptedEvent,
+    event_time,
+    start_time,
+)
 from leadflow.cli.timeline import TimelineEntry, entry, of_command
 from leadflow.client import LeadflowClient, LeadflowError
 from leadflow.codec import Keyring, new_key
@@ -99,6 +106,10 @@ async def _simulate(
             day0 = localtime.local_date(start, zone)
             lead = LeadRef(account_id="simulation", lead_id="lead-1")
             profile = scenario.lead.model_dump(exclude_unset=True) | {"playbook": book.name}
+            profile["consents"] = [
+                _held(c, f"with-lead-{i}", event_time(c.given or "day 0", day0, start, zone))
+                for i, c in enumerate(scenario.consents)
+            ]
             try:
                 snapshot = await client.ensure_lead(EnsureLead(lead=lead, **profile), playbook=book)
             except LeadflowError as exc:  # facts the playbook refuses (a designation it lacks)
@@ -308,9 +319,9 @@ async def _consent(
 
     if event.consent is not None:
         c = event.consent
-        given = {"id": request, "party": c.party, "channels": c.channels, "scope": c.scope}
-        held = ConsentHeld.model_validate(given | {"means": c.means, "given_at": moment(c.given)})
-        await client.record_consent(lead, held)
+        given_at = moment(c.given)
+        assert given_at is not None
+        await client.record_consent(lead, _held(c, request, given_at))
         await client.describe(lead)
         return f"{c.party} consented to {', '.join(c.channels)} ({c.scope}, {c.means})"
     assert event.relationship is not None
@@ -322,6 +333,11 @@ async def _consent(
     await client.set_relationship(lead, dates)
     await client.describe(lead)
     return "relationship dates set"
+
+
+def _held(c: ConsentEvent, id: str, given_at: datetime) -> ConsentHeld:
+    given = {"id": id, "party": c.party, "channels": c.channels, "scope": c.scope}
+    return ConsentHeld.model_validate(given | {"means": c.means, "given_at": given_at})
 
 
 async def _skip_to(env: WorkflowEnvironment, moment: datetime) -> None:

@@ -45,6 +45,11 @@ def recorded(run: Run, event: ConsentRecorded) -> None:
     if any(c.id == given.id for c in s.consents):
         return
     s.consents.append(given)
+    noted(run, given)
+
+
+def noted(run: Run, given: ConsentHeld) -> None:
+    """The audit line of a consent on record."""
     kind = "written" if given.written else "not in writing"
     run.audit(
         f"consent:{given.id}",
@@ -80,6 +85,26 @@ def revoked(run: Run, channels: Collection[Channel], why: str) -> None:
     ]
     if ended:
         run.emit(EndConsents(ids=ended, at=run.now, why=why[:200]))
+
+
+def unwritten(run: Run, role: str, party: Party, channel: Channel, template: str) -> str | None:
+    """Why a marketing message may not go on this channel without the party's prior express
+    written consent on record (from the third table: US texts), or None if it may."""
+    s = run.s
+    if s.law < 3 or party.phone is None or run.book.templates[template].purpose != "marketing":
+        return None
+    where = phones.region(party.phone)
+    rule = next(
+        (row.written_consent for row in countries(s.law).values() if where in row.regions), None
+    )
+    if rule is None or channel not in rule.covers:
+        return None
+    if any(c.written and c.scope == "marketing" for c in live(s, role, channel)):
+        return None
+    return (
+        f"a marketing {channel} needs {role}'s written consent on record ({rule.source}); "
+        "record it with POST /v1/leads/{id}/consents"
+    )
 
 
 def registry(s: EngineState, party: Party | None, channel: Channel) -> DoNotCall | None:

@@ -8,7 +8,7 @@ rule set.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
@@ -55,7 +55,7 @@ from leadflow.engine.run import (
     Run,
     merge,
 )
-from leadflow.engine.state import EngineState, Member, Party
+from leadflow.engine.state import ConsentHeld, EngineState, Member, Party
 from leadflow.playbook.law import LAW
 from leadflow.playbook.schema import Playbook
 
@@ -88,6 +88,8 @@ class LeadFacts(Protocol):
     def designations(self) -> Mapping[str, Member]: ...
     @property
     def key_dates(self) -> Mapping[str, date]: ...
+    @property
+    def consents(self) -> Sequence[ConsentHeld]: ...
 
 
 def decide(book: Playbook, state: EngineState, event: Event, now: datetime) -> Decision:
@@ -134,6 +136,8 @@ def _lead_created(run: Run, event: LeadCreated) -> None:
         s.inquired_at = run.now
     if s.parties:
         run.emit(SaveParties(parties=s.parties))
+    for given in s.consents:  # those that came with the lead
+        consent.noted(run, given)
     for i, action in enumerate(run.book.on_new_lead):
         actions.run_action(run, action, cause=f"new:{i}")
     status = run.book.status(s.status)
@@ -215,6 +219,11 @@ def initial_state(book: Playbook, ensure: LeadFacts, *, law: int = LAW) -> Engin
     merge(state.parties, dict(ensure.parties), book.parties, "party")
     merge(state.designations, dict(ensure.designations), book.designations, "designation")
     merge(state.key_dates, dict(ensure.key_dates), book.key_dates, "key date")
+    for given in ensure.consents:
+        if given.party not in book.parties:
+            raise InvalidChange(f"a consent names unknown party {given.party!r}", "UnknownParty")
+        if all(c.id != given.id for c in state.consents):
+            state.consents.append(given)
     return state
 
 

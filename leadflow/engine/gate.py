@@ -56,6 +56,10 @@ def touch(run: Run, touch: PendingTouch) -> None:
         and not consent.live(s, touch.party, touch.channel)
     ):
         reason = "no recorded consent for automated texts"
+    elif touch.channel in TEXTS and (
+        unwritten := consent.unwritten(run, touch.party, party, touch.channel, touch.template)
+    ):
+        reason = unwritten
     elif _reached_since_deferred(s, touch):
         reason = f"deferred at {touch.deferred_at:%Y-%m-%d %H:%M} UTC; the lead was reached since"
     if reason is not None:

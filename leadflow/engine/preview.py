@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -13,7 +13,7 @@ from leadflow.engine.decide import decide, new_state
 from leadflow.engine.events import LeadCreated, PlaybookChanged, TimerFired
 from leadflow.engine.migrate import keeps_past_steps
 from leadflow.engine.refs import LeadRef
-from leadflow.engine.state import EngineState, Member, Party
+from leadflow.engine.state import ConsentHeld, EngineState, Member, Party
 from leadflow.models import Message
 from leadflow.playbook.schema import Playbook
 
@@ -23,6 +23,7 @@ MAX_WAKE_UPS = 10_000
 # decision takes about 0.3 ms, so a query holds the worker's event loop for ~60 ms at most).
 AGENDA_DAYS = 90
 AGENDA_WAKE_UPS = 200
+SAMPLE_CONSENT = datetime(2000, 1, 3, 12, tzinfo=UTC)  # the sample lead's web form, long ago
 
 
 class Entry(Message):
@@ -33,7 +34,7 @@ class Entry(Message):
 
 
 def sample_lead(book: Playbook, **facts: Any) -> EngineState:
-    """A lead with every party and designation filled, who consented to texts."""
+    """A lead with every party and designation filled, who consented to texts in writing."""
     parties = {
         role: Party(
             name=f"{role.replace('_', ' ').title()} Example",
@@ -59,7 +60,27 @@ def sample_lead(book: Playbook, **facts: Any) -> EngineState:
         "parties": parties,
         "designations": members,
     }
-    return new_state(book, **(base | facts))
+    facts = base | facts
+    given = {role: Party.model_validate(p) for role, p in facts["parties"].items()}
+    facts.setdefault("consents", written_consents(given))
+    return new_state(book, **facts)
+
+
+def written_consents(parties: dict[str, Party]) -> list[ConsentHeld]:
+    """Each party's written consent to marketing texts (a sample web form's), for those who
+    consented to texts: what a marketing text to a US number needs on record."""
+    return [
+        ConsentHeld(
+            id=f"sample-{role}",
+            party=role,
+            channels=["sms"],
+            given_at=SAMPLE_CONSENT,
+            means="web_form",
+            seller="the sample's business",
+        )
+        for role, party in parties.items()
+        if party.phone is not None and party.sms_consent
+    ]
 
 
 def timeline(book: Playbook, state: EngineState, start: datetime, days: int) -> list[Entry]:

@@ -20,11 +20,11 @@ from leadflow.models import Channel, Message
 from leadflow.playbook.durations import Duration
 from leadflow.playbook.schema import Window
 
-LAW = 2
+LAW = 3
 """The tables' version new leads follow; `state_law.yaml` and `country_law.yaml` say the same.
-A change to what a table decides is a new version, with the old one kept (`state_law.v1.yaml`)
-for leads recorded under it: a lead keeps the version it decided by until its workflow moves
-it on."""
+A change to what a table decides is a new version, with the old ones kept (`state_law.v1.yaml`,
+`state_law.v2.yaml`, `country_law.v2.yaml`) for leads recorded under them: a lead keeps the
+version it decided by until its workflow moves it on."""
 
 COUNTRIES_SINCE = 2
 """The first version with a country table: leads on an earlier one keep to the states' only."""
@@ -75,6 +75,9 @@ class StateLaw(Message):
     confidence: Literal["high", "medium", "low"]
     note: str = ""
     automated: StateLaw | None = None  # what automated calls must also keep to: texts do
+    # From version 3: the citation of the state's rule that a sales call or text first asks
+    # the Reassigned Numbers Database (Maine's), unless the relationship exempts it.
+    reassigned_check: str | None = None
 
     def day(self, weekday: int) -> Window | Closed | None:
         """The hours on a weekday (0 is Monday): its own, or the law's every-day hours."""
@@ -102,10 +105,20 @@ class DoNotCall(Message):
     source: str
 
 
+class WrittenConsent(Message):
+    """The channels on which a marketing message needs the party's prior express written
+    consent on record (in the US, texts: an automated system sends them), whatever the
+    lists say."""
+
+    covers: list[Channel]
+    source: str
+
+
 class CountryLaw(StateLaw):
     regions: list[StateCode]  # the phonenumbers regions of the numbers it reaches
     subdivisions: list[StateCode] = []  # party regions inside it that are not US states
     do_not_call: DoNotCall | None = None
+    written_consent: WrittenConsent | None = None  # from version 3
 
 
 class LawTable(Message):

@@ -344,6 +344,7 @@ class DateRule(Message):
 class Template(Message):
     body: str = Field(max_length=MAX_TEMPLATE_CHARS)
     subject: str | None = Field(default=None, max_length=MAX_SUBJECT_CHARS)  # a template too
+    purpose: Literal["marketing", "informational"] = "marketing"  # a sale, or a transaction's news
 
 
 class Defaults(Message):

@@ -318,7 +318,9 @@ WITH held AS (
     WHERE account_id = $1 AND lead_id = $2 AND claimed_by = $3
     FOR UPDATE
 ), released AS (
-    UPDATE call_queue AS q SET claimed_by = NULL, claimed_until = NULL
+    UPDATE call_queue AS q SET claimed_by = NULL, claimed_until = NULL,
+        available_at = greatest(q.available_at, coalesce($4, q.available_at)),
+        why = coalesce($5, q.why)
     FROM held WHERE q.account_id = $1 AND q.lead_id = $2
     RETURNING held.claimed_until
 ), uncalled AS (
@@ -330,11 +332,19 @@ SELECT count(*) FROM released
 """
 
 
-async def release(engine: AsyncEngine, account_id: str, lead_id: str, agent: str) -> bool:
-    """Give a claimed call back to the queue, uncalled (the caps no longer count it); False
-    if this agent does not hold it."""
+async def release(
+    engine: AsyncEngine,
+    account_id: str,
+    lead_id: str,
+    agent: str,
+    *,
+    until: datetime | None = None,
+    why: str | None = None,
+) -> bool:
+    """Give a claimed call back to the queue, uncalled (the caps no longer count it), or
+    put it off `until` a later time and say `why`; False if this agent does not hold it."""
     async with engine.begin() as conn:
-        found = await conn.exec_driver_sql(_RELEASE, (account_id, lead_id, agent))
+        found = await conn.exec_driver_sql(_RELEASE, (account_id, lead_id, agent, until, why))
     return bool(found.scalar_one())
 
 

@@ -59,8 +59,9 @@ SENDS_PATCH = "send-messages"  # histories from before sending was wired in repl
 # Histories from before the state-law table replay under their playbook alone; a lead moves
 # to it at its next live decision: one id per decision, as the SDK memoizes a patch per run.
 # Each later table adds its own patch (a lead moves up one version per marker); a new lead
-# starts on the first table from revision 3, on the second from 4, with no marker.
-LAW_PATCHES = {1: "state-law-1", 2: "state-law-2"}
+# starts on the first table from revision 3, on the second from 4, the third from 5, with no
+# marker.
+LAW_PATCHES = {1: "state-law-1", 2: "state-law-2", 3: "state-law-3"}
 STORE_TIMEOUT = timedelta(seconds=30)
 AWAITED = LeadRef(account_id="awaited", lead_id="awaited")  # a new lead before its facts
 FACTS_WAIT = timedelta(minutes=1)  # a run started without its ensure update ends after this
@@ -102,7 +103,7 @@ class LeadLoop:
             lambda failed: self._inbox.append(Pending(failed)),
             batched=input.revision >= 3,
         )
-        self._law_at_start = 2 if input.revision >= 4 else 1 if input.revision >= 3 else 0
+        self._law_at_start = max(0, input.revision - 2)  # revision 3: table 1, 4: 2, 5: 3
         self._recorded = not self._is_new
         self._ensure_answered = False
         self._lean = input.revision >= 1  # see LeadInput.revision

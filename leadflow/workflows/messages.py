@@ -25,7 +25,7 @@ from leadflow.engine.events import (
     StatusChanged,
 )
 from leadflow.engine.refs import LeadRef
-from leadflow.engine.state import EngineState, FollowUp, Member, Party
+from leadflow.engine.state import ConsentHeld, EngineState, FollowUp, Member, Party
 from leadflow.models import Message, Name, Public, Strict, TimeZone
 from leadflow.playbook.schema import Playbook, Region
 from leadflow.playbook.shelf import SHELF, PlaybookMissing, PlaybookRef
@@ -59,6 +59,10 @@ class EnsureLead(LeadProfile):
     lead's: an existing lead changes through its own updates, never silently."""
 
     lead: LeadRef
+    # Consents that came with the lead (a form's, with its certificate): kept with their
+    # evidence by whoever took the request (the API, in `consent_records`), weighed from the
+    # first decision; a lead that exists takes them as it takes any consent, by id.
+    consents: list[ConsentHeld] = Field(default=[], max_length=20)
 
     def differences(self, state: EngineState) -> list[str]:
         """The facts this request gives that the lead has otherwise, by field name."""
@@ -271,7 +275,7 @@ def fingerprint(request: BaseModel) -> str:
     return f"{type(request).__name__}:{hashlib.sha256(body.encode()).hexdigest()[:32]}"
 
 
-REVISION = 4  # what new runs (a new lead, a continued one) start at; see LeadInput.revision
+REVISION = 5  # what new runs (a new lead, a continued one) start at; see LeadInput.revision
 
 
 class LeadInput(Message):
@@ -296,7 +300,8 @@ class LeadInput(Message):
     # input), and it starts with the search attributes its first decision leaves it with.
     # From 3: a new lead starts on the state-law table (no patch marker), and a decision's
     # messages that share a send queue go in one activity (a text and an email at most).
-    # From 4: a new lead starts on the second table (the law at the moment of contact).
+    # From 4: a new lead starts on the second table (the law at the moment of contact); from
+    # 5, on the third (written consent for marketing texts, Maine's reassigned-number check).
     revision: int = 0
 
     @model_validator(mode="after")

@@ -41,9 +41,10 @@ RECORDED = [
 # state-law table from the first decision, behind the `state-law-1` patch; generation 8 at
 # revision 3: on the table from the start, with no patch marker, and a decision's text and
 # email in one send activity; generation 9 at revision 4: on the table's second version from
-# the start, each message with its window's end and caps, each call with its window's end);
-# older files stay.
-GENERATION = 9
+# the start, each message with its window's end and caps, each call with its window's end;
+# generation 10 at revision 5: on the third table from the start, the lead's consents in
+# its ensure update); older files stay.
+GENERATION = 10
 
 
 async def record(name: str) -> Path:

@@ -21,7 +21,7 @@ from leadflow.playbook.load import default_playbook
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.playbooks import VersionConflict, current_version, save_version
 from leadflow.store.tables import Consent, OptOut, PlaybookVersion
-from tests.factories import api_settings, eventually
+from tests.factories import api_settings, eventually, form_consent
 from tests.integration.test_api import Served
 
 BORROWER = {
@@ -32,7 +32,8 @@ BORROWER = {
             "email": "pat@example.com",
             "sms_consent": True,
         }
-    }
+    },
+    "consents": [form_consent()],
 }
 
 

@@ -24,7 +24,7 @@ from leadflow.engine import localtime
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.db import create_engine
 from leadflow.store.playbooks import save_version
-from tests.factories import api_settings, eventually
+from tests.factories import api_settings, eventually, form_consent
 from tests.places import Place
 from tests.scenario_support import skip_to_next
 
@@ -83,12 +83,14 @@ PAT = {
             "sms_consent": True,
         }
     },
+    "consents": [form_consent("lead")],
 }
 
 PAT_ISA = {
     "first_name": "Pat",
     "parties": {"borrower": {"name": "Pat Lee", "phone": "+13125550111", "sms_consent": True}},
     "designations": {"isa": {"id": "isa-1", "name": "Ivy Isa"}},
+    "consents": [form_consent()],
 }
 
 

@@ -45,7 +45,8 @@ async def test_a_consent_is_kept_with_its_evidence_and_a_revocation_ends_it_besi
     given = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     answer = await api.post("/v1/leads/L1/consents", json=FORM | {"given_at": given})
     assert answer.status_code == 202, answer.text
-    [kept] = (await api.get("/v1/leads/L1/consents")).json()
+    came, kept = (await api.get("/v1/leads/L1/consents")).json()  # with the lead, then this
+    assert came["form_url"] == "https://acme.example/quote" and came["channels"] == ["sms"]
     assert kept["written"] and kept["ip"] == "203.0.113.7" and kept["ended_at"] is None
     assert kept["recorded_by"].startswith("web-intake with ")
 
@@ -58,12 +59,44 @@ async def test_a_consent_is_kept_with_its_evidence_and_a_revocation_ends_it_besi
     assert stop.status_code == 202
 
     async def ended() -> dict[str, object]:
-        [record] = (await api.get("/v1/leads/L1/consents")).json()
+        *_, record = (await api.get("/v1/leads/L1/consents")).json()
         return record if record["ended_at"] else {}
 
     record = await eventually(ended)
     assert "opted out of sms" in str(record["ended_why"])
     assert record["given_at"] is not None and record["disclosure"] == FORM["disclosure"]
+
+
+async def test_consents_come_with_a_new_lead_and_are_kept_once(
+    db: AsyncEngine,
+    api: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    given = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    body: dict[str, Any] = {
+        "parties": {"borrower": {"name": "Ann Lo", "phone": "+13125550177", "sms_consent": True}},
+        "consents": [FORM | {"given_at": given}],
+    }
+    first = await api.put("/v1/leads/C1", json=body)
+    assert first.status_code == 201, first.text
+    again = await api.put("/v1/leads/C1", json=body)  # a retried request: kept once
+    assert again.status_code == 200, again.text
+    [kept] = (await api.get("/v1/leads/C1/consents")).json()
+    assert kept["certificate"] == FORM["certificate"] and kept["channels"] == ["call", "sms"]
+    assert kept["recorded_by"].startswith("web-intake with ")
+    audit = (await api.get("/v1/leads/C1")).json()["audit"]
+    assert any("consented to call, sms (marketing, written: web form" in a["reason"] for a in audit)
+    before = await _records(db)
+    for consent, said in (
+        (FORM | {"given_at": given, "party": "cousin"}, "the lead has no cousin phone"),
+        (FORM | {"given_at": given, "channels": ["sms"]}, "consents[0]: the lead has no borrower"),
+    ):
+        refused = await api.put(
+            "/v1/leads/C2",
+            json={"parties": {"borrower": {"email": "c2@example.com"}}, "consents": [consent]},
+        )
+        assert refused.status_code == 422 and said in refused.text, refused.text
+    assert await _records(db) == before
+    assert (await api.get("/v1/leads/C2")).status_code == 404  # nothing half-written
 
 
 async def test_bad_evidence_is_refused_with_what_is_wrong_and_nothing_kept(
@@ -88,7 +121,7 @@ async def test_bad_evidence_is_refused_with_what_is_wrong_and_nothing_kept(
         "/v1/leads/NOPE/consents", json=FORM | {"given_at": (now - timedelta(hours=1)).isoformat()}
     )
     assert missing.status_code == 404
-    assert await _records(db) == 0
+    assert await _records(db) == 1  # the one the lead came with
 
 
 async def test_the_relationship_dates_reach_the_lead(
@@ -124,7 +157,8 @@ async def test_the_lead_shows_who_may_be_contacted_and_why(
         return found if found["consents"] and found["numbers"][0]["last_check"] else {}
 
     standing = await eventually(shown)
-    [consent] = standing["consents"]
+    came, consent = standing["consents"]  # the form's, with the lead; then this one
+    assert came["channels"] == ["sms"]
     assert consent["written"] and consent["channels"] == ["call", "sms"]
     assert consent["ended_at"] is None and standing["inquired_at"] is not None
     assert standing["do_not_call_request"] is False

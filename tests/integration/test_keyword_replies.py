@@ -21,7 +21,7 @@ from leadflow.playbook.schema import Identity
 from leadflow.store.accounts import ensure_account, key_id, new_api_key
 from leadflow.store.playbooks import save_version
 from leadflow.store.tables import OptInRecord, OptOut
-from tests.factories import api_settings, eventually, new_lead
+from tests.factories import api_settings, eventually, form_consent, new_lead
 from tests.integration.test_api import Served, app  # noqa: F401  (the API over a worker)
 from tests.integration.test_webhooks import OWN, PUBLIC, SHARED, TOKEN, hold, twilio
 from tests.scenario_support import skip_to_next
@@ -52,7 +52,10 @@ async def test_stop_through_the_http_api(
     async with Served(app, await new_api_key(db, "beta")) as api:
         created = await api.put(
             "/v1/leads/K1",
-            json={"parties": {"borrower": {"phone": "+13125550160", "sms_consent": True}}},
+            json={
+                "parties": {"borrower": {"phone": "+13125550160", "sms_consent": True}},
+                "consents": [form_consent()],
+            },
         )
         assert created.status_code == 201, created.text
         answer = await api.post("/v1/leads/K1/replies", json={"body": "stop"})
@@ -99,7 +102,10 @@ async def _opted_out_by_stop(api: httpx.AsyncClient, db: AsyncEngine) -> None:
     """Lead K2, whose borrower texted STOP (through the API: it only narrows contact)."""
     created = await api.put(
         "/v1/leads/K2",
-        json={"parties": {"borrower": {"phone": PHONE, "sms_consent": True}}},
+        json={
+            "parties": {"borrower": {"phone": PHONE, "sms_consent": True}},
+            "consents": [form_consent()],
+        },
     )
     assert created.status_code == 201, created.text
     assert (await api.post("/v1/leads/K2/replies", json={"body": "STOP"})).status_code == 202

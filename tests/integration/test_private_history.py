@@ -28,7 +28,7 @@ from leadflow.playbook.shelf import SHELF
 from leadflow.store import playbooks
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.worker import build_worker
-from tests.factories import api_settings, change, new_lead
+from tests.factories import api_settings, change, form_consent, new_lead
 from tests.integration.test_api import Served
 from tests.keys import converter
 
@@ -83,6 +83,7 @@ async def test_the_raw_history_holds_no_pii_and_the_codec_endpoint_opens_it(
                 }
             },
             "designations": {"isa": {"id": "isa-1", "name": "Ivy Isa"}},
+            "consents": [form_consent()],
         },
     )
     assert created.status_code == 201, created.text

@@ -32,7 +32,7 @@ from leadflow.providers.fake import EventSigner
 from leadflow.store.access_tables import Sender
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.tables import Lead, OptOut, OutboxMessage
-from tests.factories import api_settings, eventually
+from tests.factories import api_settings, eventually, form_consent
 from tests.integration.test_api import Served
 from tests.scenario_support import skip_to_next
 
@@ -78,6 +78,7 @@ async def api(
                     }
                 },
                 "designations": {"isa": {"id": "isa-1", "name": "Ivy Isa"}},
+                "consents": [form_consent()],
             },
         )
         yield client

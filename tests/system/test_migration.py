@@ -23,7 +23,9 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.client import LeadflowClient
+from leadflow.engine.preview import written_consents
 from leadflow.engine.refs import LeadRef
+from leadflow.engine.state import Party
 from leadflow.migration import LeadFilter, MigrationError, plan, run
 from leadflow.playbook.load import default_playbook
 from leadflow.playbook.schema import Campaign, Playbook, Step, Template, Window
@@ -115,8 +117,9 @@ async def test_a_thousand_leads_move_and_no_text_is_sent_twice_or_lost(
             playbook=name,
             first_name=lead.lead_id,
             time_zone=place.zone,
-            parties={"borrower": {"name": "Pat Lee", "phone": phone, "sms_consent": True}},
+            parties={"borrower": (pat := Party(name="Pat Lee", phone=phone, sms_consent=True))},
             designations={"isa": {"id": "isa-1", "name": "Ivy Isa"}},
+            consents=written_consents({"borrower": pat}),
         )
         async with gate:
             await dev_leads.ensure_lead(request, playbook=one)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow.client import LeadflowClient
+from leadflow.engine.preview import written_consents
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member, Party
 from leadflow.playbook.sources import PlaybookFolder
@@ -81,6 +82,9 @@ async def test_killed_worker_mid_send_still_sends_each_touch_once(
                     time_zone=place.zone,
                     parties={"borrower": Party(name="Pat", phone=phone, sms_consent=True)},
                     designations={"isa": Member(id="isa-1", name="Ivy Isa")},
+                    consents=written_consents(
+                        {"borrower": Party(name="Pat", phone=phone, sms_consent=True)}
+                    ),
                 )
             )
 

@@ -1,6 +1,7 @@
 """The agent's workspace in a real browser (Chromium driven by Playwright): an agent signs
 in, takes the next call, logs No Answer and sees the lead leave the queue with its return
-time, logs Engaged with a follow-up and sees it listed, and is refused a milestone its
+time, records a consent the borrower signed (a form without its evidence is refused, with
+the reason), logs Engaged with a follow-up and sees it listed, and is refused a milestone its
 status is not linked to, with the reason. A screenshot of each screen is written to
 `build/screenshots/`. And a lead unsubscribes from the link in an email.
 
@@ -155,9 +156,31 @@ async def test_an_agent_works_the_queue_in_the_browser(
         # Engaged, with a follow-up tomorrow at 10:00 the agent's time: listed on the lead.
         await page.goto(f"{url}/app/leads/W-1")
         who = page.get_by_role("region", name="Who may be contacted")  # whatever the place
-        await expect(who).to_contain_text("No consent recorded with its evidence.")
+        await expect(who).to_contain_text("borrower consented to sms (marketing, written: web form")
         await expect(who).to_contain_text(f"borrower {place.sample[:-2]}")
         await expect(who).to_contain_text("Inquiry: ")
+        # The borrower signs a consent to calls too on the call: the agent records it.
+        await who.get_by_text("Record a consent").click()
+        await page.get_by_label("How it was given").select_option("web_form")
+        await page.get_by_label("The words they agreed to").fill("Disclosure v3 (texts)")
+        await page.get_by_label("The business the consent names").fill("Workspace Realty")
+        await page.get_by_role("button", name="Record the consent").click()
+        await expect(page.get_by_role("alert")).to_contain_text(
+            "Not recorded: a web_form consent names the form: give form_url"
+        )
+        await who.get_by_text("Record a consent").click()
+        await page.get_by_label("How it was given").select_option("signature")
+        await page.get_by_label("Calls", exact=True).check()
+        await page.get_by_label("The words they agreed to").fill("Disclosure v3 (texts)")
+        await page.get_by_label("The business the consent names").fill("Workspace Realty")
+        await page.get_by_role("button", name="Record the consent").click()
+        await expect(page.get_by_role("status")).to_contain_text(
+            "borrower's consent to sms, call is recorded (written)"
+        )
+        await expect(who).to_contain_text(
+            "borrower consented to call, sms (marketing, written: signature"
+        )
+        await shot("5-consent")
         await page.get_by_label("Disposition").select_option("Engaged")
         await page.get_by_label("Schedule a follow-up").check()
         await page.get_by_label("Subject").select_option("Quote")
@@ -172,7 +195,7 @@ async def test_an_agent_works_the_queue_in_the_browser(
         await expect(follow_ups).to_contain_text("Quote")
         await expect(follow_ups).to_contain_text(f"{tomorrow:%a %d %b} 10:00 your time")
         await expect(follow_ups).to_contain_text("30 min")
-        await shot("5-follow-up")
+        await shot("6-follow-up")
 
         # Closed goes only with Converted: keeping Engaged is refused, with the reason.
         await page.get_by_label("Milestone", exact=True).select_option("Closed")
@@ -183,13 +206,13 @@ async def test_an_agent_works_the_queue_in_the_browser(
         await expect(refused).to_contain_text("Refused:")
         await expect(refused).to_contain_text("Engaged")
         await expect(refused).to_contain_text("Closed")
-        await shot("6-refused")
+        await shot("7-refused")
 
         # A phone-sized screen: the same page, one column.
         await page.set_viewport_size({"width": 390, "height": 844})
         await page.goto(f"{url}/app/")
         await expect(page.get_by_role("button", name="Take the next call")).to_be_visible()
-        await shot("7-phone-queue")
+        await shot("8-phone-queue")
         await context.close()
 
 

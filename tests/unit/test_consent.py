@@ -15,6 +15,7 @@ from leadflow.engine.events import (
     DeliveryFailed,
     OptedOut,
     RelationshipDates,
+    StatusChanged,
 )
 from leadflow.engine.state import ConsentHeld, Party
 from leadflow.playbook.check import problems
@@ -40,19 +41,41 @@ def _consent(
 
 
 def test_a_new_lead_is_an_inquiry_and_its_touches_name_the_lists_that_reach_them() -> None:
-    lead = Lead.create("isa", NOON)  # Chicago: a 312 number
+    lead = Lead.create("isa", NOON)  # Chicago: a 312 number; the sample's written consent
     assert lead.state.inquired_at == NOON
     [text, *_] = [m for m in lead.messages() if m.channel == "sms"]
     assert text.lists == ["national", "state:IL"]
-    assert (
-        text.exemption is not None and "inquiry on 2026-03-02, until 2026-06-02" in text.exemption
+    assert text.exemption == "written consent (web form, 2000-01-03)"
+    [call] = lead.calls()  # the consent is to texts: the inquiry exempts the call
+    assert call.lists == ["national", "state:IL"]
+    assert call.exemption is not None and "inquiry on 2026-03-02, until 2026-06-02" in (
+        call.exemption
     )
-    [call] = lead.calls()
-    assert call.lists == ["national", "state:IL"] and call.exemption == text.exemption
     [email] = [m for m in lead.messages() if m.channel == "email"]
     assert email.lists == [] and email.exemption is None  # no list reaches email
     before = Lead.create("isa", NOON, law=1)
     assert all(m.lists == [] and m.exemption is None for m in before.messages())
+
+
+def test_a_marketing_text_needs_written_consent_and_an_informational_one_does_not() -> None:
+    """From the third table: `sms_consent`, or consent not in writing, lets no marketing text
+    go to a US number; the reason cites the rule. A transaction's news still goes."""
+    lead = Lead.create("isa", NOON, consents=[])
+    assert not [m for m in lead.messages() if m.channel == "sms"]
+    [why, *_] = [a.reason for a in lead.audits("skipped")]
+    assert "needs borrower's written consent on record (47 C.F.R. § 64.1200(a)(2)" in why
+    lead.send(ConsentRecorded(consent=_consent("recorded_call")))
+    lead.run_for(timedelta(days=2))
+    assert not [m for m in lead.messages() if m.channel == "sms"]
+    lead.send(ConsentRecorded(consent=_consent()))
+    lead.run_for(timedelta(days=10))
+    assert [m for m in lead.messages() if m.channel == "sms"]
+    older = Lead.create("isa", NOON, consents=[], law=2)  # leads on the second table keep to it
+    assert [m for m in older.messages() if m.channel == "sms"]
+    news = Lead.create("mortgage", NOON, consents=[])
+    news.send(StatusChanged(milestone="Application", status="In Process"))
+    sent = [m for m in news.messages() if m.channel == "sms"]
+    assert sent and all(news.book.templates[m.template].purpose == "informational" for m in sent)
 
 
 def test_three_months_after_the_inquiry_the_lists_are_checked() -> None:
@@ -80,7 +103,7 @@ def test_a_transaction_keeps_the_relationship_for_eighteen_months() -> None:
 
 
 def test_written_consent_exempts_and_a_revocation_ends_it_beside_it() -> None:
-    lead = Lead.create("isa", NOON, region="IL")
+    lead = Lead.create("isa", NOON, region="IL", consents=[])
     lead.send(ConsentRecorded(consent=_consent()))
     lead.send(RelationshipDates(inquired_at=NOON - timedelta(days=200)))
     lead.run_for(timedelta(days=2))
@@ -93,7 +116,8 @@ def test_written_consent_exempts_and_a_revocation_ends_it_beside_it() -> None:
 
 
 def test_consent_not_in_writing_lets_texts_go_but_exempts_nothing() -> None:
-    lead = Lead.create("isa", NOON, region="IL")
+    """On the second table (from the third, a marketing text needs it in writing)."""
+    lead = Lead.create("isa", NOON, region="IL", consents=[], law=2)
     lead.send(RelationshipDates(inquired_at=NOON - timedelta(days=200)))
     lead.send(ConsentRecorded(consent=_consent("recorded_call")))
     lead.run_for(timedelta(days=2))
@@ -102,7 +126,8 @@ def test_consent_not_in_writing_lets_texts_go_but_exempts_nothing() -> None:
 
 
 def test_a_do_not_call_request_ends_the_relationship_at_once() -> None:
-    lead = Lead.create("isa", NOON)
+    """On the second table: from the third, a US marketing text has written consent."""
+    lead = Lead.create("isa", NOON, consents=[], law=2)
     lead.send(OptedOut(channel="call", source="disposition Do Not Call"))
     lead.run_for(timedelta(days=1))
     texts = [m for m in lead.messages(since=NOON + timedelta(minutes=1)) if m.channel == "sms"]

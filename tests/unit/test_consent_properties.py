@@ -3,7 +3,7 @@ not, marketing or informational, ended or not), inquiry and transaction dates, d
 requests, list memberships and list ages over a year. The engine's half (the lists that
 reach a touch, and why none holds it) with the moment of contact's half (`verdict`) never
 let a solicitation reach a number the rules forbid, never stop one they allow, and every
-stop names its list and its rule."""
+stop names its list and its rule; a marketing text goes only with written consent."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def test_no_solicitation_reaches_a_number_the_rules_forbid_and_every_stop_names_
     membership: set[str],
     ages: dict[str, int | None],
 ) -> None:
-    lead = Lead.create("isa", START)
+    lead = Lead.create("isa", START, consents=[])
     now = START + timedelta(days=later)
     if inquiry is not None or transaction is not None:
         lead.send(
@@ -98,7 +98,8 @@ def test_no_solicitation_reaches_a_number_the_rules_forbid_and_every_stop_names_
     if dnc_request:
         lead.send(OptedOut(channel="call", source="disposition Do Not Call"))
     party = lead.state.parties["borrower"]
-    names, exempt = consent.lists(Run(lead.book, lead.state, now), "borrower", party, channel)
+    run = Run(lead.book, lead.state, now)
+    names, exempt = consent.lists(run, "borrower", party, channel)
     assert names == LISTS
 
     today = now.date()
@@ -143,3 +144,8 @@ def test_no_solicitation_reaches_a_number_the_rules_forbid_and_every_stop_names_
         assert (
             "Registry" in stopped or "IL's do-not-call list" in stopped
         ) and "64.1200" in stopped
+    # And a marketing text needs the party's written consent on record, lists or not.
+    if channel == "sms":
+        unwritten = consent.unwritten(run, "borrower", party, "sms", "intro_sms")
+        assert (unwritten is None) == written, unwritten
+        assert unwritten is None or "64.1200(a)(2)" in unwritten

@@ -8,6 +8,7 @@ from leadflow.engine import localtime
 from leadflow.engine.events import (
     CallLogged,
     CampaignChanged,
+    ConsentRecorded,
     DeliveryFailed,
     OptedIn,
     OptedOut,
@@ -107,7 +108,12 @@ def test_stop_blocks_texts_at_once_and_start_allows_them_again() -> None:
     assert any(
         m.channel == "email" for m in lead.messages(since=lead.log[0].at + timedelta(minutes=1))
     )
+    assert lead.state.consents[0].ended_at is not None  # STOP ended the written consent
     lead.send(OptedIn(channel="sms"))
+    lead.run_for(timedelta(days=5))  # marketing texts need written consent again
+    assert not any(m.channel == "sms" for m in lead.messages(since=lead.now - timedelta(days=5)))
+    again = lead.state.consents[0].model_copy(update={"id": "again", "ended_at": None})
+    lead.send(ConsentRecorded(consent=again))
     lead.run_for(timedelta(days=15))
     assert any(m.channel == "sms" for m in lead.messages(since=lead.now - timedelta(days=15)))
 
@@ -129,7 +135,7 @@ def test_do_not_call_and_bad_numbers_block_calls_and_texts() -> None:
 
 
 def test_texts_need_recorded_consent() -> None:
-    lead = Lead.create("isa", local(MONDAY, time(10)))
+    lead = Lead.create("isa", local(MONDAY, time(10)), consents=[])
     lead.state.parties["borrower"] = lead.state.parties["borrower"].model_copy(
         update={"sms_consent": False}
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import yaml
 
 from leadflow.paths import shipped
 from leadflow.playbook.load import DEFAULTS, PlaybookError, default_playbook, load_playbook
-from leadflow.playbook.shelf import Shelf, digest
+from leadflow.playbook.shelf import Shelf, digest, earlier_digests, names
 
 PLAYBOOKS = shipped("playbooks")
 ROOT = Path(__file__).resolve().parents[2]
@@ -301,6 +302,22 @@ def test_presets_carry_their_teams_vocabulary() -> None:
         "Contact Attempted": (2, 4),
         "Contacted": (18, 24),
     }
+
+
+def test_content_recorded_before_a_field_was_added_keeps_its_digest() -> None:
+    """A lead pinned to a playbook before templates had a `purpose` names it by the digest
+    of its content then: that content, read now, is still found by it; a playbook that
+    sets the field to something else was never that content."""
+    isa = default_playbook("isa")
+    then = isa.model_dump(mode="json")
+    for template in then["templates"].values():
+        del template["purpose"]
+    key = hashlib.sha256(
+        json.dumps(then, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+    assert key != digest(isa) and names(isa, key) and names(isa, digest(isa))
+    mortgage = default_playbook("mortgage")  # its milestone news is informational
+    assert earlier_digests(mortgage) == []
 
 
 def test_the_shelf_names_every_playbook_by_its_own_digest() -> None:

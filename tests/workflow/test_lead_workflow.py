@@ -115,6 +115,40 @@ async def test_a_run_started_without_its_facts_ends_saying_so(
     assert "was started without its facts" in str(failed.value.cause)
 
 
+async def test_a_lead_on_the_second_table_moves_to_the_third_at_its_next_decision(
+    leads: LeadflowClient, time_env: WorkflowEnvironment
+) -> None:
+    """A run of an earlier revision (a lead that started on the second table) keeps to it
+    until a decision, then takes the third behind its patch: one marker, and from then a
+    marketing text to a US number needs written consent."""
+    from leadflow.playbook.shelf import SHELF
+    from leadflow.workflows.lead import LeadWorkflow
+    from leadflow.workflows.messages import LeadInput
+
+    await skip_to_next(time_env, 0, dt.time(10))  # Monday 10:00 in Chicago: texts may go
+    request = new_lead(playbook="isa", time_zone="America/Chicago", consents=[])
+    started = LeadInput(
+        playbook_ref=SHELF.put(PLAYBOOKS.get("isa")),
+        revision=4,
+        sends_task_queue=leads.sends_task_queue,
+    )
+    handle = await time_env.client.start_workflow(
+        LeadWorkflow.run, started, id=request.lead.workflow_id, task_queue=leads.task_queue
+    )
+    await handle.execute_update(LeadWorkflow.ensure, request)
+    state = await leads.describe(request.lead)
+    assert state.law == 3
+    markers = [
+        e.marker_recorded_event_attributes
+        for e in (await handle.fetch_history()).events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+    assert len(markers) == 1
+    audit = await leads.audit(request.lead)
+    assert any("needs borrower's written consent" in a.reason for a in audit)
+
+
 async def test_changing_an_unknown_lead_says_which_lead(leads: LeadflowClient) -> None:
     ghost = LeadRef(account_id="acme", lead_id="nobody")
     with pytest.raises(LeadNotFound, match="'nobody' of account 'acme' does not exist"):

@@ -10,97 +10,23 @@ be solicited (`leadflow.engine.consent`).
 
 from __future__ import annotations
 
-import ipaddress
-import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal, Self
+from typing import Self
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, model_validator
+from pydantic import Field, model_validator
 
 from leadflow.api.deps import Authenticated, Book, Database, Leads, known
 from leadflow.api.errors import error_responses
+from leadflow.api.intake import ConsentIn, ConsentOut, ConsentProblem, Moment, keep_consent
 from leadflow.api.routes.leads import LeadId
-from leadflow.api.schemas import Input, Stated
+from leadflow.api.schemas import Input
 from leadflow.engine.events import RelationshipDates
-from leadflow.engine.state import ConsentHeld, ConsentMeans
-from leadflow.models import Channel
 from leadflow.store import consents
 
 router = APIRouter(
     prefix="/v1/leads", tags=["leads"], responses=error_responses(400, 401, 404, 413, 422, 503)
 )
-
-
-def _as_text(value: object) -> object:
-    """A time arrives as ISO 8601 text, never as a number read as seconds since 1970."""
-    if not isinstance(value, str | datetime):
-        raise ValueError("a time is ISO 8601 text with its offset: 2026-12-01T10:00:00-05:00")
-    return value
-
-
-Moment = Annotated[AwareDatetime, BeforeValidator(_as_text)]
-Past = Annotated[Moment, Field(description="when (ISO 8601 with its offset); not ahead")]
-
-
-class ConsentIn(Input):
-    """A party's consent and what shows it was given."""
-
-    party: Annotated[Stated, Field(max_length=100, description="the party's role on the lead")]
-    channels: list[Channel] = Field(min_length=1, description="what they agreed to be sent")
-    scope: Literal["marketing", "informational"] = Field(
-        "marketing", description="marketing covers sales follow-up; informational does not"
-    )
-    given_at: Past
-    means: ConsentMeans = Field(
-        description="how it was given: web_form, certificate, signature (written, E-SIGN), "
-        "recorded_call, reply, other (not in writing)"
-    )
-    form_url: str | None = Field(None, max_length=2000, description="the form's address")
-    ip: str | None = Field(None, max_length=45, description="the address the form came from")
-    certificate: str | None = Field(
-        None, max_length=200, description="a TrustedForm or Jornaya certificate id"
-    )
-    disclosure: Annotated[
-        Stated, Field(max_length=5000, description="the words agreed to, or their version")
-    ]
-    seller: Annotated[Stated, Field(max_length=200, description="whom the consent names")]
-    actor: Annotated[Stated, Field(max_length=200, description="who records it")]
-
-    @model_validator(mode="after")
-    def _evidence(self) -> Self:
-        if self.given_at > datetime.now(UTC):
-            raise ValueError("given_at is ahead of now: consent is recorded once it was given")
-        if self.means == "web_form" and not self.form_url:
-            raise ValueError("a web_form consent names the form: give form_url")
-        if self.means == "certificate" and not self.certificate:
-            raise ValueError("a certificate consent names it: give certificate")
-        if self.ip is not None:
-            try:
-                ipaddress.ip_address(self.ip)
-            except ValueError:
-                raise ValueError(f"ip {self.ip!r} is not an IPv4 or IPv6 address") from None
-        return self
-
-
-class ConsentOut(BaseModel):
-    """A consent on record, and its end if a revocation ended it."""
-
-    id: str = Field(description="the record's id")
-    party: str = Field(description="the party's role on the lead")
-    channels: list[str] = Field(description="what they agreed to be sent")
-    scope: str = Field(description="marketing or informational")
-    means: str = Field(description="how it was given")
-    written: bool = Field(description="whether it is in writing (what a solicitation needs)")
-    given_at: datetime = Field(description="when it was given")
-    form_url: str | None = Field(description="the form's address")
-    ip: str | None = Field(description="the address the form came from")
-    certificate: str | None = Field(description="a TrustedForm or Jornaya certificate id")
-    disclosure: str = Field(description="the words agreed to, or their version")
-    seller: str = Field(description="whom the consent names")
-    recorded_by: str = Field(description="who recorded it, and with which key")
-    ended_at: datetime | None = Field(description="when a revocation ended it")
-    ended_why: str | None = Field(description="the revocation that ended it")
 
 
 class RelationshipIn(Input):
@@ -135,38 +61,12 @@ async def record_consent(
     """Record a party's consent with its evidence; the lead weighs it at once. An unknown
     lead (404), party, or a party without the phone or email it covers (422) keeps nothing."""
     known([body.party], book.parties, "party")
-    lead = caller.lead(lead_id)
-    party = (await client.describe(lead)).parties.get(body.party)
-    wants_phone = any(c != "email" for c in body.channels)
-    address = None if party is None else party.phone if wants_phone else party.email
-    if address is None:
-        kind = "phone" if wants_phone else "email"
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"lead {lead_id!r} has no {body.party} {kind} for consent to "
-            f"{', '.join(body.channels)}; set it with PUT /v1/leads/{lead_id}/parties first",
-        )
-    held = ConsentHeld(
-        id=uuid.uuid4().hex,
-        party=body.party,
-        channels=sorted(set(body.channels)),
-        scope=body.scope,
-        given_at=body.given_at,
-        means=body.means,
-        seller=body.seller,
-    )
-    values = body.model_dump(exclude={"actor", "channels"}) | {
-        "id": held.id,
-        "account_id": caller.account_id,
-        "lead_id": lead_id,
-        "address": address,
-        "channels": held.channels,
-        "recorded_by": f"{body.actor} with {caller.actor}"[:200],
-    }
-    async with database.begin() as conn:  # the lead is told before this commits, or nothing is
-        await consents.record(conn, **values)
-        await client.record_consent(lead, held)
-    return {"status": "accepted", "id": held.id}
+    try:
+        found = await keep_consent(database, client, caller.lead(lead_id), body, caller.actor)
+    except ConsentProblem as exc:
+        detail = f"{exc} with PUT /v1/leads/{lead_id}/parties"
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
+    return {"status": "accepted", "id": found}
 
 
 @router.get("/{lead_id}/consents")

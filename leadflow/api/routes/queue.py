@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Response, status
@@ -29,6 +30,7 @@ router = APIRouter(
 
 log = logging.getLogger(__name__)
 REASSIGNED_TRIES = 5  # calls passed over in one claim for numbers reported reassigned
+UNCHECKED_WAIT = timedelta(minutes=15)  # a call that must ask the database first, unasked
 NEXT_AT = "Leadflow-Next-Call-At"
 NEXT_WHY = "Leadflow-Next-Call"
 # What a header value may hold as it is; anything else is percent-encoded (`%` too, so the
@@ -96,6 +98,11 @@ async def _claim(
         except RndUnavailable as exc:
             log.warning("claim for %s: handed out unchecked: %s", call.lead_id, exc)
             return call
+        except reassigned.Unchecked as exc:  # the law says ask first: the call waits
+            until = datetime.now(UTC) + UNCHECKED_WAIT
+            await release(database, account_id, call.lead_id, agent, until=until, why=str(exc))
+            log.warning("claim for %s: put off: %s", call.lead_id, exc)
+            continue
         if found is None:
             return call
         await release(database, account_id, call.lead_id, agent)

@@ -8,7 +8,7 @@ sent back to a page showing the result (and a one-line message saying what happe
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,10 +19,12 @@ from pydantic import ValidationError
 
 import leadflow.engine.localtime as localtime
 from leadflow.api.deps import Database, Leads, Metrics
+from leadflow.api.intake import ConsentIn, keep_consent
 from leadflow.api.standing import standing
 from leadflow.api.web.session import Agent, CsrfChecked, SignedIn, csrf_token
 from leadflow.client import ChangeRejected, LeadflowError, LeadNotFound
 from leadflow.engine.refs import Identifier
+from leadflow.engine.state import WRITTEN
 from leadflow.playbook.schema import Playbook
 from leadflow.store import leads as lead_store
 from leadflow.store.playbooks import current_version
@@ -165,6 +167,7 @@ async def lead_page(
         both=lambda moment: _both(moment, agent, zone),
         durations=[15, 30, 60],
         standing=await standing(database, book, state),
+        seller=book.compliance.identity.name if book.compliance.identity else "",
     )
 
 
@@ -260,6 +263,49 @@ async def change_milestone(
         _flash(request, "error", f"Not changed: {_reason(exc)}")
     else:
         _flash(request, "ok", f"{lead_id} is now {snapshot.milestone} / {snapshot.status}.")
+    return _back(f"/app/leads/{lead_id}")
+
+
+@router.post("/leads/{lead_id}/consents", dependencies=[CsrfChecked])
+async def record_consent(
+    request: Request,
+    lead_id: Identifier,
+    agent: SignedIn,
+    leads: Leads,
+    database: Database,
+    party: Annotated[str, Form(max_length=100)],
+    means: Annotated[str, Form(max_length=20)],
+    disclosure: Annotated[str, Form(max_length=5000)],
+    seller: Annotated[str, Form(max_length=200)],
+    channels: Annotated[list[str], Form()] = [],  # noqa: B006  (FastAPI reads it, never changes it)
+    scope: Annotated[str, Form(max_length=20)] = "marketing",
+    given_at: Annotated[str, Form(max_length=40)] = "",
+    evidence: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """A consent the agent took (signed, on a recorded call...), kept with its evidence."""
+    try:
+        local = datetime.fromisoformat(given_at) if given_at else None
+        at = localtime.at_local(local.date(), local.time(), agent.time_zone) if local else None
+        body = ConsentIn.model_validate(
+            {
+                "party": party,
+                "channels": channels,
+                "scope": scope,
+                "means": means,
+                "given_at": (at or datetime.now(UTC)).isoformat(),
+                "form_url": evidence if means == "web_form" and evidence else None,
+                "certificate": evidence if means == "certificate" and evidence else None,
+                "disclosure": disclosure,
+                "seller": seller,
+                "actor": agent.actor,
+            }
+        )
+        await keep_consent(database, leads, agent.lead(lead_id), body, agent.actor)
+    except (ValueError, LeadflowError) as exc:  # a ValidationError is a ValueError
+        _flash(request, "error", f"Not recorded: {_reason(exc)}")
+    else:
+        kind = "written" if body.means in WRITTEN else "not in writing"
+        _flash(request, "ok", f"{party}'s consent to {', '.join(channels)} is recorded ({kind}).")
     return _back(f"/app/leads/{lead_id}")
 
 
