@@ -44,7 +44,7 @@ from temporalio.converter import PayloadCodec
 
 from leadflow.errors import ConfigError
 from leadflow.playbook.schema import Playbook
-from leadflow.playbook.shelf import SHELF, names
+from leadflow.playbook.shelf import SHELF, digest
 from leadflow.store.key_checks import add_checks, sealed_checks
 
 SETTING = "ENCRYPTION_KEYS"
@@ -263,7 +263,7 @@ class LeadflowCodec(PayloadCodec):
             return
         for load in self.loaders:
             book = await load(key)
-            if book is not None and names(book, key):
+            if book is not None and digest(book) == key:
                 SHELF.put(book, key)
                 return
         # Not found: the workflow says so when it takes the playbook (a failed task that

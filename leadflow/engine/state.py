@@ -10,7 +10,8 @@ from pydantic import AwareDatetime
 
 from leadflow.engine.refs import LeadRef
 from leadflow.models import Channel, Message, MessageChannel, Strict
-from leadflow.playbook.schema import QueueLabel, Region
+from leadflow.playbook.regions import Region
+from leadflow.playbook.schema import QueueLabel
 
 
 class Party(Message):

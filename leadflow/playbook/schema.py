@@ -12,39 +12,19 @@ from datetime import time, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BeforeValidator,
     Field,
     SerializerFunctionWrapHandler,
-    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from leadflow.models import Channel, Message, Name, TimeZone
 from leadflow.playbook.durations import Duration
+from leadflow.playbook.regions import Region
 from leadflow.playbook.templates import GSM7_EXTENSION, sms_segments
 
 QueueLabel = Literal["CallASAP", "Redial", "Callback", "Scheduled", "FollowUp", "SetCallback"]
-
-
-def _not_a_yaml_boolean(value: object, info: ValidationInfo) -> object:
-    """YAML 1.1 reads a bare ON (Ontario), and YES, NO, OFF, as a boolean: say so, and how to
-    write the code, instead of 'Input should be a valid string'."""
-    if not isinstance(value, bool):
-        return value
-    word = "ON" if value else "NO"
-    field = "region: " if info.field_name == "region" else ""
-    raise PydanticCustomError(
-        "yaml_boolean",
-        'YAML read {word} as {read}; quote it: {field}"{word}"',
-        {"word": word, "read": str(value).lower(), "field": field},
-    )
-
-
-Region = Annotated[str, BeforeValidator(_not_a_yaml_boolean)]
-"""A two-letter state or province code, as a YAML file may spell it."""
 
 
 # What a playbook may hold (README, "Limits"): each is far beyond any real cadence, and
@@ -345,6 +325,14 @@ class Template(Message):
     body: str = Field(max_length=MAX_TEMPLATE_CHARS)
     subject: str | None = Field(default=None, max_length=MAX_SUBJECT_CHARS)  # a template too
     purpose: Literal["marketing", "informational"] = "marketing"  # a sale, or a transaction's news
+
+    @model_serializer(mode="wrap")
+    def _as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A marketing template's JSON as before `purpose` (`Compliance._as_before`)."""
+        body: dict[str, Any] = handler(self)
+        if self.purpose == "marketing":
+            body.pop("purpose", None)
+        return body
 
 
 class Defaults(Message):

@@ -39,30 +39,8 @@ class PlaybookMissing(LookupError):
 
 
 def digest(book: Playbook) -> str:
-    return _hashed(book.model_dump(mode="json"))
-
-
-def _hashed(body: object) -> str:
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def earlier_digests(book: Playbook) -> list[str]:
-    """The digests this content had before fields were added to the schema: a field added
-    later, at its default everywhere, was not in the content a running lead was pinned to
-    (a template's `purpose`, from the third law table). Each later field adds its step."""
-    body = book.model_dump(mode="json")
-    templates = body.get("templates", {}).values()
-    if any(t.get("purpose") != "marketing" for t in templates):
-        return []
-    for template in templates:
-        del template["purpose"]
-    return [_hashed(body)]
-
-
-def names(book: Playbook, key: str) -> bool:
-    """Whether `key` names this content: its digest now, or one it had before."""
-    return key == digest(book) or key in earlier_digests(book)
+    body = json.dumps(book.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 class Shelf:

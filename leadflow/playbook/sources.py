@@ -11,7 +11,7 @@ from typing import Protocol
 
 from leadflow.playbook.load import PlaybookError, load_playbook
 from leadflow.playbook.schema import Playbook
-from leadflow.playbook.shelf import digest, earlier_digests
+from leadflow.playbook.shelf import digest
 
 
 class UnknownPlaybook(PlaybookError):
@@ -55,7 +55,6 @@ class PlaybookFolder:
                     book = self.get(file.stem)
                 except PlaybookError:
                     continue  # `leadflow playbook check` reports it; no lead can run on it
-                for named in (digest(book), *earlier_digests(book)):
-                    found[named] = book
+                found[digest(book)] = book
             self._digests = found
         return self._digests.get(key)

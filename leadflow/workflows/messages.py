@@ -27,7 +27,8 @@ from leadflow.engine.events import (
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import ConsentHeld, EngineState, FollowUp, Member, Party
 from leadflow.models import Message, Name, Public, Strict, TimeZone
-from leadflow.playbook.schema import Playbook, Region
+from leadflow.playbook.regions import Region
+from leadflow.playbook.schema import Playbook
 from leadflow.playbook.shelf import SHELF, PlaybookMissing, PlaybookRef
 
 # Processed request ids kept for de-duplication across continue-as-new; older ones age out.

@@ -17,7 +17,8 @@ import yaml
 
 from leadflow.paths import shipped
 from leadflow.playbook.load import DEFAULTS, PlaybookError, default_playbook, load_playbook
-from leadflow.playbook.shelf import Shelf, digest, earlier_digests, names
+from leadflow.playbook.schema import Playbook
+from leadflow.playbook.shelf import Shelf, digest
 
 PLAYBOOKS = shipped("playbooks")
 ROOT = Path(__file__).resolve().parents[2]
@@ -304,20 +305,19 @@ def test_presets_carry_their_teams_vocabulary() -> None:
     }
 
 
-def test_content_recorded_before_a_field_was_added_keeps_its_digest() -> None:
+def test_a_field_added_at_its_default_leaves_the_playbooks_digest_as_it_was() -> None:
     """A lead pinned to a playbook before templates had a `purpose` names it by the digest
-    of its content then: that content, read now, is still found by it; a playbook that
-    sets the field to something else was never that content."""
-    isa = default_playbook("isa")
+    of its JSON then: a marketing template (the default) writes the JSON it did, so the
+    same content has the same digest; an informational one says so."""
+    isa, mortgage = default_playbook("isa"), default_playbook("mortgage")
+    assert all("purpose" not in t for t in isa.model_dump(mode="json")["templates"].values())
+    news = mortgage.model_dump(mode="json")["templates"]["borrower_funded"]
+    assert news["purpose"] == "informational"
     then = isa.model_dump(mode="json")
-    for template in then["templates"].values():
-        del template["purpose"]
     key = hashlib.sha256(
         json.dumps(then, sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()
-    assert key != digest(isa) and names(isa, key) and names(isa, digest(isa))
-    mortgage = default_playbook("mortgage")  # its milestone news is informational
-    assert earlier_digests(mortgage) == []
+    assert key == digest(isa) == digest(Playbook.model_validate(then))
 
 
 def test_the_shelf_names_every_playbook_by_its_own_digest() -> None:
