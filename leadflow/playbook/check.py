@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from leadflow.playbook import law
+from leadflow.playbook import law, routing
 from leadflow.playbook.durations import format_duration
 from leadflow.playbook.identity import email_warnings, first_text_warnings
 from leadflow.playbook.schema import Action, Playbook, Sender, Step
@@ -34,6 +34,8 @@ MAX_VERSION = 2**31 - 1  # a version is stored as a PostgreSQL integer
 
 def _problems(book: Playbook) -> Iterator[Problem]:
     milestones, statuses = set(book.milestones), {s.name for s in book.statuses}
+    if book.routing is not None:
+        yield from routing.problems(book.routing, book.designations)
     if book.version > MAX_VERSION:
         yield "version", f"{book.version} is past the highest version, {MAX_VERSION}"
     for path, names in (

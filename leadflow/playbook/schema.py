@@ -22,6 +22,7 @@ from pydantic import (
 from leadflow.models import Channel, Message, Name, TimeZone
 from leadflow.playbook.durations import Duration
 from leadflow.playbook.regions import Region
+from leadflow.playbook.routing import Routing
 from leadflow.playbook.templates import GSM7_EXTENSION, sms_segments
 
 QueueLabel = Literal["CallASAP", "Redial", "Callback", "Scheduled", "FollowUp", "SetCallback"]
@@ -380,6 +381,15 @@ class Playbook(Message):
     date_rules: list[DateRule] = []
     compliance: Compliance = Compliance()
     templates: dict[Name, Template] = Field(default={}, max_length=MAX_TEMPLATES)
+    routing: Routing | None = None  # who gets a new lead (`leadflow.playbook.routing`)
+
+    @model_serializer(mode="wrap")
+    def _as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without routing, the JSON as before it (`Compliance._as_before`)."""
+        body: dict[str, Any] = handler(self)
+        if self.routing is None:
+            body.pop("routing", None)
+        return body
 
     def status(self, name: str) -> Status:
         return next(status for status in self.statuses if status.name == name)

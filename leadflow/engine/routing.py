@@ -1,0 +1,204 @@
+"""Who gets a new lead: the playbook's routing rules (`leadflow.playbook.routing`) applied to
+the lead's facts, the team's availability and what each user already holds. Pure: the
+caller brings the users, their load and the rules' rotation state, and keeps the rotation
+it gets back where one writer owns it.
+
+A rule's chain (the rule, then its fallbacks) is walked in order; in each rule only the
+users who may take the lead now are considered: not away, inside their working hours in
+their own zone, licensed in the lead's state when the rule's users hold licences, and
+under the rule's caps for the day and for open leads. Round robin gives the lead to the
+next eligible user after the last one given (weighted: smooth weighted round robin, so
+shares stay within one lead of the weights at every moment); first to claim offers it to
+every eligible user at once; the pond leaves it for anyone eligible to take. Every answer
+says why, in words an audit line can carry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from leadflow.engine import localtime
+from leadflow.playbook.routing import Match, Routing, Rule, chain
+from leadflow.playbook.schema import Window
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the rules read of a lead."""
+
+    source: str | None = None
+    loan_purpose: str | None = None
+    region: str | None = None
+    tags: frozenset[str] = frozenset()
+    language: str | None = None
+    price: int | None = None
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A user as routing sees them: what they fill, when and where they work."""
+
+    id: str
+    designations: frozenset[str]
+    time_zone: str = "UTC"
+    hours: Window | None = None  # every working day; None: any hour
+    days: frozenset[int] = frozenset(range(7))  # working weekdays, 0 is Monday
+    away: bool = False  # paused, on vacation: no new leads
+    licensed: frozenset[str] | None = None  # states they may take leads of; None: any
+
+
+@dataclass(frozen=True)
+class Load:
+    """What a user holds: leads given today (their day) and leads open now."""
+
+    today: int = 0
+    open: int = 0
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A rule's round-robin state: who was given the last lead, and each user's running
+    weight (smooth weighted round robin)."""
+
+    last: str | None = None
+    current: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Where a new lead goes: to one user (`agent`), offered to several (`offered`, first
+    to claim), to the pond, or nowhere yet (nobody eligible along the chain: it waits for
+    the first who becomes eligible). `rule` is the rule that decided, `why` the audit's
+    words, `rotation` the rule's state after it (None: unchanged)."""
+
+    rule: str | None
+    why: str
+    agent: str | None = None
+    offered: tuple[str, ...] = ()
+    pond: bool = False
+    rotation: Rotation | None = None
+
+
+def matches(match: Match, facts: Facts) -> bool:
+    """Whether the lead meets every criterion the rule gives."""
+    checks = [
+        not match.sources or facts.source in match.sources,
+        not match.loan_purposes or facts.loan_purpose in match.loan_purposes,
+        not match.regions or facts.region in match.regions,
+        not match.tags or bool(facts.tags & set(match.tags)),
+        not match.languages or facts.language in match.languages,
+        match.price_min is None or (facts.price is not None and facts.price >= match.price_min),
+        match.price_max is None or (facts.price is not None and facts.price <= match.price_max),
+    ]
+    return all(checks)
+
+
+def first_rule(routing: Routing, facts: Facts) -> Rule:
+    """The first rule the lead meets (the last is the catch-all)."""
+    return next((rule for rule in routing.rules if matches(rule.when, facts)), routing.rules[-1])
+
+
+def group(rule: Rule, agents: Sequence[Agent]) -> list[Agent]:
+    """The rule's users, by id: those it names, else everyone who fills its designation."""
+    found = [a for a in agents if rule.designation in a.designations]
+    if rule.group:
+        found = [a for a in found if a.id in rule.group]
+    return sorted(found, key=lambda a: a.id)
+
+
+def why_not(agent: Agent, rule: Rule, facts: Facts, now: datetime, load: Load) -> str | None:
+    """Why the user may not be given the lead now, or None if they may."""
+    if agent.away:
+        return f"{agent.id} is away"
+    local = localtime.to_local(now, agent.time_zone)
+    if local.weekday() not in agent.days:
+        return f"{agent.id} does not work on {local:%A}s"
+    if agent.hours is not None and not agent.hours.start <= local.time() < agent.hours.end:
+        return (
+            f"{agent.id} works {agent.hours.start:%H:%M}-{agent.hours.end:%H:%M} "
+            f"{agent.time_zone}, it is {local:%H:%M}"
+        )
+    if agent.licensed is not None and (facts.region is None or facts.region not in agent.licensed):
+        return f"{agent.id} holds no licence in {facts.region or 'an unknown state'}"
+    if rule.caps.per_day is not None and load.today >= rule.caps.per_day:
+        return f"{agent.id} was given {load.today} today (cap {rule.caps.per_day})"
+    if rule.caps.open is not None and load.open >= rule.caps.open:
+        return f"{agent.id} holds {load.open} open (cap {rule.caps.open})"
+    return None
+
+
+def route(
+    routing: Routing,
+    facts: Facts,
+    agents: Sequence[Agent],
+    now: datetime,
+    loads: Mapping[str, Load],
+    rotations: Mapping[str, Rotation],
+) -> Routed:
+    """Where the lead goes: along its rule's chain, the first rule with someone eligible
+    decides; past the chain, the routing's owner; else it waits, saying why."""
+    passed: list[str] = []
+    for rule in chain(routing, first_rule(routing, facts)):
+        members = group(rule, agents)
+        refused = {a.id: why_not(a, rule, facts, now, loads.get(a.id, Load())) for a in members}
+        eligible = [a.id for a in members if refused[a.id] is None]
+        if not eligible:
+            said = "; ".join(w for w in refused.values() if w) or "no users fill it"
+            passed.append(f"{rule.name}: nobody eligible ({said})")
+            continue
+        lead_in = f" after {'; '.join(passed)}" if passed else ""
+        if rule.mode == "pond":
+            return Routed(rule.name, f"{rule.name}: to the pond{lead_in}", pond=True)
+        if rule.mode == "first_to_claim":
+            window = int(rule.claim_window.total_seconds() // 60)
+            offered = ", ".join(eligible)
+            why = f"{rule.name}: offered to {offered} for {window} min{lead_in}"
+            return Routed(rule.name, why, offered=tuple(eligible))
+        rotation = rotations.get(rule.name, Rotation())
+        chosen, after = _next(rule, [a.id for a in members], eligible, rotation)
+        before = _order(members, rotation)
+        passed_over = before[: before.index(chosen)] if not rule.weights else []
+        skipped = [w for who in passed_over if (w := refused[who])]
+        why = f"{rule.name}: round robin, {_turn(rule, rotation, chosen)}"
+        if skipped:
+            why += f" ({'; '.join(skipped)})"
+        return Routed(rule.name, why + lead_in, agent=chosen, rotation=after)
+    owner = routing.owner
+    if owner is not None:
+        return Routed(None, f"to the owner {owner}: {'; '.join(passed)}", agent=owner)
+    return Routed(None, f"waits for the first who may take it: {'; '.join(passed)}")
+
+
+def _next(
+    rule: Rule, members: list[str], eligible: list[str], rotation: Rotation
+) -> tuple[str, Rotation]:
+    if rule.weights:
+        current = dict(rotation.current)
+        total = 0
+        for who in eligible:
+            weight = rule.weights.get(who, 1)
+            current[who] = current.get(who, 0) + weight
+            total += weight
+        chosen = max(eligible, key=lambda who: (current[who], -eligible.index(who)))
+        current[chosen] -= total
+        return chosen, Rotation(last=chosen, current=current)
+    start = members.index(rotation.last) + 1 if rotation.last in members else 0
+    chosen = next(who for who in members[start:] + members[:start] if who in eligible)
+    return chosen, Rotation(last=chosen, current=rotation.current)
+
+
+def _order(members: Sequence[Agent], rotation: Rotation) -> list[str]:
+    """The users in the order their turns come, from the one after the last given."""
+    ids = [a.id for a in members]
+    start = ids.index(rotation.last) + 1 if rotation.last in ids else 0
+    return ids[start:] + ids[:start]
+
+
+def _turn(rule: Rule, rotation: Rotation, chosen: str) -> str:
+    if rule.weights:
+        return f"{chosen} by weight ({rule.weights.get(chosen, 1)} shares)"
+    if rotation.last is None:
+        return f"{chosen} first"
+    return f"{chosen}, next after {rotation.last}"
