@@ -15,17 +15,25 @@ from temporalio import activity
 from leadflow.activities.payloads import (
     ApplyDecision,
     BatchOutcome,
+    RouteRequest,
+    RouteResult,
     SendBatch,
     SendRequest,
     SendResult,
 )
+from leadflow.activities.routing import result
+from leadflow.engine.routing import Agent, Rotation, route
+from leadflow.engine.state import Member
 
 
 @dataclass
 class MemoryStoreActivities:
     decisions: list[ApplyDecision] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)
+    team: list[Agent] = field(default_factory=list)  # whom routing may give a lead to
     _seen: set[tuple[str, int]] = field(default_factory=set)
+    _rotations: dict[str, Rotation] = field(default_factory=dict)
+    _routed: dict[tuple[str, int], RouteResult] = field(default_factory=dict)
 
     @activity.defn(name="apply_decision")
     async def apply_decision(self, decision: ApplyDecision) -> None:
@@ -46,5 +54,19 @@ class MemoryStoreActivities:
         self.sent.extend(f"{lead}:{touch}" for touch in batch.touches)
         return None
 
+    @activity.defn(name="route_lead")
+    async def route_lead(self, request: RouteRequest) -> RouteResult:
+        """Routing against `team` (no caps: the simulation keeps no counts), once a lead
+        and attempt."""
+        key = (request.lead.workflow_id, request.attempt)
+        if key not in self._routed:
+            facts = request.facts()
+            routed = route(request.routing, facts, self.team, request.at, {}, self._rotations)
+            if routed.rotation is not None and routed.rule is not None:
+                self._rotations[routed.rule] = routed.rotation
+            member = Member(id=routed.agent, name=routed.agent) if routed.agent else None
+            self._routed[key] = result(request, routed, member)
+        return self._routed[key]
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.apply_decision, self.send_message, self.send_messages]
+        return [self.apply_decision, self.send_message, self.send_messages, self.route_lead]

@@ -6,7 +6,10 @@ from datetime import datetime
 
 from leadflow.engine.commands import Command
 from leadflow.engine.refs import LeadRef
+from leadflow.engine.routing import Facts
+from leadflow.engine.state import Member
 from leadflow.models import Message, Public
+from leadflow.playbook.routing import Routing
 
 
 class SendRequest(Public):
@@ -59,3 +62,35 @@ class ApplyDecision(Message):
     at: datetime
     commands: list[Command]
     record: LeadRecord | None = None  # the lead's own row, on its first decision
+
+
+class RouteRequest(Message):
+    lead: LeadRef
+    attempt: int
+    at: datetime
+    routing: Routing
+    source: str | None = None
+    loan_purpose: str | None = None
+    region: str | None = None
+    tags: list[str] = []
+    language: str | None = None
+    price: int | None = None
+
+    def facts(self) -> Facts:
+        return Facts(
+            source=self.source,
+            loan_purpose=self.loan_purpose,
+            region=self.region,
+            tags=frozenset(self.tags),
+            language=self.language,
+            price=self.price,
+        )
+
+
+class RouteResult(Message):
+    """The answer, as the lead's engine hears it (`LeadRouted`)."""
+
+    rule: str | None = None
+    designation: str | None = None
+    agent: Member | None = None
+    why: str

@@ -17,6 +17,7 @@ from temporalio import activity
 
 from leadflow import metrics
 from leadflow.activities.payloads import ApplyDecision
+from leadflow.activities.routing import RoutingActivities
 from leadflow.engine.commands import (
     Audit,
     CompleteTask,
@@ -46,7 +47,7 @@ class LeadStoreActivities:
         metrics.count_touches(decision.commands)
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.apply_decision]
+        return [self.apply_decision, RoutingActivities(self._engine).route_lead]
 
 
 def _row_key(decision: ApplyDecision, index: int) -> str:

@@ -157,6 +157,20 @@ class Audit(Message):
     until: datetime | None = None
 
 
+class RouteLead(Message):
+    """Ask the account's routing who takes the lead (the routing activity, under the
+    account's lock); the answer comes back as `LeadRouted` with the same attempt."""
+
+    kind: Literal["route_lead"] = "route_lead"
+    attempt: int
+    source: str | None = None
+    loan_purpose: str | None = None
+    region: str | None = None
+    tags: list[str] = []
+    language: str | None = None
+    price: int | None = None
+
+
 Command = Annotated[
     SendMessage
     | CreateTask
@@ -169,6 +183,7 @@ Command = Annotated[
     | SaveParties
     | RecordOptOut
     | EndConsents
+    | RouteLead
     | Audit,
     Field(discriminator="kind"),
 ]

@@ -25,6 +25,7 @@ from leadflow.engine import (
     migrate,
     reassigned,
     replies,
+    routed,
     statuses,
 )
 from leadflow.engine.commands import Decision, InvalidChange, SaveParties
@@ -40,6 +41,7 @@ from leadflow.engine.events import (
     HorizonStated,
     KeyDatesChanged,
     LeadCreated,
+    LeadRouted,
     NumberReassigned,
     OptedIn,
     OptedOut,
@@ -90,6 +92,14 @@ class LeadFacts(Protocol):
     def key_dates(self) -> Mapping[str, date]: ...
     @property
     def consents(self) -> Sequence[ConsentHeld]: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def price(self) -> int | None: ...
 
 
 def decide(book: Playbook, state: EngineState, event: Event, now: datetime) -> Decision:
@@ -136,6 +146,7 @@ def _lead_created(run: Run, event: LeadCreated) -> None:
         s.inquired_at = run.now
     if s.parties:
         run.emit(SaveParties(parties=s.parties))
+    routed.new_lead(run)  # who takes it, when the playbook routes and it came unassigned
     for given in s.consents:  # those that came with the lead
         consent.noted(run, given)
     for i, action in enumerate(run.book.on_new_lead):
@@ -188,6 +199,7 @@ _HANDLERS: dict[type, Callable[[Run, Any], None]] = {
     ConsentRecorded: consent.recorded,
     RelationshipDates: consent.relationship,
     NumberReassigned: reassigned.number_reassigned,
+    LeadRouted: routed.routed,
 }
 
 
@@ -215,6 +227,10 @@ def initial_state(book: Playbook, ensure: LeadFacts, *, law: int = LAW) -> Engin
         status=status,
         horizon=ensure.horizon,
         law=law,
+        source=ensure.source,
+        tags=list(ensure.tags),
+        language=ensure.language,
+        price=ensure.price,
     )
     merge(state.parties, dict(ensure.parties), book.parties, "party")
     merge(state.designations, dict(ensure.designations), book.designations, "designation")

@@ -17,6 +17,7 @@ from leadflow.engine.commands import (
     QueueCall,
     RecordHistory,
     RecordOptOut,
+    RouteLead,
     SaveParties,
     SendMessage,
     SetPlaybook,
@@ -68,6 +69,8 @@ def words(command: Command, zone: str) -> Words:
             return Words("task done", "", command.key)
         case EndConsents():
             return Words("consent ended", "", f"{', '.join(command.ids)}: {command.why}")
+        case RouteLead():
+            return Words("route", "", f"who takes the lead (attempt {command.attempt})")
         case Audit():
             until = f" until {localtime.describe(command.until, zone)}" if command.until else ""
             detail = f"{command.key}: {command.reason}{until}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from leadflow.engine import calls, campaigns, dates, gate, statuses
+from leadflow.engine import calls, campaigns, dates, gate, routed, statuses
 from leadflow.engine.commands import InvalidChange
 from leadflow.engine.run import (
     Run,
@@ -38,6 +38,8 @@ def run_due(run: Run) -> None:
         s.agenda.remove(item)
         if item.kind == "date_rule":
             dates.run_date_rule(run, item)
+        elif item.kind == "route":
+            routed.ask(run)
         elif item.touch is not None:
             gate.touch(run, item.touch)
     raise RuntimeError("more than MAX_STEPS_PER_DECISION items came due at once")

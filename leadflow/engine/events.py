@@ -104,6 +104,18 @@ class RelationshipDates(Message):
     transacted_at: datetime | None = None
 
 
+class LeadRouted(Message):
+    """The routing's answer to an attempt: the user given the lead (with what a touch from
+    them needs), or nobody yet; and why."""
+
+    type: Literal["lead_routed"] = "lead_routed"
+    attempt: int
+    rule: str | None = None
+    designation: str | None = None
+    agent: Member | None = None
+    why: str
+
+
 class NumberReassigned(Message):
     """The Reassigned Numbers Database said a party's number was disconnected since the day
     it was known to be theirs (asked at the moment of contact: a send, an agent's claim)."""
@@ -190,6 +202,7 @@ Event = Annotated[
     | PlaybookChanged
     | ConsentRecorded
     | RelationshipDates
-    | NumberReassigned,
+    | NumberReassigned
+    | LeadRouted,
     Field(discriminator="type"),
 ]

@@ -8,9 +8,8 @@ users who may take the lead now are considered: not away, inside their working h
 their own zone, licensed in the lead's state when the rule's users hold licences, and
 under the rule's caps for the day and for open leads. Round robin gives the lead to the
 next eligible user after the last one given (weighted: smooth weighted round robin, so
-shares stay within one lead of the weights at every moment); first to claim offers it to
-every eligible user at once; the pond leaves it for anyone eligible to take. Every answer
-says why, in words an audit line can carry.
+shares stay within one lead of the weights at every moment). Every answer says why, in
+words an audit line can carry.
 """
 
 from __future__ import annotations
@@ -68,16 +67,14 @@ class Rotation:
 
 @dataclass(frozen=True)
 class Routed:
-    """Where a new lead goes: to one user (`agent`), offered to several (`offered`, first
-    to claim), to the pond, or nowhere yet (nobody eligible along the chain: it waits for
-    the first who becomes eligible). `rule` is the rule that decided, `why` the audit's
-    words, `rotation` the rule's state after it (None: unchanged)."""
+    """Where a new lead goes: to one user (`agent`), or nowhere yet (nobody eligible along
+    the chain: it waits for the first who becomes eligible). `rule` is the rule that
+    decided, `why` the audit's words, `rotation` the rule's state after it (None:
+    unchanged)."""
 
     rule: str | None
     why: str
     agent: str | None = None
-    offered: tuple[str, ...] = ()
-    pond: bool = False
     rotation: Rotation | None = None
 
 
@@ -149,13 +146,6 @@ def route(
             passed.append(f"{rule.name}: nobody eligible ({said})")
             continue
         lead_in = f" after {'; '.join(passed)}" if passed else ""
-        if rule.mode == "pond":
-            return Routed(rule.name, f"{rule.name}: to the pond{lead_in}", pond=True)
-        if rule.mode == "first_to_claim":
-            window = int(rule.claim_window.total_seconds() // 60)
-            offered = ", ".join(eligible)
-            why = f"{rule.name}: offered to {offered} for {window} min{lead_in}"
-            return Routed(rule.name, why, offered=tuple(eligible))
         rotation = rotations.get(rule.name, Rotation())
         chosen, after = _next(rule, [a.id for a in members], eligible, rotation)
         before = _order(members, rotation)

@@ -97,7 +97,7 @@ class PendingTouch(Message):
 class AgendaItem(Message):
     key: str
     due: datetime
-    kind: Literal["touch", "date_rule", "held"]
+    kind: Literal["touch", "date_rule", "held", "route"]
     touch: PendingTouch | None = None
     rule: str | None = None
     designation: str | None = None  # "held": waiting for this designation to be assigned
@@ -186,6 +186,14 @@ class EngineState(Strict):
     consents: list[ConsentHeld] = []
     inquired_at: datetime | None = None
     transacted_at: datetime | None = None
+    # What routing reads of a new lead (`leadflow.engine.routing.Facts`), and its routings:
+    # the attempt asked last and what came of it.
+    source: str | None = None
+    tags: list[str] = []
+    language: str | None = None
+    price: int | None = None
+    routing_attempt: int = 0
+    routed: Literal["agent", "waiting"] | None = None
     # Numbers the Reassigned Numbers Database said were disconnected since they were known
     # to be a party's: no text or call goes to them (a new number for the party does).
     reassigned: list[str] = []

@@ -3,24 +3,18 @@ nobody takes it or works it.
 
 Ordered rules, the first whose criteria the lead meets wins; the last has none (the
 catch-all, which `problems` insists on). Each rule fills one designation from a group of
-users in one mode: round robin (even, or weighted per user), first to claim (offered to
-the whole group at once for a claim window), or the pond (a pool anyone eligible may
-take). Caps bound what one user is given a day and holds open; a lead nobody in the rule
-can take goes along its fallback chain. The engine's half is `leadflow.engine.routing`.
+users by round robin, even or weighted per user. Caps bound what one user is given a day
+and holds open; a lead nobody in the rule may take goes along its fallback chain, then to
+the routing's owner, else waits for the first who may. The engine's half is
+`leadflow.engine.routing`.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Literal
-
 from pydantic import Field, model_validator
 
 from leadflow.models import Message, Name
-from leadflow.playbook.durations import Duration
 from leadflow.playbook.regions import Region
-
-Mode = Literal["round_robin", "first_to_claim", "pond"]
 
 
 class Match(Message):
@@ -60,19 +54,14 @@ class Rule(Message):
     when: Match = Match()
     designation: Name  # the team role it fills on the lead (isa, loan_officer, agent)
     group: list[Name] = []  # user ids; empty: every user who fills the designation
-    mode: Mode = "round_robin"
     weights: dict[Name, int] = {}  # round robin: a user's share against the others' (1 each)
     caps: Caps = Caps()
-    claim_window: Duration = timedelta(minutes=5)  # first to claim: then the fallback
-    worked_within: Duration | None = None  # no human action by the assignee: re-routed
     fallback: list[Name] = []  # other rules, tried in order when nobody here may take it
 
     @model_validator(mode="after")
     def _weights(self) -> Rule:
         if any(w < 1 for w in self.weights.values()):
             raise ValueError("a weight is a whole number of shares, 1 or more")
-        if self.weights and self.mode != "round_robin":
-            raise ValueError(f"weights are for round robin, not {self.mode}")
         return self
 
 

@@ -26,7 +26,7 @@ import leadflow.workflows.visibility as visibility
 from leadflow.activities.payloads import ApplyDecision, LeadRecord
 from leadflow.activities.store import LeadStoreActivities
 from leadflow.engine import bounds, calls
-from leadflow.engine.commands import Audit, InvalidChange, SendMessage
+from leadflow.engine.commands import Audit, InvalidChange, RouteLead, SendMessage
 from leadflow.engine.decide import decide, describe_next, initial_state, new_state
 from leadflow.engine.describe import summary
 from leadflow.engine.events import (
@@ -324,6 +324,8 @@ class LeadLoop:
         # second patch marker (each costs history events) to know it sends.
         if sends and (in_task or workflow.patched(SENDS_PATCH)):
             self._sender.send(self.state.lead.workflow_id, sends)
+        for ask in (c for c in decision.commands if isinstance(c, RouteLead)):
+            self._sender.route(decision.state.lead, ask, self._book.routing)
         self._carry.engine = decision.state
         audits = [c for c in decision.commands if isinstance(c, Audit)]
         self._carry.audit = (self._carry.audit + audits)[-AUDIT_KEPT:]

@@ -53,6 +53,11 @@ class LeadProfile(Message):
     designations: dict[Name, Member] = {}
     key_dates: dict[Name, date] = {}
     horizon: date | None = None  # when the lead means to buy or sell, if they said
+    # What the playbook's routing reads (`routing.rules[].when`).
+    source: Annotated[str, StringConstraints(max_length=100)] | None = None
+    tags: list[Annotated[str, StringConstraints(max_length=100)]] = Field(default=[], max_length=50)
+    language: Annotated[str, StringConstraints(max_length=20)] | None = None
+    price: int | None = Field(default=None, ge=0)
 
 
 class EnsureLead(LeadProfile):
@@ -90,6 +95,9 @@ PROFILE_FACTS = (
     "milestone",
     "status",
     "horizon",
+    "source",
+    "language",
+    "price",
 )
 
 

@@ -23,14 +23,27 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 import leadflow.workflows.answers as answers
-from leadflow.activities.payloads import BatchOutcome, SendBatch, SendRequest, SendResult
-from leadflow.engine.commands import SendMessage
-from leadflow.engine.events import DeliveryFailed
+from leadflow.activities.payloads import (
+    BatchOutcome,
+    RouteRequest,
+    RouteResult,
+    SendBatch,
+    SendRequest,
+    SendResult,
+)
+from leadflow.engine.commands import RouteLead, SendMessage
+from leadflow.engine.events import DeliveryFailed, LeadRouted
+from leadflow.engine.refs import LeadRef
+from leadflow.playbook.routing import Routing
 
 SEND_TIMEOUT = timedelta(seconds=60)
 SEND_HEARTBEAT = timedelta(seconds=10)  # a dead worker's send moves on within this
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10)
+)
+ROUTE_TIMEOUT = timedelta(seconds=30)
+ROUTE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
 
 
@@ -57,13 +70,14 @@ class Sender:
         self,
         sends_queue: str,
         sender_queues: dict[str, str],
-        failed: Callable[[DeliveryFailed], None],
+        failed: Callable[[DeliveryFailed | LeadRouted], None],
         *,
         batched: bool,
     ) -> None:
         self._sends_queue = sends_queue
         self._sender_queues = sender_queues
         self._failed = failed
+        self._heard = failed  # what comes back to the loop: a failure, routing's answer
         self._batched = batched
         self._in_flight: set[asyncio.Task[None]] = set()
 
@@ -126,6 +140,25 @@ class Sender:
             self._retry(workflow_id, keys[key], seconds) for key, seconds in outcome.retry.items()
         ]
         await asyncio.gather(*retries)
+
+    def route(self, lead: LeadRef, ask: RouteLead, routing: Routing | None) -> None:
+        """Ask who takes the lead; the answer comes back to the loop as `LeadRouted`."""
+        if routing is not None:
+            self._start(self._route(lead, ask, routing))
+
+    async def _route(self, lead: LeadRef, ask: RouteLead, routing: Routing) -> None:
+        facts = ask.model_dump(exclude={"kind", "attempt"})
+        request = RouteRequest(
+            lead=lead, attempt=ask.attempt, at=workflow.now(), routing=routing, **facts
+        )
+        answer = await workflow.execute_activity(
+            "route_lead",
+            request,
+            result_type=RouteResult,
+            start_to_close_timeout=ROUTE_TIMEOUT,
+            retry_policy=ROUTE_RETRY,  # until it answers: the team is in PostgreSQL
+        )
+        self._heard(LeadRouted(attempt=ask.attempt, **answer.model_dump()))
 
     async def _retry(self, workflow_id: str, message: SendMessage, seconds: float) -> None:
         wait = max(timedelta(seconds=seconds), SEND_RETRY.initial_interval)

@@ -131,32 +131,30 @@ def test_who_may_not_take_a_lead_and_why() -> None:
 def test_a_lead_nobody_may_take_goes_along_the_chain_then_to_the_owner_or_waits() -> None:
     routing = _routing(
         {"name": "closers", "when": {"tags": ["hot"]}, "designation": "isa",
-         "group": ["ana"], "fallback": ["claim"]},
-        {"name": "claim", "when": {"tags": ["never"]}, "designation": "isa",
-         "group": ["bo", "cy"], "mode": "first_to_claim", "fallback": ["pond"]},
-        {"name": "pond", "designation": "isa", "group": ["dee"], "mode": "pond"},
+         "group": ["ana"], "fallback": ["backup"]},
+        {"name": "backup", "when": {"tags": ["never"]}, "designation": "isa",
+         "group": ["bo", "cy"], "fallback": ["last"]},
+        {"name": "last", "designation": "isa", "group": ["dee"]},
         owner="olga",
     )  # fmt: skip
     hot = Facts(tags=frozenset({"hot"}))
-    assert [r.name for r in chain(routing, routing.rules[0])] == ["closers", "claim", "pond"]
+    assert [r.name for r in chain(routing, routing.rules[0])] == ["closers", "backup", "last"]
     agents = [*_isa("ana", away=True), *_isa("bo", "cy"), *_isa("dee")]
-    offered = route(routing, hot, agents, MONDAY_NOON, {}, {})
-    assert offered.offered == ("bo", "cy") and offered.rule == "claim"
-    assert (
-        offered.why
-        == "claim: offered to bo, cy for 5 min after closers: nobody eligible (ana is away)"
+    backup = route(routing, hot, agents, MONDAY_NOON, {}, {})
+    assert (backup.rule, backup.agent) == ("backup", "bo")
+    assert backup.why == (
+        "backup: round robin, bo first after closers: nobody eligible (ana is away)"
     )
     everyone_away = [Agent(a.id, a.designations, away=True) for a in agents]
     owned = route(routing, hot, everyone_away, MONDAY_NOON, {}, {})
     assert owned.agent == "olga" and owned.rule is None
     assert owned.why.startswith("to the owner olga: closers: nobody eligible (ana is away);")
+    assert owned.why.endswith("last: nobody eligible (dee is away)")
     alone = _routing({"name": "team", "designation": "isa"})
     waits = route(alone, hot, everyone_away[:1], MONDAY_NOON, {}, {})
-    assert waits == Routed(
-        None, "waits for the first who may take it: team: nobody eligible (ana is away)"
-    )
-    pond = route(routing, Facts(), agents, MONDAY_NOON, {}, {})
-    assert pond.pond and pond.why == "pond: to the pond"
+    said = "waits for the first who may take it: team: nobody eligible (ana is away)"
+    assert waits == Routed(None, said)
+    assert route(routing, Facts(), agents, MONDAY_NOON, {}, {}).agent == "dee"  # catch-all
 
 
 def test_round_robin_passes_over_who_may_not_take_it_and_says_so() -> None:

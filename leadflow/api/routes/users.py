@@ -7,16 +7,20 @@ make an admin, or set an admin's password and sign in as them.
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import time
+from typing import Annotated, Self
 
 from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import Field, model_validator
 
 from leadflow.api.deps import Authenticated, Book, Caller, Database, known
 from leadflow.api.errors import error_responses
 from leadflow.api.passwords import WeakPassword, hash_password
-from leadflow.api.schemas import Page, PasswordIn, UserIn, UserOut
+from leadflow.api.schemas import Input, Page, PasswordIn, UserIn, UserOut
 from leadflow.api.scopes import at_most
 from leadflow.engine.refs import IDENTIFIER, Identifier
+from leadflow.models import TimeZone
+from leadflow.store.routing import set_availability
 from leadflow.store.users import list_users, save_user, set_password, user_of
 
 router = APIRouter(
@@ -103,3 +107,56 @@ async def get_users(
     ]
     more = len(users) > limit
     return Page(items=items, next_cursor=items[-1].id if more and items else None)
+
+
+class AvailabilityIn(Input):
+    """When and where a user takes new leads: what routing reads of them."""
+
+    time_zone: TimeZone = Field("UTC", description="the user's own zone (IANA name)")
+    hours_start: time | None = Field(None, description="working hours' start, their time")
+    hours_end: time | None = Field(None, description="working hours' end, their time")
+    days: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        default=list(range(7)), min_length=1, description="working weekdays, 0 is Monday"
+    )
+    away: bool = Field(False, description="paused or on vacation: no new leads")
+    licensed: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] | None = Field(
+        None, description="the states they may take leads of; absent: any"
+    )
+
+    @model_validator(mode="after")
+    def _hours(self) -> Self:
+        start, end = self.hours_start, self.hours_end
+        if (start is None) != (end is None):
+            raise ValueError("give hours_start and hours_end together, or neither")
+        if start is not None and end is not None and start >= end:
+            raise ValueError("hours_start is before hours_end, the same day")
+        return self
+
+
+@router.put(
+    "/{user_id}/availability",
+    response_model=AvailabilityIn,
+    responses=error_responses(404, e404="the account has no such user"),
+)
+async def put_availability(
+    user_id: Identifier, body: AvailabilityIn, caller: Authenticated, database: Database
+) -> AvailabilityIn:
+    """When and where the user works, whether they are away, and the states they hold a
+    licence in: routing gives a new lead only to a user who may take it now."""
+    await _may_change(database, caller, user_id, None)
+    if await user_of(database, caller.account_id, user_id) is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no user {user_id!r}; add them with PUT /v1/users/{user_id}"
+        )
+    hours = (body.hours_start, body.hours_end) if body.hours_start and body.hours_end else None
+    await set_availability(
+        database,
+        caller.account_id,
+        user_id,
+        time_zone=body.time_zone,
+        hours=hours,
+        days=body.days,
+        away=body.away,
+        licensed=body.licensed,
+    )
+    return body

@@ -1,0 +1,240 @@
+"""Routing against the account's team, once per lead and attempt, one writer at a time.
+
+`assign` runs in one transaction under the account's advisory lock, so the rotation, the
+day's counts and the open leads it reads are the ones it writes after: a thousand leads
+arriving together are given in a line, never two to one turn, never past a cap. The
+assignment's row is its key: the same lead and attempt asked again (a retried activity, a
+worker that died after the commit) reads the answer it got, and nothing moves twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import RowMapping, and_, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from leadflow.engine import localtime
+from leadflow.engine.routing import Agent, Facts, Load, Rotation, Routed, route
+from leadflow.playbook.routing import Routing
+from leadflow.playbook.schema import Window
+from leadflow.store.access_tables import User
+from leadflow.store.routing_tables import Availability, RoutingAssignment, RoutingRotation
+
+DAY_REACH = timedelta(hours=38)  # the longest a user's day may have begun before now (UTC-14..+12)
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('routing:' || :account))")
+
+
+async def assign(
+    engine: AsyncEngine,
+    account_id: str,
+    lead_id: str,
+    attempt: int,
+    routing: Routing,
+    facts: Facts,
+    now: datetime,
+) -> Routed:
+    """Where the lead goes on this attempt: the answer on record, else decided now against
+    the team as it is, and kept with the rule's new rotation."""
+    async with engine.begin() as conn:
+        kept = await _kept(conn, account_id, lead_id, attempt)
+        if kept is not None:
+            return kept
+        await conn.execute(_LOCK, {"account": account_id})
+        kept = await _kept(conn, account_id, lead_id, attempt)  # decided while we waited
+        if kept is not None:
+            return kept
+        agents = await team(conn, account_id)
+        loads = await _loads(conn, account_id, agents, now)
+        rotations = await _rotations(conn, account_id)
+        routed = route(routing, facts, agents, now, loads, rotations)
+        if routed.rotation is not None and routed.rule is not None:
+            values = {"last": routed.rotation.last, "current": dict(routed.rotation.current)}
+            await conn.execute(
+                insert(RoutingRotation)
+                .values(account_id=account_id, rule=routed.rule, **values)
+                .on_conflict_do_update(
+                    index_elements=[RoutingRotation.account_id, RoutingRotation.rule],
+                    set_={**values, "updated_at": func.now()},
+                )
+            )
+        await conn.execute(
+            insert(RoutingAssignment).values(
+                account_id=account_id,
+                lead_id=lead_id,
+                attempt=attempt,
+                rule=routed.rule,
+                agent=routed.agent,
+                why=routed.why,
+                at=now,
+            )
+        )
+    return routed
+
+
+async def close(engine: AsyncEngine, account_id: str, lead_id: str, at: datetime) -> None:
+    """The lead's assignments no longer count as open (it was worked to an end, or moves on)."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(RoutingAssignment)
+            .where(
+                RoutingAssignment.account_id == account_id,
+                RoutingAssignment.lead_id == lead_id,
+                RoutingAssignment.closed_at.is_(None),
+            )
+            .values(closed_at=at)
+        )
+
+
+async def team(conn: AsyncConnection, account_id: str) -> list[Agent]:
+    """The account's users as routing sees them: a user with no availability on record
+    works any hour, any day, anywhere."""
+    rows = await conn.execute(
+        select(User.id, User.designations, Availability.__table__)
+        .select_from(User)
+        .outerjoin(
+            Availability,
+            and_(Availability.account_id == User.account_id, Availability.user_id == User.id),
+        )
+        .where(User.account_id == account_id)
+    )
+    found = []
+    for row in rows.mappings():
+        start, end = row["hours_start"], row["hours_end"]
+        found.append(
+            Agent(
+                id=row["id"],
+                designations=frozenset(row["designations"] or []),
+                time_zone=row["time_zone"] or "UTC",
+                hours=Window(start=start, end=end) if start and end else None,
+                days=frozenset(row["work_days"] if row["work_days"] is not None else range(7)),
+                away=bool(row["away"]),
+                licensed=None if row["licensed"] is None else frozenset(row["licensed"]),
+            )
+        )
+    return found
+
+
+async def set_availability(
+    engine: AsyncEngine,
+    account_id: str,
+    user_id: str,
+    *,
+    time_zone: str,
+    hours: tuple[time, time] | None,
+    days: Sequence[int],
+    away: bool,
+    licensed: Sequence[str] | None,
+) -> None:
+    values = {
+        "time_zone": time_zone,
+        "hours_start": hours[0] if hours else None,
+        "hours_end": hours[1] if hours else None,
+        "work_days": sorted(set(days)),
+        "away": away,
+        "licensed": None if licensed is None else sorted(set(licensed)),
+    }
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(Availability)
+            .values(account_id=account_id, user_id=user_id, **values)
+            .on_conflict_do_update(
+                index_elements=[Availability.account_id, Availability.user_id],
+                set_={**values, "updated_at": func.now()},
+            )
+        )
+
+
+async def history(engine: AsyncEngine, account_id: str, lead_id: str) -> list[dict[str, Any]]:
+    """The lead's routings as rows (attempt, rule, agent, why, at), first to last."""
+    query = (
+        select(
+            RoutingAssignment.attempt,
+            RoutingAssignment.rule,
+            RoutingAssignment.agent,
+            RoutingAssignment.why,
+            RoutingAssignment.at,
+        )
+        .where(RoutingAssignment.account_id == account_id, RoutingAssignment.lead_id == lead_id)
+        .order_by(RoutingAssignment.attempt)
+    )
+    async with engine.connect() as conn:
+        return [dict(row) for row in (await conn.execute(query)).mappings()]
+
+
+async def assignments(engine: AsyncEngine, account_id: str, lead_id: str) -> list[Routed]:
+    """The lead's routings, first to last."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(RoutingAssignment.__table__)
+            .where(RoutingAssignment.account_id == account_id, RoutingAssignment.lead_id == lead_id)
+            .order_by(RoutingAssignment.attempt)
+        )
+        return [_routed(row) for row in rows.mappings()]
+
+
+async def _kept(
+    conn: AsyncConnection, account_id: str, lead_id: str, attempt: int
+) -> Routed | None:
+    row = (
+        (
+            await conn.execute(
+                select(RoutingAssignment.__table__).where(
+                    RoutingAssignment.account_id == account_id,
+                    RoutingAssignment.lead_id == lead_id,
+                    RoutingAssignment.attempt == attempt,
+                )
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
+    return None if row is None else _routed(row)
+
+
+def _routed(row: RowMapping) -> Routed:
+    return Routed(
+        rule=row["rule"],
+        why=row["why"],
+        agent=row["agent"],
+    )
+
+
+async def _loads(
+    conn: AsyncConnection, account_id: str, agents: list[Agent], now: datetime
+) -> dict[str, Load]:
+    """What each user holds: leads given since their own midnight, and leads still open."""
+    rows = await conn.execute(
+        select(
+            RoutingAssignment.agent,
+            RoutingAssignment.at,
+            RoutingAssignment.closed_at,
+        ).where(
+            RoutingAssignment.account_id == account_id,
+            RoutingAssignment.agent.is_not(None),
+            # Only what can count: today's (any zone's day began within 38 hours) or open.
+            (RoutingAssignment.closed_at.is_(None)) | (RoutingAssignment.at > now - DAY_REACH),
+        )
+    )
+    zones = {a.id: a.time_zone for a in agents}
+    today: dict[str, int] = {}
+    open_: dict[str, int] = {}
+    for agent, at, closed in rows:
+        zone = zones.get(agent, "UTC")
+        if localtime.to_local(at, zone).date() == localtime.to_local(now, zone).date():
+            today[agent] = today.get(agent, 0) + 1
+        if closed is None:
+            open_[agent] = open_.get(agent, 0) + 1
+    return {a.id: Load(today=today.get(a.id, 0), open=open_.get(a.id, 0)) for a in agents}
+
+
+async def _rotations(conn: AsyncConnection, account_id: str) -> dict[str, Rotation]:
+    rows = await conn.execute(
+        select(RoutingRotation.rule, RoutingRotation.last, RoutingRotation.current).where(
+            RoutingRotation.account_id == account_id
+        )
+    )
+    return {rule: Rotation(last=last, current=dict(current or {})) for rule, last, current in rows}
