@@ -102,6 +102,9 @@ DESCRIPTIONS: dict[str, str] = {
     "send_by": "the end of the window it was decided in: never sent at or after it",
     "sender": "the team member it was sent as",
     "sms_consent": "whether the person consented to texts",
+    "tags": "the lead's tags (a routing rule may ask for any of them)",
+    "language": "the lead's language (es, en...): a routing rule may ask for it",
+    "price": "the price the lead looks at, in whole currency units: routing reads it",
     "sms_from": "the member's own sending number, if texts go out from it",
     "snapshot": "where the lead stands: milestone, status, queue, next touch",
     "source": "where the opt-out came from: a STOP reply, the carrier, an agent",
@@ -129,6 +132,9 @@ OVERRIDES: dict[str, str] = {
     "Entry.at": "when the engine would issue the command (ISO 8601)",
     "ReplyIn.body": "the text the lead sent; STOP, START and HELP work as through Twilio",
     "ReplyIn.channel": "sms or email",
+    "LeadIn.source": "where the lead came from (a portal, a form, a referral): routing reads it",
+    "RouteLead.source": "where the lead came from, as routing reads it",
+    "RouteLead.attempt": "1 for a lead's first routing, then each time it asks again",
 }
 
 EXAMPLES: dict[str, Any] = {
