@@ -22,7 +22,7 @@ from leadflow.activities.payloads import (
     SendResult,
 )
 from leadflow.activities.routing import result
-from leadflow.engine.routing import Agent, Rotation, route
+from leadflow.engine.routing import Agent, Facts, Rotation, route
 from leadflow.engine.state import Member
 
 
@@ -58,9 +58,9 @@ class MemoryStoreActivities:
     async def route_lead(self, request: RouteRequest) -> RouteResult:
         """Routing against `team` (no caps: the simulation keeps no counts), once a lead
         and attempt."""
-        key = (request.lead.workflow_id, request.attempt)
+        key = (request.lead.workflow_id, request.ask.attempt)
         if key not in self._routed:
-            facts = request.facts()
+            facts = Facts.of(request.ask)
             routed = route(request.routing, facts, self.team, request.at, {}, self._rotations)
             if routed.rotation is not None and routed.rule is not None:
                 self._rotations[routed.rule] = routed.rotation

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from leadflow.engine.commands import Command
+from leadflow.engine.commands import Command, RouteLead
 from leadflow.engine.refs import LeadRef
-from leadflow.engine.routing import Facts
 from leadflow.engine.state import Member
 from leadflow.models import Message, Public
 from leadflow.playbook.routing import Routing
@@ -65,26 +64,13 @@ class ApplyDecision(Message):
 
 
 class RouteRequest(Message):
+    """Who takes the lead: the engine's ask (its attempt and the lead's facts), the
+    playbook's routing, and the workflow's time to decide at."""
+
     lead: LeadRef
-    attempt: int
     at: datetime
     routing: Routing
-    source: str | None = None
-    loan_purpose: str | None = None
-    region: str | None = None
-    tags: list[str] = []
-    language: str | None = None
-    price: int | None = None
-
-    def facts(self) -> Facts:
-        return Facts(
-            source=self.source,
-            loan_purpose=self.loan_purpose,
-            region=self.region,
-            tags=frozenset(self.tags),
-            language=self.language,
-            price=self.price,
-        )
+    ask: RouteLead
 
 
 class RouteResult(Message):

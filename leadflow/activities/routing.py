@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
 from leadflow.activities.payloads import RouteRequest, RouteResult
-from leadflow.engine.routing import Routed, first_rule
+from leadflow.engine.routing import Facts, Routed, first_rule
 from leadflow.engine.state import Member
 from leadflow.store import routing as store
 from leadflow.store.access_tables import User
@@ -21,7 +21,7 @@ from leadflow.store.access_tables import User
 
 def result(request: RouteRequest, routed: Routed, member: Member | None) -> RouteResult:
     rule = request.routing.rule(routed.rule) if routed.rule else None
-    designation = (rule or first_rule(request.routing, request.facts())).designation
+    designation = (rule or first_rule(request.routing, Facts.of(request.ask))).designation
     return RouteResult(
         rule=routed.rule,
         designation=designation,
@@ -36,9 +36,9 @@ async def route_lead(engine: AsyncEngine, request: RouteRequest) -> RouteResult:
         engine,
         lead.account_id,
         lead.lead_id,
-        request.attempt,
+        request.ask.attempt,
         request.routing,
-        request.facts(),
+        Facts.of(request.ask),
         request.at,
     )
     member = None

@@ -21,24 +21,12 @@ from leadflow.engine.state import AgendaItem
 RETRY = timedelta(minutes=5)  # a lead nobody may take asks again this often
 
 
-def facts(run: Run) -> Facts:
-    s = run.s
-    return Facts(
-        source=s.source,
-        loan_purpose=s.loan_purpose,
-        region=s.region,
-        tags=frozenset(s.tags),
-        language=s.language,
-        price=s.price,
-    )
-
-
 def new_lead(run: Run) -> None:
     """Route a new lead whose first rule's designation nobody fills yet."""
     routing = run.book.routing
     if routing is None:
         return
-    if first_rule(routing, facts(run)).designation in run.s.designations:
+    if first_rule(routing, Facts.of(run.s)).designation in run.s.designations:
         return  # the lead came assigned
     ask(run)
 
@@ -46,18 +34,7 @@ def new_lead(run: Run) -> None:
 def ask(run: Run) -> None:
     s = run.s
     s.routing_attempt += 1
-    f = facts(run)
-    run.emit(
-        RouteLead(
-            attempt=s.routing_attempt,
-            source=f.source,
-            loan_purpose=f.loan_purpose,
-            region=f.region,
-            tags=sorted(f.tags),
-            language=f.language,
-            price=f.price,
-        )
-    )
+    run.emit(RouteLead(attempt=s.routing_attempt, **Facts.of(s).fields()))
 
 
 def routed(run: Run, event: LeadRouted) -> None:

@@ -15,8 +15,9 @@ words an audit line can carry.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 from leadflow.engine import localtime
 from leadflow.playbook.routing import Match, Routing, Rule, chain
@@ -33,6 +34,22 @@ class Facts:
     tags: frozenset[str] = frozenset()
     language: str | None = None
     price: int | None = None
+
+    @classmethod
+    def of(cls, holder: Any) -> Facts:
+        """The facts of what carries them: a lead's state, a routing request."""
+        return cls(
+            source=holder.source,
+            loan_purpose=holder.loan_purpose,
+            region=holder.region,
+            tags=frozenset(holder.tags),
+            language=holder.language,
+            price=holder.price,
+        )
+
+    def fields(self) -> dict[str, Any]:
+        """As a message carries them (tags in order)."""
+        return {**asdict(self), "tags": sorted(self.tags)}
 
 
 @dataclass(frozen=True)

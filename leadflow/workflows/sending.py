@@ -147,10 +147,7 @@ class Sender:
             self._start(self._route(lead, ask, routing))
 
     async def _route(self, lead: LeadRef, ask: RouteLead, routing: Routing) -> None:
-        facts = ask.model_dump(exclude={"kind", "attempt"})
-        request = RouteRequest(
-            lead=lead, attempt=ask.attempt, at=workflow.now(), routing=routing, **facts
-        )
+        request = RouteRequest(lead=lead, at=workflow.now(), routing=routing, ask=ask)
         answer = await workflow.execute_activity(
             "route_lead",
             request,
