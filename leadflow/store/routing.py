@@ -17,7 +17,6 @@ from sqlalchemy import RowMapping, and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from leadflow.engine import localtime
 from leadflow.engine.routing import Agent, Facts, Load, Rotation, Routed, route
 from leadflow.playbook.routing import Routing
 from leadflow.playbook.schema import Window
@@ -203,32 +202,32 @@ def _routed(row: RowMapping) -> Routed:
     )
 
 
+_LOADS = text("""
+SELECT a.agent,
+       count(*) FILTER (
+           WHERE CAST(a.at AT TIME ZONE coalesce(u.time_zone, 'UTC') AS date)
+               = CAST(CAST(:now AS timestamptz) AT TIME ZONE coalesce(u.time_zone, 'UTC') AS date)
+       ) AS today,
+       count(*) FILTER (WHERE a.closed_at IS NULL) AS open
+FROM routing_assignments AS a
+LEFT JOIN user_availability AS u ON u.account_id = a.account_id AND u.user_id = a.agent
+WHERE a.account_id = :account AND a.agent IS NOT NULL
+  AND (a.closed_at IS NULL OR a.at > CAST(:since AS timestamptz))
+GROUP BY a.agent
+""")
+
+
 async def _loads(
     conn: AsyncConnection, account_id: str, agents: list[Agent], now: datetime
 ) -> dict[str, Load]:
-    """What each user holds: leads given since their own midnight, and leads still open."""
-    rows = await conn.execute(
-        select(
-            RoutingAssignment.agent,
-            RoutingAssignment.at,
-            RoutingAssignment.closed_at,
-        ).where(
-            RoutingAssignment.account_id == account_id,
-            RoutingAssignment.agent.is_not(None),
-            # Only what can count: today's (any zone's day began within 38 hours) or open.
-            (RoutingAssignment.closed_at.is_(None)) | (RoutingAssignment.at > now - DAY_REACH),
-        )
-    )
-    zones = {a.id: a.time_zone for a in agents}
-    today: dict[str, int] = {}
-    open_: dict[str, int] = {}
-    for agent, at, closed in rows:
-        zone = zones.get(agent, "UTC")
-        if localtime.to_local(at, zone).date() == localtime.to_local(now, zone).date():
-            today[agent] = today.get(agent, 0) + 1
-        if closed is None:
-            open_[agent] = open_.get(agent, 0) + 1
-    return {a.id: Load(today=today.get(a.id, 0), open=open_.get(a.id, 0)) for a in agents}
+    """What each user holds: leads given since their own midnight, and leads still open,
+    counted in PostgreSQL (a row a user, not a row an assignment)."""
+    params = {"account": account_id, "now": now, "since": now - DAY_REACH}
+    counted = {
+        row.agent: Load(today=row.today, open=row.open)
+        for row in await conn.execute(_LOADS, params)
+    }
+    return {a.id: counted.get(a.id, Load()) for a in agents}
 
 
 async def _rotations(conn: AsyncConnection, account_id: str) -> dict[str, Rotation]:
