@@ -61,7 +61,15 @@ class MemoryStoreActivities:
         key = (request.lead.workflow_id, request.ask.attempt)
         if key not in self._routed:
             facts = Facts.of(request.ask)
-            routed = route(request.routing, facts, self.team, request.at, {}, self._rotations)
+            routed = route(
+                request.routing,
+                facts,
+                self.team,
+                request.at,
+                {},
+                self._rotations,
+                request.ask.tried,
+            )
             if routed.rotation is not None and routed.rule is not None:
                 self._rotations[routed.rule] = routed.rotation
             member = Member(id=routed.agent, name=routed.agent) if routed.agent else None

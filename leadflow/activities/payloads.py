@@ -80,3 +80,6 @@ class RouteResult(Message):
     designation: str | None = None
     agent: Member | None = None
     why: str
+    offered: list[str] = []  # first to claim, the pond: the users it is offered to
+    until: datetime | None = None  # when the claim window ends (none: the pond)
+    work_by: datetime | None = None  # the user given it: when their time to work it ends

@@ -27,35 +27,31 @@ def result(request: RouteRequest, routed: Routed, member: Member | None) -> Rout
         designation=designation,
         agent=member,
         why=routed.why,
+        offered=list(routed.offered),
+        until=routed.until,
+        work_by=routed.work_by,
     )
+
+
+async def member(engine: AsyncEngine, account_id: str, user_id: str) -> Member:
+    """The user as a lead's designation holds them (what a touch from them needs)."""
+    query = select(User.id, User.name, User.phone, User.email).where(
+        User.account_id == account_id, User.id == user_id
+    )
+    async with engine.connect() as conn:
+        row = (await conn.execute(query)).one_or_none()
+    if row is None:  # the owner named by the playbook, not (yet) a user
+        return Member(id=user_id, name=user_id)
+    return Member(id=user_id, name=row.name, phone=row.phone, email=row.email)
 
 
 async def route_lead(engine: AsyncEngine, request: RouteRequest) -> RouteResult:
     lead = request.lead
     routed = await store.assign(
-        engine,
-        lead.account_id,
-        lead.lead_id,
-        request.ask.attempt,
-        request.routing,
-        Facts.of(request.ask),
-        request.at,
+        engine, lead.account_id, lead.lead_id, request.ask, request.routing, request.at
     )
-    member = None
-    if routed.agent is not None:
-        query = select(User.id, User.name, User.phone, User.email).where(
-            User.account_id == lead.account_id, User.id == routed.agent
-        )
-        async with engine.connect() as conn:
-            row = (await conn.execute(query)).one_or_none()
-        name = row.name if row is not None else routed.agent
-        member = Member(
-            id=routed.agent,
-            name=name,
-            phone=row.phone if row is not None else None,
-            email=row.email if row is not None else None,
-        )
-    return result(request, routed, member)
+    given = None if routed.agent is None else await member(engine, lead.account_id, routed.agent)
+    return result(request, routed, given)
 
 
 class RoutingActivities:

@@ -24,6 +24,7 @@ from leadflow.engine.commands import (
     CreateTask,
     DequeueCall,
     EndConsents,
+    FirstTouch,
     QueueCall,
     RecordHistory,
     RecordOptOut,
@@ -33,7 +34,7 @@ from leadflow.engine.commands import (
     SetStatus,
 )
 from leadflow.store import consents as consent_records
-from leadflow.store import leads, opt_outs, outbox, queue
+from leadflow.store import leads, opt_outs, outbox, queue, routing
 from leadflow.store.db import Write, run_together
 
 
@@ -76,6 +77,7 @@ def writes(decision: ApplyDecision) -> list[Write]:
     audits: list[tuple[str, Audit]] = []
     moved: SetPlaybook | None = None
     ended: list[EndConsents] = []
+    out: list[Write] = []
     for index, command in enumerate(decision.commands):
         if isinstance(command, SetStatus):
             status = command
@@ -105,8 +107,9 @@ def writes(decision: ApplyDecision) -> list[Write]:
             audits.append((_row_key(decision, index), command))
         elif isinstance(command, EndConsents):
             ended.append(command)
+        elif isinstance(command, FirstTouch):
+            out.append(routing.first_touch_insert(lead, command.at, command.by, command.seconds))
 
-    out: list[Write] = []
     if (record := decision.record) is not None:
         out.append(
             leads.lead_insert(

@@ -135,6 +135,11 @@ OVERRIDES: dict[str, str] = {
     "LeadIn.source": "where the lead came from (a portal, a form, a referral): routing reads it",
     "RouteLead.source": "where the lead came from, as routing reads it",
     "RouteLead.attempt": "1 for a lead's first routing, then each time it asks again",
+    "RouteLead.reason": "new, retry (nobody could take it), claim_window (an offer ran out), "
+    "unworked (the user given it did not act in time)",
+    "RouteLead.tried": "rules already tried for the lead: the chain goes on past them",
+    "FirstTouch.by": "who took the lead's first human action",
+    "FirstTouch.seconds": "speed to lead: seconds from the lead's creation to that action",
 }
 
 EXAMPLES: dict[str, Any] = {

@@ -39,6 +39,9 @@ Kind = Literal[
     "history",  # a history note recorded (internal)
     "parties",  # the lead's parties saved (internal)
     "opt_out",  # addresses opted out of channels, or back in
+    "consent_ended",  # consents a revocation ended
+    "route",  # the lead asked routing who takes it
+    "first_touch",  # the first human action on the lead (speed to lead)
     "audit",  # why a touch fired, was deferred, held, skipped or stopped
 ]
 # Rows a person rarely needs: shown with --all (always in JSON).
@@ -167,6 +170,9 @@ KINDS: dict[str, Kind] = {
     "record_history": "history",
     "save_parties": "parties",
     "record_opt_out": "opt_out",
+    "end_consents": "consent_ended",
+    "route_lead": "route",
+    "first_touch": "first_touch",
     "audit": "audit",
 }
 _COMMON = {"at", "local_at", "local_time", "day", "kind", "what", "detail"}

@@ -46,6 +46,7 @@ from leadflow.engine.events import (
     DesignationsChanged,
     KeyDatesChanged,
     LeadCreated,
+    LeadRouted,
     NumberReassigned,
     OptedIn,
     OptedOut,
@@ -246,10 +247,13 @@ class LeadflowClient:
         await self._signal(lead, LeadWorkflow.set_relationship, event)
 
     async def number_reassigned(self, lead: LeadRef, phone: str, detail: str) -> None:
-        """The Reassigned Numbers Database said the number was disconnected since it was
-        known to be the party's (asked at an agent's claim)."""
+        """The Reassigned Numbers Database said the party's number was disconnected."""
         event = NumberReassigned(phone=phone, detail=detail)
         await self._signal(lead, LeadWorkflow.number_reassigned, event)
+
+    async def offer_taken(self, lead: LeadRef, event: LeadRouted) -> None:
+        """A user took the lead's standing offer (`leadflow.store.claims.claim` decided)."""
+        await self._signal(lead, LeadWorkflow.offer_taken, event)
 
     async def delivery_failed(self, lead: LeadRef, event: DeliveryFailed) -> None:
         """A provider reported after the fact that a touch could not be delivered."""

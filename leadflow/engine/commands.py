@@ -147,6 +147,15 @@ class SaveParties(Message):
     parties: dict[str, Party]
 
 
+class FirstTouch(Message):
+    """The first human action on the lead (speed to lead: from its creation to this)."""
+
+    kind: Literal["first_touch"] = "first_touch"
+    at: datetime
+    by: str
+    seconds: int  # since the lead came in
+
+
 class Audit(Message):
     """Why a touch fired, was deferred, held or skipped: the audit trail."""
 
@@ -163,6 +172,11 @@ class RouteLead(Message):
 
     kind: Literal["route_lead"] = "route_lead"
     attempt: int
+    # Why it asks again: the first time (`new`), nobody could take it (`retry`), an offer's
+    # claim window ran out (`claim_window`: if it was taken, the answer is who took it), the
+    # user given it did not work it in time (`unworked`). The rules already tried are passed.
+    reason: Literal["new", "retry", "claim_window", "unworked"] = "new"
+    tried: list[str] = []
     source: str | None = None
     loan_purpose: str | None = None
     region: str | None = None
@@ -184,6 +198,7 @@ Command = Annotated[
     | RecordOptOut
     | EndConsents
     | RouteLead
+    | FirstTouch
     | Audit,
     Field(discriminator="kind"),
 ]

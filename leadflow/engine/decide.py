@@ -108,6 +108,7 @@ def decide(book: Playbook, state: EngineState, event: Event, now: datetime) -> D
         raise ValueError("now must be timezone-aware")
     run = Run(book, _working_copy(state), now.astimezone(UTC))
     _HANDLERS[type(event)](run, event)
+    routed.acted(run, event)
     due.run_due(run)
     run.s.touches = [t for t in run.s.touches if t.at > run.now - limits.longest(book, run.s)]
     run.s.next_due = next_due(book, run.s)

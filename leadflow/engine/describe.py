@@ -14,6 +14,7 @@ from leadflow.engine.commands import (
     CreateTask,
     DequeueCall,
     EndConsents,
+    FirstTouch,
     QueueCall,
     RecordHistory,
     RecordOptOut,
@@ -71,6 +72,8 @@ def words(command: Command, zone: str) -> Words:
             return Words("consent ended", "", f"{', '.join(command.ids)}: {command.why}")
         case RouteLead():
             return Words("route", "", f"who takes the lead (attempt {command.attempt})")
+        case FirstTouch():
+            return Words("first touch", "", f"by {command.by}")
         case Audit():
             until = f" until {localtime.describe(command.until, zone)}" if command.until else ""
             detail = f"{command.key}: {command.reason}{until}"

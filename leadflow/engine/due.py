@@ -38,8 +38,8 @@ def run_due(run: Run) -> None:
         s.agenda.remove(item)
         if item.kind == "date_rule":
             dates.run_date_rule(run, item)
-        elif item.kind == "route":
-            routed.ask(run)
+        elif item.kind in ("route", "worked"):
+            routed.due(run, item)
         elif item.touch is not None:
             gate.touch(run, item.touch)
     raise RuntimeError("more than MAX_STEPS_PER_DECISION items came due at once")

@@ -106,7 +106,9 @@ class RelationshipDates(Message):
 
 class LeadRouted(Message):
     """The routing's answer to an attempt: the user given the lead (with what a touch from
-    them needs), or nobody yet; and why."""
+    them needs, and when their time to work it ends), the users it is offered to (until
+    when: none for a pond), or nobody yet; and why. An offer taken is a second answer to
+    the same attempt, with the user who took it."""
 
     type: Literal["lead_routed"] = "lead_routed"
     attempt: int
@@ -114,6 +116,9 @@ class LeadRouted(Message):
     designation: str | None = None
     agent: Member | None = None
     why: str
+    offered: list[str] = []
+    until: datetime | None = None
+    work_by: datetime | None = None
 
 
 class NumberReassigned(Message):

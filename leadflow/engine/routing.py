@@ -3,20 +3,22 @@ the lead's facts, the team's availability and what each user already holds. Pure
 caller brings the users, their load and the rules' rotation state, and keeps the rotation
 it gets back where one writer owns it.
 
-A rule's chain (the rule, then its fallbacks) is walked in order; in each rule only the
+A rule's chain (the rule, then its fallbacks) is walked in order, past the rules already
+tried for this lead (an offer that ran out, a user who did not work it); in each rule only the
 users who may take the lead now are considered: not away, inside their working hours in
 their own zone, licensed in the lead's state when the rule's users hold licences, and
 under the rule's caps for the day and for open leads. Round robin gives the lead to the
 next eligible user after the last one given (weighted: smooth weighted round robin, so
-shares stay within one lead of the weights at every moment). Every answer says why, in
-words an audit line can carry.
+shares stay within one lead of the weights at every moment). A first-to-claim rule offers
+the lead to every eligible user at once, a pond to its whole group (each may take it while
+eligible). Every answer says why, in words an audit line can carry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from leadflow.engine import localtime
@@ -84,15 +86,18 @@ class Rotation:
 
 @dataclass(frozen=True)
 class Routed:
-    """Where a new lead goes: to one user (`agent`), or nowhere yet (nobody eligible along
-    the chain: it waits for the first who becomes eligible). `rule` is the rule that
-    decided, `why` the audit's words, `rotation` the rule's state after it (None:
-    unchanged)."""
+    """Where a new lead goes: to one user (`agent`), offered to several (`offered`, until
+    `until`; a pond has no end), or nowhere yet (nobody eligible along the chain: it waits
+    for the first who becomes eligible). `rule` is the rule that decided, `why` the audit's
+    words, `rotation` the rule's state after it (None: unchanged)."""
 
     rule: str | None
     why: str
     agent: str | None = None
     rotation: Rotation | None = None
+    offered: tuple[str, ...] = ()
+    until: datetime | None = None
+    work_by: datetime | None = None  # a user given it: when their time to work it ends
 
 
 def matches(match: Match, facts: Facts) -> bool:
@@ -150,11 +155,15 @@ def route(
     now: datetime,
     loads: Mapping[str, Load],
     rotations: Mapping[str, Rotation],
+    tried: Sequence[str] = (),
 ) -> Routed:
-    """Where the lead goes: along its rule's chain, the first rule with someone eligible
-    decides; past the chain, the routing's owner; else it waits, saying why."""
-    passed: list[str] = []
+    """Where the lead goes: along its rule's chain (past the rules `tried`), the first rule
+    with someone eligible decides; past the chain, the routing's owner; else it waits,
+    saying why."""
+    passed = [f"{name}: tried" for name in tried]
     for rule in chain(routing, first_rule(routing, facts)):
+        if rule.name in tried:
+            continue
         members = group(rule, agents)
         refused = {a.id: why_not(a, rule, facts, now, loads.get(a.id, Load())) for a in members}
         eligible = [a.id for a in members if refused[a.id] is None]
@@ -163,6 +172,8 @@ def route(
             passed.append(f"{rule.name}: nobody eligible ({said})")
             continue
         lead_in = f" after {'; '.join(passed)}" if passed else ""
+        if rule.mode != "round_robin":
+            return _offer(rule, members, eligible, now, lead_in)
         rotation = rotations.get(rule.name, Rotation())
         chosen, after = _next(rule, [a.id for a in members], eligible, rotation)
         before = _order(members, rotation)
@@ -176,6 +187,66 @@ def route(
     if owner is not None:
         return Routed(None, f"to the owner {owner}: {'; '.join(passed)}", agent=owner)
     return Routed(None, f"waits for the first who may take it: {'; '.join(passed)}")
+
+
+def _offer(
+    rule: Rule, members: Sequence[Agent], eligible: list[str], now: datetime, lead_in: str
+) -> Routed:
+    if rule.mode == "pond":
+        everyone = tuple(a.id for a in members)
+        why = f"{rule.name}: in the pond, open to {', '.join(everyone)}"
+        return Routed(rule.name, why + lead_in, offered=everyone)
+    minutes = int(rule.claim_window.total_seconds() // 60)
+    why = f"{rule.name}: offered to {', '.join(eligible)} for {minutes} min, first to claim"
+    return Routed(rule.name, why + lead_in, offered=tuple(eligible), until=now + rule.claim_window)
+
+
+def may_claim(
+    agent: Agent, rule: Rule, facts: Facts, now: datetime, load: Load, routed: Routed
+) -> str | None:
+    """Why the user may not take an offered lead now, or None if they may."""
+    if routed.agent is not None:
+        return f"{routed.agent} took it first" if routed.agent != agent.id else None
+    if routed.until is not None and now >= routed.until:
+        return f"the offer ran out at {routed.until:%H:%M} UTC"
+    if agent.id not in routed.offered:
+        return f"{agent.id} was not offered this lead"
+    return why_not(agent, rule, facts, now, load)
+
+
+def work_by(agent: Agent | None, start: datetime, within: timedelta) -> datetime:
+    """When `within` of the user's working time after `start` ends: the clock stands still
+    outside their working hours and days (their own zone); a user with no hours on record
+    works around the clock."""
+    if agent is None or (agent.hours is None and len(agent.days) == 7) or not agent.days:
+        return start + within
+    left, at = within, start
+    for _ in range(400):  # a shift a day: more than a year of shifts
+        begin, end = _shift(agent, at)
+        at = max(at, begin)
+        if left <= end - at:
+            return at + left
+        left, at = left - (end - at), end
+    return start + within
+
+
+def _shift(agent: Agent, at: datetime) -> tuple[datetime, datetime]:
+    """The user's shift that `at` falls in, or the next one, in UTC."""
+    local = localtime.to_local(at, agent.time_zone)
+    zone = local.tzinfo
+    for ahead in range(8):
+        day = local.date() + timedelta(days=ahead)
+        if day.weekday() not in agent.days:
+            continue
+        if agent.hours is None:
+            begin = datetime.combine(day, time(0), zone)
+            end = datetime.combine(day + timedelta(days=1), time(0), zone)
+        else:
+            begin = datetime.combine(day, agent.hours.start, zone)
+            end = datetime.combine(day, agent.hours.end, zone)
+        if end > local:
+            return begin.astimezone(UTC), end.astimezone(UTC)
+    return at, at + timedelta(days=1)  # unreachable: some day of the week is worked
 
 
 def _next(

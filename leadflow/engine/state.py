@@ -97,7 +97,7 @@ class PendingTouch(Message):
 class AgendaItem(Message):
     key: str
     due: datetime
-    kind: Literal["touch", "date_rule", "held", "route"]
+    kind: Literal["touch", "date_rule", "held", "route", "worked"]
     touch: PendingTouch | None = None
     rule: str | None = None
     designation: str | None = None  # "held": waiting for this designation to be assigned
@@ -193,7 +193,15 @@ class EngineState(Strict):
     language: str | None = None
     price: int | None = None
     routing_attempt: int = 0
-    routed: Literal["agent", "waiting"] | None = None
+    routed: Literal["agent", "waiting", "offered"] | None = None
+    routing_rule: str | None = None  # the rule of the last answer
+    routing_tried: list[str] = []  # rules whose offer ran out or whose user did not work it
+    routed_to: str | None = None  # the user given the lead
+    worked_at: datetime | None = None  # their first human action on it since
+    # Speed to lead: when the lead came in (leads created since routing) and the first
+    # human action on it (a call or text logged, a change by a person).
+    created_at: datetime | None = None
+    first_touch_at: datetime | None = None
     # Numbers the Reassigned Numbers Database said were disconnected since they were known
     # to be a party's: no text or call goes to them (a new number for the party does).
     reassigned: list[str] = []

@@ -11,10 +11,17 @@ the routing's owner, else waits for the first who may. The engine's half is
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from leadflow.models import Message, Name
+from leadflow.playbook.durations import Duration
 from leadflow.playbook.regions import Region
+
+Mode = Literal["round_robin", "first_to_claim", "pond"]
+CLAIM_WINDOW = timedelta(minutes=5)
 
 
 class Match(Message):
@@ -50,6 +57,13 @@ class Caps(Message):
 
 
 class Rule(Message):
+    """One rule: the leads it takes (`when`), the designation it fills, from which group and
+    how. `round_robin` gives the lead to the next eligible user in turn; `first_to_claim`
+    offers it to every eligible user at once for `claim_window`, the first to accept wins,
+    then the chain moves on; `pond` leaves it open to anyone in the group who may take it,
+    with no window. A user given the lead who takes no human action on it within
+    `work_within` of their working time loses it to the next rule of the chain."""
+
     name: Name
     when: Match = Match()
     designation: Name  # the team role it fills on the lead (isa, loan_officer, agent)
@@ -57,12 +71,34 @@ class Rule(Message):
     weights: dict[Name, int] = {}  # round robin: a user's share against the others' (1 each)
     caps: Caps = Caps()
     fallback: list[Name] = []  # other rules, tried in order when nobody here may take it
+    mode: Mode = "round_robin"
+    claim_window: Duration = CLAIM_WINDOW  # first_to_claim: how long the offer stands
+    work_within: Duration | None = None  # working time the user has to act on the lead
 
     @model_validator(mode="after")
     def _weights(self) -> Rule:
         if any(w < 1 for w in self.weights.values()):
             raise ValueError("a weight is a whole number of shares, 1 or more")
+        if self.weights and self.mode != "round_robin":
+            raise ValueError("weights are for round_robin; a claim goes to the first to accept")
+        if not timedelta(minutes=1) <= self.claim_window <= timedelta(days=1):
+            raise ValueError("claim_window is between 1 minute and 1 day")
+        if self.work_within is not None and self.work_within < timedelta(minutes=1):
+            raise ValueError("work_within is at least 1 minute")
         return self
+
+    @model_serializer(mode="wrap")
+    def _as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A round-robin rule's JSON as before modes (a playbook's digest is of its JSON)."""
+        body: dict[str, Any] = handler(self)
+        for name, default in (
+            ("mode", "round_robin"),
+            ("claim_window", CLAIM_WINDOW),
+            ("work_within", None),
+        ):
+            if getattr(self, name) == default:
+                body.pop(name, None)
+        return body
 
 
 class Routing(Message):
@@ -90,6 +126,8 @@ def problems(routing: Routing, designations: list[str]) -> list[tuple[str, str]]
             found.append((f"{at}.when", "a rule with no criteria takes every lead: put it last"))
         if rule.designation not in designations:
             found.append((f"{at}.designation", f"unknown designation {rule.designation!r}"))
+        if rule.mode == "pond" and rule.fallback:
+            found.append((f"{at}.fallback", "a pond stands until someone takes the lead"))
         for j, name in enumerate(rule.fallback):
             if name not in names:
                 found.append((f"{at}.fallback[{j}]", f"unknown rule {name!r}"))

@@ -10,6 +10,7 @@ worker that died after the commit) reads the answer it got, and nothing moves tw
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -17,39 +18,76 @@ from sqlalchemy import RowMapping, and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from leadflow.engine.routing import Agent, Facts, Load, Rotation, Routed, route
+from leadflow.engine.commands import RouteLead
+from leadflow.engine.refs import LeadRef
+from leadflow.engine.routing import (
+    Agent,
+    Facts,
+    Load,
+    Rotation,
+    Routed,
+    route,
+    work_by,
+)
 from leadflow.playbook.routing import Routing
 from leadflow.playbook.schema import Window
 from leadflow.store.access_tables import User
-from leadflow.store.routing_tables import Availability, RoutingAssignment, RoutingRotation
+from leadflow.store.db import Write, rows_insert
+from leadflow.store.routing_tables import (
+    Availability,
+    FirstTouch,
+    RoutingAssignment,
+    RoutingRotation,
+)
 
 DAY_REACH = timedelta(hours=38)  # the longest a user's day may have begun before now (UTC-14..+12)
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('routing:' || :account))")
+LOCK = text("SELECT pg_advisory_xact_lock(hashtext('routing:' || :account))")
 
 
 async def assign(
     engine: AsyncEngine,
     account_id: str,
     lead_id: str,
-    attempt: int,
+    ask: RouteLead,
     routing: Routing,
-    facts: Facts,
     now: datetime,
 ) -> Routed:
     """Where the lead goes on this attempt: the answer on record, else decided now against
-    the team as it is, and kept with the rule's new rotation."""
+    the team as it is, and kept with the rule's new rotation. The lead's earlier routings
+    close (the lead moves on); an offer whose window ran out but that a user took in the
+    meantime is the answer (the taker, heard late)."""
     async with engine.begin() as conn:
-        kept = await _kept(conn, account_id, lead_id, attempt)
+        kept = await _kept(conn, account_id, lead_id, ask.attempt)
         if kept is not None:
             return kept
-        await conn.execute(_LOCK, {"account": account_id})
-        kept = await _kept(conn, account_id, lead_id, attempt)  # decided while we waited
+        await conn.execute(LOCK, {"account": account_id})
+        kept = await _kept(conn, account_id, lead_id, ask.attempt)  # decided while we waited
         if kept is not None:
             return kept
         agents = await team(conn, account_id)
-        loads = await _loads(conn, account_id, agents, now)
-        rotations = await _rotations(conn, account_id)
-        routed = route(routing, facts, agents, now, loads, rotations)
+        earlier = await _open(conn, account_id, lead_id)
+        taken = [r for r in earlier if r["offered"] is not None and r["agent"] is not None]
+        facts = Facts.of(ask)
+        if ask.reason == "claim_window" and taken:
+            row = taken[-1]
+            routed = Routed(
+                row["rule"], f"{row['rule']}: {row['agent']} took it first", row["agent"]
+            )
+            routed = replace(routed, work_by=_work_by(row["terms"], agents, routed.agent, now))
+        else:
+            held = await loads(conn, account_id, agents, now)
+            rotations = await _rotations(conn, account_id)
+            routed = route(routing, facts, agents, now, held, rotations, ask.tried)
+            rule = routing.rule(routed.rule) if routed.rule else None
+            if rule is not None and rule.work_within is not None and routed.agent is not None:
+                by = work_by(find(agents, routed.agent), now, rule.work_within)
+                routed = replace(routed, work_by=by)
+        if earlier:
+            await conn.execute(
+                update(RoutingAssignment)
+                .where(*of_lead(account_id, lead_id), RoutingAssignment.closed_at.is_(None))
+                .values(closed_at=now)
+            )
         if routed.rotation is not None and routed.rule is not None:
             values = {"last": routed.rotation.last, "current": dict(routed.rotation.current)}
             await conn.execute(
@@ -64,14 +102,55 @@ async def assign(
             insert(RoutingAssignment).values(
                 account_id=account_id,
                 lead_id=lead_id,
-                attempt=attempt,
+                attempt=ask.attempt,
                 rule=routed.rule,
                 agent=routed.agent,
                 why=routed.why,
                 at=now,
+                offered=list(routed.offered) if routed.offered else None,
+                expires_at=routed.until,
+                taken_at=taken[-1]["taken_at"] if routed.agent and taken else None,
+                terms=_terms(routing, routed.rule, facts),
             )
         )
     return routed
+
+
+def of_lead(account_id: str, lead_id: str) -> tuple[Any, Any]:
+    return (RoutingAssignment.account_id == account_id, RoutingAssignment.lead_id == lead_id)
+
+
+def find(agents: Sequence[Agent], user_id: str | None) -> Agent | None:
+    return next((a for a in agents if a.id == user_id), None)
+
+
+def _terms(routing: Routing, name: str | None, facts: Facts) -> dict[str, Any] | None:
+    if name is None:
+        return None
+    rule = routing.rule(name)
+    within = rule.work_within
+    return {
+        "designation": rule.designation,
+        "caps": rule.caps.model_dump(),
+        "region": facts.region,
+        "work_within": None if within is None else int(within.total_seconds()),
+    }
+
+
+def _work_by(
+    terms: dict[str, Any] | None, agents: Sequence[Agent], user: str | None, now: datetime
+) -> datetime | None:
+    within = (terms or {}).get("work_within")
+    return work_by(find(agents, user), now, timedelta(seconds=within)) if within else None
+
+
+async def _open(conn: AsyncConnection, account_id: str, lead_id: str) -> list[RowMapping]:
+    rows = await conn.execute(
+        select(RoutingAssignment.__table__)
+        .where(*of_lead(account_id, lead_id), RoutingAssignment.closed_at.is_(None))
+        .order_by(RoutingAssignment.attempt)
+    )
+    return list(rows.mappings())
 
 
 async def close(engine: AsyncEngine, account_id: str, lead_id: str, at: datetime) -> None:
@@ -147,6 +226,33 @@ async def set_availability(
         )
 
 
+def first_touch_insert(lead: LeadRef, at: datetime, by: str, seconds: int) -> Write:
+    """Speed to lead, kept once (a retried decision writes the same row again, harmlessly)."""
+    row = {**lead.model_dump(include={"account_id", "lead_id"}), "at": at, "by": by}
+    return rows_insert(FirstTouch, [{**row, "seconds": seconds}])
+
+
+async def set_away(engine: AsyncEngine, account_id: str, user_id: str, away: bool) -> None:
+    """The user's switch: away (no new leads, no offers) or back, the rest kept."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(Availability)
+            .values(account_id=account_id, user_id=user_id, time_zone="UTC", away=away)
+            .on_conflict_do_update(
+                index_elements=[Availability.account_id, Availability.user_id],
+                set_={"away": away, "updated_at": func.now()},
+            )
+        )
+
+
+async def is_away(engine: AsyncEngine, account_id: str, user_id: str) -> bool:
+    query = select(Availability.away).where(
+        Availability.account_id == account_id, Availability.user_id == user_id
+    )
+    async with engine.connect() as conn:
+        return bool((await conn.execute(query)).scalar())
+
+
 async def history(engine: AsyncEngine, account_id: str, lead_id: str) -> list[dict[str, Any]]:
     """The lead's routings as rows (attempt, rule, agent, why, at), first to last."""
     query = (
@@ -156,6 +262,10 @@ async def history(engine: AsyncEngine, account_id: str, lead_id: str) -> list[di
             RoutingAssignment.agent,
             RoutingAssignment.why,
             RoutingAssignment.at,
+            RoutingAssignment.offered,
+            RoutingAssignment.expires_at.label("until"),
+            RoutingAssignment.taken_at,
+            RoutingAssignment.closed_at,
         )
         .where(RoutingAssignment.account_id == account_id, RoutingAssignment.lead_id == lead_id)
         .order_by(RoutingAssignment.attempt)
@@ -199,16 +309,18 @@ def _routed(row: RowMapping) -> Routed:
         rule=row["rule"],
         why=row["why"],
         agent=row["agent"],
+        offered=tuple(row["offered"] or ()),
+        until=row["expires_at"],
     )
 
 
 _LOADS = text("""
 SELECT a.agent,
-       count(*) FILTER (
-           WHERE CAST(a.at AT TIME ZONE coalesce(u.time_zone, 'UTC') AS date)
+       count(DISTINCT a.lead_id) FILTER (
+           WHERE CAST(coalesce(a.taken_at, a.at) AT TIME ZONE coalesce(u.time_zone, 'UTC') AS date)
                = CAST(CAST(:now AS timestamptz) AT TIME ZONE coalesce(u.time_zone, 'UTC') AS date)
        ) AS today,
-       count(*) FILTER (WHERE a.closed_at IS NULL) AS open
+       count(DISTINCT a.lead_id) FILTER (WHERE a.closed_at IS NULL) AS open
 FROM routing_assignments AS a
 LEFT JOIN user_availability AS u ON u.account_id = a.account_id AND u.user_id = a.agent
 WHERE a.account_id = :account AND a.agent IS NOT NULL
@@ -217,7 +329,7 @@ GROUP BY a.agent
 """)
 
 
-async def _loads(
+async def loads(
     conn: AsyncConnection, account_id: str, agents: list[Agent], now: datetime
 ) -> dict[str, Load]:
     """What each user holds: leads given since their own midnight, and leads still open,

@@ -5,8 +5,19 @@ assignment with its reason. Beside `tables`, on the same metadata."""
 from __future__ import annotations
 
 from datetime import datetime, time
+from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKeyConstraint, Index, Integer, String, Text, Time
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -48,13 +59,43 @@ class RoutingRotation(Base):
     updated_at: Mapped[datetime] = _now()
 
 
+class FirstTouch(Base):
+    """Speed to lead: a lead's first human action (a call or text logged, a change by a
+    person), who took it, and the seconds since the lead came in. One row a lead, kept once;
+    leads from before it was recorded have none."""
+
+    __tablename__ = "first_touches"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account_id", "lead_id"], ["leads.account_id", "leads.lead_id"], ondelete="CASCADE"
+        ),
+        Index("ix_first_touches_at", "account_id", "at"),
+    )
+
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    by: Mapped[str] = mapped_column(String(100))
+    seconds: Mapped[int] = mapped_column(Integer)
+
+
 class RoutingAssignment(Base):
     """One routing of a lead (its `attempt`: the first, then each time it asks again): the
-    rule, the user given it (none: it waits), and why. Written once: a retried activity
-    reads it."""
+    rule, the user given it (none: it waits, or is offered), and why. Written once by the
+    routing activity (a retried one reads it); an offer's row is taken by the first user to
+    accept (`agent`, `taken_at`) or closed when its window runs out. `terms` keeps what a
+    claim is checked against (designation, caps, the lead's region, work_within)."""
 
     __tablename__ = "routing_assignments"
-    __table_args__ = (Index("ix_routing_assignments_agent", "account_id", "agent", "at"),)
+    __table_args__ = (
+        Index("ix_routing_assignments_agent", "account_id", "agent", "at"),
+        Index(
+            "ix_routing_assignments_offers",
+            "account_id",
+            "at",
+            postgresql_where=text("offered IS NOT NULL AND agent IS NULL AND closed_at IS NULL"),
+        ),
+    )
 
     account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     lead_id: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -64,3 +105,8 @@ class RoutingAssignment(Base):
     why: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    offered: Mapped[list[str] | None] = mapped_column(JSONB)  # first to claim, the pond
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    terms: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    decided_at: Mapped[datetime] = _now()  # the database's clock, for speed-to-offer figures

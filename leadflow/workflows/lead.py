@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
         DeliveryFailed,
         DesignationsChanged,
         KeyDatesChanged,
+        LeadRouted,
         NumberReassigned,
         OptedIn,
         OptedOut,
@@ -158,6 +159,11 @@ class LeadWorkflow:
 
     @workflow.signal
     def number_reassigned(self, event: NumberReassigned) -> None:
+        self._lead.hear(event)
+
+    @workflow.signal
+    def offer_taken(self, event: LeadRouted) -> None:
+        """A user took the lead's standing offer (the store decided, under its lock)."""
         self._lead.hear(event)
 
     # ---- queries ---------------------------------------------------------------------------

@@ -103,7 +103,8 @@ class LeadLoop:
             lambda failed: self._inbox.append(Pending(failed)),
             batched=input.revision >= 3,
         )
-        self._law_at_start = max(0, input.revision - 2)  # revision 3: table 1, 4: 2, 5: 3
+        self._law_at_start = min(3, max(0, input.revision - 2))  # revision 3: table 1, 4: 2
+        self._timed = input.revision >= 6  # a new lead keeps when it came in
         self._recorded = not self._is_new
         self._ensure_answered = False
         self._lean = input.revision >= 1  # see LeadInput.revision
@@ -191,6 +192,7 @@ class LeadLoop:
         them); a later one must agree with them."""
         if self._awaiting_facts:
             state = initial_state(self._book, request, law=self._law_at_start)
+            state.created_at = workflow.now() if self._timed else None
             self._carry = LeadCarry(engine=state)
             self._seed_published()
             self._awaiting_facts, self._facts_by_update = False, True

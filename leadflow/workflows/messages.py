@@ -284,7 +284,7 @@ def fingerprint(request: BaseModel) -> str:
     return f"{type(request).__name__}:{hashlib.sha256(body.encode()).hexdigest()[:32]}"
 
 
-REVISION = 5  # what new runs (a new lead, a continued one) start at; see LeadInput.revision
+REVISION = 6  # what new runs (a new lead, a continued one) start at; see LeadInput.revision
 
 
 class LeadInput(Message):
@@ -311,6 +311,7 @@ class LeadInput(Message):
     # messages that share a send queue go in one activity (a text and an email at most).
     # From 4: a new lead starts on the second table (the law at the moment of contact); from
     # 5, on the third (written consent for marketing texts, Maine's reassigned-number check).
+    # From 6: a new lead keeps when it came in, so its first human touch is recorded.
     revision: int = 0
 
     @model_validator(mode="after")

@@ -43,8 +43,9 @@ RECORDED = [
 # email in one send activity; generation 9 at revision 4: on the table's second version from
 # the start, each message with its window's end and caps, each call with its window's end;
 # generation 10 at revision 5: on the third table from the start, the lead's consents in
-# its ensure update); older files stay.
-GENERATION = 10
+# its ensure update; generation 11 at revision 6: a new lead keeps when it came in, and its
+# first human action is recorded, speed to lead); older files stay.
+GENERATION = 11
 
 
 async def record(name: str) -> Path:

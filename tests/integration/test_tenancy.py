@@ -146,6 +146,12 @@ AIMED_AT_ALPHA: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = 
         404,
     ),
     ("GET", "/v1/leads/{lead_id}/routing"): (f"/v1/leads/{LEAD}/routing", None, 404),
+    ("POST", "/v1/leads/{lead_id}/routing/accept"): (
+        f"/v1/leads/{LEAD}/routing/accept",
+        {"user": USER},
+        404,
+    ),
+    ("GET", "/v1/users/{user_id}/routing"): (f"/v1/users/{USER}/routing", None, 404),
     # An account's own do-not-call list is its own: beta sees none of alpha's entries, and
     # its own entry for alpha's lead's number (put in by the test) tells beta's leads only.
     ("GET", "/v1/do-not-call/{number}"): (f"/v1/do-not-call/{ALPHA_LISTED}", None, 200),

@@ -274,3 +274,102 @@ async def _email_opt_outs(db: AsyncEngine, account: str) -> int:
     async with db.connect() as conn:
         query = select(func.count()).where(OptOut.account_id == account, OptOut.channel == "email")
         return int((await conn.execute(query)).scalar_one())
+
+
+async def test_agents_take_offers_first_to_claim_in_the_browser(
+    browser: object,
+    dev_address: str,
+    database_url: str,
+    db: AsyncEngine,
+    providers: ProvidersUnderTest,
+    tmp_path: Path,
+) -> None:
+    """Two agents see a new lead offered on "Your leads" with the time left; the first to
+    accept takes it and the other is told who did; an agent who switched to away is
+    offered nothing."""
+    from playwright.async_api import Browser, Page, expect
+
+    assert isinstance(browser, Browser)
+    place = Place.where_it_is(12)
+    account = f"ws-{uuid.uuid4().hex[:6]}"
+    env = worker_env(
+        dev_address,
+        database_url,
+        providers,
+        account,
+        place.playbook_folder(tmp_path / "playbooks", "leads-queue"),
+    )
+    await ensure_account(db, account, "Workspace", "leads-queue")
+    data = _workspace_playbook(place).model_dump(mode="json")
+    data["routing"] = {
+        "rules": [{"name": "claim", "designation": "isa", "mode": "first_to_claim",
+                   "claim_window": "10m"}]
+    }  # fmt: skip
+    await save_version(db, account, Playbook.model_validate(data))
+    for user in ("ana", "bo"):
+        await save_user(db, account, user, f"{user.title()} Agent", None, None, ["isa"])
+        await set_password(db, account, user, await hash_password(ANA_PASSWORD))
+    key = await new_api_key(db, account)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with api_and_worker(env) as url:
+
+        async def new(lead_id: str) -> None:
+            async with httpx.AsyncClient(base_url=url, timeout=30) as api:
+                created = await api.put(
+                    f"/v1/leads/{lead_id}",
+                    headers={"Authorization": f"Bearer {key}"},
+                    json={"first_name": "Otto", **place.lead_fields(name="Otto Lee")},
+                )
+            assert created.status_code == 201, created.text
+
+        async def signed_in(user: str) -> Page:
+            context = await browser.new_context(
+                timezone_id=AGENT_ZONE, viewport={"width": 1200, "height": 900}
+            )
+            page = await context.new_page()
+            await page.goto(f"{url}/app/mine")
+            await page.get_by_label("Account", exact=True).fill(account)
+            await page.get_by_label("Your user id").fill(user)
+            await page.get_by_label("Password").fill(ANA_PASSWORD)
+            await page.get_by_role("button", name="Sign in").click()
+            await expect(page.get_by_role("heading", name="Your leads")).to_be_visible()
+            return page
+
+        async def offered(page: Page, lead_id: str) -> None:
+            offers = page.get_by_role("region", name="Offers")
+            for _ in range(40):  # the offer appears once the lead's routing has run
+                if await offers.get_by_text(lead_id).count():
+                    break
+                await page.wait_for_timeout(250)
+                await page.reload()
+            await expect(offers).to_contain_text(lead_id)
+
+        ana, bo = await signed_in("ana"), await signed_in("bo")
+        await bo.get_by_role("button", name="Go away").click()
+        await expect(bo.get_by_role("status")).to_contain_text("You are away")
+        await new("O-1")
+        await offered(ana, "O-1")
+        await bo.reload()
+        await expect(bo.get_by_role("region", name="Offers")).to_contain_text(
+            "No offer stands for you."
+        )
+        await bo.screenshot(path=SCREENSHOTS / "9-away-no-offers.png", full_page=True)
+        await bo.get_by_role("button", name="I am back").click()
+        await expect(bo.get_by_role("status")).to_contain_text("You are available")
+
+        await new("O-2")
+        await offered(ana, "O-2")
+        await offered(bo, "O-2")
+        await expect(ana.get_by_role("region", name="Offers")).to_contain_text("min")
+        await ana.screenshot(path=SCREENSHOTS / "10-offers.png", full_page=True)
+        await ana.get_by_role("button", name="Accept lead O-2").click()
+        await expect(ana.get_by_role("status")).to_contain_text("Lead O-2 is yours.")
+        await expect(ana.get_by_role("heading", name="Otto")).to_be_visible()
+        await bo.get_by_role("button", name="Accept lead O-2").click()
+        await expect(bo.get_by_role("alert")).to_contain_text(
+            "Lead O-2 is not yours to take: ana took it first."
+        )
+        await expect(bo.get_by_role("region", name="Offers")).not_to_contain_text("O-2")
+        await bo.screenshot(path=SCREENSHOTS / "11-taken-by-another.png", full_page=True)
+        await ana.goto(f"{url}/app/mine")
+        await expect(ana.get_by_role("region", name="My leads")).to_contain_text("O-2")

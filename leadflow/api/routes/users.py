@@ -7,11 +7,11 @@ make an admin, or set an admin's password and sign in as them.
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 from typing import Annotated, Self
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from leadflow.api.deps import Authenticated, Book, Caller, Database, known
 from leadflow.api.errors import error_responses
@@ -20,6 +20,7 @@ from leadflow.api.schemas import Input, Page, PasswordIn, UserIn, UserOut
 from leadflow.api.scopes import at_most
 from leadflow.engine.refs import IDENTIFIER, Identifier
 from leadflow.models import TimeZone
+from leadflow.store.claims import held, offers
 from leadflow.store.routing import set_availability
 from leadflow.store.users import list_users, save_user, set_password, user_of
 
@@ -160,3 +161,46 @@ async def put_availability(
         licensed=body.licensed,
     )
     return body
+
+
+class OfferOut(BaseModel):
+    """A lead offered to the user (first to claim), or in the pond open to them."""
+
+    lead_id: str = Field(description="the lead offered")
+    rule: str | None = Field(description="the rule that offered it")
+    why: str = Field(description="the offer, as the lead's audit says it")
+    at: datetime = Field(description="when it was offered")
+    until: datetime | None = Field(description="when the claim window ends; none: the pond")
+
+
+class HeldOut(BaseModel):
+    """A lead routing gave the user (or they took), not moved on since."""
+
+    lead_id: str = Field(description="the lead")
+    rule: str | None = Field(description="the rule that gave it; none: the owner's")
+    at: datetime = Field(description="when it was given")
+
+
+class UserRoutingOut(BaseModel):
+    """What routing holds for the user now."""
+
+    offers: list[OfferOut] = Field(description="offers to accept, oldest first")
+    held: list[HeldOut] = Field(description="the user's leads, newest first")
+
+
+@router.get(
+    "/{user_id}/routing",
+    responses=error_responses(404, e404="the account has no such user"),
+)
+async def user_routing(
+    user_id: Identifier, caller: Authenticated, database: Database
+) -> UserRoutingOut:
+    """The offers standing for the user (accept with POST /v1/leads/{id}/routing/accept)
+    and the leads they hold."""
+    if await user_of(database, caller.account_id, user_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {user_id!r}")
+    now = datetime.now(UTC)
+    return UserRoutingOut(
+        offers=[OfferOut(**row) for row in await offers(database, caller.account_id, user_id, now)],
+        held=[HeldOut(**row) for row in await held(database, caller.account_id, user_id)],
+    )
