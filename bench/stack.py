@@ -58,6 +58,12 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
 class Stack:
     env: WorkflowEnvironment
     engine: AsyncEngine
+    key: str = ""  # ENCRYPTION_KEYS for a worker process of its own
+    database_url: str = ""
+
+    @property
+    def temporal_address(self) -> str:
+        return self.env.client.service_client.config.target_host
 
 
 @asynccontextmanager
@@ -70,16 +76,17 @@ async def stack(db_filename: str | None = None) -> AsyncIterator[Stack]:
         await ensure_database(server.get_uri(), "bench")
         await asyncio.to_thread(migrate, server.get_uri("bench"))
         engine = create_engine(server.get_uri("bench"), pool_size=10)
+        key = new_key()
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=binary("temporal"),
             search_attributes=search_attributes.ALL,
-            data_converter=data_converter(Keyring.parse(new_key())),
+            data_converter=data_converter(Keyring.parse(key)),
             dev_server_database_filename=db_filename,
             dev_server_log_level="error",
             dev_server_extra_args=DEV_SERVER_TUNING,
         )
         try:
-            yield Stack(env, engine)
+            yield Stack(env, engine, key, server.get_uri("bench"))
         finally:
             await env.shutdown()
             await engine.dispose()

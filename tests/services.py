@@ -208,7 +208,10 @@ async def providers(
         twilio_base_url=url,
         sendgrid_base_url=url,
         timeout=2.0,
-        landing_seconds=5.0,  # the fake lands a hung request after hang_seconds
+        # The fake lands a hung request after hang_seconds (4); a send that timed out looks
+        # it up 10 s after it began: room for the fake, which shares the test's event loop
+        # with in-process workers, to answer late when a thousand leads starve it.
+        landing_seconds=10.0,
         sms_countries=COUNTRIES,
         rnd=RndConfig(url=url, key=state.rnd_key, timeout=2.0) if checked else None,
     )

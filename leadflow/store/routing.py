@@ -60,12 +60,12 @@ async def assign(
         kept = await _kept(conn, account_id, lead_id, ask.attempt)
         if kept is not None:
             return kept
+        agents = await team(conn, account_id)  # as it is when the lead asks
         await conn.execute(LOCK, {"account": account_id})
         kept = await _kept(conn, account_id, lead_id, ask.attempt)  # decided while we waited
         if kept is not None:
             return kept
-        agents = await team(conn, account_id)
-        earlier = await _open(conn, account_id, lead_id)
+        earlier = [] if ask.attempt == 1 else await _open(conn, account_id, lead_id)
         taken = [r for r in earlier if r["offered"] is not None and r["agent"] is not None]
         facts = Facts.of(ask)
         if ask.reason == "claim_window" and taken:
@@ -111,6 +111,7 @@ async def assign(
                 expires_at=routed.until,
                 taken_at=taken[-1]["taken_at"] if routed.agent and taken else None,
                 terms=_terms(routing, routed.rule, facts),
+                decided_at=func.clock_timestamp(),
             )
         )
     return routed

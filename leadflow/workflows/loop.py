@@ -102,6 +102,7 @@ class LeadLoop:
             input.sender_queues,
             lambda failed: self._inbox.append(Pending(failed)),
             batched=input.revision >= 3,
+            local_route=input.revision >= 6,
         )
         self._law_at_start = min(3, max(0, input.revision - 2))  # revision 3: table 1, 4: 2
         self._timed = input.revision >= 6  # a new lead keeps when it came in
