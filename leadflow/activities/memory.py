@@ -31,6 +31,7 @@ class MemoryStoreActivities:
     decisions: list[ApplyDecision] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)
     team: list[Agent] = field(default_factory=list)  # whom routing may give a lead to
+    names: dict[str, str] = field(default_factory=dict)  # a user's name, by id
     _seen: set[tuple[str, int]] = field(default_factory=set)
     _rotations: dict[str, Rotation] = field(default_factory=dict)
     _routed: dict[tuple[str, int], RouteResult] = field(default_factory=dict)
@@ -72,9 +73,14 @@ class MemoryStoreActivities:
             )
             if routed.rotation is not None and routed.rule is not None:
                 self._rotations[routed.rule] = routed.rotation
-            member = Member(id=routed.agent, name=routed.agent) if routed.agent else None
+            given = routed.agent
+            member = Member(id=given, name=self.names.get(given, given)) if given else None
             self._routed[key] = result(request, routed, member)
         return self._routed[key]
+
+    def answer(self, workflow_id: str, attempt: int) -> RouteResult | None:
+        """What routing answered the lead's attempt (an offer a simulation may take)."""
+        return self._routed.get((workflow_id, attempt))
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.apply_decision, self.send_message, self.send_messages, self.route_lead]

@@ -6,17 +6,19 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 
 import leadflow.engine.localtime as localtime
 from leadflow.engine.events import ReplyReceived
 from leadflow.engine.state import Member, Party
-from leadflow.models import Strict
+from leadflow.models import Strict, TimeZone
 from leadflow.playbook.durations import Duration
 from leadflow.playbook.load import DuplicateKey, read_yaml
+from leadflow.playbook.regions import Region
+from leadflow.playbook.routing import Routing
 from leadflow.workflows.messages import LeadProfile
 
 _AT = re.compile(r"^day\s+(\d+)(?:\s+(\d{1,2}):(\d{2}))?$")
@@ -52,6 +54,7 @@ def _day_problem(at: re.Match[str]) -> str | None:
 
 class CallEvent(Strict):
     disposition: str
+    by: str = "scenario"  # who logged it: a team member's id works the lead they were given
     channel: Literal["call", "sms"] = "call"
     direction: Literal["outbound", "inbound"] = "outbound"
     comments: str = ""
@@ -100,6 +103,36 @@ class RelationshipEvent(Strict):
         return self
 
 
+class TeamMember(Strict):
+    """A user routing may give the lead to, as `PUT /v1/users/{id}/availability` says them."""
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    name: str | None = None
+    designations: list[str] = Field(min_length=1)
+    time_zone: TimeZone = "UTC"
+    hours: tuple[time, time] | None = None  # written "09:00-17:00", their time
+    days: list[Annotated[int, Field(ge=0, le=6)]] = list(range(7))  # 0 is Monday
+    away: bool = False
+    licensed: list[Region] | None = None
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _hours(cls, value: object) -> object:
+        if isinstance(value, str):
+            start, _, end = value.partition("-")
+            if not end or start.strip() >= end.strip():
+                raise ValueError("write hours as 'HH:MM-HH:MM', the start before the end")
+            return (start.strip(), end.strip())
+        return value
+
+
+class AvailabilityEvent(Strict):
+    """A team member switching to away, or back."""
+
+    user: str
+    away: bool
+
+
 class CampaignEvent(Strict):
     op: Literal["start", "switch", "pause", "resume", "cancel"]
     campaign: str
@@ -124,6 +157,8 @@ class ScriptedEvent(Strict):
     consent: ConsentEvent | None = None
     relationship: RelationshipEvent | None = None
     reassigned: str | None = None  # a party whose number the database reports reassigned
+    accept: str | None = None  # a team member takes the lead's standing offer
+    availability: AvailabilityEvent | None = None
     expect_rejected: bool = False
 
     @model_validator(mode="after")
@@ -158,6 +193,8 @@ _KINDS = (
     "consent",
     "relationship",
     "reassigned",
+    "accept",
+    "availability",
 )
 
 
@@ -167,6 +204,8 @@ class Scenario(Strict):
     days: int = Field(default=61, ge=1, le=3650)
     lead: LeadProfile = LeadProfile()
     consents: list[ConsentEvent] = []  # given with the lead, as its form sends them
+    routing: Routing | None = None  # tried in place of the playbook's own
+    team: list[TeamMember] = []  # whom the routing may give the lead to
     events: list[ScriptedEvent] = []
 
 

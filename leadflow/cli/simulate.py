@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import leadflow.engine.localtime as localtime
 from leadflow.activities.memory import MemoryStoreActivities
+from leadflow.cli import simulate_routing
 from leadflow.cli.scenario import (
     ConsentEvent,
     Scenario,
@@ -85,14 +86,19 @@ async def _simulate(
     on_finish: Finish | None,
     keyring: Keyring | None,
 ) -> list[TimelineEntry]:
-    book = _playbook(scenario.playbook, base or Path.cwd())
+    book = simulate_routing.routed(
+        _playbook(scenario.playbook, base or Path.cwd()), scenario.routing
+    )
     zone = scenario.lead.time_zone or book.defaults.time_zone
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
         data_converter=data_converter(keyring or Keyring.parse(new_key("simulate"))),
         runtime=_quiet_runtime(),
     )
-    store = MemoryStoreActivities()
+    store = MemoryStoreActivities(
+        team=simulate_routing.team(scenario.team),
+        names={m.id: m.name or m.id for m in scenario.team},
+    )
     lines: list[TimelineEntry] = []
     stopped: Stopped | None = None
     try:
@@ -131,7 +137,14 @@ async def _simulate(
                 when = event_time(event.at, day0, start, zone)
                 await _skip_to(env, when)
                 now = await env.get_current_time()
-                outcome = await _apply(client, lead, event, day0, start, zone, i)
+                if event.accept is not None:
+                    outcome = await simulate_routing.accept(
+                        client, store, book, lead, event.accept, now
+                    )
+                elif event.availability is not None:
+                    outcome = simulate_routing.switch(store, event.availability)
+                else:
+                    outcome = await _apply(client, lead, event, day0, start, zone, i)
                 lines.append(entry(now, day0, zone, "event", f"event {event.kind}", outcome))
                 if outcome.startswith("rejected") != event.expect_rejected:
                     stopped = Stopped(f"events[{i}]", outcome)
@@ -218,7 +231,7 @@ async def _apply(
                     channel=c.channel,
                     direction=c.direction,
                     comments=c.comments,
-                    actor="scenario",
+                    actor=c.by,
                     request_id=request,
                     follow_up=follow_up(c.follow_up, lead_requested=c.lead_requested),
                 ),

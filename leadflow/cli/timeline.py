@@ -47,6 +47,7 @@ Kind = Literal[
 # Rows a person rarely needs: shown with --all (always in JSON).
 INTERNAL_KINDS = ("history", "parties")
 INTERNAL_OUTCOMES = ("fired", "note")
+ROUTING_NOTES = ("routing:", "worked:", "first-touch:")  # notes a person reads: shown
 
 
 class TimelineEntry(BaseModel):
@@ -196,7 +197,11 @@ def of_command(at: datetime, day0: date, zone: str, command: Command) -> Timelin
 def internal(item: TimelineEntry) -> bool:
     return (
         item.kind in INTERNAL_KINDS
-        or (item.kind == "audit" and item.outcome in INTERNAL_OUTCOMES)
+        or (
+            item.kind == "audit"
+            and item.outcome in INTERNAL_OUTCOMES
+            and not item.detail.startswith(ROUTING_NOTES)
+        )
         or _moved(item)
     )
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from leadflow.cli.scenario import ScenarioError, load_scenario
+from leadflow.cli.scenario import ScenarioError, ScriptedEvent, load_scenario
 from leadflow.cli.simulate import simulate
 from leadflow.cli.timeline import TimelineEntry, at_contact
 from leadflow.engine import localtime
@@ -28,13 +28,20 @@ async def _run(name: str) -> list[TimelineEntry]:
     return await simulate(load_scenario(file), base=file.parent)
 
 
+EXPECTING_REFUSALS = ("rejected_combinations", "isa_buying_in_six_months", "routing_first_to_claim")
+
+
 @pytest.mark.parametrize("file", SCENARIOS, ids=[f.stem for f in SCENARIOS])
 async def test_every_scenario_runs_cleanly(file: Path) -> None:
     lines = await simulate(load_scenario(file), base=file.parent)
     assert lines[0].what == "lead created"
     assert not [
         line for line in lines if line.detail.startswith("rejected") and "expect" not in line.detail
-    ] or file.stem in ("rejected_combinations", "isa_buying_in_six_months")
+    ] or file.stem in (
+        "rejected_combinations",
+        "isa_buying_in_six_months",
+        "routing_first_to_claim",
+    )
 
 
 def _queued(lines: list[TimelineEntry]) -> list[tuple[int, str, str]]:
@@ -347,3 +354,38 @@ async def test_consent_and_a_reassigned_number_in_a_simulation() -> None:
     ]
     assert reached == []
     assert any(line.kind == "dequeue" and line.at == task.at for line in lines)
+
+
+async def test_a_routing_rule_is_tried_in_a_simulation_with_its_team() -> None:
+    """The shipped scenario: an offer to the ISAs on shift, an accept refused to the one who
+    went away, the lead taken, its held text sent from the taker, its first touch kept."""
+    lines = await _run("routing_first_to_claim")
+    said = [(line.what, line.detail) for line in lines]
+    offered = next(d for w, d in said if d.startswith("routing:1: "))
+    assert offered == "routing:1: web: offered to ana, bo for 5 min, first to claim"  # cy: 08:00
+    assert ("event accept", "rejected: bo is away") in said
+    assert ("event accept", "web: ana took it first") in said
+    [text] = [d for w, d in said if w == "sms to borrower"]
+    assert "from Ana Ruiz" in text
+    assert ("first touch", "by ana") in said
+    assert not any(d.startswith("worked:") for _, d in said)  # she worked it in time
+
+
+async def test_an_offer_nobody_takes_goes_to_the_pond_where_each_takes_it_on_shift(
+    tmp_path: Path,
+) -> None:
+    file = next(f for f in SCENARIOS if f.stem == "routing_first_to_claim")
+    scenario = load_scenario(file).model_copy(deep=True)
+    scenario.events = [
+        ScriptedEvent(at="day 0 10:10", accept="cy", expect_rejected=True),  # 08:10 for him
+        ScriptedEvent(at="day 0 10:11", accept="bo"),
+    ]
+    lines = await simulate(scenario, base=file.parent)
+    said = [(line.what, line.detail) for line in lines]
+    pond = next(d for _, d in said if d.startswith("routing:2: "))
+    assert pond == "routing:2: pond: in the pond, open to ana, bo, cy after web: tried"
+    refused = "rejected: cy works 09:00-17:00 America/Los_Angeles, it is 08:10"
+    assert ("event accept", refused) in said
+    assert ("event accept", "pond: bo took it from the pond") in said
+    # web's rule asked bo to work it within 30 min; the pond's does not: nothing moves on
+    assert not any(d.startswith("worked:") for _, d in said)
