@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import json
 import os
+import queue
 import random
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -174,11 +176,32 @@ async def dev_leads(
         yield LeadflowClient(dev_env.client, queue, playbooks=PLAYBOOKS)
 
 
-@pytest_asyncio.fixture(scope="session")
-async def fake_server() -> AsyncIterator[tuple[str, FakeState]]:
-    """The in-repo Twilio + SendGrid fake on 127.0.0.1, for the session."""
-    async with running_fake() as served:
-        yield served
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[tuple[str, FakeState]]:
+    """The in-repo Twilio + SendGrid fake on 127.0.0.1, for the session, in a thread with an
+    event loop of its own: like the services it stands for, it answers on time whatever
+    the test's own loop is busy with (in-process workers running a thousand leads)."""
+    served: queue.Queue[tuple[str, FakeState] | BaseException] = queue.Queue()
+    stop = threading.Event()
+
+    async def serve() -> None:
+        try:
+            async with running_fake() as found:
+                served.put(found)
+                await asyncio.to_thread(stop.wait)
+        except BaseException as exc:
+            served.put(exc)
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), name="fake-providers")
+    thread.start()
+    found = served.get(timeout=60)
+    try:
+        if isinstance(found, BaseException):
+            raise found
+        yield found
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 @pytest_asyncio.fixture
@@ -191,6 +214,10 @@ async def providers(
     would slow its answers past the tests' short landing time)."""
     url, state = fake_server
     checked = request.node.get_closest_marker("reassigned_numbers") is not None
+    # The fake lands a hung request after hang_seconds (4); a send that timed out looks it
+    # up `landing` seconds after it began. A test whose in-process workers run a thousand
+    # leads gives the fake, which shares their event loop, more room to answer late.
+    landing = request.node.get_closest_marker("landing")
     state.messages.clear()
     state.emails.clear()
     state.failures.clear()
@@ -208,10 +235,7 @@ async def providers(
         twilio_base_url=url,
         sendgrid_base_url=url,
         timeout=2.0,
-        # The fake lands a hung request after hang_seconds (4); a send that timed out looks
-        # it up 10 s after it began: room for the fake, which shares the test's event loop
-        # with in-process workers, to answer late when a thousand leads starve it.
-        landing_seconds=10.0,
+        landing_seconds=landing.args[0] if landing is not None else 5.0,
         sms_countries=COUNTRIES,
         rnd=RndConfig(url=url, key=state.rnd_key, timeout=2.0) if checked else None,
     )

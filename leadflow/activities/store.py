@@ -20,6 +20,7 @@ from leadflow.activities.payloads import ApplyDecision
 from leadflow.activities.routing import RoutingActivities
 from leadflow.engine.commands import (
     Audit,
+    CloseRouting,
     CompleteTask,
     CreateTask,
     DequeueCall,
@@ -107,6 +108,8 @@ def writes(decision: ApplyDecision) -> list[Write]:
             audits.append((_row_key(decision, index), command))
         elif isinstance(command, EndConsents):
             ended.append(command)
+        elif isinstance(command, CloseRouting):
+            out.append(routing.close_write(lead, at))
         elif isinstance(command, FirstTouch):
             out.append(routing.first_touch_insert(lead, command.at, command.by, command.seconds))
 

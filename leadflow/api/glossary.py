@@ -139,6 +139,7 @@ OVERRIDES: dict[str, str] = {
     "unworked (the user given it did not act in time)",
     "RouteLead.tried": "rules already tried for the lead: the chain goes on past them",
     "FirstTouch.by": "who took the lead's first human action",
+    "CloseRouting.why": "why the lead no longer counts against its user's open cap",
     "FirstTouch.seconds": "speed to lead: seconds from the lead's creation to that action",
 }
 

@@ -27,7 +27,8 @@ def routed(book: Playbook, routing: Routing | None) -> Playbook:
     """The playbook with the scenario's routing in place of its own, checked against it."""
     if routing is None:
         return book
-    if problems := routing_problems(routing, book.designations):
+    statuses = [s.name for s in book.statuses]
+    if problems := routing_problems(routing, book.designations, statuses):
         raise ScenarioError("scenario", problems)
     return book.model_copy(update={"routing": routing})
 
@@ -84,5 +85,5 @@ async def accept(
         why=why,
         work_by=by,
     )
-    await client.offer_taken(lead, event)
+    await client.routing(lead, event)
     return why

@@ -174,6 +174,7 @@ KINDS: dict[str, Kind] = {
     "end_consents": "consent_ended",
     "route_lead": "route",
     "first_touch": "first_touch",
+    "close_routing": "route",
     "audit": "audit",
 }
 _COMMON = {"at", "local_at", "local_time", "day", "kind", "what", "detail"}

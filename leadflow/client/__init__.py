@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
-from pydantic_core import to_json
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -26,6 +25,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 from temporalio.workflow import UpdateMethodMultiParam
 
+from leadflow.client.checks import MAX_REQUEST_BYTES, contacts, refuse_unfit
 from leadflow.client.errors import (
     ChangeRejected,
     Conflict,
@@ -46,6 +46,7 @@ from leadflow.engine.events import (
     DesignationsChanged,
     KeyDatesChanged,
     LeadCreated,
+    LeadReleased,
     LeadRouted,
     NumberReassigned,
     OptedIn,
@@ -57,7 +58,6 @@ from leadflow.engine.events import (
 from leadflow.engine.preview import Entry
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import ConsentHeld, EngineState, Member, Party
-from leadflow.models import NUL_REFUSED, nul_at
 from leadflow.playbook.load import PlaybookError
 from leadflow.playbook.schema import Playbook
 from leadflow.playbook.shelf import SHELF
@@ -90,7 +90,6 @@ __all__ = [
 ]
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
-MAX_REQUEST_BYTES = 256 * 1024  # one request to a lead, as JSON
 OptOutChannel = Literal["sms", "email", "call", "all"]
 
 
@@ -125,12 +124,12 @@ class LeadflowClient:
         the playbook its request names in the client's playbook source; an existing lead
         keeps the one it has. A lead the playbook refuses is refused before it starts.
         """
-        _refuse_unfit(request)
+        refuse_unfit(request)
         book = playbook or self.playbook(request.playbook)
         request = request.model_copy(
             update={
-                "parties": _contacts(request.parties, checked_party),
-                "designations": _contacts(request.designations, checked_member),
+                "parties": contacts(request.parties, checked_party),
+                "designations": contacts(request.designations, checked_member),
             }
         )
         # Refuse a start the playbook refuses here, before anything starts: with
@@ -223,14 +222,14 @@ class LeadflowClient:
         await self._signal(lead, LeadWorkflow.set_key_dates, KeyDatesChanged(dates=dates))
 
     async def set_parties(self, lead: LeadRef, parties: dict[str, Party | None]) -> None:
-        event = PartiesChanged(parties=_contacts(parties, checked_party))
+        event = PartiesChanged(parties=contacts(parties, checked_party))
         await self._signal(lead, LeadWorkflow.set_parties, event)
 
     async def assign_designations(
         self, lead: LeadRef, assignments: Mapping[str, Member | None]
     ) -> None:
         """In one signal: the lead takes them all, or none if the signal fails."""
-        event = DesignationsChanged(assignments=_contacts(assignments, checked_member))
+        event = DesignationsChanged(assignments=contacts(assignments, checked_member))
         await self._signal(lead, LeadWorkflow.assign_designations, event)
 
     async def assign_designation(
@@ -248,12 +247,14 @@ class LeadflowClient:
 
     async def number_reassigned(self, lead: LeadRef, phone: str, detail: str) -> None:
         """The Reassigned Numbers Database said the party's number was disconnected."""
-        event = NumberReassigned(phone=phone, detail=detail)
-        await self._signal(lead, LeadWorkflow.number_reassigned, event)
+        await self._signal(
+            lead, LeadWorkflow.number_reassigned, NumberReassigned(phone=phone, detail=detail)
+        )
 
-    async def offer_taken(self, lead: LeadRef, event: LeadRouted) -> None:
-        """A user took the lead's standing offer (`leadflow.store.claims.claim` decided)."""
-        await self._signal(lead, LeadWorkflow.offer_taken, event)
+    async def routing(self, lead: LeadRef, event: LeadRouted | LeadReleased) -> None:
+        """A user took the lead's offer (the store decided) or gives back what they hold."""
+        taken = isinstance(event, LeadRouted)
+        await self._signal(lead, LeadWorkflow.offer_taken if taken else LeadWorkflow.release, event)
 
     async def delivery_failed(self, lead: LeadRef, event: DeliveryFailed) -> None:
         """A provider reported after the fact that a touch could not be delivered."""
@@ -322,7 +323,7 @@ class LeadflowClient:
     ) -> LeadSnapshot:
         # The same request id with another body is another update: the lead refuses it (a
         # repeat with the same body is the same update, answered once).
-        _refuse_unfit(arg)
+        refuse_unfit(arg)
         update_id = f"{update._defn.name}:{request_id}:{fingerprint(arg)[-12:]}"
         async with self._answer_in_time(lead):
             try:
@@ -333,7 +334,7 @@ class LeadflowClient:
                 raise missing(exc, lead) from None
 
     async def _signal(self, lead: LeadRef, signal: Callable[..., Any], arg: Any) -> None:
-        _refuse_unfit(arg)
+        refuse_unfit(arg)
         async with self._answer_in_time(lead):
             try:
                 await self._handle(lead).signal(signal, arg)
@@ -365,36 +366,3 @@ class LeadflowClient:
                 f"{self.answer_timeout:g}s; is a leadflow worker running on task queue "
                 f"{self.task_queue!r}? The request can be retried safely."
             ) from None
-
-
-def _contacts(given: Mapping[str, T | None], check: Callable[[str, T], T]) -> dict[str, T | None]:
-    """Every phone and email checked the one way the API checks them too."""
-    try:
-        return {
-            name: None if value is None else check(name, value) for name, value in given.items()
-        }
-    except ValueError as exc:
-        raise ChangeRejected(str(exc), "InvalidContact") from None
-
-
-def _refuse_unfit(request: object) -> None:
-    """What reaches a lead must fit Temporal and PostgreSQL: at most MAX_REQUEST_BYTES (the
-    API's body limit; Temporal refuses payloads over 2 MB and a lead carries what it is
-    given into its next run), and no NUL in text (PostgreSQL refuses it, and a lead whose
-    notes it refuses could not move on)."""
-    data = to_json(request)
-    size = len(data)
-    if size > MAX_REQUEST_BYTES:
-        raise ChangeRejected(
-            f"the request is {size // 1024} KiB; a lead takes at most "
-            f"{MAX_REQUEST_BYTES // 1024} KiB at once",
-            "TooLarge",
-        )
-    # JSON escapes NUL as \u0000: only then is the request walked to say where it is.
-    if b"\\u0000" in data and (where := nul_at(request)):
-        raise ChangeRejected(f"{NUL_REFUSED}: at {where}", "InvalidText")
-    made = getattr(request, "event", None)  # an update's event, or the signal's own
-    try:
-        bounds.event(made() if callable(made) else request)  # dates the lead could not hold
-    except InvalidChange as exc:
-        raise ChangeRejected(str(exc), exc.reason) from None

@@ -156,6 +156,14 @@ class FirstTouch(Message):
     seconds: int  # since the lead came in
 
 
+class CloseRouting(Message):
+    """The lead's routing assignments no longer count as open (a closed status, or the
+    lead given to another user by hand)."""
+
+    kind: Literal["close_routing"] = "close_routing"
+    why: str
+
+
 class Audit(Message):
     """Why a touch fired, was deferred, held or skipped: the audit trail."""
 
@@ -175,7 +183,7 @@ class RouteLead(Message):
     # Why it asks again: the first time (`new`), nobody could take it (`retry`), an offer's
     # claim window ran out (`claim_window`: if it was taken, the answer is who took it), the
     # user given it did not work it in time (`unworked`). The rules already tried are passed.
-    reason: Literal["new", "retry", "claim_window", "unworked"] = "new"
+    reason: Literal["new", "retry", "claim_window", "unworked", "released"] = "new"
     tried: list[str] = []
     source: str | None = None
     loan_purpose: str | None = None
@@ -199,6 +207,7 @@ Command = Annotated[
     | EndConsents
     | RouteLead
     | FirstTouch
+    | CloseRouting
     | Audit,
     Field(discriminator="kind"),
 ]

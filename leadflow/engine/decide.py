@@ -41,6 +41,7 @@ from leadflow.engine.events import (
     HorizonStated,
     KeyDatesChanged,
     LeadCreated,
+    LeadReleased,
     LeadRouted,
     NumberReassigned,
     OptedIn,
@@ -109,6 +110,7 @@ def decide(book: Playbook, state: EngineState, event: Event, now: datetime) -> D
     run = Run(book, _working_copy(state), now.astimezone(UTC))
     _HANDLERS[type(event)](run, event)
     routed.acted(run, event)
+    routed.closes(run, event)
     due.run_due(run)
     run.s.touches = [t for t in run.s.touches if t.at > run.now - limits.longest(book, run.s)]
     run.s.next_due = next_due(book, run.s)
@@ -201,6 +203,7 @@ _HANDLERS: dict[type, Callable[[Run, Any], None]] = {
     RelationshipDates: consent.relationship,
     NumberReassigned: reassigned.number_reassigned,
     LeadRouted: routed.routed,
+    LeadReleased: routed.released,
 }
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import leadflow.engine.localtime as localtime
 from leadflow.engine.commands import (
     Audit,
+    CloseRouting,
     Command,
     CompleteTask,
     CreateTask,
@@ -72,6 +73,8 @@ def words(command: Command, zone: str) -> Words:
             return Words("consent ended", "", f"{', '.join(command.ids)}: {command.why}")
         case RouteLead():
             return Words("route", "", f"who takes the lead (attempt {command.attempt})")
+        case CloseRouting():
+            return Words("routing closed", "", command.why)
         case FirstTouch():
             return Words("first touch", "", f"by {command.by}")
         case Audit():

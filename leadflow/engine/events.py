@@ -121,6 +121,14 @@ class LeadRouted(Message):
     work_by: datetime | None = None
 
 
+class LeadReleased(Message):
+    """The user routing gave the lead gives it back: it goes on along the chain."""
+
+    type: Literal["lead_released"] = "lead_released"
+    user: str
+    why: str = ""
+
+
 class NumberReassigned(Message):
     """The Reassigned Numbers Database said a party's number was disconnected since the day
     it was known to be theirs (asked at the moment of contact: a send, an agent's claim)."""
@@ -208,6 +216,7 @@ Event = Annotated[
     | ConsentRecorded
     | RelationshipDates
     | NumberReassigned
-    | LeadRouted,
+    | LeadRouted
+    | LeadReleased,
     Field(discriminator="type"),
 ]

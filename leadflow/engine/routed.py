@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Literal
 
 from leadflow.engine import gate
-from leadflow.engine.commands import FirstTouch, RouteLead
+from leadflow.engine.commands import CloseRouting, FirstTouch, RouteLead
 from leadflow.engine.events import (
     CallLogged,
     DesignationsChanged,
@@ -29,12 +29,14 @@ from leadflow.engine.events import (
     FollowUpCompleted,
     FollowUpScheduled,
     HorizonStated,
+    LeadReleased,
     LeadRouted,
     StatusChanged,
 )
 from leadflow.engine.routing import Facts, first_rule
 from leadflow.engine.run import Run
 from leadflow.engine.state import AgendaItem, EngineState
+from leadflow.playbook.routing import Rule
 
 RETRY = timedelta(minutes=5)  # a lead nobody may take asks again this often
 HUMAN = (CallLogged, StatusChanged, FollowUpScheduled, FollowUpCompleted, HorizonStated)
@@ -51,7 +53,7 @@ def new_lead(run: Run) -> None:
     ask(run, "new")
 
 
-def ask(run: Run, reason: Literal["new", "retry", "claim_window", "unworked"]) -> None:
+def ask(run: Run, reason: Literal["new", "retry", "claim_window", "unworked", "released"]) -> None:
     s = run.s
     s.routing_attempt += 1
     run.emit(
@@ -85,7 +87,9 @@ def routed(run: Run, event: LeadRouted) -> None:
     """The routing's answer: an answer to an attempt since superseded changes nothing, nor
     the same taker heard twice."""
     s = run.s
-    if event.attempt != s.routing_attempt or (s.routed == "agent" and event.agent is None):
+    if event.attempt != s.routing_attempt or s.routed == "closed":
+        return
+    if s.routed == "agent" and event.agent is None:
         return
     key = f"routing:{event.attempt}"
     if event.agent is not None and event.designation is not None:
@@ -112,6 +116,21 @@ def routed(run: Run, event: LeadRouted) -> None:
     s.agenda.append(AgendaItem(key=key, due=run.now + RETRY, kind="route"))
 
 
+def released(run: Run, event: LeadReleased) -> None:
+    """The user given the lead gives it back: it goes on along the chain, past their rule."""
+    s = run.s
+    if s.routed != "agent" or s.routed_to != event.user:
+        run.audit(f"release:{event.user}", "skipped", f"{event.user} does not hold the lead")
+        return
+    said = f": {event.why}" if event.why else ""
+    run.audit(
+        f"routing:{s.routing_attempt}:released", "note", f"{event.user} gave the lead back{said}"
+    )
+    s.agenda = [a for a in s.agenda if not a.key.startswith(("routing:", "worked:"))]
+    s.routing_tried.append(s.routing_rule or "")
+    ask(run, "released")
+
+
 def acted(run: Run, event: Event) -> None:
     """A person's action on the lead: the first is speed to lead's end; one by the user
     given the lead is the lead worked."""
@@ -126,6 +145,36 @@ def acted(run: Run, event: Event) -> None:
         run.audit("first-touch", "note", f"first human touch by {actor}, {_took(seconds)}")
     if s.routed == "agent" and s.worked_at is None and actor in (s.routed_to, "agent"):
         s.worked_at = run.now
+
+
+def closes(run: Run, event: Event) -> None:
+    """The lead's assignment closes when it reaches a closed status, or its designation is
+    given to another user by hand; its time to be worked ends with it."""
+    s, routing = run.s, run.book.routing
+    if routing is None or s.routed not in ("agent", "offered"):
+        return
+    why = None
+    if s.status in routing.closed_statuses:
+        why = f"routing closed: the lead is {s.status}"
+    elif isinstance(event, DesignationsChanged) and s.routing_rule is not None:
+        rule = _rule(run, s.routing_rule)
+        if rule is not None and rule.designation in event.assignments:
+            holder = s.designations.get(rule.designation)
+            if holder is None or holder.id != s.routed_to:
+                who = holder.id if holder is not None else "nobody"
+                why = f"routing closed: {rule.designation} given to {who} by hand"
+    if why is None:
+        return
+    s.routed = "closed"
+    s.agenda = [a for a in s.agenda if not a.key.startswith(("routing:", "worked:"))]
+    run.emit(CloseRouting(why=why))
+    run.audit(f"routing:{s.routing_attempt}:closed", "note", why)
+
+
+def _rule(run: Run, name: str) -> Rule | None:
+    routing = run.book.routing
+    found = [r for r in routing.rules if r.name == name] if routing is not None else []
+    return found[0] if found else None
 
 
 def _worked_key(s: EngineState) -> str:

@@ -193,7 +193,7 @@ class EngineState(Strict):
     language: str | None = None
     price: int | None = None
     routing_attempt: int = 0
-    routed: Literal["agent", "waiting", "offered"] | None = None
+    routed: Literal["agent", "waiting", "offered", "closed"] | None = None
     routing_rule: str | None = None  # the rule of the last answer
     routing_tried: list[str] = []  # rules whose offer ran out or whose user did not work it
     routed_to: str | None = None  # the user given the lead

@@ -35,7 +35,7 @@ MAX_VERSION = 2**31 - 1  # a version is stored as a PostgreSQL integer
 def _problems(book: Playbook) -> Iterator[Problem]:
     milestones, statuses = set(book.milestones), {s.name for s in book.statuses}
     if book.routing is not None:
-        yield from routing.problems(book.routing, book.designations)
+        yield from routing.problems(book.routing, book.designations, sorted(statuses))
     if book.version > MAX_VERSION:
         yield "version", f"{book.version} is past the highest version, {MAX_VERSION}"
     for path, names in (

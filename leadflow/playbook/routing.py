@@ -11,6 +11,7 @@ the routing's owner, else waits for the first who may. The engine's half is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -104,12 +105,26 @@ class Rule(Message):
 class Routing(Message):
     rules: list[Rule] = Field(min_length=1, max_length=100)
     owner: Name | None = None  # the user a lead goes to when every chain runs out
+    # Statuses in which a lead no longer counts against its user's `open` cap (Converted,
+    # Do Not Call...): its assignment closes, as it does when the lead is given to another
+    # user by hand.
+    closed_statuses: list[Name] = []
+
+    @model_serializer(mode="wrap")
+    def _as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without closed statuses, the JSON as before them (`Rule._as_before`)."""
+        body: dict[str, Any] = handler(self)
+        if not self.closed_statuses:
+            body.pop("closed_statuses", None)
+        return body
 
     def rule(self, name: str) -> Rule:
         return next(rule for rule in self.rules if rule.name == name)
 
 
-def problems(routing: Routing, designations: list[str]) -> list[tuple[str, str]]:
+def problems(
+    routing: Routing, designations: list[str], statuses: Sequence[str] = ()
+) -> list[tuple[str, str]]:
     """What ties the rules to the rest of the playbook, by path: a catch-all last, names
     once, designations and fallbacks that exist, no chain that loops. (The users a group
     names are the account's, checked where they are stored.)"""
@@ -131,6 +146,9 @@ def problems(routing: Routing, designations: list[str]) -> list[tuple[str, str]]
         for j, name in enumerate(rule.fallback):
             if name not in names:
                 found.append((f"{at}.fallback[{j}]", f"unknown rule {name!r}"))
+    for i, name in enumerate(routing.closed_statuses):
+        if statuses and name not in statuses:
+            found.append((f"routing.closed_statuses[{i}]", f"unknown status {name!r}"))
     if loop := _loop(routing):
         found.append(("routing", f"fallbacks loop: {' -> '.join(loop)}"))
     return found

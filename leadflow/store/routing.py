@@ -154,20 +154,6 @@ async def _open(conn: AsyncConnection, account_id: str, lead_id: str) -> list[Ro
     return list(rows.mappings())
 
 
-async def close(engine: AsyncEngine, account_id: str, lead_id: str, at: datetime) -> None:
-    """The lead's assignments no longer count as open (it was worked to an end, or moves on)."""
-    async with engine.begin() as conn:
-        await conn.execute(
-            update(RoutingAssignment)
-            .where(
-                RoutingAssignment.account_id == account_id,
-                RoutingAssignment.lead_id == lead_id,
-                RoutingAssignment.closed_at.is_(None),
-            )
-            .values(closed_at=at)
-        )
-
-
 async def team(conn: AsyncConnection, account_id: str) -> list[Agent]:
     """The account's users as routing sees them: a user with no availability on record
     works any hour, any day, anywhere."""
@@ -231,6 +217,17 @@ def first_touch_insert(lead: LeadRef, at: datetime, by: str, seconds: int) -> Wr
     """Speed to lead, kept once (a retried decision writes the same row again, harmlessly)."""
     row = {**lead.model_dump(include={"account_id", "lead_id"}), "at": at, "by": by}
     return rows_insert(FirstTouch, [{**row, "seconds": seconds}])
+
+
+def close_write(lead: LeadRef, at: datetime) -> Write:
+    """The lead's open routings close (a closed status, given to another user by hand)."""
+    return Write(_CLOSE, (at, lead.account_id, lead.lead_id))
+
+
+_CLOSE = (
+    f"UPDATE {RoutingAssignment.__tablename__} SET closed_at = $1 "
+    "WHERE account_id = $2 AND lead_id = $3 AND closed_at IS NULL"
+)
 
 
 async def set_away(engine: AsyncEngine, account_id: str, user_id: str, away: bool) -> None:

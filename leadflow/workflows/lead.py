@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
         DeliveryFailed,
         DesignationsChanged,
         KeyDatesChanged,
+        LeadReleased,
         LeadRouted,
         NumberReassigned,
         OptedIn,
@@ -159,6 +160,11 @@ class LeadWorkflow:
 
     @workflow.signal
     def number_reassigned(self, event: NumberReassigned) -> None:
+        self._lead.hear(event)
+
+    @workflow.signal
+    def release(self, event: LeadReleased) -> None:
+        """The user routing gave the lead gives it back."""
         self._lead.hear(event)
 
     @workflow.signal

@@ -3,7 +3,7 @@ time skipping and through the API: an offer goes to every eligible user at once 
 first to accept takes it while the other is told who did; an agent who is away is offered
 nothing; a claim window that runs out moves the lead to its fallback, and a late accept is
 refused; a user who does not work the lead in time loses it along the chain; the first
-human touch is kept on the lead's row (speed to lead)."""
+human touch is kept (speed to lead); a lead in a closed status frees its user's open cap."""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ from temporalio.testing import WorkflowEnvironment
 from leadflow.api.app import create_app
 from leadflow.client import LeadflowClient
 from leadflow.engine.refs import LeadRef
+from leadflow.playbook.schema import Playbook
 from leadflow.store import routing as store
 from leadflow.store.accounts import ensure_account, new_api_key
 from leadflow.store.playbooks import save_version
 from leadflow.store.routing_tables import FirstTouch
 from leadflow.store.users import save_user
-from leadflow.workflows.messages import CallLog
+from leadflow.workflows.messages import CallLog, MilestoneChange
 from tests.factories import api_settings, eventually, new_lead
 from tests.integration.test_api import Served
 from tests.integration.test_routing_workflow import _isa_of, _routed_isa
@@ -150,3 +151,76 @@ async def test_a_lead_not_worked_in_time_moves_on_and_the_first_touch_is_kept(
 
     row = await eventually(touched)
     assert (row.by, row.seconds) == ("cy", 31 * 60)
+
+
+async def test_a_lead_in_a_closed_status_frees_its_users_open_cap(
+    leads: LeadflowClient, db: AsyncEngine, time_env: WorkflowEnvironment
+) -> None:
+    await _team(db, "ana")
+    book = _routed_isa({"name": "team", "designation": "isa", "caps": {"open": 1}})
+    data = book.model_dump(mode="json")
+    data["routing"]["closed_statuses"] = ["Do Not Call"]
+    book = Playbook.model_validate(data)
+    first, second = (new_lead(playbook="isa", designations={}) for _ in range(2))
+    await leads.ensure_lead(first, playbook=book)
+
+    async def given(lead: LeadRef = first.lead) -> str | None:
+        return await _isa_of(leads, lead)
+
+    assert await eventually(given) == "ana"
+    await leads.ensure_lead(second, playbook=book)
+
+    async def waiting() -> bool:
+        audit = [a.reason for a in await leads.audit(second.lead)]
+        return any("ana holds 1 open (cap 1)" in reason for reason in audit)
+
+    assert await eventually(waiting)
+    change = MilestoneChange(milestone="Prospect", status="Do Not Call", request_id="dnc-1")
+    await leads.change_milestone(first.lead, change)
+
+    async def closed() -> bool:
+        [row] = await store.history(db, "acme", first.lead.lead_id)
+        return row["closed_at"] is not None
+
+    assert await eventually(closed)
+    await time_env.sleep(timedelta(minutes=6))  # the second asks again
+
+    async def taken() -> str | None:
+        return await _isa_of(leads, second.lead)
+
+    assert await eventually(taken) == "ana"
+
+
+async def test_a_user_gives_a_lead_back_and_it_goes_on_along_the_chain(
+    leads: LeadflowClient, db: AsyncEngine
+) -> None:
+    await _team(db, "ana", "bo")
+    first = {"name": "team", "designation": "isa", "group": ["ana"], "fallback": ["backup"]}
+    backup = {"name": "backup", "designation": "isa", "group": ["bo"]}
+    await save_version(db, "acme", _routed_isa(first, backup))
+    app = create_app(api_settings(leads), client=leads.temporal, engine=db)
+    async with Served(app, await new_api_key(db, "acme")) as api:
+        created = await api.put("/v1/leads/G1", json={"first_name": "Gil"})
+        assert created.status_code == 201, created.text
+        lead = LeadRef(account_id="acme", lead_id="G1")
+
+        async def holder() -> str | None:
+            return await _isa_of(leads, lead)
+
+        assert await eventually(holder) == "ana"
+        wrong = await api.post("/v1/leads/G1/routing/release", json={"user": "bo"})
+        assert wrong.status_code == 409 and "bo does not hold lead G1" in wrong.text
+        given = await api.post(
+            "/v1/leads/G1/routing/release", json={"user": "ana", "why": "on leave tomorrow"}
+        )
+        assert given.status_code == 202, given.text
+
+        async def moved() -> bool:
+            return await _isa_of(leads, lead) == "bo"
+
+        assert await eventually(moved)
+        audit = [a.reason for a in await leads.audit(lead)]
+        assert "ana gave the lead back: on leave tomorrow" in audit
+        assert "backup: round robin, bo first after team: tried" in audit
+        rows = await store.history(db, "acme", "G1")
+        assert [r["agent"] for r in rows] == ["ana", "bo"] and rows[0]["closed_at"] is not None

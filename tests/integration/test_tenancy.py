@@ -151,6 +151,11 @@ AIMED_AT_ALPHA: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = 
         {"user": USER},
         404,
     ),
+    ("POST", "/v1/leads/{lead_id}/routing/release"): (
+        f"/v1/leads/{LEAD}/routing/release",
+        {"user": USER},
+        404,
+    ),
     ("GET", "/v1/users/{user_id}/routing"): (f"/v1/users/{USER}/routing", None, 404),
     # An account's own do-not-call list is its own: beta sees none of alpha's entries, and
     # its own entry for alpha's lead's number (put in by the test) tells beta's leads only.

@@ -92,6 +92,7 @@ def drip(name: str) -> tuple[Playbook, Playbook]:
     return one, two
 
 
+@pytest.mark.landing(15)  # a thousand leads in this process can starve the fake past 5 s
 async def test_a_thousand_leads_move_and_no_text_is_sent_twice_or_lost(
     dev_leads: LeadflowClient,
     db: AsyncEngine,

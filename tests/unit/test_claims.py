@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from leadflow.engine.events import CallLogged, LeadRouted, StatusChanged
+from leadflow.engine.events import CallLogged, DesignationsChanged, LeadRouted, StatusChanged
 from leadflow.engine.routing import Agent, Facts, Load, Routed, may_claim, route, work_by
 from leadflow.engine.state import Member
 from leadflow.playbook.load import default_playbook
@@ -182,3 +182,36 @@ def test_speed_to_lead_is_the_first_human_action_recorded_once() -> None:
     older = Lead.create("isa", MONDAY_NOON)  # a lead from before it kept when it came in
     older.send(CallLogged(disposition="No Answer", actor="ana"), at=MONDAY_NOON)
     assert older.commands("first_touch") == []
+
+
+def test_a_closed_status_or_a_hand_given_designation_closes_the_assignment() -> None:
+    data = default_playbook("isa").model_dump(mode="json")
+    data["routing"] = {
+        "rules": [{"name": "team", "designation": "isa", "work_within": "30m"}],
+        "closed_statuses": ["Do Not Call"],
+    }
+    book = Playbook.model_validate(data)
+    ana = Member(id="ana", name="Ana")
+    for change, why in (
+        (StatusChanged(milestone="Prospect", status="Do Not Call", actor="ana"),
+         "routing closed: the lead is Do Not Call"),
+        (DesignationsChanged(assignments={"isa": Member(id="lena", name="Lena")}),
+         "routing closed: isa given to lena by hand"),
+    ):  # fmt: skip
+        lead = _unassigned(book)
+        lead.send(LeadRouted(attempt=1, rule="team", designation="isa", agent=ana, why="rr",
+                             work_by=MONDAY_NOON + timedelta(minutes=30)))  # fmt: skip
+        lead.send(change, at=MONDAY_NOON + timedelta(minutes=5))
+        [closed] = lead.commands("close_routing")
+        assert closed.why == why and lead.state.routed == "closed"
+        lead.run_for(timedelta(hours=1))  # its time to be worked ended with it
+        assert len(lead.commands("route_lead")) == 1
+        lead.send(LeadRouted(attempt=1, rule="team", designation="isa", agent=ana, why="late"))
+        assert lead.state.designations["isa"].id != "ana" or why.endswith("Do Not Call")
+    data["routing"]["closed_statuses"] = ["Gone"]
+    from leadflow.playbook.check import problems
+
+    found = dict(problems(Playbook.model_validate(data)))
+    assert found["routing.closed_statuses[0]"] == "unknown status 'Gone'"
+    plain = _routing({"name": "team", "designation": "isa"}).model_dump(mode="json")
+    assert "closed_statuses" not in plain  # a routing without: its JSON as before

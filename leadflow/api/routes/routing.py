@@ -17,7 +17,7 @@ from leadflow.api.errors import error_responses
 from leadflow.api.routes.leads import LeadId
 from leadflow.api.schemas import Input
 from leadflow.client import LeadflowClient
-from leadflow.engine.events import LeadRouted
+from leadflow.engine.events import LeadReleased, LeadRouted
 from leadflow.engine.refs import Identifier, LeadRef
 from leadflow.store import routing
 from leadflow.store.claims import Claimed, ClaimRefused, claim
@@ -49,6 +49,25 @@ class AcceptIn(Input):
     user: Identifier = Field(description="the user who takes the lead (from /v1/users)")
 
 
+class ReleaseIn(Input):
+    """A user giving back a lead routing gave them."""
+
+    user: Identifier = Field(description="the user who holds the lead")
+    why: str = Field("", max_length=200, description="why, for the lead's audit")
+
+
+class NotHeld(Exception):
+    """The user does not hold the lead: nothing to give back."""
+
+
+async def give_back(client: LeadflowClient, lead: LeadRef, user_id: str, why: str = "") -> None:
+    """The lead goes on along its chain, past the rule that gave it to the user."""
+    state = await client.describe(lead)
+    if state.routed != "agent" or state.routed_to != user_id:
+        raise NotHeld(f"{user_id} does not hold lead {lead.lead_id}")
+    await client.routing(lead, LeadReleased(user=user_id, why=why))
+
+
 async def take_offer(
     database: AsyncEngine, client: LeadflowClient, lead: LeadRef, user_id: str
 ) -> Claimed:
@@ -64,7 +83,7 @@ async def take_offer(
         why=given.why,
         work_by=given.work_by,
     )
-    await client.offer_taken(lead, event)
+    await client.routing(lead, event)
     return taken
 
 
@@ -101,3 +120,20 @@ async def accept_offer(
         if r["attempt"] == taken.attempt
     ]
     return RoutingOut.model_validate(row)
+
+
+@router.post(
+    "/{lead_id}/routing/release",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(409, e409="the user does not hold the lead"),
+)
+async def release_lead(
+    lead_id: LeadId, body: ReleaseIn, caller: Authenticated, client: Leads
+) -> dict[str, str]:
+    """The user gives back a lead routing gave them: it goes on along the rule's chain (the
+    next rule, the owner, or it waits), and the audit says who gave it back and why."""
+    try:
+        await give_back(client, caller.lead(lead_id), body.user, body.why)
+    except NotHeld as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return {"status": "accepted"}

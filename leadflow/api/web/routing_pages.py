@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from leadflow.api.deps import Database, Leads
-from leadflow.api.routes.routing import take_offer
+from leadflow.api.routes.routing import NotHeld, give_back, take_offer
 from leadflow.api.web.pages import _back, _flash, _page, _when
 from leadflow.api.web.session import CsrfChecked, SignedIn
 from leadflow.engine.refs import Identifier
@@ -57,6 +57,17 @@ async def accept(
         return _back("/app/mine")
     _flash(request, "success", f"Lead {lead_id} is yours.")
     return _back(f"/app/leads/{lead_id}")
+
+
+@router.post("/leads/{lead_id}/release", dependencies=[CsrfChecked])
+async def release(request: Request, lead_id: Identifier, agent: SignedIn, leads: Leads) -> Response:
+    try:
+        await give_back(leads, agent.lead(lead_id), agent.id, "given back on the workspace")
+    except NotHeld as exc:
+        _flash(request, "error", f"Not given back: {exc}.")
+        return _back("/app/mine")
+    _flash(request, "success", f"Lead {lead_id} is given back: routing offers it on.")
+    return _back("/app/mine")
 
 
 @router.post("/availability", dependencies=[CsrfChecked])
