@@ -2,7 +2,11 @@
 one agent alone), beside the same SQL on a plain asyncpg pool, with the CPU each claim took
 in this process and in PostgreSQL; then the claim's plans and costs from EXPLAIN ANALYZE.
 One call in four is under a cap on its number (Florida's three a day), which the claim
-counts under the account's lock on the number, as leads in capped states are."""
+counts under the account's lock on the number, as leads in capped states are. Routing gave
+most leads to a user (the queued call's holder, as `store.routing` keeps it): each of
+the 8 agents claims the calls of their own leads first and none of another on-duty user's;
+the calls of leads held by a user who is away or off shift are anyone's. The one agent alone
+holds no lead, so their claims pass over the held calls to the rest."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 
 import asyncpg
@@ -40,6 +45,17 @@ AGENTS = 8
 CLAIMS_PER_AGENT = 400
 NOW = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
 CAPPED = '[{"max": 3, "per": "P1D", "counts": ["call", "sms", "mms"], "why": "FL"}]'
+AWAY, OFF_SHIFT = "away-0", "night-0"  # hold leads, but not on duty at NOW
+
+
+def _holder(i: int) -> str | None:
+    """Who routing gave lead i to: a third of the leads nobody (waiting, the pond), one in
+    ten a user not on duty, the rest the 8 agents in turn."""
+    if i % 3 == 0:
+        return None
+    if i % 10 == 1:
+        return AWAY if i % 20 == 1 else OFF_SHIFT
+    return f"agent-{i % AGENTS}"
 
 
 async def _fill(uri: str) -> None:
@@ -54,13 +70,36 @@ async def _fill(uri: str) -> None:
             records=leads,
             columns=["account_id", "lead_id", "workflow_id", "milestone", "status", "time_zone"],
         )
+        await _team(conn)
     finally:
         await conn.close()
     await _fill_queue(uri)
 
 
+async def _team(conn: asyncpg.Connection) -> None:
+    """The team: 8 agents on duty, one away, one whose shift is over at NOW, one who holds
+    nothing."""
+    await conn.execute(
+        "INSERT INTO accounts (id, name, playbook) VALUES ($1, $1, 'mortgage')", ACCOUNT
+    )
+    users = [f"agent-{n}" for n in range(AGENTS)] + [AWAY, OFF_SHIFT, "pond-0"]
+    await conn.copy_records_to_table(
+        "users",
+        records=[(ACCOUNT, u, u, '["isa"]') for u in users],
+        columns=["account_id", "id", "name", "designations"],
+    )
+    hours = [
+        (ACCOUNT, u, "America/Chicago", clock(8), clock(18), "[0,1,2,3,4]", u == AWAY)
+        for u in users
+        if u != OFF_SHIFT
+    ]
+    hours.append((ACCOUNT, OFF_SHIFT, "Asia/Tokyo", clock(9), clock(17), "[0,1,2,3,4]", False))
+    columns = ["account_id", "user_id", "time_zone", "hours_start", "hours_end", "work_days"]
+    await conn.copy_records_to_table("user_availability", records=hours, columns=[*columns, "away"])
+
+
 async def _fill_queue(uri: str) -> None:
-    """One due (or soon due) call per lead, at a spread of priorities."""
+    """One due (or soon due) call per lead, at a spread of priorities, held or not."""
     rng = random.Random(1)
     conn = await asyncpg.connect(uri)
     try:
@@ -75,12 +114,13 @@ async def _fill_queue(uri: str) -> None:
                 "",
                 f"+1305{i:07d}",
                 CAPPED if i % 4 == 0 else None,
+                _holder(i),
             )
             for i in range(QUEUED)
         ]
         columns = ["account_id", "lead_id", "key", "label", "priority", "available_at", "notes"]
         await conn.copy_records_to_table(
-            "call_queue", records=queue, columns=[*columns, "phone", "caps"]
+            "call_queue", records=queue, columns=[*columns, "phone", "caps", "holder"]
         )
         await conn.execute("ANALYZE")
     finally:
@@ -114,7 +154,8 @@ Log = Callable[[str], Awaitable[None]]
 
 async def _run(claim: Claim, log: Log, agents: int, postgres: Callable[[], float]) -> Run:
     """`agents` agents at once, each claiming CLAIMS_PER_AGENT calls one after the other and
-    logging each (the workflow's DequeueCall: its row leaves the queue), untimed."""
+    logging each (the workflow's DequeueCall: its row leaves the queue), untimed. Alone, the
+    agent is one who holds no lead."""
     latencies: list[float] = []
 
     async def agent(name: str) -> None:
@@ -126,7 +167,8 @@ async def _run(claim: Claim, log: Log, agents: int, postgres: Callable[[], float
 
     server, client = postgres(), time.process_time()
     started = time.perf_counter()
-    await asyncio.gather(*(agent(f"agent-{i}") for i in range(agents)))
+    names = [f"agent-{i}" for i in range(agents)] if agents > 1 else ["pond-0"]
+    await asyncio.gather(*(agent(name) for name in names))
     wall = time.perf_counter() - started
     return Run(latencies, wall, time.process_time() - client, postgres() - server)
 
@@ -185,7 +227,7 @@ async def _compare(engine: AsyncEngine, pool: asyncpg.Pool, postgres: Callable[[
         assert row is not None
         if row["capped"]:
             async with pool.acquire() as conn, conn.transaction():
-                picked = await conn.fetchrow(PICK_SQL, ACCOUNT, NOW, [])
+                picked = await conn.fetchrow(PICK_SQL, ACCOUNT, NOW, [], agent)
                 assert picked is not None
                 row = await conn.fetchrow(CAPPED_SQL, *args, picked["lead_id"])
             assert row is not None
@@ -206,10 +248,12 @@ async def _compare(engine: AsyncEngine, pool: asyncpg.Pool, postgres: Callable[[
     print(
         f"claims: {QUEUED} queued; each agent claims {CLAIMS_PER_AGENT} calls one after "
         "another, logging each (pick, lease, the call made and the lead's contacts and notes in "
-        "one statement; a call under a cap picked again and leased under the lock on its number)"
+        "one statement; a call under a cap picked again and leased under the lock on its number; "
+        "an agent's own leads' calls first, none of a lead another user on duty holds)"
     )
     for agents in (AGENTS, 1):
         print(f" {agents} agent{'s' if agents > 1 else ''} at once:")
+        p99s = []
         for key, taken in runs.items():
             if key.startswith(f"{agents}|"):
                 merged = Run(
@@ -219,25 +263,32 @@ async def _compare(engine: AsyncEngine, pool: asyncpg.Pool, postgres: Callable[[
                     sum(run.server_cpu for run in taken),
                 )
                 print(merged.line(key.split("|", 1)[1]))
+                p99s.append(sorted(merged.latencies)[int(0.99 * len(merged.latencies))])
+        print(f"  p99 against the baseline: {p99s[0] / p99s[1]:.2f}x (target <= 1.2x)")
 
 
 async def _explain(uri: str) -> None:
-    values = {
-        "$6": "'L000000'",
-        "$5": "5",
-        "$4": f"'{(NOW + timedelta(minutes=15)).isoformat()}'::timestamptz",
-        "$3": "'explain'",
-        "$2": f"'{NOW.isoformat()}'::timestamptz",
-        "$1": f"'{ACCOUNT}'",
-    }
+    """The plans of the claim by an agent who holds leads (their own calls first) and by one
+    who holds none (passing over the calls of leads held by users on duty), and of the two
+    statements of a claim under a cap."""
+    now, until = (f"'{t.isoformat()}'::timestamptz" for t in (NOW, NOW + timedelta(minutes=15)))
+    claim = {"$5": "5", "$4": until, "$2": now, "$1": f"'{ACCOUNT}'"}
+    statements = (
+        (" by an agent holding leads", CLAIM_SQL, {**claim, "$3": "'agent-0'"}),
+        (" by an agent holding none", CLAIM_SQL, {**claim, "$3": "'pond-0'"}),
+        (
+            " under a cap: pick",
+            PICK_SQL,
+            {"$4": "'agent-0'", "$3": "'{}'", "$2": now, "$1": f"'{ACCOUNT}'"},
+        ),
+        (" under a cap: lease", CAPPED_SQL, {**claim, "$6": "'L000000'", "$3": "'agent-0'"}),
+    )
     conn = await asyncpg.connect(uri)
     plans = {}
     try:
-        statements = (("", CLAIM_SQL), (" under a cap: pick", PICK_SQL), (" lease", CAPPED_SQL))
-        for name, sql in statements:
-            for placeholder, value in values.items():
+        for name, sql, values in statements:
+            for placeholder, value in sorted(values.items(), reverse=True):
                 sql = sql.replace(placeholder, value)
-            sql = sql.replace("'explain'::varchar[]", "'{}'::varchar[]")
             try:
                 async with conn.transaction():
                     plans[name] = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")

@@ -19,8 +19,9 @@ async def unsubscribe_link(
     engine: AsyncEngine, config: ProviderConfig, row: OutboxMessage
 ) -> str | None:
     """The link that unsubscribes the email's address from the account's emails; None when
-    the API's public address is not configured (nothing could answer the link)."""
-    if row.channel != "email" or not config.public_url:
+    the API's public address is not configured (nothing could answer the link), or the
+    email is routing's notice to a user (a colleague, not a marketing list)."""
+    if row.channel != "email" or not config.public_url or row.audience != "lead":
         return None
     token = await unsubscribe.token_for(engine, row.account_id, row.to_address)
     return f"{config.public_url.rstrip('/')}/unsubscribe/{token}"

@@ -83,3 +83,5 @@ class RouteResult(Message):
     offered: list[str] = []  # first to claim, the pond: the users it is offered to
     until: datetime | None = None  # when the claim window ends (none: the pond)
     work_by: datetime | None = None  # the user given it: when their time to work it ends
+    # The notices to users it wrote (outbox keys): the lead sends them, not the engine.
+    notices: list[str] = []

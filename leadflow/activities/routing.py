@@ -30,6 +30,7 @@ def result(request: RouteRequest, routed: Routed, member: Member | None) -> Rout
         offered=list(routed.offered),
         until=routed.until,
         work_by=routed.work_by,
+        notices=list(routed.notices),
     )
 
 

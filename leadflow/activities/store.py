@@ -71,6 +71,7 @@ def writes(decision: ApplyDecision) -> list[Write]:
     completed: dict[str, datetime] = {}
     queue_row: QueueCall | DequeueCall | None = None
     logged = False  # the claimed call was logged: the claim ends with it
+    closed = False  # routing closed: the lead's call is no longer held for its user
     messages: list[tuple[str, SendMessage]] = []
     parties: SaveParties | None = None
     consents: dict[str, str] = {}
@@ -110,6 +111,7 @@ def writes(decision: ApplyDecision) -> list[Write]:
             ended.append(command)
         elif isinstance(command, CloseRouting):
             out.append(routing.close_write(lead, at))
+            closed = True
         elif isinstance(command, FirstTouch):
             out.append(routing.first_touch_insert(lead, command.at, command.by, command.seconds))
 
@@ -147,9 +149,11 @@ def writes(decision: ApplyDecision) -> list[Write]:
     if done := [key for key in completed if key not in tasks]:
         out.append(leads.tasks_complete(done, at))
     if isinstance(queue_row, QueueCall):
-        out.append(queue.entry_upsert(lead, queue_row, at, release=logged))
+        out.append(queue.entry_upsert(lead, queue_row, at, release=logged, held=not closed))
     elif isinstance(queue_row, DequeueCall):
         out.append(queue.entry_delete(lead))
+    elif closed:
+        out.append(queue.unhold(lead))
     if messages:
         out.append(outbox.messages_insert(lead, messages, at))
     if parties is not None:

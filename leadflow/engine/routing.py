@@ -98,6 +98,7 @@ class Routed:
     offered: tuple[str, ...] = ()
     until: datetime | None = None
     work_by: datetime | None = None  # a user given it: when their time to work it ends
+    notices: tuple[str, ...] = ()  # the notices to users it wrote (their outbox keys)
 
 
 def matches(match: Match, facts: Facts) -> bool:

@@ -109,13 +109,17 @@ class Routing(Message):
     # Do Not Call...): its assignment closes, as it does when the lead is given to another
     # user by hand.
     closed_statuses: list[Name] = []
+    # How a user hears of a lead offered to them or given them: a text to their phone, an
+    # email, both, or nothing (`store.notices`).
+    notify: list[Literal["sms", "email"]] = Field(default=[], max_length=2)
 
     @model_serializer(mode="wrap")
     def _as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Without closed statuses, the JSON as before them (`Rule._as_before`)."""
+        """Without closed statuses or notices, the JSON as before them (`Rule._as_before`)."""
         body: dict[str, Any] = handler(self)
-        if not self.closed_statuses:
-            body.pop("closed_statuses", None)
+        for field in ("closed_statuses", "notify"):
+            if not getattr(self, field):
+                body.pop(field, None)
         return body
 
     def rule(self, name: str) -> Rule:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.engine.routing import Facts, Routed, may_claim, work_by
 from leadflow.playbook.routing import Rule
-from leadflow.store.routing import LOCK, find, loads, of_lead, team
+from leadflow.store.routing import LOCK, find, hold, loads, of_lead, team
 from leadflow.store.routing_tables import RoutingAssignment
 
 
@@ -84,6 +84,7 @@ async def claim(
             .where(*of_lead(account_id, lead_id), RoutingAssignment.attempt == row["attempt"])
             .values(agent=user_id, taken_at=now, why=why)
         )
+        await hold(conn, account_id, lead_id, user_id)
     return Claimed(row["attempt"], rule.designation, Routed(rule.name, why, user_id, work_by=by))
 
 

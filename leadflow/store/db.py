@@ -16,6 +16,7 @@ from pydantic_core import to_json
 from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -55,15 +56,18 @@ def rows_insert(
     conflict: tuple[str, ...] = (),
     update: tuple[str, ...] = (),
     keep: tuple[str, ...] = (),
+    computed: tuple[tuple[str, str], ...] = (),
 ) -> Write:
     """INSERT `rows` (all with the same columns) through one JSON parameter
     (`jsonb_to_recordset`), so the statement's text is the same for any number of rows.
 
     A row whose key is there already is left as it is; with `conflict` (the key's columns),
-    its `update` columns take the new values and its `keep` columns keep a value they have."""
+    its `update` columns take the new values and its `keep` columns keep a value they have.
+    `computed` columns take the value of an SQL expression over the row (`r`), also on
+    conflict."""
     table = model.__table__
     assert isinstance(table, Table)
-    sql = _rows_insert_sql(table, tuple(rows[0]), conflict, update, keep)
+    sql = _rows_insert_sql(table, tuple(rows[0]), conflict, update, keep, computed)
     return Write(sql, (to_json(rows).decode(),))
 
 
@@ -74,20 +78,23 @@ def _rows_insert_sql(
     conflict: tuple[str, ...],
     update: tuple[str, ...],
     keep: tuple[str, ...],
+    computed: tuple[tuple[str, str], ...] = (),
 ) -> str:
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     q = dialect.identifier_preparer.quote
     name = q(table.name)
     typed = ", ".join(f"{q(n)} {table.c[n].type.compile(dialect=dialect)}" for n in names)
     listed = ", ".join(q(n) for n in names)
+    selected = ", ".join([listed, *(f"{sql} AS {q(n)}" for n, sql in computed)])
+    listed = ", ".join([listed, *(q(n) for n, _ in computed)])
     on_conflict = "ON CONFLICT DO NOTHING"
     if conflict:
-        sets = [f"{q(n)} = excluded.{q(n)}" for n in update]
+        sets = [f"{q(n)} = excluded.{q(n)}" for n in (*update, *(n for n, _ in computed))]
         sets += [f"{q(n)} = COALESCE({name}.{q(n)}, excluded.{q(n)})" for n in keep]
         keys = ", ".join(q(n) for n in conflict)
         on_conflict = f"ON CONFLICT ({keys}) DO UPDATE SET {', '.join(sets)}"
     return (
-        f"INSERT INTO {name} ({listed}) SELECT {listed} "
+        f"INSERT INTO {name} ({listed}) SELECT {selected} "
         f"FROM jsonb_to_recordset($1::jsonb) AS r({typed}) {on_conflict}"
     )
 
@@ -123,7 +130,8 @@ async def run_together(engine: AsyncEngine, writes: Sequence[Write]) -> None:
     touch the same row, and none sees another's rows (a foreign key is checked at the end,
     so a lead's row and rows that belong to it may go together). The SQL goes to the driver
     as it is (SQLAlchemy neither builds nor compiles it): a decision's writes cost about a
-    third of what the same statement built as SQLAlchemy constructs did."""
+    third of what the same statement built as SQLAlchemy constructs did, and it runs on the
+    driver's own connection (`on_driver`)."""
     if not writes:
         return
     if len(writes) == 1:
@@ -131,9 +139,37 @@ async def run_together(engine: AsyncEngine, writes: Sequence[Write]) -> None:
     else:
         sql = _together_sql(tuple(w.sql for w in writes))
         args = tuple(a for w in writes for a in w.args)
+    await on_driver(engine, sql, args)
+
+
+async def fetch_one(engine: AsyncEngine, sql: str, args: Sequence[Any]) -> asyncpg.Record | None:
+    """Run one statement, committed as it runs, and give its first row (`on_driver`)."""
+    return await on_driver(engine, sql, args, fetch=True)
+
+
+async def on_driver(
+    engine: AsyncEngine, sql: str, args: Sequence[Any], *, fetch: bool = False
+) -> asyncpg.Record | None:
+    """Run one statement on a pooled connection's own asyncpg connection, committed as it
+    runs (and give its first row if `fetch`): for the hottest writes and claims, where
+    SQLAlchemy's layers cost as much CPU as the driver. The driver's errors come out as
+    SQLAlchemy's (`DBAPIError`, which the API and the activities handle), and a connection
+    that broke is dropped from the pool rather than handed out again."""
     async with engine.connect() as conn:
-        single = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await single.exec_driver_sql(sql, args)
+        raw = await conn.get_raw_connection()
+        driver: asyncpg.Connection = raw.driver_connection
+        try:
+            if fetch:
+                return await driver.fetchrow(sql, *args)
+            await driver.execute(sql, *args)
+            return None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            broken = driver.is_closed() or isinstance(exc, OSError | asyncpg.InterfaceError)
+            if broken:
+                await conn.invalidate(exc)
+            raise DBAPIError.instance(
+                sql, list(args), exc, Exception, connection_invalidated=broken
+            ) from exc
 
 
 async def check_database(engine: AsyncEngine, *, timeout: float = 5.0) -> None:

@@ -107,8 +107,8 @@ async def email_named(conn: AsyncConnection, key: str, email: str) -> OutboxMess
             )
         )
     ).first()
-    if row is None or row.to_address.casefold() != email.casefold():
-        return None
+    if row is None or row.to_address.casefold() != email.casefold() or row.audience != "lead":
+        return None  # not ours, or a notice to a user: nothing of the lead's to suppress
     return OutboxMessage(**row._mapping)
 
 
@@ -142,6 +142,7 @@ async def texts_to(
             OutboxMessage.to_address == address,
             OutboxMessage.channel.in_(("sms", "mms")),
             OutboxMessage.provider_id.is_not(None),
+            OutboxMessage.audience == "lead",  # a user's reply to a notice is not a lead's
             sender,
         )
         .order_by(OutboxMessage.account_id, OutboxMessage.created_at.desc())
@@ -274,7 +275,7 @@ _REACHED = """
     SELECT attempted_at FROM outbox
     WHERE account_id = $1 AND to_address = $2 AND key <> $3
       AND attempted_at IS NOT NULL AND attempted_at > $4::timestamptz
-      AND channel = ANY($5::varchar[])
+      AND channel = ANY($5::varchar[]) AND audience = 'lead'
       AND (provider_id IS NOT NULL OR status IN ('sending', 'unanswered', 'unknown'))
     ORDER BY attempted_at
 """

@@ -1,9 +1,10 @@
 """The call queue agents work from: one call per lead, claimed by one agent at a time.
 
 At most one row per lead (the workflow keeps it in step). An agent claims the next call:
-highest priority first, then the longest available; `FOR UPDATE SKIP LOCKED` keeps two
-agents from ever taking the same row, and the claim is a lease that lapses if the agent
-disappears.
+the calls of leads routing gave them first, then highest priority first and the longest
+available, passing over calls of leads routing gave another user on duty (what may be
+handed out is `store.callable`); `FOR UPDATE SKIP LOCKED` keeps two agents from ever
+taking the same row, and the claim is a lease that lapses if the agent disappears.
 """
 
 from __future__ import annotations
@@ -18,8 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.engine.commands import QueueCall
 from leadflow.engine.refs import LeadRef
-from leadflow.store import reassigned
-from leadflow.store.db import Write, rows_insert
+from leadflow.store.callable import (
+    callable_sql,
+    held_elsewhere,
+    holder_sql,
+    listed,
+    over_cap,
+    pick,
+)
+from leadflow.store.db import Write, fetch_one, rows_insert
 from leadflow.store.leads import Note
 from leadflow.store.tables import CallQueueEntry
 
@@ -50,58 +58,6 @@ class ClaimedCall(BaseModel):
     status: str | None
     contacts: list[Contact]
     recent_notes: list[Note]
-
-
-def over_cap(now: str) -> str:
-    """SQL true when the queued call `q` would pass a cap on its number: the account's calls
-    handed out (`calls_made`) and texts tried to it, on any lead, within each cap's period."""
-    return f"""EXISTS (
-        SELECT 1 FROM jsonb_array_elements(q.caps) AS c
-        WHERE (SELECT count(*) FROM calls_made AS m
-               WHERE c->'counts' ? 'call'
-                 AND m.account_id = q.account_id AND m.phone = q.phone
-                 AND m.at > CAST({now} AS timestamptz) - CAST(c->>'per' AS interval))
-            + (SELECT count(*) FROM outbox AS o
-               WHERE o.account_id = q.account_id AND o.to_address = q.phone
-                 AND o.attempted_at IS NOT NULL
-                 AND o.attempted_at > CAST({now} AS timestamptz) - CAST(c->>'per' AS interval)
-                 AND o.channel IN (SELECT jsonb_array_elements_text(c->'counts'))
-                 AND (o.provider_id IS NOT NULL
-                      OR o.status IN ('sending', 'unanswered', 'unknown')))
-            >= CAST(c->>'max' AS integer))"""
-
-
-def listed(now: str) -> str:
-    """SQL true when a do-not-call list holds the queued call `q`: the engine found no
-    exemption (written consent, a live business relationship) and its number is on one of
-    the lists that reach it, or one of those lists is more than 31 days old
-    (`activities.listed` says the same of texts)."""
-    line = "CAST(substr(q.phone, 9, 4) AS integer)"
-    return f"""(q.do_not_call IS NOT NULL AND q.exemption IS NULL AND EXISTS (
-        SELECT 1 FROM dnc_lists AS l
-        WHERE l.name = ANY(q.do_not_call)
-          AND (l.as_of < CAST(CAST({now} AS timestamptz) AT TIME ZONE 'UTC' AS date) - 31
-               OR EXISTS (
-                   SELECT 1 FROM dnc_blocks AS b
-                   WHERE b.block = CAST(substr(q.phone, 3, 6) AS integer) AND b.list_id = l.id
-                     AND CASE WHEN b.bits IS NULL THEN {line} = ANY(b.lines)
-                              ELSE get_bit(b.bits, {line}) = 1 END))))"""
-
-
-def _callable(now: str) -> str:
-    """SQL true when the queued call `q` may be handed to an agent at `now`: due, unclaimed,
-    inside its window, its number not opted out of calls anywhere in the account, under
-    every cap on the person, held by no do-not-call list, and its number not reported
-    reassigned since it was known to be the party's."""
-    return f"""q.available_at <= {now}
-      AND (q.claimed_until IS NULL OR q.claimed_until < {now})
-      AND (q.callable_until IS NULL OR q.callable_until > {now})
-      AND NOT EXISTS (
-          SELECT 1 FROM opt_outs AS o
-          WHERE o.account_id = q.account_id AND o.channel = 'call' AND o.address = q.phone)
-      AND NOT {over_cap(now)}
-      AND NOT {listed(now)}
-      AND NOT {reassigned.reported_sql()}"""
 
 
 # What an agent sees of the call `claimed` (a CTE of the row it leased): the lead, its
@@ -141,14 +97,8 @@ _LEASED = "q.lead_id, q.label, q.priority, q.available_at, q.notes, q.claimed_un
 # it only says so (`capped`), and the claim takes that call under the account's lock on the
 # number (`PICK_SQL`, `CAPPED_SQL`).
 CLAIM_SQL = f"""
-WITH picked AS MATERIALIZED (
-    SELECT q.lead_id, q.caps IS NOT NULL AND q.phone IS NOT NULL AS capped
-    FROM call_queue AS q
-    WHERE q.account_id = $1 AND {_callable("$2")}
-    ORDER BY q.priority DESC, q.available_at
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-), claimed AS (
+WITH {pick("q.lead_id, q.caps IS NOT NULL AND q.phone IS NOT NULL AS capped", "$2", "$3")},
+claimed AS (
     UPDATE call_queue AS q
     SET claimed_by = $3, claimed_until = $4
     FROM picked
@@ -159,19 +109,14 @@ SELECT picked.capped, gathered.* FROM picked LEFT JOIN gathered ON true
 """
 
 # A call under a cap, in one transaction of two statements. The first picks the next call
-# an agent may take ($3: calls a cap stopped already) and, when caps count calls to its
+# agent $4 may take ($3: calls a cap stopped already) and, when caps count calls to its
 # number, takes the account's lock on the number, the one the send activity counts texts
 # under. The second ($6 the picked lead), whose snapshot comes after that lock, counts the
 # caps again and leases, records and gathers as the claim does; it returns nothing when the
 # count passed a cap meanwhile, and the claim picks again without that call.
+_PASSED = "q.lead_id <> ALL($3::varchar[])"
 PICK_SQL = f"""
-WITH picked AS MATERIALIZED (
-    SELECT q.account_id, q.lead_id, q.phone, q.caps FROM call_queue AS q
-    WHERE q.account_id = $1 AND q.lead_id <> ALL($3::varchar[]) AND {_callable("$2")}
-    ORDER BY q.priority DESC, q.available_at
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-)
+WITH {pick("q.account_id, q.lead_id, q.phone, q.caps", "$2", "$4", _PASSED)}
 SELECT lead_id,
     CASE WHEN caps IS NOT NULL AND phone IS NOT NULL THEN (
         SELECT true
@@ -202,9 +147,7 @@ async def claim_next(
     """Take the next due call for `agent`, or None when nothing is due."""
     at = now or datetime.now(UTC)
     params = (account_id, at, agent, at + lease, RECENT_NOTES)
-    async with engine.connect() as conn:  # one statement, committed as it runs
-        single = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = (await single.exec_driver_sql(CLAIM_SQL, params)).mappings().one_or_none()
+    row: Any = await fetch_one(engine, CLAIM_SQL, params)  # one statement
     if row is None:
         return None
     if row["capped"]:
@@ -220,11 +163,11 @@ async def claim_next(
 
 async def _claim_capped(engine: AsyncEngine, params: tuple[object, ...]) -> Any:
     """The claim of a call under a cap on its number, counted under the account's lock on it."""
-    account_id, at = params[:2]
+    account_id, at, agent = params[:3]
     passed: list[str] = []  # calls a cap stopped since they were picked
     async with engine.begin() as conn:
         while True:
-            picked = (await conn.exec_driver_sql(PICK_SQL, (account_id, at, passed))).first()
+            picked = (await conn.exec_driver_sql(PICK_SQL, (account_id, at, passed, agent))).first()
             if picked is None:
                 return None
             found = await conn.exec_driver_sql(CAPPED_SQL, (*params, picked.lead_id))
@@ -250,6 +193,7 @@ class Waiting(BaseModel):
 NEXT_WAITING = text(f"""
 SELECT q.lead_id, q.label, q.priority, q.why, l.time_zone, q.claimed_until,
     {listed(":now")} AS listed,
+    CASE WHEN {held_elsewhere(":now", ":agent")} THEN q.holder END AS holder,
     CASE WHEN q.claimed_until >= :now THEN q.claimed_by END AS claimed_by,
     CASE WHEN q.claimed_until >= :now THEN greatest(q.available_at, q.claimed_until)
          ELSE q.available_at END AS available_at
@@ -257,26 +201,33 @@ FROM call_queue AS q
 JOIN leads AS l ON l.account_id = q.account_id AND l.lead_id = q.lead_id
 WHERE q.account_id = :account AND (
     q.available_at > :now OR q.claimed_until >= :now
-    OR (q.available_at <= :now AND ({over_cap(":now")} OR {listed(":now")})))
-ORDER BY 9, q.priority DESC
+    OR (q.available_at <= :now AND (
+        {over_cap(":now")} OR {listed(":now")} OR {held_elsewhere(":now", ":agent")})))
+ORDER BY 10, q.priority DESC
 LIMIT :limit
 """)
 
 
 async def waiting(
-    engine: AsyncEngine, account_id: str, *, now: datetime | None = None, limit: int = 1
+    engine: AsyncEngine,
+    account_id: str,
+    *,
+    agent: str | None = None,
+    now: datetime | None = None,
+    limit: int = 1,
 ) -> list[Waiting]:
-    """The calls no agent can take now, soonest first: what an agent told "nothing is due"
-    waits for. A claimed call waits for its claim's lease to lapse (or to be logged); a due
-    one under a cap on its number, for the cap to allow it."""
+    """The calls no agent (or `agent`) can take now, soonest first: what an agent told
+    "nothing is due" waits for. A claimed call waits for its claim's lease to lapse (or to
+    be logged); a due one under a cap on its number, for the cap to allow it; for `agent`,
+    one whose lead routing gave another user on duty, for that user."""
     at = now or datetime.now(UTC)
-    params = {"account": account_id, "now": at, "limit": limit}
+    params = {"account": account_id, "agent": agent, "now": at, "limit": limit}
     async with engine.connect() as conn:
         rows = (await conn.execute(NEXT_WAITING, params)).mappings().all()
     found = []
     for row in rows:
         data = dict(row)
-        lease, held = data.pop("claimed_until"), data.pop("listed")
+        lease, held, owner = data.pop("claimed_until"), data.pop("listed"), data.pop("holder")
         if data["claimed_by"]:
             data["why"] = f"claimed by {data['claimed_by']} until {lease.isoformat()}"
         elif data["available_at"] <= at and held:
@@ -284,6 +235,8 @@ async def waiting(
                 "a do-not-call list holds the number (no written consent, no live business "
                 "relationship), or a list that reaches it is more than 31 days old"
             )
+        elif data["available_at"] <= at and owner is not None:
+            data["why"] = f"{owner} holds its lead and is on duty"
         elif data["available_at"] <= at:
             data["why"] = "a cap on calls and texts to this number, counting every lead with it"
         found.append(Waiting.model_validate(data))
@@ -294,18 +247,25 @@ DUE_NOW = text(f"""
 SELECT q.lead_id, q.label, q.priority, q.available_at, q.notes AS why, l.time_zone
 FROM call_queue AS q
 JOIN leads AS l ON l.account_id = q.account_id AND l.lead_id = q.lead_id
-WHERE q.account_id = :account AND {_callable(":now")}
+WHERE q.account_id = :account AND {callable_sql(":now")}
+  AND NOT {held_elsewhere(":now", ":agent")}
 ORDER BY q.priority DESC, q.available_at
 LIMIT :limit
 """)
 
 
 async def due(
-    engine: AsyncEngine, account_id: str, *, now: datetime | None = None, limit: int = 10
+    engine: AsyncEngine,
+    account_id: str,
+    *,
+    agent: str | None = None,
+    now: datetime | None = None,
+    limit: int = 10,
 ) -> list[Waiting]:
-    """The calls due now, in the order agents take them; `why` says why each is here (a new
-    lead, back after a call, a follow-up)."""
-    params = {"account": account_id, "now": now or datetime.now(UTC), "limit": limit}
+    """The calls due now (that `agent` may take), by priority; `why` says why each is here
+    (a new lead, back after a call, a follow-up)."""
+    at = now or datetime.now(UTC)
+    params = {"account": account_id, "agent": agent, "now": at, "limit": limit}
     async with engine.connect() as conn:
         rows = (await conn.execute(DUE_NOW, params)).mappings().all()
     return [Waiting.model_validate(dict(row)) for row in rows]
@@ -348,11 +308,15 @@ async def release(
     return bool(found.scalar_one())
 
 
-def entry_upsert(lead: LeadRef, call: QueueCall, at: datetime, *, release: bool = False) -> Write:
+def entry_upsert(
+    lead: LeadRef, call: QueueCall, at: datetime, *, release: bool = False, held: bool = True
+) -> Write:
     """Put the lead's next call in the queue, replacing the one it had (a statement for the
     store activity, which runs a decision's writes together). An agent's claim on the row
     stays (a call replaced while they are on the phone), unless `release`: they logged the
-    call they claimed, in the same decision."""
+    call they claimed, in the same decision. Its holder is the user routing gave the lead
+    to, if any (`store.routing` keeps it in step as the lead moves on), unless not `held`:
+    the same decision closed the lead's routing."""
     values: dict[str, object] = {
         "key": call.key,
         "label": call.label,
@@ -372,7 +336,20 @@ def entry_upsert(lead: LeadRef, call: QueueCall, at: datetime, *, release: bool 
         values |= {"claimed_by": None, "claimed_until": None}
     row = {"account_id": lead.account_id, "lead_id": lead.lead_id, **values}
     return rows_insert(
-        CallQueueEntry, [row], conflict=("account_id", "lead_id"), update=tuple(values)
+        CallQueueEntry,
+        [row],
+        conflict=("account_id", "lead_id"),
+        update=tuple(values),
+        computed=(("holder", holder_sql() if held else "CAST(NULL AS varchar)"),),
+    )
+
+
+def unhold(lead: LeadRef) -> Write:
+    """The lead's queued call is no longer held for a user: its routing closed."""
+    return Write(
+        f"UPDATE {CallQueueEntry.__tablename__} SET holder = NULL "
+        "WHERE account_id = $1 AND lead_id = $2",
+        (lead.account_id, lead.lead_id),
     )
 
 

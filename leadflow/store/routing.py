@@ -31,6 +31,7 @@ from leadflow.engine.routing import (
 )
 from leadflow.playbook.routing import Routing
 from leadflow.playbook.schema import Window
+from leadflow.store import notices
 from leadflow.store.access_tables import User
 from leadflow.store.db import Write, rows_insert
 from leadflow.store.routing_tables import (
@@ -39,6 +40,7 @@ from leadflow.store.routing_tables import (
     RoutingAssignment,
     RoutingRotation,
 )
+from leadflow.store.tables import CallQueueEntry
 
 DAY_REACH = timedelta(hours=38)  # the longest a user's day may have begun before now (UTC-14..+12)
 LOCK = text("SELECT pg_advisory_xact_lock(hashtext('routing:' || :account))")
@@ -98,6 +100,12 @@ async def assign(
                     set_={**values, "updated_at": func.now()},
                 )
             )
+        if routing.notify and not (ask.reason == "claim_window" and taken):  # none: took it
+            lead = LeadRef(account_id=account_id, lead_id=lead_id)
+            found = await notices.write(
+                conn, lead, ask.attempt, routed, routing.notify, agents, now
+            )
+            routed = replace(routed, notices=tuple(found))
         await conn.execute(
             insert(RoutingAssignment).values(
                 account_id=account_id,
@@ -112,9 +120,21 @@ async def assign(
                 taken_at=taken[-1]["taken_at"] if routed.agent and taken else None,
                 terms=_terms(routing, routed.rule, facts),
                 decided_at=func.clock_timestamp(),
+                notices=list(routed.notices) or None,
             )
         )
+        await hold(conn, account_id, lead_id, routed.agent)
     return routed
+
+
+async def hold(conn: AsyncConnection, account_id: str, lead_id: str, user: str | None) -> None:
+    """The lead's queued call, if it has one, is now `user`'s (None: anyone's): their claims
+    take it first, and no other agent's while they are on duty (`store.callable`)."""
+    await conn.execute(
+        update(CallQueueEntry)
+        .where(CallQueueEntry.account_id == account_id, CallQueueEntry.lead_id == lead_id)
+        .values(holder=user)
+    )
 
 
 def of_lead(account_id: str, lead_id: str) -> tuple[Any, Any]:
@@ -220,7 +240,8 @@ def first_touch_insert(lead: LeadRef, at: datetime, by: str, seconds: int) -> Wr
 
 
 def close_write(lead: LeadRef, at: datetime) -> Write:
-    """The lead's open routings close (a closed status, given to another user by hand)."""
+    """The lead's open routings close (a closed status, given to another user by hand);
+    the same decision frees its queued call (`queue.unhold`)."""
     return Write(_CLOSE, (at, lead.account_id, lead.lead_id))
 
 
@@ -264,6 +285,7 @@ async def history(engine: AsyncEngine, account_id: str, lead_id: str) -> list[di
             RoutingAssignment.expires_at.label("until"),
             RoutingAssignment.taken_at,
             RoutingAssignment.closed_at,
+            RoutingAssignment.notices,
         )
         .where(RoutingAssignment.account_id == account_id, RoutingAssignment.lead_id == lead_id)
         .order_by(RoutingAssignment.attempt)
@@ -309,6 +331,7 @@ def _routed(row: RowMapping) -> Routed:
         agent=row["agent"],
         offered=tuple(row["offered"] or ()),
         until=row["expires_at"],
+        notices=tuple(row["notices"] or ()),
     )
 
 

@@ -110,3 +110,4 @@ class RoutingAssignment(Base):
     taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     terms: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     decided_at: Mapped[datetime] = _now()  # the database's clock, for speed-to-offer figures
+    notices: Mapped[list[str] | None] = mapped_column(JSONB)  # the outbox keys it wrote

@@ -119,6 +119,14 @@ class CallQueueEntry(Base):
     __table_args__ = (
         _of_a_lead(),
         Index("ix_call_queue_next", "account_id", text("priority DESC"), "available_at"),
+        Index(
+            "ix_call_queue_held",
+            "account_id",
+            "holder",
+            text("priority DESC"),
+            "available_at",
+            postgresql_where=text("holder IS NOT NULL"),
+        ),
     )
 
     account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -148,6 +156,9 @@ class CallQueueEntry(Base):
     # The day since which the number is known to be the party's: the claim asks the
     # Reassigned Numbers Database about it (`activities.reassigned`). NULL: no check.
     reassigned_since: Mapped[date | None] = mapped_column(Date)
+    # The user routing gave the lead to, now: their claims take its call first, and no
+    # other agent's while they are on duty (`store.callable`). NULL: nobody.
+    holder: Mapped[str | None] = mapped_column(String(128))
 
 
 class CallMade(Base):
@@ -168,7 +179,8 @@ class CallMade(Base):
 
 
 class OutboxMessage(Base):
-    """Every message a lead is to receive, written before any provider is called."""
+    """Every message a lead is to receive, written before any provider is called, and
+    routing's notices to users about a lead (`audience` "agent": `store.notices`)."""
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -222,6 +234,9 @@ class OutboxMessage(Base):
     do_not_call: Mapped[list[str] | None] = mapped_column(ARRAY(String(40)))  # as the queue's
     exemption: Mapped[str | None] = mapped_column(Text)
     reassigned_since: Mapped[date | None] = mapped_column(Date)  # as the queue's
+    # Whom it goes to: "lead" (a party of the lead), or "agent" (a user told of the lead by
+    # routing: no reply or delivery event of theirs reaches the lead, no cap counts it).
+    audience: Mapped[str] = mapped_column(String(10), default="lead", server_default="lead")
 
 
 class AuditEntry(Base):

@@ -166,7 +166,25 @@ class Sender:
                 start_to_close_timeout=ROUTE_TIMEOUT,
                 retry_policy=ROUTE_RETRY,  # until it answers: the team is in PostgreSQL
             )
-        self._heard(LeadRouted(attempt=ask.attempt, **answer.model_dump()))
+        self._heard(LeadRouted(attempt=ask.attempt, **answer.model_dump(exclude={"notices"})))
+        for key in answer.notices:  # routing's notices to users: sent, never heard back
+            self._start(self._notice(key))
+
+    async def _notice(self, key: str) -> None:
+        """A notice to a user, sent exactly once as the lead's touches are. Its failure is
+        the user's, not the lead's: logged, never heard by the engine."""
+        try:
+            await workflow.execute_activity(
+                "send_message",
+                SendRequest(key=key),
+                result_type=SendResult,
+                task_queue=self._sends_queue,
+                start_to_close_timeout=SEND_TIMEOUT,
+                heartbeat_timeout=SEND_HEARTBEAT,
+                retry_policy=SEND_RETRY,
+            )
+        except ActivityError as exc:
+            workflow.logger.warning("notice %s not sent: %s", key, answers.failed_kind(exc))
 
     async def _retry(self, workflow_id: str, message: SendMessage, seconds: float) -> None:
         wait = max(timedelta(seconds=seconds), SEND_RETRY.initial_interval)

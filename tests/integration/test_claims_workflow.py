@@ -7,7 +7,7 @@ human touch is kept (speed to lead); a lead in a closed status frees its user's 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -224,3 +224,30 @@ async def test_a_user_gives_a_lead_back_and_it_goes_on_along_the_chain(
         assert "backup: round robin, bo first after team: tried" in audit
         rows = await store.history(db, "acme", "G1")
         assert [r["agent"] for r in rows] == ["ana", "bo"] and rows[0]["closed_at"] is not None
+
+
+async def test_a_user_whose_shift_ends_is_offered_no_more_leads(
+    leads: LeadflowClient, db: AsyncEngine, time_env: WorkflowEnvironment
+) -> None:
+    await _team(db, "ana", "bo", "cy")
+    # bo works 11:00-14:00 in a zone where it is 12:xx now, whatever hour the test runs at.
+    hour = (await time_env.get_current_time()).astimezone(UTC).hour
+    offset = (12 - hour + 12) % 24 - 12  # -12..11 hours east of UTC
+    zone = f"Etc/GMT{-offset:+d}" if offset else "UTC"  # the Etc names' sign is inverted
+    await store.set_availability(
+        db, "acme", "bo", time_zone=zone, hours=(time(11), time(14)), days=range(7),
+        away=False, licensed=None,
+    )  # fmt: skip
+    book = _routed_isa(CLAIM, BACKUP)
+    await save_version(db, "acme", book)
+    first, second = (new_lead(playbook="isa", designations={}) for _ in range(2))
+    await leads.ensure_lead(first, playbook=book)
+
+    async def offered(lead: LeadRef) -> list[str]:
+        found = await store.history(db, "acme", lead.lead_id)
+        return list(found[0]["offered"] or []) if found else []
+
+    assert await eventually(lambda: offered(first.lead)) == ["ana", "bo"]
+    await time_env.sleep(timedelta(hours=3))  # bo's shift is over: 15:xx there
+    await leads.ensure_lead(second, playbook=book)
+    assert await eventually(lambda: offered(second.lead)) == ["ana"]

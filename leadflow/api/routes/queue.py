@@ -73,7 +73,7 @@ async def next_call(
     if call is not None:
         return call
     headers = {}
-    for soonest in await waiting(database, caller.account_id):
+    for soonest in await waiting(database, caller.account_id, agent=body.agent):
         headers[NEXT_AT] = soonest.available_at.isoformat()
         why = f"{soonest.label} for {soonest.lead_id}: {soonest.why or 'queued'}"
         headers[NEXT_WHY] = quote(why, safe=_PRINTABLE_ASCII)

@@ -41,6 +41,11 @@ class RoutingOut(BaseModel):
     until: datetime | None = Field(None, description="when the claim window ends or ended")
     taken_at: datetime | None = Field(None, description="when a user accepted the offer")
     closed_at: datetime | None = Field(None, description="when the lead moved on from it")
+    notices: list[str] | None = Field(
+        None,
+        description="the notices it sent users (the routing's notify), as their outbox keys: "
+        "<lead's workflow id>:notice:<attempt>:<user>:<channel>",
+    )
 
 
 class AcceptIn(Input):

@@ -169,7 +169,8 @@ async def _status(
     meaning = twilio_meaning(form.get("ErrorCode"))
     # A bad number ends the lead's texts and calls; a text Twilio held back and dropped (its
     # ValidityPeriod passed, a rate limit) is tried again by the lead, in a window.
-    if moved is not None and new in ("undelivered", "failed") and meaning in _TOLD:
+    told = moved is not None and moved.audience == "lead"  # not a notice to a user
+    if told and moved is not None and new in ("undelivered", "failed") and meaning in _TOLD:
         touch = moved.key.split(":", 3)[-1]
         lead = LeadRef(account_id=moved.account_id, lead_id=moved.lead_id)
         await leads.delivery_failed(

@@ -102,8 +102,8 @@ async def queue_page(
 ) -> HTMLResponse:
     book = await _book(database, leads, agent)
     status = status if status and book.has_status(status) else None
-    now_due = await due(database, agent.account_id, limit=UPCOMING)
-    upcoming = await waiting(database, agent.account_id, limit=UPCOMING)
+    now_due = await due(database, agent.account_id, agent=agent.id, limit=UPCOMING)
+    upcoming = await waiting(database, agent.account_id, agent=agent.id, limit=UPCOMING)
     listed = await lead_store.page(database, agent.account_id, status=status, limit=LISTED)
     return _page(
         request,
@@ -126,7 +126,7 @@ async def next_call(
         call = await claim_next(database, agent.account_id, agent.id)
     if call is not None:
         return _back(f"/app/leads/{call.lead_id}")
-    soonest = await waiting(database, agent.account_id)
+    soonest = await waiting(database, agent.account_id, agent=agent.id)
     if soonest:
         s = soonest[0]
         said = f"{s.label} for {s.lead_id} at {_both(s.available_at, agent, s.time_zone)}"
