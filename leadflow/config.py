@@ -121,6 +121,7 @@ class Settings(DatabaseSettings):
     sendgrid_base_url: str | None = None
     public_url: str | None = None  # how Twilio reaches the API: signatures cover this URL
     sendgrid_webhook_public_key: str | None = None  # verifies the event webhook (ECDSA)
+    sendgrid_parse_public_key: str | None = None  # verifies Inbound Parse (its own policy)
     sends_task_queue: str = "leadflow-sends"
     sends_per_second: float = Field(default=10.0, gt=0)
     # How long after a send attempt began the provider may still record it (a request it

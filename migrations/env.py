@@ -14,6 +14,7 @@ from leadflow.store import (
     consent_tables,  # noqa: F401  (its tables, on the same metadata)
     dnc_tables,  # noqa: F401  (its tables, on the same metadata)
     routing_tables,  # noqa: F401  (its tables, on the same metadata)
+    thread_tables,  # noqa: F401  (its tables, on the same metadata)
 )
 from leadflow.store.db import async_url
 from leadflow.store.tables import Base

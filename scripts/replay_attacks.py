@@ -310,6 +310,26 @@ async def not_utf8(stack: Stack) -> Outcome:
     return answer.status_code, answer.status_code == 403
 
 
+@attack("an email reply posted to Inbound Parse's path, unsigned")
+async def unsigned_email_reply(stack: Stack) -> Outcome:
+    form = {"from": LEAD_EMAIL, "to": "replies@example.com", "text": "STOP", "headers": ""}
+    async with stack.api() as api:
+        answer = await api.post(
+            "/webhooks/sendgrid/inbound", files={k: (None, v) for k, v in form.items()}
+        )
+    return answer.status_code, answer.status_code == 403
+
+
+@attack("another account's lead's conversation, read and written to with one's own key")
+async def foreign_thread(stack: Stack) -> Outcome:
+    async with stack.api(stack.keys["intruder"]) as api:
+        read = await api.get("/v1/leads/replay-1/thread")
+        wrote = await api.post(
+            "/v1/leads/replay-1/messages", json={"body": "hi", "request_id": "intruder-1"}
+        )
+    return read.status_code, read.status_code == 404 and wrote.status_code == 404
+
+
 @attack("START posted through the API as if the lead had said it")
 async def start_by_api(stack: Stack) -> Outcome:
     async with stack.api(stack.keys["intruder"]) as api:

@@ -48,6 +48,7 @@ from leadflow.store import (
     consent_tables,  # noqa: F401  (its tables, emptied with the rest)
     dnc_tables,  # noqa: F401  (its tables, emptied with the rest)
     routing_tables,  # noqa: F401  (its tables, emptied with the rest)
+    thread_tables,  # noqa: F401  (its tables, emptied with the rest)
 )
 from leadflow.store.db import create_engine, ensure_database, migrate
 from leadflow.store.tables import Base

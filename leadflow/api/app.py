@@ -32,6 +32,7 @@ from leadflow.api.routes.queue import router as queue_router
 from leadflow.api.routes.reports import router as reports_router
 from leadflow.api.routes.routing import router as routing_router
 from leadflow.api.routes.senders import router as senders_router
+from leadflow.api.routes.thread import router as thread_router
 from leadflow.api.routes.unsubscribe import router as unsubscribe_router
 from leadflow.api.routes.users import router as users_router
 from leadflow.api.routes.webhooks import router as webhooks_router
@@ -127,6 +128,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, errors included
     # Every /v1 router is guarded by its resource's scope, read or write by the method.
     app.include_router(leads_router, dependencies=[scoped("leads")])
+    app.include_router(thread_router, dependencies=[scoped("leads")])
     app.include_router(consent_router, dependencies=[scoped("leads")])
     app.include_router(routing_router, dependencies=[scoped("leads")])
     app.include_router(do_not_call_router, dependencies=[scoped("leads")])

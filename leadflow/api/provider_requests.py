@@ -13,7 +13,10 @@ import binascii
 import hmac
 import json
 import time
-from hashlib import sha1
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from email.utils import parseaddr
+from hashlib import sha1, sha256
 from urllib.parse import parse_qsl, urlparse
 
 from cryptography.exceptions import InvalidSignature
@@ -25,6 +28,7 @@ from sendgrid.helpers.eventwebhook import EventWebhook
 from twilio.request_validator import add_port, remove_port
 
 from leadflow.config import Settings
+from leadflow.engine import keywords
 
 MAX_AGE_SECONDS = 300  # how old a SendGrid event post may be: an older one may be replayed
 
@@ -97,10 +101,9 @@ async def twilio_form(request: Request, settings: Settings) -> dict[str, str]:
     return {name: value.replace("\x00", "") for name, value in form.items()}
 
 
-async def sendgrid_events(request: Request, settings: Settings) -> list[EmailEvent]:
-    """The events of a post SendGrid signed (ECDSA P-256 over the timestamp and the body)
-    within the last MAX_AGE_SECONDS."""
-    key = settings.sendgrid_webhook_public_key
+async def _sendgrid_signed(request: Request, key: str | None) -> bytes:
+    """The body of a post SendGrid signed with the key's pair (ECDSA P-256 over the
+    timestamp and the body) within the last MAX_AGE_SECONDS; 403 otherwise."""
     body = await request.body()
     signature = request.headers.get("X-Twilio-Email-Event-Webhook-Signature", "")
     stamp = request.headers.get("X-Twilio-Email-Event-Webhook-Timestamp", "")
@@ -114,6 +117,12 @@ async def sendgrid_events(request: Request, settings: Settings) -> list[EmailEve
         verifier.verify(signed, stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, binascii.Error, ValueError, TypeError):
         raise _forbidden("invalid SendGrid signature") from None
+    return body
+
+
+async def sendgrid_events(request: Request, settings: Settings) -> list[EmailEvent]:
+    """The events of a post SendGrid's event webhook signed."""
+    body = await _sendgrid_signed(request, settings.sendgrid_webhook_public_key)
     try:
         events = json.loads(body.decode())
     except UnicodeDecodeError:
@@ -126,3 +135,45 @@ async def sendgrid_events(request: Request, settings: Settings) -> list[EmailEve
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"])) or "body"
         raise _bad_request(f"not a list of SendGrid events: at {where}: {first['msg']}") from None
+
+
+@dataclass(frozen=True)
+class InboundEmail:
+    """An email SendGrid's Inbound Parse received: who wrote it, to which address, its
+    subject, its own words (the quoted message it answers left out) and its Message-ID."""
+
+    sender: str
+    to: str
+    subject: str
+    words: str
+    message_id: str
+
+
+async def sendgrid_inbound(request: Request, settings: Settings) -> InboundEmail:
+    """The email of a post SendGrid's Inbound Parse signed (its security policy's key)."""
+    body = await _sendgrid_signed(request, settings.sendgrid_parse_public_key)
+    try:
+        form = await request.form(max_files=20, max_fields=100)
+    except (ValueError, AssertionError) as exc:
+        raise _bad_request(f"not the multipart form Inbound Parse sends: {exc}") from None
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    sender = parseaddr(fields.get("from", ""))[1]
+    envelope = fields.get("envelope", "")
+    if envelope:
+        try:
+            sender = str(json.loads(envelope).get("from") or sender)
+        except (json.JSONDecodeError, AttributeError):
+            raise _bad_request("envelope: not the JSON Inbound Parse sends") from None
+    if "@" not in sender or len(sender) > 320:
+        raise _bad_request("from: no sender's address")
+    headers = HeaderParser().parsestr(fields.get("headers", ""))
+    found = (headers.get("Message-ID") or "").strip()[:200]
+    message_id = found or "sha256:" + sha256(body).hexdigest()
+    text = fields.get("text") or ""
+    return InboundEmail(
+        sender=sender.lower(),
+        to=parseaddr(fields.get("to", ""))[1].lower(),
+        subject=fields.get("subject", "")[:500],
+        words=keywords.own_words(text).strip()[:4000],  # as the lead's engine reads it
+        message_id=message_id,
+    )

@@ -65,6 +65,7 @@ from leadflow.playbook.sources import PlaybookSource, UnknownPlaybook
 from leadflow.workflows.lead import LeadWorkflow
 from leadflow.workflows.messages import (
     REVISION,
+    AgentMessage,
     CallLog,
     CompleteFollowUp,
     EnsureLead,
@@ -193,6 +194,11 @@ class LeadflowClient:
     async def state_horizon(self, lead: LeadRef, request: StateHorizon) -> LeadSnapshot:
         """The lead said when they mean to buy or sell; a horizon in the past is refused."""
         return await self._update(lead, LeadWorkflow.state_horizon, request, request.request_id)
+
+    async def send_message(self, lead: LeadRef, message: AgentMessage) -> LeadSnapshot:
+        """An agent's own text or email to the lead: sent now through the gate, or refused
+        (`ChangeRejected`) with why; the same request id twice sends once."""
+        return await self._update(lead, LeadWorkflow.send_message, message, message.request_id)
 
     async def migrate(self, lead: LeadRef, request: MigratePlaybook) -> LeadSnapshot:
         """Move the lead to a newer version of its playbook (see `leadflow.migration`)."""

@@ -28,7 +28,7 @@ from leadflow.engine.state import AgendaItem, Party, PendingTouch, Sending
 from leadflow.models import MessageChannel
 from leadflow.playbook.identity import SAYS_STOP
 from leadflow.playbook.law import StateLaw, countries, table
-from leadflow.playbook.schema import Identity
+from leadflow.playbook.sender_identity import Identity
 
 RESEND_WAIT = timedelta(minutes=15)  # a text the provider did not send is tried again then
 KEPT = timedelta(days=1)  # how long after its window a fired message may still come back

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from leadflow.engine import (
     actions,
+    agent_messages,
     calls,
     campaigns,
     consent,
@@ -30,6 +31,7 @@ from leadflow.engine import (
 )
 from leadflow.engine.commands import Decision, InvalidChange, SaveParties
 from leadflow.engine.events import (
+    AgentWrote,
     CallLogged,
     CampaignChanged,
     ConsentRecorded,
@@ -198,6 +200,7 @@ _HANDLERS: dict[type, Callable[[Run, Any], None]] = {
     CampaignChanged: campaigns.campaign_changed,
     TimerFired: _timer_fired,
     DeliveryFailed: _delivery_failed,
+    AgentWrote: agent_messages.wrote,
     PlaybookChanged: migrate.playbook_changed,
     ConsentRecorded: consent.recorded,
     RelationshipDates: consent.relationship,

@@ -196,6 +196,20 @@ class PlaybookChanged(Message):
     actor: str = "migration"
 
 
+class AgentWrote(Message):
+    """An agent's own text or email to a party of the lead (written on its page or through
+    the API): it goes now, through the same gate as a campaign's touch, or is refused with
+    why; `key` keeps it once."""
+
+    type: Literal["agent_wrote"] = "agent_wrote"
+    key: str
+    channel: Literal["sms", "email"]
+    party: str
+    body: str
+    subject: str | None = None
+    actor: str
+
+
 Event = Annotated[
     LeadCreated
     | StatusChanged
@@ -217,6 +231,7 @@ Event = Annotated[
     | RelationshipDates
     | NumberReassigned
     | LeadRouted
-    | LeadReleased,
+    | LeadReleased
+    | AgentWrote,
     Field(discriminator="type"),
 ]

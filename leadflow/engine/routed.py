@@ -23,6 +23,7 @@ from typing import Literal
 from leadflow.engine import gate
 from leadflow.engine.commands import CloseRouting, FirstTouch, RouteLead
 from leadflow.engine.events import (
+    AgentWrote,
     CallLogged,
     DesignationsChanged,
     Event,
@@ -39,7 +40,14 @@ from leadflow.engine.state import AgendaItem, EngineState
 from leadflow.playbook.routing import Rule
 
 RETRY = timedelta(minutes=5)  # a lead nobody may take asks again this often
-HUMAN = (CallLogged, StatusChanged, FollowUpScheduled, FollowUpCompleted, HorizonStated)
+HUMAN = (
+    CallLogged,
+    StatusChanged,
+    FollowUpScheduled,
+    FollowUpCompleted,
+    HorizonStated,
+    AgentWrote,  # an agent's own text or email
+)
 NOT_A_PERSON = frozenset({"system", "migration", "lead", "api"})
 
 

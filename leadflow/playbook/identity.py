@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from leadflow.playbook.schema import Action, Identity, Playbook, Step
+from leadflow.playbook.schema import Action, Playbook, Step
+from leadflow.playbook.sender_identity import Identity
 
 _SENDER = re.compile(r"\{\{[^}]*\bsender\.(?:first_)?name\b[^}]*\}\}")
 _STOP = re.compile(r"\breply\s+stop\b|\bstop\s+to\s+opt[\s-]*out\b", re.IGNORECASE)

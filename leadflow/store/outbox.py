@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow.engine.commands import SendMessage
@@ -144,6 +144,28 @@ async def texts_to(
             OutboxMessage.provider_id.is_not(None),
             OutboxMessage.audience == "lead",  # a user's reply to a notice is not a lead's
             sender,
+        )
+        .order_by(OutboxMessage.account_id, OutboxMessage.created_at.desc())
+        .distinct(OutboxMessage.account_id)
+    )
+    return sorted((Texted(*row) for row in rows), key=lambda t: t.at, reverse=True)
+
+
+async def emails_to(conn: AsyncConnection, address: str) -> list[Texted]:
+    """Per account, the last email it sent a lead's party at `address` (compared without
+    case), newest first: whom an email reply from that address answers."""
+    rows = await conn.execute(
+        select(
+            OutboxMessage.account_id,
+            OutboxMessage.lead_id,
+            OutboxMessage.party,
+            OutboxMessage.created_at,
+        )
+        .where(
+            func.lower(OutboxMessage.to_address) == address.lower(),
+            OutboxMessage.channel == "email",
+            OutboxMessage.provider_id.is_not(None),
+            OutboxMessage.audience == "lead",
         )
         .order_by(OutboxMessage.account_id, OutboxMessage.created_at.desc())
         .distinct(OutboxMessage.account_id)

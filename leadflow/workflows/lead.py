@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from leadflow.engine.state import EngineState
     from leadflow.workflows.loop import LeadLoop
     from leadflow.workflows.messages import (
+        AgentMessage,
         CallLog,
         CompleteFollowUp,
         EnsureLead,
@@ -106,6 +107,15 @@ class LeadWorkflow:
     @complete_follow_up.validator
     def _check_completed(self, request: CompleteFollowUp) -> None:
         self._lead.validate(request)
+
+    @workflow.update
+    async def send_message(self, message: AgentMessage) -> LeadSnapshot:
+        """An agent's own text or email: sent now, or refused with why."""
+        return await self._lead.submit(message)
+
+    @send_message.validator
+    def _check_message(self, message: AgentMessage) -> None:
+        self._lead.validate(message)
 
     @workflow.update
     async def migrate(self, request: MigratePlaybook) -> LeadSnapshot:

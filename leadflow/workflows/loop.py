@@ -40,6 +40,7 @@ from leadflow.engine.state import EngineState
 from leadflow.workflows.inbox import Checked, Pending
 from leadflow.workflows.messages import (
     REVISION,
+    AgentMessage,
     CallLog,
     CompleteFollowUp,
     EnsureLead,
@@ -69,7 +70,7 @@ STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 AUDIT_KEPT = 100
 Request = (
     MilestoneChange | CallLog | ScheduleFollowUp | CompleteFollowUp | StateHorizon | MigratePlaybook
-)
+) | AgentMessage
 
 
 class LeadLoop:

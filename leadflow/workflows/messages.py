@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from leadflow.engine.commands import Audit
 from leadflow.engine.events import (
+    AgentWrote,
     CallLogged,
     FollowUpCompleted,
     FollowUpScheduled,
@@ -166,6 +167,28 @@ class CallLog(Message):
             comments=self.comments,
             actor=self.actor,
             follow_up=self.follow_up.for_lead(self.request_id) if self.follow_up else None,
+        )
+
+
+class AgentMessage(Message):
+    """An agent's own text or email to a party of the lead: sent now through the gate, or
+    refused with why; the answer is the lead as it stands."""
+
+    channel: Literal["sms", "email"] = "sms"
+    party: Name = "borrower"
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    subject: Annotated[str, StringConstraints(max_length=300)] | None = None
+    actor: Name = "agent"
+    request_id: RequestId
+
+    def event(self) -> AgentWrote:
+        return AgentWrote(
+            key=f"message:{self.request_id}",
+            channel=self.channel,
+            party=self.party,
+            body=self.body,
+            subject=self.subject,
+            actor=self.actor,
         )
 
 

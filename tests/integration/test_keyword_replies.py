@@ -17,7 +17,7 @@ from leadflow.client import LeadflowClient
 from leadflow.engine.events import ReplyReceived
 from leadflow.engine.refs import LeadRef
 from leadflow.playbook.load import default_playbook
-from leadflow.playbook.schema import Identity
+from leadflow.playbook.sender_identity import Identity
 from leadflow.store.accounts import ensure_account, key_id, new_api_key
 from leadflow.store.playbooks import save_version
 from leadflow.store.tables import OptInRecord, OptOut

@@ -84,6 +84,12 @@ AIMED_AT_ALPHA: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = 
         {"assignments": {"isa": {"id": "eve", "name": "Eve"}}},
         404,
     ),
+    ("GET", "/v1/leads/{lead_id}/thread"): (f"/v1/leads/{LEAD}/thread", None, 404),
+    ("POST", "/v1/leads/{lead_id}/messages"): (
+        f"/v1/leads/{LEAD}/messages",
+        {"body": "Hi", "request_id": "b-msg"},
+        404,
+    ),
     ("POST", "/v1/leads/{lead_id}/replies"): (
         f"/v1/leads/{LEAD}/replies",
         {"body": "STOP"},

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from leadflow.engine import localtime
 from leadflow.playbook.identity import email_warnings
 from leadflow.playbook.load import default_playbook
-from leadflow.playbook.schema import Identity, Playbook, Template
+from leadflow.playbook.schema import Playbook, Template
+from leadflow.playbook.sender_identity import Identity
 from tests.engine_driver import Lead, local
 
 MONDAY = date(2026, 3, 2)

@@ -16,7 +16,8 @@ from leadflow.paths import shipped
 from leadflow.playbook.check import warnings
 from leadflow.playbook.identity import first_text_warnings, help_text
 from leadflow.playbook.load import default_playbook, load_playbook
-from leadflow.playbook.schema import IDENTITY_SEPTETS, Identity, Playbook
+from leadflow.playbook.schema import Playbook
+from leadflow.playbook.sender_identity import IDENTITY_SEPTETS, Identity
 from leadflow.playbook.shelf import digest
 from leadflow.playbook.templates import sms_segments
 

@@ -25,13 +25,10 @@ from leadflow.api.schemas import (
     OptInIn,
     Page,
     PartiesIn,
-    ReplyIn,
 )
 from leadflow.api.standing import standing
 from leadflow.client import Conflict
-from leadflow.engine import keywords
 from leadflow.engine.channels import opt_out_covers
-from leadflow.engine.events import ReplyReceived
 from leadflow.engine.refs import IDENTIFIER, Identifier
 from leadflow.store import consents, leads, opt_outs, playbooks
 from leadflow.store.leads import LeadSummary
@@ -292,28 +289,6 @@ async def set_designations(
         members[name] = member
     await own_numbers(database, caller, (m.sms_from for m in members.values() if m))
     await client.assign_designations(caller.lead(lead_id), members)  # one signal: all or none
-    return {"status": "accepted"}
-
-
-@router.post("/{lead_id}/replies", status_code=status.HTTP_202_ACCEPTED)
-async def reply_received(
-    lead_id: LeadId, body: ReplyIn, caller: Authenticated, client: Leads, book: Book
-) -> dict[str, str]:
-    """A reply the lead sent through your own channels. A text that is STOP or HELP works
-    as it does through the provider webhook; other replies stop drips that say so. A text
-    that would opt the lead back in (START) is refused: only the provider's signed inbound
-    carries the lead's own words, and an opt-in recorded here goes through /opt-in with its
-    evidence. (A STOP is taken: it only narrows contact.)"""
-    known([body.party], book.parties, "party")
-    if body.channel != "email" and keywords.keyword(body.body) == "start":
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"{body.body.strip()!r} would opt the lead back in to texts, which only the lead's "
-            "own text through the provider may do; record an opt-in with its evidence at "
-            f"POST /v1/leads/{lead_id}/opt-in",
-        )
-    event = ReplyReceived(channel=body.channel, party=body.party, body=body.body)
-    await client.reply_received(caller.lead(lead_id), event)
     return {"status": "accepted"}
 
 

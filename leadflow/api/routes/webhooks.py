@@ -27,7 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow.api.deps import AppSettings, Database, Leads
 from leadflow.api.errors import error_responses
-from leadflow.api.provider_requests import EmailEvent, sendgrid_events, twilio_form
+from leadflow.api.provider_requests import (
+    EmailEvent,
+    sendgrid_events,
+    sendgrid_inbound,
+    twilio_form,
+)
 from leadflow.client import LeadflowClient, LeadNotFound
 from leadflow.engine import keywords
 from leadflow.engine.channels import TEXTS
@@ -37,7 +42,7 @@ from leadflow.engine.refs import LeadRef
 from leadflow.playbook import identity
 from leadflow.providers.codes import twilio_meaning
 from leadflow.store import leads as lead_records
-from leadflow.store import opt_outs, outbox, playbooks, senders
+from leadflow.store import opt_outs, outbox, playbooks, senders, thread
 from leadflow.store.webhook_events import first_delivery, forget
 
 log = logging.getLogger(__name__)
@@ -140,6 +145,11 @@ async def _inbound(
         event = ReplyReceived(
             channel="sms", party=role, body=text[:1000], keyword=meaning, at=heard
         )
+        async with database.begin() as conn:  # the words, for the lead's thread
+            await thread.record(
+                conn, lead.account_id, lead.lead_id, f"twilio:{sid}", channel="sms",
+                party=role, sender=sender, to=number, body=text, at=heard, keyword=meaning,
+            )  # fmt: skip
         await leads.reply_received(lead, event)
 
     try:
@@ -237,6 +247,53 @@ async def sendgrid_event_webhook(
 ) -> Response:
     """Email events, each applied to the account of the message its `leadflow_key` names."""
     return await _events(request, settings, database, leads)
+
+
+@router.post(
+    "/sendgrid/inbound", status_code=status.HTTP_204_NO_CONTENT, summary="SendGrid Inbound Parse"
+)
+async def sendgrid_inbound_parse(
+    request: Request, settings: AppSettings, database: Database, leads: Leads
+) -> Response:
+    """An email to the account's parse domain, signed by the Inbound Parse security policy:
+    a reply from the address the account last emailed a lead's party at is that lead's
+    reply (stop-on-reply, revocation words, the thread), as a text is. A repeat of a
+    Message-ID already handled changes nothing."""
+    return await _email_reply(request, settings, database, leads)
+
+
+async def _email_reply(
+    request: Request, settings: AppSettings, database: Database, leads: LeadflowClient
+) -> Response:
+    email = await sendgrid_inbound(request, settings)
+    key = f"sendgrid:{email.message_id}"
+    heard = datetime.now(UTC)
+    async with database.begin() as conn:
+        if not await first_delivery(conn, "sendgrid-inbound", email.message_id):
+            return Response(status_code=status.HTTP_204_NO_CONTENT)
+        emailed = (await outbox.emails_to(conn, email.sender))[:1]
+    if not emailed:
+        log.info("inbound email from an address no account emailed: applied to nobody")
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    [last] = emailed
+    lead = LeadRef(account_id=last.account_id, lead_id=last.lead_id)
+    words = email.words or email.subject
+    try:
+        async with database.begin() as conn:
+            await thread.record(
+                conn, lead.account_id, lead.lead_id, key, channel="email", party=last.party,
+                sender=email.sender, to=email.to or None, body=words, at=heard,
+                subject=email.subject or None,
+            )  # fmt: skip
+        event = ReplyReceived(channel="email", party=last.party, body=words[:1000], at=heard)
+        await leads.reply_received(lead, event)
+    except LeadNotFound:
+        pass  # a lead whose workflow has ended: its words are kept, nothing else moves
+    except Exception:
+        async with database.begin() as conn:
+            await forget(conn, "sendgrid-inbound", email.message_id)  # the retry is heard
+        raise
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/twilio/{account_id}/sms", deprecated=True, description=OLD)

@@ -27,6 +27,7 @@ from leadflow.engine.refs import Identifier
 from leadflow.engine.state import WRITTEN
 from leadflow.playbook.schema import Playbook
 from leadflow.store import leads as lead_store
+from leadflow.store import thread
 from leadflow.store.playbooks import current_version
 from leadflow.store.queue import claim_next, due, release, waiting
 from leadflow.workflows.messages import (
@@ -159,7 +160,7 @@ async def lead_page(
         lead_id=lead_id,
         state=state,
         snapshot=LeadSnapshot.of(state),
-        notes=await lead_store.recent_notes(database, ref),
+        conversation=(await thread.page(database, ref.account_id, lead_id, limit=8))[0],
         agenda=agenda[:12],
         audit=list(reversed(audit))[:15],
         book=book,
