@@ -468,7 +468,9 @@ async def test_opt_outs_in_other_words_and_stop_all_hold_across_the_account_befo
     await twilio(api, "/webhooks/twilio/sms", {"From": PHONE, "Body": "START"})
     everything = await twilio(api, "/webhooks/twilio/sms", {"From": PHONE, "Body": "Stop all"})
     assert everything.status_code == 200
-    assert await opt_outs(db) == [
+    # Before the answer, the number is out of texts and calls; the lead's workflow, hearing
+    # STOP ALL, also opts its email address out, whenever its decision is written.
+    assert [row for row in await opt_outs(db) if row[2] == PHONE] == [
         ("acme", "call", PHONE),
         ("acme", "mms", PHONE),
         ("acme", "sms", PHONE),

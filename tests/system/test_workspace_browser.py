@@ -3,7 +3,8 @@ in, takes the next call, logs No Answer and sees the lead leave the queue with i
 time, records a consent the borrower signed (a form without its evidence is refused, with
 the reason), logs Engaged with a follow-up and sees it listed, and is refused a milestone its
 status is not linked to, with the reason. A screenshot of each screen is written to
-`build/screenshots/`. And a lead unsubscribes from the link in an email.
+`build/screenshots/`. A lead unsubscribes from the link in an email; agents take offers
+first to claim; an agent reads a reply in the lead's conversation and answers it.
 
 Chromium is Debian's (`apt-get install chromium`; `.ci/run` installs it): Playwright's own
 browser download needs the internet.
@@ -183,7 +184,7 @@ async def test_an_agent_works_the_queue_in_the_browser(
         await shot("5-consent")
         await page.get_by_label("Disposition").select_option("Engaged")
         await page.get_by_label("Schedule a follow-up").check()
-        await page.get_by_label("Subject").select_option("Quote")
+        await page.get_by_label("Subject", exact=True).select_option("Quote")
         tomorrow = (datetime.now(localtime.zone(AGENT_ZONE)) + timedelta(days=1)).date()
         await page.get_by_label(f"Start (your time, {AGENT_ZONE})").fill(f"{tomorrow}T10:00")
         await page.get_by_label("Duration").select_option("30")
@@ -373,3 +374,71 @@ async def test_agents_take_offers_first_to_claim_in_the_browser(
         await bo.screenshot(path=SCREENSHOTS / "11-taken-by-another.png", full_page=True)
         await ana.goto(f"{url}/app/mine")
         await expect(ana.get_by_role("region", name="My leads")).to_contain_text("O-2")
+
+
+async def test_an_agent_reads_a_reply_in_the_conversation_and_answers_it_in_the_browser(
+    browser: object,
+    dev_address: str,
+    database_url: str,
+    db: AsyncEngine,
+    providers: ProvidersUnderTest,
+    tmp_path: Path,
+) -> None:
+    """A lead's reply shows in its conversation on the lead's page; the agent writes back
+    from the page and the text reaches the provider once, its delivery in the thread."""
+    from playwright.async_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    place = Place.where_it_is(12)
+    account = f"ws-{uuid.uuid4().hex[:6]}"
+    env = worker_env(
+        dev_address,
+        database_url,
+        providers,
+        account,
+        place.playbook_folder(tmp_path / "playbooks", "leads-queue"),
+    )
+    await ensure_account(db, account, "Workspace", "leads-queue")
+    await save_version(db, account, _workspace_playbook(place))
+    await save_user(db, account, "ana", "Ana Agent", None, None, ["isa"])
+    await set_password(db, account, "ana", await hash_password(ANA_PASSWORD))
+    key = await new_api_key(db, account)
+    answer = f"Ana here: 10 tomorrow works ({uuid.uuid4().hex[:6]})"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with api_and_worker(env) as url:
+        async with httpx.AsyncClient(
+            base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"}
+        ) as api:
+            created = await api.put(
+                "/v1/leads/T-1", json={"first_name": "Tess", **place.lead_fields(name="Tess Lee")}
+            )
+            assert created.status_code == 201, created.text
+            replied = await api.post(
+                "/v1/leads/T-1/replies", json={"body": "Can we talk tomorrow at 10?"}
+            )
+            assert replied.status_code == 202, replied.text
+        context = await browser.new_context(
+            timezone_id=AGENT_ZONE, viewport={"width": 1200, "height": 900}
+        )
+        page = await context.new_page()
+        await page.goto(f"{url}/app/leads/T-1")
+        await page.get_by_label("Account", exact=True).fill(account)
+        await page.get_by_label("Your user id").fill("ana")
+        await page.get_by_label("Password").fill(ANA_PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        conversation = page.get_by_role("region", name="Conversation")
+        await expect(conversation).to_contain_text("Can we talk tomorrow at 10?")
+        await expect(conversation).to_contain_text("borrower wrote")
+        await page.screenshot(path=SCREENSHOTS / "12-conversation.png", full_page=True)
+        await page.get_by_label("Message", exact=True).fill(answer)
+        await page.get_by_role("button", name="Send", exact=True).click()
+        await expect(page.get_by_role("status")).to_contain_text("Text to borrower sent")
+        await expect(conversation).to_contain_text(answer)
+
+        async def delivered() -> list[dict[str, object]]:
+            return [m for m in providers.state.messages if m["body"] == answer]
+
+        assert len(await eventually(delivered, timeout=30)) == 1
+        await page.reload()
+        await expect(conversation).to_contain_text(answer)
+        await page.screenshot(path=SCREENSHOTS / "13-answered.png", full_page=True)

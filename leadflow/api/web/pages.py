@@ -21,6 +21,7 @@ import leadflow.engine.localtime as localtime
 from leadflow.api.deps import Database, Leads, Metrics
 from leadflow.api.intake import ConsentIn, keep_consent
 from leadflow.api.standing import standing
+from leadflow.api.web.coming_up import coming_up
 from leadflow.api.web.session import Agent, CsrfChecked, SignedIn, csrf_token
 from leadflow.client import ChangeRejected, LeadflowError, LeadNotFound
 from leadflow.engine.refs import Identifier
@@ -161,7 +162,7 @@ async def lead_page(
         state=state,
         snapshot=LeadSnapshot.of(state),
         conversation=(await thread.page(database, ref.account_id, lead_id, limit=8))[0],
-        agenda=agenda[:12],
+        agenda=coming_up(agenda)[:12],
         audit=list(reversed(audit))[:15],
         book=book,
         linked=book.links.get(state.milestone, []),
