@@ -24,7 +24,7 @@ from tests.factories import PLAYBOOKS, eventually, new_lead
 from tests.integration.test_routing_workflow import _isa_of
 from tests.services import ProvidersUnderTest
 
-PHONES = {"ana": "+13125550181", "bo": "+13125550182", "cy": "+13125550183"}
+PHONES = {"ana": "+16175550181", "bo": "+16175550182", "cy": "+16175550183"}  # no lead's
 EMAILS = {"ana": "ana@team.example", "bo": "bo@team.example"}  # cy has none on record
 CLAIM = {"name": "claim", "designation": "isa", "mode": "first_to_claim",
          "group": ["ana", "bo"], "claim_window": "5m", "fallback": ["backup"]}  # fmt: skip

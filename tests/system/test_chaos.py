@@ -219,7 +219,7 @@ async def _run(
     (folder / f"{book.name}.yaml").write_text(
         yaml.safe_dump(book.model_dump(mode="json"), sort_keys=False)
     )
-    place = Place.where_it_is(12)  # any place: the cadence is open at every hour
+    place = Place.where_it_is(12)  # about noon there: its law leaves the next hours open
     leads = [LeadRef(account_id=account, lead_id=f"C-{i}") for i in range(LEADS)]
     phones = {lead.lead_id: place.phone() for lead in leads}
     env = worker_env(
@@ -235,7 +235,7 @@ async def _run(
                     isa_lead(
                         lead,
                         book.name,
-                        "UTC",
+                        place.zone,  # the lead's own zone is the phone's: open now
                         phones[lead.lead_id],
                         f"{account}-{lead.lead_id}@example.com",
                     )
