@@ -9,7 +9,7 @@ go on, pause until a person resumes them, or stop."""
 
 from __future__ import annotations
 
-from leadflow.engine import campaigns, consent, contact, limits, localtime, reassigned
+from leadflow.engine import campaigns, consent, gate, limits, localtime, reassigned
 from leadflow.engine.channels import TEXTS
 from leadflow.engine.commands import InvalidChange, SendMessage
 from leadflow.engine.events import AgentWrote
@@ -42,12 +42,7 @@ def wrote(run: Run, event: AgentWrote) -> None:
         )
     if event.channel in TEXTS and (too_long := text_problem(event.body)):
         raise InvalidChange(f"not sent: {too_long}", "NotSent")
-    send_by, caps, exempt, since = None, [], None, None
-    lists: list[str] = []
-    if s.law >= 2:  # the law holds at the moment of contact too
-        send_by, caps = contact.window_end(where, run.now), contact.caps(where)
-        lists, exempt = consent.lists(run, event.party, party, event.channel)
-        since = reassigned.since(run, event.party, party, event.channel)
+    terms = gate.at_contact(run, event.party, party, event.channel, where)
     run.emit(
         SendMessage(
             key=event.key,
@@ -58,11 +53,11 @@ def wrote(run: Run, event: AgentWrote) -> None:
             template=TEMPLATE,
             subject=event.subject if event.channel == "email" else None,
             body=event.body,
-            send_by=send_by,
-            caps=caps,
-            lists=lists,
-            exemption=exempt,
-            reassigned_since=since,
+            send_by=terms.send_by,
+            caps=terms.caps,
+            lists=terms.lists,
+            exemption=terms.exemption,
+            reassigned_since=terms.since,
         )
     )
     s.touches.append(TouchLog(at=run.now, address=address, channel=event.channel))

@@ -7,12 +7,12 @@ the audit says why."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
 
 from leadflow.engine import campaigns, consent, contact, limits, reassigned
 from leadflow.engine.channels import TEXTS, opt_out_covers
-from leadflow.engine.commands import CompleteTask, RecordOptOut, SendMessage
+from leadflow.engine.commands import CapCheck, CompleteTask, RecordOptOut, SendMessage
 from leadflow.engine.events import DesignationsChanged, OptedIn, OptedOut
 from leadflow.engine.run import (
     Run,
@@ -98,13 +98,9 @@ def touch(run: Run, touch: PendingTouch) -> None:
         return
     if added:
         run.audit(touch.key, "note", f"added {' and '.join(added)}, as the law asks")
-    send_by, caps, exempt, since = None, [], None, None
-    lists: list[str] = []
-    if s.law >= 2:  # the law holds at the moment of contact too
-        send_by, caps = contact.window_end(where, run.now), contact.caps(where)
-        contact.fired(run, touch, send_by)
-        lists, exempt = consent.lists(run, touch.party, party, touch.channel)
-        since = reassigned.since(run, touch.party, party, touch.channel)
+    terms = at_contact(run, touch.party, party, touch.channel, where)
+    if terms.send_by is not None:
+        contact.fired(run, touch, terms.send_by)
     run.emit(
         SendMessage(
             key=touch.key,
@@ -116,16 +112,42 @@ def touch(run: Run, touch: PendingTouch) -> None:
             subject=subject,
             body=body,
             media=touch.media,
-            send_by=send_by,
-            caps=caps,
-            lists=lists,
-            exemption=exempt,
-            reassigned_since=since,
+            send_by=terms.send_by,
+            caps=terms.caps,
+            lists=terms.lists,
+            exemption=terms.exemption,
+            reassigned_since=terms.since,
         )
     )
     channel = touch.channel if s.law >= 1 else None
     s.touches.append(TouchLog(at=run.now, address=address, channel=channel))
     run.audit(touch.key, "fired", f"{touch.channel} to {touch.party} ({touch.cause})")
+
+
+class Terms(NamedTuple):
+    """What a message carries to the moment of contact (from the second state-law table;
+    none before): its window's end, the caps the account counts, the do-not-call lists and
+    why none holds it, and since when its number is known to be the party's."""
+
+    send_by: datetime | None = None
+    caps: list[CapCheck] = []
+    lists: list[str] = []
+    exemption: str | None = None
+    since: date | None = None
+
+
+def at_contact(run: Run, role: str, party: Party, channel: Channel, where: limits.Reach) -> Terms:
+    """The terms a message to the party on this channel, sent now, is sent under."""
+    if run.s.law < 2:
+        return Terms()
+    lists, exempt = consent.lists(run, role, party, channel)
+    return Terms(
+        send_by=contact.window_end(where, run.now),
+        caps=contact.caps(where),
+        lists=lists,
+        exemption=exempt,
+        since=reassigned.since(run, role, party, channel),
+    )
 
 
 def _disclosed(

@@ -131,29 +131,20 @@ async def texts_to(
     sender = OutboxMessage.from_number == number
     if default_number:
         sender = or_(sender, OutboxMessage.from_number.is_(None))
-    rows = await conn.execute(
-        select(
-            OutboxMessage.account_id,
-            OutboxMessage.lead_id,
-            OutboxMessage.party,
-            OutboxMessage.created_at,
-        )
-        .where(
-            OutboxMessage.to_address == address,
-            OutboxMessage.channel.in_(("sms", "mms")),
-            OutboxMessage.provider_id.is_not(None),
-            OutboxMessage.audience == "lead",  # a user's reply to a notice is not a lead's
-            sender,
-        )
-        .order_by(OutboxMessage.account_id, OutboxMessage.created_at.desc())
-        .distinct(OutboxMessage.account_id)
-    )
-    return sorted((Texted(*row) for row in rows), key=lambda t: t.at, reverse=True)
+    texts = OutboxMessage.channel.in_(("sms", "mms"))
+    return await _last_per_account(conn, OutboxMessage.to_address == address, texts, sender)
 
 
 async def emails_to(conn: AsyncConnection, address: str) -> list[Texted]:
     """Per account, the last email it sent a lead's party at `address` (compared without
     case), newest first: whom an email reply from that address answers."""
+    to = func.lower(OutboxMessage.to_address) == address.lower()
+    return await _last_per_account(conn, to, OutboxMessage.channel == "email")
+
+
+async def _last_per_account(conn: AsyncConnection, *where: Any) -> list[Texted]:
+    """Per account, the last message to a lead's party that the provider took, of those
+    `where` picks, newest first (a user's reply to a notice is not a lead's)."""
     rows = await conn.execute(
         select(
             OutboxMessage.account_id,
@@ -161,12 +152,7 @@ async def emails_to(conn: AsyncConnection, address: str) -> list[Texted]:
             OutboxMessage.party,
             OutboxMessage.created_at,
         )
-        .where(
-            func.lower(OutboxMessage.to_address) == address.lower(),
-            OutboxMessage.channel == "email",
-            OutboxMessage.provider_id.is_not(None),
-            OutboxMessage.audience == "lead",
-        )
+        .where(*where, OutboxMessage.provider_id.is_not(None), OutboxMessage.audience == "lead")
         .order_by(OutboxMessage.account_id, OutboxMessage.created_at.desc())
         .distinct(OutboxMessage.account_id)
     )
