@@ -293,14 +293,19 @@ class SendActivities:
             )
             found = json.loads(response.body or b"{}").get("messages", [])
             return [str(message["msg_id"]) for message in found]
+        # Every text from this sender to this number, newest first, page by page: no date
+        # filter (Twilio's filters on the date sent, which a text still queued there lacks)
+        # and no limit (a number many texts went to, like an agent's, would hide an older
+        # one past it, and the text would go twice).
         sender = row.from_number or self._config.twilio_from
-        listed = self._twilio.messages.list(
-            to=row.to_address, from_=sender, date_sent_after=since, limit=50
-        )
+        listed = self._twilio.messages.stream(to=row.to_address, from_=sender, page_size=1000)
         return [
             str(m.sid)
             for m in listed
-            if m.to == row.to_address and m.from_ == sender and m.body == row.body
+            if m.to == row.to_address
+            and m.from_ == sender
+            and m.body == row.body
+            and (m.date_created is None or m.date_created >= since)
         ]
 
     def _twilio_outcome(self, row: OutboxMessage, exc: TwilioException) -> _Outcome:

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import httpx
 from cryptography.hazmat.primitives import hashes, serialization
@@ -273,24 +273,37 @@ def build_app(state: FakeState) -> Starlette:
         )
 
     async def list_messages(request: Request) -> Response:
+        """Twilio's list: filtered by `To` and `From`, newest first, a page of `PageSize`
+        (50 unless asked, at most 1,000) at a time, each naming the next page's URI."""
         sid = request.path_params["sid"]
         if not authorized(request, sid):
             return JSONResponse({"code": 20003, "status": 401}, status_code=401)
-        to = request.query_params.get("To")
+        query = request.query_params
+        to, sender = query.get("To"), query.get("From")
         found = [
             {k: v for k, v in m.items() if k != "created_at"}
-            for m in state.messages
-            if (to is None or m["to"] == to) and not state.lookups_find_nothing
+            for m in reversed(state.messages)
+            if (to is None or m["to"] == to)
+            and (sender is None or m["from"] == sender)
+            and not state.lookups_find_nothing
         ]
+        size = min(int(query.get("PageSize", 50)), 1000)
+        page = int(query.get("Page", 0))
+        start = page * size
+        following = None
+        if start + size < len(found):
+            params = {k: v for k, v in query.items() if k not in ("Page", "PageToken")}
+            params |= {"Page": str(page + 1), "PageToken": f"PA{page + 1}"}
+            following = f"{request.url.path}?{urlencode(params)}"
         return JSONResponse(
             {
-                "messages": found,
-                "end": len(found),
-                "start": 0,
-                "page": 0,
-                "page_size": 50,
-                "next_page_uri": None,
-                "uri": str(request.url.path),
+                "messages": found[start : start + size],
+                "end": min(start + size, len(found)) - 1,
+                "start": start,
+                "page": page,
+                "page_size": size,
+                "next_page_uri": following,
+                "uri": f"{request.url.path}?{request.url.query}",
             }
         )
 

@@ -239,6 +239,32 @@ async def test_a_crash_after_the_provider_call_does_not_send_again(
     assert len(providers.state.messages) == 1 and not result.resent
 
 
+async def test_a_text_in_doubt_is_found_behind_many_later_texts_to_the_same_number(
+    db: AsyncEngine, providers: ProvidersUnderTest
+) -> None:
+    """A number many texts go to from one sender (an agent's, for routing's notices): the
+    lookup pages past the newest, finds the text the cut-off attempt sent, and sends nothing
+    again. (Its first page alone, newest first, would miss it, and the text would go twice.)"""
+    request = await _outbox(db)
+    await _send(db, providers, request)
+    sender = SendActivities(db, providers.config)._twilio
+    for i in range(120):  # later texts, same sender, same number
+        await asyncio.to_thread(
+            sender.messages.create, to=PHONE, from_=providers.config.twilio_from, body=f"n{i}"
+        )
+    async with db.begin() as conn:
+        await conn.execute(
+            update(OutboxMessage).values(
+                status="sending",
+                provider_id=None,
+                attempted_at=datetime.now(UTC) - timedelta(seconds=6),  # past its landing window
+            )
+        )
+    result = await _send(db, providers, request)
+    assert len(providers.state.messages) == 121 and not result.resent
+    assert result.provider_id == providers.state.messages[0]["sid"]
+
+
 async def test_an_address_opted_out_elsewhere_in_the_account_is_not_texted(
     db: AsyncEngine, providers: ProvidersUnderTest
 ) -> None:
