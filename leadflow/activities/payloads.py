@@ -51,6 +51,7 @@ class LeadRecord(Message):
     at: datetime
     playbook: str | None = None  # None in histories from before rows kept it
     playbook_version: int | None = None
+    source: str | None = None  # for the reports (None in histories from before)
 
 
 class ApplyDecision(Message):

@@ -34,8 +34,8 @@ from leadflow.engine.commands import (
     SetPlaybook,
     SetStatus,
 )
+from leadflow.store import call_logs, leads, opt_outs, outbox, queue, routing
 from leadflow.store import consents as consent_records
-from leadflow.store import leads, opt_outs, outbox, queue, routing
 from leadflow.store.db import Write, run_together
 
 
@@ -45,7 +45,11 @@ class LeadStoreActivities:
 
     @activity.defn
     async def apply_decision(self, decision: ApplyDecision) -> None:
-        await run_together(self._engine, writes(decision))
+        touched = next((c for c in decision.commands if isinstance(c, FirstTouch)), None)
+        business = None
+        if touched is not None:  # speed to lead in the working hours of its user, too
+            business = await routing.business_seconds(self._engine, decision.lead, touched)
+        await run_together(self._engine, writes(decision, business))
         metrics.count_touches(decision.commands)
 
     def all(self) -> list[Callable[..., Any]]:
@@ -57,7 +61,7 @@ def _row_key(decision: ApplyDecision, index: int) -> str:
     return f"{decision.lead.workflow_id}:{decision.decision}:{index}"
 
 
-def writes(decision: ApplyDecision) -> list[Write]:
+def writes(decision: ApplyDecision, business: int | None = None) -> list[Write]:
     """The decision's commands as statements that can run together: at most one per row.
 
     Where commands of one decision meet on a row, what they come to is written: the last
@@ -113,7 +117,9 @@ def writes(decision: ApplyDecision) -> list[Write]:
             out.append(routing.close_write(lead, at))
             closed = True
         elif isinstance(command, FirstTouch):
-            out.append(routing.first_touch_insert(lead, command.at, command.by, command.seconds))
+            out.append(
+                routing.first_touch_insert(lead, command.at, command.by, command.seconds, business)
+            )
 
     if (record := decision.record) is not None:
         out.append(
@@ -130,6 +136,7 @@ def writes(decision: ApplyDecision) -> list[Write]:
                     if record.playbook and record.playbook_version
                     else None
                 ),
+                source=record.source,
             )
         )
     if status is not None and moved is not None:  # one UPDATE of the row for both
@@ -144,6 +151,8 @@ def writes(decision: ApplyDecision) -> list[Write]:
         out.append(leads.playbook_update(lead, moved.name, moved.version))
     if notes:
         out.append(leads.notes_insert(lead, notes, at))
+    if calls := [(key, note) for key, note in notes if note.call is not None]:
+        out.append(call_logs.calls_insert(lead, calls, at))
     if tasks:
         out.append(leads.tasks_upsert(lead, tasks, completed))
     if done := [key for key in completed if key not in tasks]:

@@ -141,6 +141,9 @@ OVERRIDES: dict[str, str] = {
     "FirstTouch.by": "who took the lead's first human action",
     "CloseRouting.why": "why the lead no longer counts against its user's open cap",
     "FirstTouch.seconds": "speed to lead: seconds from the lead's creation to that action",
+    "CallFacts.contact": "whether the disposition says the call reached the lead",
+    "CallFacts.attempt": "which of the lead's outbound calls it was (1 for the first)",
+    "RecordHistory.call": "a call logged with its disposition: its facts, for the reports",
 }
 
 EXAMPLES: dict[str, Any] = {

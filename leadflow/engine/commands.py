@@ -108,6 +108,17 @@ class SetPlaybook(Message):
     version: int
 
 
+class CallFacts(Message):
+    """A logged call's (or text's) facts, for the reports: its disposition, whether it
+    reached the lead, and which of the lead's outbound calls it was (None otherwise)."""
+
+    channel: str
+    direction: str
+    disposition: str
+    contact: bool
+    attempt: int | None = None
+
+
 class RecordHistory(Message):
     kind: Literal["record_history"] = "record_history"
     key: str
@@ -116,6 +127,7 @@ class RecordHistory(Message):
     status: str
     note: str
     actor: str
+    call: CallFacts | None = None  # a call logged with its disposition
 
 
 class RecordOptOut(Message):

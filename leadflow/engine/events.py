@@ -32,7 +32,7 @@ class CallLogged(Message):
     """A call or text logged with its disposition (the communication log)."""
 
     type: Literal["call_logged"] = "call_logged"
-    disposition: str
+    disposition: str | None = None  # None: a text logged without one (`Playbook.logged_text`)
     channel: Literal["call", "sms"] = "call"
     direction: Literal["outbound", "inbound"] = "outbound"
     comments: str = ""

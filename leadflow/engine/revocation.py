@@ -86,7 +86,8 @@ def call_logged(run: Run, event: CallLogged, status: str) -> None:
     later status change calls it again; the agent's comments are read as a note."""
     if run.s.law < 2:
         return
-    if _DO_NOT_CALL.fullmatch(event.disposition.strip()) or _DO_NOT_CALL.fullmatch(status):
+    said = (event.disposition or "").strip()
+    if _DO_NOT_CALL.fullmatch(said) or _DO_NOT_CALL.fullmatch(status):
         party = primary_party(run.s)
         phone = party.phone if party is not None else None
         history(run, "Opt-out", f"Do Not Call: no more calls to {phone}", event.actor)

@@ -231,6 +231,22 @@ def work_by(agent: Agent | None, start: datetime, within: timedelta) -> datetime
     return start + within
 
 
+def worked_seconds(agent: Agent | None, start: datetime, end: datetime) -> int | None:
+    """The seconds of the user's working time from `start` to `end` (speed to lead in
+    business hours); None for a user with no hours on record, who works around the clock."""
+    if agent is None or (agent.hours is None and len(agent.days) == 7) or not agent.days:
+        return None
+    total, at = timedelta(0), start
+    for _ in range(400):  # a shift a day: more than a year of shifts
+        begin, stop = _shift(agent, at)
+        if at >= end or begin >= end:
+            break
+        at = max(at, begin)
+        total += min(stop, end) - at
+        at = stop
+    return int(total.total_seconds())
+
+
 def _shift(agent: Agent, at: datetime) -> tuple[datetime, datetime]:
     """The user's shift that `at` falls in, or the next one, in UTC."""
     local = localtime.to_local(at, agent.time_zone)

@@ -9,6 +9,7 @@ from typing import Any
 
 from leadflow.engine.commands import (
     Audit,
+    CallFacts,
     Command,
     CreateTask,
     DequeueCall,
@@ -61,10 +62,11 @@ def task(
     run.audit(key, "fired", f"task: {subject}")
 
 
-def history(run: Run, action: str, note: str, actor: str) -> None:
+def history(run: Run, action: str, note: str, actor: str, call: CallFacts | None = None) -> None:
     s = run.s
     run.emit(
         RecordHistory(
+            call=call,
             key=f"history:{s.changes}:{len(run.out)}",
             action=action,
             milestone=s.milestone,

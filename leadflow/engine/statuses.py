@@ -3,8 +3,10 @@ history note, contact made, calls blocked, the milestone's actions), and logged 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from leadflow.engine import actions, calls, campaigns, revocation
-from leadflow.engine.commands import InvalidChange, SetStatus
+from leadflow.engine.commands import CallFacts, InvalidChange, SetStatus
 from leadflow.engine.events import CallLogged, StatusChanged
 from leadflow.engine.run import (
     Run,
@@ -49,13 +51,21 @@ def check_follow_up_required(run: Run, status: str, given: FollowUp | None) -> N
         )
 
 
-def apply_change(run: Run, milestone: str, status: str, action: str, note: str, actor: str) -> None:
+def apply_change(
+    run: Run,
+    milestone: str,
+    status: str,
+    action: str,
+    note: str,
+    actor: str,
+    call: CallFacts | None = None,
+) -> None:
     s, book = run.s, run.book
     milestone_moved, status_moved = milestone != s.milestone, status != s.status
     s.milestone, s.status = milestone, status
     s.changes += 1
     run.emit(SetStatus(milestone=milestone, status=status))
-    history(run, action, note, actor)
+    history(run, action, note, actor, call)
     new_status = book.status(status)
     if status_moved and new_status.contacted:
         contact_made(run)
@@ -118,6 +128,9 @@ def status_changed(run: Run, event: StatusChanged) -> None:
 
 def call_logged(run: Run, event: CallLogged) -> None:
     s, book = run.s, run.book
+    if event.disposition is None:
+        text_logged(run, event)
+        return
     disposition = book.dispositions.get(event.disposition)
     if disposition is None:
         raise InvalidChange(
@@ -145,7 +158,15 @@ def call_logged(run: Run, event: CallLogged) -> None:
     if disposition.contact:
         contact_made(run)
     dequeue(run, f"call logged: {event.disposition}", ends_claim=True)
-    apply_change(run, s.milestone, disposition.status, "Call", note, event.actor)
+    outbound_call = event.channel == "call" and event.direction == "outbound"
+    facts = CallFacts(
+        channel=event.channel,
+        direction=event.direction,
+        disposition=event.disposition,
+        contact=disposition.contact,
+        attempt=s.call_attempts if outbound_call else None,
+    )
+    apply_change(run, s.milestone, disposition.status, "Call", note, event.actor, facts)
     revocation.call_logged(run, event, disposition.status)
     s.hold_until = run.now + disposition.hold
     if event.follow_up is not None:
@@ -160,3 +181,38 @@ def call_logged(run: Run, event: CallLogged) -> None:
         calls.prompt_next_call(run, prompt or f"set-callback:{s.changes}")
     elif disposition.requeue:
         calls.return_to_queue(run, disposition.hold)
+
+
+def text_logged(run: Run, event: CallLogged) -> None:
+    """A text logged in the communication log with no disposition: a contact attempt. The
+    playbook's `logged_text` moves the lead from the statuses it names (where its milestone
+    links the new one); the agent's claim ends, and a lead that was queued for a call is
+    back after the rule's hold, or on its follow-up."""
+    s, book = run.s, run.book
+    if event.channel != "sms":
+        raise InvalidChange(
+            f"a call is logged with its disposition; use one of "
+            f"{', '.join(book.dispositions) or '(none configured)'}",
+            "MissingDisposition",
+        )
+    rule = book.logged_text
+    status = s.status
+    if rule is not None and (not rule.moves_from or s.status in rule.moves_from):
+        status = rule.status if rule.status in book.links.get(s.milestone, []) else s.status
+    if event.follow_up is not None:
+        calls.check_follow_up(run, event.follow_up)
+    check_follow_up_required(run, status, event.follow_up)
+    note = f"sms {event.direction}" + (f". {event.comments}" if event.comments else "")
+    prompt = calls.open_prompt(run)
+    queued = s.queue is not None
+    dequeue(run, "text logged", ends_claim=True)
+    apply_change(run, s.milestone, status, "Text", note, event.actor)
+    revocation.noted(run, event.comments, event.actor)
+    hold = rule.hold if rule is not None else timedelta(0)
+    s.hold_until = run.now + hold
+    if event.follow_up is not None:
+        calls.add_follow_up(run, event.follow_up, prompt)
+        if s.queue is None:
+            calls.queue_follow_up(run, event.follow_up)
+    elif queued and s.queue is None:
+        calls.return_to_queue(run, hold)

@@ -56,6 +56,19 @@ def _problems(book: Playbook) -> Iterator[Problem]:
         for i, status in enumerate(allowed):
             if status not in statuses:
                 yield f"links.{milestone}[{i}]", f"unknown status {status!r}"
+    if (logged := book.logged_text) is not None:
+        for path, status in [("status", logged.status)] + [
+            (f"moves_from[{i}]", name) for i, name in enumerate(logged.moves_from)
+        ]:
+            if status not in statuses:
+                yield f"logged_text.{path}", f"unknown status {status!r}"
+    if book.conversion is not None:
+        for i, milestone in enumerate(book.conversion.milestones):
+            if milestone not in milestones:
+                yield f"conversion.milestones[{i}]", f"unknown milestone {milestone!r}"
+        for i, status in enumerate(book.conversion.statuses):
+            if status not in statuses:
+                yield f"conversion.statuses[{i}]", f"unknown status {status!r}"
     for milestone in book.milestones:
         if milestone not in book.links:
             yield (

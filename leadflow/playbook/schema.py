@@ -172,6 +172,16 @@ class Disposition(Message):
     requeue: bool = True
 
 
+class LoggedText(Message):
+    """What a text logged in the communication log without a disposition does: it is a
+    contact attempt, which moves a lead at one of `moves_from` (any status when empty) to
+    `status`, and its call comes back after `hold`."""
+
+    status: Name
+    moves_from: list[Name] = []
+    hold: Duration = timedelta(0)
+
+
 class FollowUpRules(Message):
     """Follow-ups: the subjects and durations allowed, and how far before the lead's
     buy/sell horizon the first check-in must be (a fraction of the time to it)."""
@@ -293,6 +303,14 @@ class User(Message):
     email: str | None = None
 
 
+class Conversion(Message):
+    """What the reports count as a conversion: a lead reaching one of these milestones or
+    statuses (`leadflow.store.reports.converted_by` says what counts when none is set)."""
+
+    milestones: list[Name] = []
+    statuses: list[Name] = []
+
+
 class Playbook(Message):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
     version: int = Field(ge=1)
@@ -326,13 +344,17 @@ class Playbook(Message):
     compliance: Compliance = Compliance()
     templates: dict[Name, Template] = Field(default={}, max_length=MAX_TEMPLATES)
     routing: Routing | None = None  # who gets a new lead (`leadflow.playbook.routing`)
+    conversion: Conversion | None = None  # for the reports
+    logged_text: LoggedText | None = None  # a text logged with no disposition
 
     @model_serializer(mode="wrap")
     def _as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Without routing, the JSON as before it (`Compliance._as_before`)."""
+        """Without routing, a conversion or a logged text rule, the JSON as before them
+        (`Compliance._as_before`)."""
         body: dict[str, Any] = handler(self)
-        if self.routing is None:
-            body.pop("routing", None)
+        for name in ("routing", "conversion", "logged_text"):
+            if getattr(self, name) is None:
+                body.pop(name, None)
         return body
 
     def status(self, name: str) -> Status:

@@ -273,8 +273,7 @@ def build_app(state: FakeState) -> Starlette:
         )
 
     async def list_messages(request: Request) -> Response:
-        """Twilio's list: filtered by `To` and `From`, newest first, a page of `PageSize`
-        (50 unless asked, at most 1,000) at a time, each naming the next page's URI."""
+        """Twilio's list: by `To` and `From`, newest first, `PageSize` (50; 1,000 at most)."""
         sid = request.path_params["sid"]
         if not authorized(request, sid):
             return JSONResponse({"code": 20003, "status": 401}, status_code=401)

@@ -67,6 +67,7 @@ def lead_insert(
     status: str | None,
     at: datetime,
     playbook: tuple[str, int] | None = None,
+    source: str | None = None,
 ) -> Write:
     """The lead's own row, on its first decision; a retry finds it there."""
     values = {
@@ -81,6 +82,8 @@ def lead_insert(
         "playbook_version": playbook[1] if playbook else None,
         "created_at": at,
         "updated_at": at,
+        "source": source,
+        "reached": [milestone],
     }
     return rows_insert(Lead, [values])
 
@@ -110,11 +113,14 @@ def status_and_playbook_update(
 
 
 _NEWER_VERSION = "(playbook_version IS NULL OR playbook_version < $5)"
+# The milestone joins those the lead reached (the funnel's), even when a later decision
+# already moved the row on.
+_REACHED = "reached = CASE WHEN $1 = ANY(reached) THEN reached ELSE array_append(reached, $1) END"
 _STATUS_AND_PLAYBOOK_UPDATE = (
     f"UPDATE {Lead.__tablename__} SET "
     "milestone = CASE WHEN updated_at <= $3 THEN $1 ELSE milestone END, "
     "status = CASE WHEN updated_at <= $3 THEN $2 ELSE status END, "
-    "updated_at = greatest(updated_at, $3), "
+    f"updated_at = greatest(updated_at, $3), {_REACHED}, "
     f"playbook = CASE WHEN {_NEWER_VERSION} THEN $4 ELSE playbook END, "
     f"playbook_version = CASE WHEN {_NEWER_VERSION} THEN $5 ELSE playbook_version END "
     "WHERE account_id = $6 AND lead_id = $7"
@@ -127,8 +133,11 @@ def status_update(lead: LeadRef, milestone: str, status: str | None, at: datetim
 
 
 _STATUS_UPDATE = (
-    f"UPDATE {Lead.__tablename__} SET milestone = $1, status = $2, updated_at = $3 "
-    "WHERE account_id = $4 AND lead_id = $5 AND updated_at <= $3"
+    f"UPDATE {Lead.__tablename__} SET "
+    "milestone = CASE WHEN updated_at <= $3 THEN $1 ELSE milestone END, "
+    "status = CASE WHEN updated_at <= $3 THEN $2 ELSE status END, "
+    f"updated_at = greatest(updated_at, $3), {_REACHED} "
+    "WHERE account_id = $4 AND lead_id = $5"
 )
 
 

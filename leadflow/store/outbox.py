@@ -6,6 +6,7 @@ statuses and records the provider's id; the provider's status callbacks move it 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,6 +48,7 @@ def messages_insert(lead: LeadRef, messages: list[tuple[str, SendMessage]], at: 
             "do_not_call": message.lists or None,
             "exemption": message.exemption,
             "reassigned_since": message.reassigned_since,
+            **_campaign_step(key),
         }
         for key, message in messages
     ]
@@ -54,6 +56,18 @@ def messages_insert(lead: LeadRef, messages: list[tuple[str, SendMessage]], at: 
     # wrote it) takes the decision's values: it must not keep a stale address or number.
     write = rows_insert(OutboxMessage, rows, conflict=("key",), update=_REWRITTEN)
     return Write(write.sql + _NEVER_ATTEMPTED, write.args)
+
+
+# A campaign step's touch key: `campaign:<name>:<run>:<step>:<party>` (`engine.due`).
+_STEP_KEY = re.compile(r":campaign:([^:]+):[0-9]+:([0-9]+):[^:]+$")
+
+
+def _campaign_step(key: str) -> dict[str, Any]:
+    """The campaign and step a message's key names, for the per-step report."""
+    found = _STEP_KEY.search(key)
+    if found is None:
+        return {"campaign": None, "step": None}
+    return {"campaign": found.group(1), "step": int(found.group(2))}
 
 
 _REWRITTEN: tuple[str, ...] = ("channel", "party", "to_address", "sender_id", "from_number")

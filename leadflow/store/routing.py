@@ -18,6 +18,7 @@ from sqlalchemy import RowMapping, and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from leadflow.engine.commands import FirstTouch as FirstTouchCommand
 from leadflow.engine.commands import RouteLead
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.routing import (
@@ -28,6 +29,7 @@ from leadflow.engine.routing import (
     Routed,
     route,
     work_by,
+    worked_seconds,
 )
 from leadflow.playbook.routing import Routing
 from leadflow.playbook.schema import Window
@@ -174,10 +176,10 @@ async def _open(conn: AsyncConnection, account_id: str, lead_id: str) -> list[Ro
     return list(rows.mappings())
 
 
-async def team(conn: AsyncConnection, account_id: str) -> list[Agent]:
-    """The account's users as routing sees them: a user with no availability on record
-    works any hour, any day, anywhere."""
-    rows = await conn.execute(
+async def team(conn: AsyncConnection, account_id: str, only: str | None = None) -> list[Agent]:
+    """The account's users as routing sees them (`only`: that one user, if they are one):
+    a user with no availability on record works any hour, any day, anywhere."""
+    query = (
         select(User.id, User.designations, Availability.__table__)
         .select_from(User)
         .outerjoin(
@@ -186,6 +188,7 @@ async def team(conn: AsyncConnection, account_id: str) -> list[Agent]:
         )
         .where(User.account_id == account_id)
     )
+    rows = await conn.execute(query if only is None else query.where(User.id == only))
     found = []
     for row in rows.mappings():
         start, end = row["hours_start"], row["hours_end"]
@@ -233,10 +236,24 @@ async def set_availability(
         )
 
 
-def first_touch_insert(lead: LeadRef, at: datetime, by: str, seconds: int) -> Write:
-    """Speed to lead, kept once (a retried decision writes the same row again, harmlessly)."""
+def first_touch_insert(
+    lead: LeadRef, at: datetime, by: str, seconds: int, business: int | None = None
+) -> Write:
+    """Speed to lead, kept once (a retried decision writes the same row again, harmlessly);
+    `business`: the same in the working hours of the user who took it."""
     row = {**lead.model_dump(include={"account_id", "lead_id"}), "at": at, "by": by}
-    return rows_insert(FirstTouch, [{**row, "seconds": seconds}])
+    return rows_insert(FirstTouch, [{**row, "seconds": seconds, "business_seconds": business}])
+
+
+async def business_seconds(
+    engine: AsyncEngine, lead: LeadRef, touch: FirstTouchCommand
+) -> int | None:
+    """A first touch's seconds in the working hours of the user who took it (None: not a
+    user of the account, or one with no hours on record)."""
+    async with engine.connect() as conn:
+        found = await team(conn, lead.account_id, only=touch.by)
+    came = touch.at - timedelta(seconds=touch.seconds)
+    return worked_seconds(found[0] if found else None, came, touch.at)
 
 
 def close_write(lead: LeadRef, at: datetime) -> Write:

@@ -77,6 +77,8 @@ class FirstTouch(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     by: Mapped[str] = mapped_column(String(100))
     seconds: Mapped[int] = mapped_column(Integer)
+    # The same in the working hours of the user who took it (NULL: no hours on record).
+    business_seconds: Mapped[int | None] = mapped_column(Integer)
 
 
 class RoutingAssignment(Base):

@@ -68,6 +68,8 @@ class Lead(Base):
     playbook_version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+    source: Mapped[str | None] = mapped_column(String(100))  # for the reports, as routing's
+    reached: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
 
 
 class HistoryNote(Base):
@@ -237,6 +239,8 @@ class OutboxMessage(Base):
     # Whom it goes to: "lead" (a party of the lead), or "agent" (a user told of the lead by
     # routing: no reply or delivery event of theirs reaches the lead, no cap counts it).
     audience: Mapped[str] = mapped_column(String(10), default="lead", server_default="lead")
+    campaign: Mapped[str | None] = mapped_column(String(100))  # a campaign step's message
+    step: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditEntry(Base):

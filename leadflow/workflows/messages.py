@@ -148,16 +148,23 @@ class MilestoneChange(Message):
 
 
 class CallLog(Message):
-    """A call or text logged with its disposition; the answer says the new status and when
-    the lead is back in the call queue."""
+    """A call or text logged with its disposition (a text may have none: a contact attempt,
+    as the playbook's `logged_text` says); the answer says the new status and when the lead
+    is back in the call queue."""
 
-    disposition: Name
+    disposition: Name | None = None
     channel: Literal["call", "sms"] = "call"
     direction: Literal["outbound", "inbound"] = "outbound"
     comments: Annotated[str, StringConstraints(max_length=4000)] = ""
     actor: Name = "agent"
     follow_up: FollowUpRequest | None = None
     request_id: RequestId
+
+    @model_validator(mode="after")
+    def _a_call_has_its_disposition(self) -> CallLog:
+        if self.disposition is None and self.channel == "call":
+            raise ValueError("a call is logged with its disposition (only a text may have none)")
+        return self
 
     def event(self) -> CallLogged:
         return CallLogged(

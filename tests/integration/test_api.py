@@ -554,7 +554,7 @@ async def test_the_api_document_describes_every_field_and_gives_request_examples
         for field, prop in schema.get("properties", {}).items()
         if not prop.get("description")
     ]
-    assert not undescribed, undescribed
+    assert not undescribed, "\n".join(undescribed)
     # What callers send carries examples: a lead, a call logged, a milestone change.
     for model, fields in {
         "LeadIn": ("first_name", "time_zone", "milestone", "status"),

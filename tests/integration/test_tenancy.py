@@ -129,6 +129,12 @@ AIMED_AT_ALPHA: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = 
     ("POST", "/v1/queue/{lead_id}/release"): (f"/v1/queue/{LEAD}/release", {"agent": "ana"}, 409),
     ("GET", "/v1/users"): ("/v1/users", None, 200),
     ("GET", "/v1/reports/unlinked"): ("/v1/reports/unlinked", None, 200),
+    ("GET", "/v1/reports/speed-to-lead"): ("/v1/reports/speed-to-lead", None, 200),
+    ("GET", "/v1/reports/attempts"): ("/v1/reports/attempts", None, 200),
+    ("GET", "/v1/reports/steps"): ("/v1/reports/steps", None, 200),
+    ("GET", "/v1/reports/dispositions"): ("/v1/reports/dispositions", None, 200),
+    ("GET", "/v1/reports/funnel"): ("/v1/reports/funnel", None, 200),
+    ("GET", "/v1/reports/leaderboard"): ("/v1/reports/leaderboard", None, 200),
     # A migration moves only the key's own account's leads: beta's none.
     ("POST", "/v1/playbook/migrations"): (
         "/v1/playbook/migrations",
@@ -210,6 +216,13 @@ async def alpha(app: FastAPI, db: AsyncEngine) -> AsyncIterator[httpx.AsyncClien
         yield client
 
 
+def _counts_no_lead(figures: Any) -> bool:
+    """A report of beta's: no row, or rows that count no lead (the funnel's stages)."""
+    if isinstance(figures, dict):
+        figures = figures.get("rows", figures.get("combinations"))
+    return isinstance(figures, list) and all(row.get("leads", 0) == 0 for row in figures)
+
+
 async def _alpha_side(alpha: httpx.AsyncClient) -> dict[str, Any]:
     """What alpha reads of its own: the lead (but the agenda, which moves with the clock),
     its users and its leads list."""
@@ -259,6 +272,8 @@ async def test_another_accounts_key_reaches_nothing_at_any_endpoint(
             elif path.startswith("/v1/do-not-call/"):  # alpha's entries are not beta's
                 assert answer.json()["account"] == [], answer.text
                 assert (await alpha.get(path)).json()["account"] == ["call", "mms", "sms"]
+            elif path.startswith("/v1/reports/") and path != "/v1/reports/unlinked":
+                assert _counts_no_lead(answer.json()), (path, answer.text)
             elif method == "GET" and expected == 200:  # a list: beta has nothing yet
                 assert answer.json()["items"] == [], (path, answer.text)
         stop = {"MessageSid": "SM-beta-1", "From": phone, "Body": "STOP"}

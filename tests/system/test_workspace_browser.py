@@ -4,7 +4,8 @@ time, records a consent the borrower signed (a form without its evidence is refu
 the reason), logs Engaged with a follow-up and sees it listed, and is refused a milestone its
 status is not linked to, with the reason. A screenshot of each screen is written to
 `build/screenshots/`. A lead unsubscribes from the link in an email; agents take offers
-first to claim; an agent reads a reply in the lead's conversation and answers it.
+first to claim; an agent reads a reply in the lead's conversation and answers it; a manager
+opens the leads of an invalid milestone and status combination from the dashboard.
 
 Chromium is Debian's (`apt-get install chromium`; `.ci/run` installs it): Playwright's own
 browser download needs the internet.
@@ -442,3 +443,78 @@ async def test_an_agent_reads_a_reply_in_the_conversation_and_answers_it_in_the_
         await page.reload()
         await expect(conversation).to_contain_text(answer)
         await page.screenshot(path=SCREENSHOTS / "13-answered.png", full_page=True)
+
+
+async def test_a_manager_opens_the_leads_of_an_invalid_combination_from_the_dashboard(
+    browser: object,
+    dev_address: str,
+    database_url: str,
+    db: AsyncEngine,
+    providers: ProvidersUnderTest,
+    tmp_path: Path,
+) -> None:
+    """Two leads reach Lead / Nurture; the playbook's next version no longer links Nurture
+    to Lead. The manager's dashboard shows that combination in red with its count, and the
+    count opens exactly those two leads."""
+    from playwright.async_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    place = Place.where_it_is(12)
+    account = f"ws-{uuid.uuid4().hex[:6]}"
+    env = worker_env(
+        dev_address,
+        database_url,
+        providers,
+        account,
+        place.playbook_folder(tmp_path / "playbooks", "leads-queue"),
+    )
+    book = _workspace_playbook(place)
+    await ensure_account(db, account, "Workspace", "leads-queue")
+    await save_version(db, account, book)
+    await save_user(db, account, "mo", "Mo Manager", None, None, ["isa"], role="manager")
+    await set_password(db, account, "mo", await hash_password(ANA_PASSWORD))
+    key = await new_api_key(db, account)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with api_and_worker(env) as url:
+        async with httpx.AsyncClient(
+            base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"}
+        ) as api:
+            for lead in ("R-1", "R-2", "R-3"):
+                fields = place.lead_fields(name=f"{lead} Lee")
+                created = await api.put(f"/v1/leads/{lead}", json={"first_name": lead, **fields})
+                assert created.status_code == 201, created.text
+            for lead in ("R-2", "R-3"):
+                change = {"status": "Nurture", "actor": "mo", "request_id": f"nurture-{lead}"}
+                moved = await api.post(f"/v1/leads/{lead}/milestone", json=change)
+                assert moved.status_code == 200, moved.text
+        links = {**book.links, "Lead": [s for s in book.links["Lead"] if s != "Nurture"]}
+        await save_version(
+            db, account, book.model_copy(update={"version": book.version + 1, "links": links})
+        )
+        context = await browser.new_context(
+            timezone_id=AGENT_ZONE, viewport={"width": 1200, "height": 900}
+        )
+        page = await context.new_page()
+        await page.goto(f"{url}/app/reports")
+        await page.get_by_label("Account", exact=True).fill(account)
+        await page.get_by_label("Your user id").fill("mo")
+        await page.get_by_label("Password").fill(ANA_PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        dashboard = page.get_by_role("region", name="Dispositions")
+        invalid = dashboard.get_by_role(
+            "link", name="2 leads Lead / Nurture, an invalid combination"
+        )
+        await expect(invalid).to_be_visible()
+        row = dashboard.locator("tr.invalid")
+        await expect(row).to_have_count(1)
+        await expect(row).to_contain_text("Nurture")
+        color = await row.locator("td").first.evaluate("cell => getComputedStyle(cell).color")
+        assert color == "rgb(163, 0, 0)"  # red
+        await page.screenshot(path=SCREENSHOTS / "14-dashboard.png", full_page=True)
+        await invalid.click()
+        listed = page.get_by_role("region", name="Leads")
+        await expect(listed.get_by_role("link", name="R-2")).to_be_visible()
+        await expect(listed.get_by_role("link", name="R-3")).to_be_visible()
+        await expect(listed.get_by_role("link", name="R-1")).to_have_count(0)
+        await expect(listed).to_contain_text("Milestone Lead, status Nurture")
+        await page.screenshot(path=SCREENSHOTS / "15-invalid-combination-leads.png", full_page=True)

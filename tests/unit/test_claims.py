@@ -10,10 +10,21 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from leadflow.engine.events import CallLogged, DesignationsChanged, LeadRouted, StatusChanged
-from leadflow.engine.routing import Agent, Facts, Load, Routed, may_claim, route, work_by
+from leadflow.engine.routing import (
+    Agent,
+    Facts,
+    Load,
+    Routed,
+    may_claim,
+    route,
+    work_by,
+    worked_seconds,
+)
 from leadflow.engine.state import Member
 from leadflow.playbook.load import default_playbook
 from leadflow.playbook.routing import Routing
@@ -114,6 +125,29 @@ def test_the_time_to_work_a_lead_counts_only_working_time() -> None:
     assert work_by(ana, MONDAY_NOON, timedelta(hours=10)) == datetime(
         2026, 3, 3, 19, 0, tzinfo=UTC
     )  # 5 h Monday, 5 h Tuesday from 09:00 (EST)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    start=st.datetimes(
+        min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31), timezones=st.just(UTC)
+    ),
+    minutes=st.integers(min_value=0, max_value=60 * 24 * 10),
+    first=st.integers(min_value=0, max_value=22),
+    days=st.frozensets(st.integers(min_value=0, max_value=6), min_size=1),
+)
+def test_speed_to_lead_in_working_hours_is_the_working_time_work_by_counts(
+    start: datetime, minutes: int, first: int, days: frozenset[int]
+) -> None:
+    """In working hours, the time from a lead's arrival to a touch is what `work_by` would
+    have given that user to act: the two count the same clock, across nights, weekends and
+    the change to summer time."""
+    hours = Window(start=time(first), end=time(first + 1, 30))
+    [ana] = _isa("ana", time_zone=NY, hours=hours, days=days)
+    within = timedelta(minutes=minutes)
+    assert worked_seconds(ana, start, work_by(ana, start, within)) == minutes * 60
+    [anytime] = _isa("bo")
+    assert worked_seconds(anytime, start, start + within) is None  # no hours: the plain figure
 
 
 def _routed_book(rule: dict[str, Any]) -> Playbook:

@@ -6,8 +6,10 @@ from datetime import date, time, timedelta
 
 import pytest
 
+from leadflow.engine.commands import InvalidChange
 from leadflow.engine.events import CallLogged, StatusChanged
 from leadflow.engine.state import FollowUp
+from leadflow.playbook.load import default_playbook
 from tests.engine_driver import Lead, local, with_hold
 
 WEDNESDAY = date(2026, 3, 4)
@@ -98,4 +100,45 @@ def test_the_five_lead_statuses_and_the_follow_up_fields() -> None:
         timedelta(minutes=15),
         timedelta(minutes=30),
         timedelta(hours=1),
+    ]
+
+
+def test_a_text_logged_without_a_disposition_is_a_contact_attempt() -> None:
+    """The log asks a disposition only of a call: a text logged without one moves a New lead
+    to Contact Attempted, its call back an hour later, as after No Answer; a text logged on
+    an Engaged lead leaves its status, and a call without a disposition is refused."""
+    lead = Lead.create("leads-queue", T0)
+    lead.send(CallLogged(disposition=None, channel="sms"), at=local(WEDNESDAY, time(10, 5)))
+    assert lead.state.status == "Contact Attempted"
+    back = lead.calls()[-1]
+    assert (back.label, back.available_at) == ("Redial", local(WEDNESDAY, time(11, 5)))
+    [note] = [c for c in lead.commands("record_history") if c.action == "Text"]
+    assert (note.note, note.status, note.call) == ("sms outbound", "Contact Attempted", None)
+
+    lead.send(CallLogged(disposition="Engaged"), at=local(WEDNESDAY, time(11, 10)))
+    lead.send(CallLogged(disposition=None, channel="sms", direction="inbound"),
+              at=local(WEDNESDAY, time(12)))  # fmt: skip
+    assert lead.state.status == "Engaged"
+    with pytest.raises(InvalidChange, match="a call is logged with its disposition"):
+        lead.send(CallLogged(disposition=None, channel="call"), at=local(WEDNESDAY, time(13)))
+
+
+def test_a_playbook_without_the_rule_notes_the_text_and_changes_nothing() -> None:
+    book = default_playbook("leads-queue").model_copy(update={"logged_text": None})
+    lead = Lead.create(book, T0)
+    lead.send(CallLogged(disposition=None, channel="sms"), at=local(WEDNESDAY, time(10, 5)))
+    assert lead.state.status == "New"
+    assert [c.action for c in lead.commands("record_history")][-1] == "Text"
+
+
+def test_a_logged_call_carries_what_the_reports_count() -> None:
+    lead = Lead.create("leads-queue", T0)
+    lead.send(CallLogged(disposition="No Answer"), at=local(WEDNESDAY, time(10, 5)))
+    lead.send(CallLogged(disposition="Engaged"), at=local(WEDNESDAY, time(11, 10)))
+    lead.send(CallLogged(disposition="Engaged", direction="inbound"), at=local(WEDNESDAY, time(12)))
+    facts = [c.call for c in lead.commands("record_history") if c.call is not None]
+    assert [(f.disposition, f.contact, f.attempt) for f in facts] == [
+        ("No Answer", False, 1),
+        ("Engaged", True, 2),
+        ("Engaged", True, None),  # an inbound call is no attempt
     ]

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from leadflow.api.web import routing_pages, signing, thread_pages
+from leadflow.api.web import report_pages, routing_pages, signing, thread_pages
 from leadflow.api.web.pages import HERE, router
 from leadflow.api.web.session import SESSION_COOKIE, SESSION_HOURS, SignedOut
 
@@ -32,6 +32,7 @@ def install(app: FastAPI, secret: bytes) -> None:
     app.include_router(router)
     app.include_router(routing_pages.router)
     app.include_router(thread_pages.router)
+    app.include_router(report_pages.router)
 
     async def signed_out(request: Request, exc: Exception) -> Response:
         wanted = request.url.path if request.method == "GET" else "/app/"

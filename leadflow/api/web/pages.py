@@ -101,12 +101,18 @@ async def queue_page(
     database: Database,
     leads: Leads,
     status: Annotated[str | None, Query(max_length=100)] = None,
+    milestone: Annotated[str | None, Query(max_length=100)] = None,
 ) -> HTMLResponse:
     book = await _book(database, leads, agent)
-    status = status if status and book.has_status(status) else None
+    # A milestone comes with its status from the dashboard, whose combination (or status)
+    # the playbook may no longer have: both are taken as they are then.
+    status = status if status and (milestone or book.has_status(status)) else None
+    milestone = milestone or None
     now_due = await due(database, agent.account_id, agent=agent.id, limit=UPCOMING)
     upcoming = await waiting(database, agent.account_id, agent=agent.id, limit=UPCOMING)
-    listed = await lead_store.page(database, agent.account_id, status=status, limit=LISTED)
+    listed = await lead_store.page(
+        database, agent.account_id, status=status, milestone=milestone, limit=LISTED
+    )
     return _page(
         request,
         "queue.html",
@@ -116,6 +122,7 @@ async def queue_page(
         leads=listed,
         statuses=[s.name for s in book.statuses],
         status=status,
+        milestone=milestone,
         when=lambda moment: _when(moment, agent.time_zone),
     )
 
@@ -199,7 +206,7 @@ async def log_call(
     lead_id: Identifier,
     agent: SignedIn,
     leads: Leads,
-    disposition: Annotated[str, Form(max_length=100)],
+    disposition: Annotated[str, Form(max_length=100)] = "",
     channel: Annotated[str, Form(pattern="^(call|sms)$")] = "call",
     direction: Annotated[str, Form(pattern="^(outbound|inbound)$")] = "outbound",
     comments: Annotated[str, Form(max_length=4000)] = "",
@@ -216,7 +223,7 @@ async def log_call(
     try:
         planned = _follow_up(agent, follow_up, subject, start, duration, notes, assignee, priority)
         log = CallLog(
-            disposition=disposition,
+            disposition=disposition or None,
             channel=channel,
             direction=direction,
             comments=comments,
@@ -235,7 +242,8 @@ async def log_call(
         if snapshot.back_in_queue_at
         else "not in the queue until the cadence or a follow-up brings it back"
     )
-    _flash(request, "ok", f"Logged {disposition} for {lead_id}: now {snapshot.status}, {back}.")
+    logged = disposition or f"a text ({direction})"
+    _flash(request, "ok", f"Logged {logged} for {lead_id}: now {snapshot.status}, {back}.")
     return _back("/app/" if not planned else here)
 
 

@@ -1,0 +1,334 @@
+"""The numbers a sales manager reads, from PostgreSQL, each in one or two indexed queries:
+speed to lead, call attempts, campaign steps and the leaderboard here, the dispositions
+dashboard and the funnel in `pipeline`.
+
+Every report but the dispositions dashboard reads a period: the leads that came in from
+`start` to `end` (a cohort: their first touches, calls, conversions, whenever those came)
+or, for campaign steps, the messages written in it. The dashboard counts the account's
+leads as they are now. Times are UTC; seconds are whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from leadflow.playbook.schema import Conversion, Playbook
+
+# Speed to lead's marks: the share of leads first touched within each.
+WITHIN = {"5 min": 300, "15 min": 900, "1 h": 3600, "4 h": 14400, "24 h": 86400}
+ATTEMPTS = 8  # calls counted one by one; later ones together, as the 9th row ("9+")
+AFTER = "7 days"  # how long after a period a reply or a contact still counts for its message
+SpeedBy = Literal["agent", "source", "rule"]
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+
+    def args(self, account_id: str) -> dict[str, Any]:
+        return {"account": account_id, "start": self.start, "end": self.end}
+
+
+def converted_by(book: Playbook) -> Conversion:
+    """What counts as converted: the playbook's `conversion`; else a status named
+    "Converted"; else the first of the milestones Sold, Funded or Closed it has (the last
+    step of the shipped presets); else nothing."""
+    if book.conversion is not None:
+        return book.conversion
+    if book.has_status("Converted"):
+        return Conversion(statuses=["Converted"])
+    for milestone in ("Sold", "Funded", "Closed"):
+        if milestone in book.milestones:
+            return Conversion(milestones=[milestone])
+    return Conversion()
+
+
+class Speed(BaseModel):
+    """Speed to lead for a group of leads (all of them when `group` is None)."""
+
+    group: str | None = Field(description="the agent, source or rule; none: every lead")
+    leads: int = Field(description="leads that came in over the period")
+    reached: int = Field(description="of them, those a person has touched")
+    never_reached: int = Field(description="of them, those no person has touched yet")
+    median_seconds: int | None = Field(description="median time to the first human touch")
+    p90_seconds: int | None = Field(description="90th percentile of that time")
+    business_median_seconds: int | None = Field(
+        description="the median counted in the working hours of the user who touched the lead"
+    )
+    business_p90_seconds: int | None = Field(description="the 90th percentile, likewise")
+    within: dict[str, float] = Field(
+        description="share of the leads first touched within 5 and 15 minutes, 1, 4, 24 hours"
+    )
+
+
+_GROUPS: dict[str | None, str] = {
+    None: "NULL",
+    "agent": "coalesce(f.by, given.agent, '(nobody)')",
+    "source": "coalesce(l.source, '(none)')",
+    "rule": "coalesce(first_rule.rule, '(not routed)')",
+}
+_MARKS = ", ".join(f"count(*) FILTER (WHERE f.seconds <= {s}) AS w{s}" for s in WITHIN.values())
+SPEED_SQL = f"""
+SELECT {{group}} AS grp, count(*) AS leads, count(f.seconds) AS reached,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY f.seconds) AS median,
+  percentile_cont(0.9) WITHIN GROUP (ORDER BY f.seconds) AS p90,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY coalesce(f.business_seconds, f.seconds)) AS bmed,
+  percentile_cont(0.9) WITHIN GROUP (ORDER BY coalesce(f.business_seconds, f.seconds)) AS bp90,
+  {_MARKS}
+FROM leads l
+LEFT JOIN first_touches f ON f.account_id = l.account_id AND f.lead_id = l.lead_id
+{{joins}}
+WHERE l.account_id = :account AND l.created_at >= :start AND l.created_at < :end
+GROUP BY grp ORDER BY leads DESC, grp
+"""
+_JOINS = {
+    "agent": """LEFT JOIN LATERAL (
+  SELECT r.agent FROM routing_assignments r
+  WHERE r.account_id = l.account_id AND r.lead_id = l.lead_id AND r.agent IS NOT NULL
+  ORDER BY r.attempt DESC LIMIT 1) given ON true""",
+    "rule": """LEFT JOIN LATERAL (
+  SELECT r.rule FROM routing_assignments r
+  WHERE r.account_id = l.account_id AND r.lead_id = l.lead_id
+  ORDER BY r.attempt LIMIT 1) first_rule ON true""",
+}
+
+
+def _whole(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+def speed_sql(by: SpeedBy | None) -> str:
+    """Speed to lead's statement, grouped `by` (all leads together when None)."""
+    return SPEED_SQL.format(group=_GROUPS[by], joins=_JOINS.get(by or "", ""))
+
+
+async def speed(
+    engine: AsyncEngine, account_id: str, period: Period, by: SpeedBy | None = None
+) -> list[Speed]:
+    async with engine.connect() as conn:
+        found = await conn.execute(text(speed_sql(by)), period.args(account_id))
+        rows = found.mappings().all()
+    return [
+        Speed(
+            group=row["grp"],
+            leads=row["leads"],
+            reached=row["reached"],
+            never_reached=row["leads"] - row["reached"],
+            median_seconds=_whole(row["median"]),
+            p90_seconds=_whole(row["p90"]),
+            business_median_seconds=_whole(row["bmed"]),
+            business_p90_seconds=_whole(row["bp90"]),
+            within={
+                mark: round(row[f"w{s}"] / row["leads"], 4) if row["leads"] else 0.0
+                for mark, s in WITHIN.items()
+            },
+        )
+        for row in rows
+    ]
+
+
+class Attempt(BaseModel):
+    """The lead's nth outbound call, over the leads of the period."""
+
+    attempt: str = Field(description="1 to 8, then 9+ for every later call")
+    calls: int = Field(description="calls made as that attempt")
+    contacts: int = Field(description="of them, those whose disposition reached the lead")
+    contact_rate: float = Field(description="contacts / calls")
+    first_contacts: int = Field(description="leads first reached on that attempt")
+    converted: int = Field(description="of those leads, the ones converted since")
+
+
+ATTEMPTS_SQL = f"""
+WITH calls AS (
+  SELECT c.lead_id, least(c.attempt, {ATTEMPTS + 1}) AS n, c.contact, c.attempt
+  FROM leads l JOIN call_logs c ON c.account_id = l.account_id AND c.lead_id = l.lead_id
+  WHERE l.account_id = :account AND l.created_at >= :start AND l.created_at < :end
+    AND c.attempt IS NOT NULL
+), made AS (
+  SELECT n, count(*) AS calls, count(*) FILTER (WHERE contact) AS contacts FROM calls GROUP BY n
+), firsts AS (
+  SELECT lead_id, least(min(attempt), {ATTEMPTS + 1}) AS n FROM calls WHERE contact
+  GROUP BY lead_id
+), won AS (
+  SELECT f.n, count(*) AS first_contacts,
+    count(*) FILTER (WHERE l.reached && CAST(:milestones AS varchar[])
+                     OR l.status = ANY(CAST(:statuses AS varchar[]))) AS converted
+  FROM firsts f JOIN leads l ON l.account_id = :account AND l.lead_id = f.lead_id
+  GROUP BY f.n
+)
+SELECT made.n, made.calls, made.contacts, coalesce(won.first_contacts, 0) AS first_contacts,
+  coalesce(won.converted, 0) AS converted
+FROM made LEFT JOIN won ON won.n = made.n ORDER BY made.n
+"""
+
+
+async def attempts(
+    engine: AsyncEngine, account_id: str, period: Period, conversion: Conversion
+) -> list[Attempt]:
+    args = period.args(account_id)
+    args |= {"milestones": conversion.milestones, "statuses": conversion.statuses}
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text(ATTEMPTS_SQL), args)).mappings().all()
+    return [
+        Attempt(
+            attempt=str(row["n"]) if row["n"] <= ATTEMPTS else f"{ATTEMPTS + 1}+",
+            calls=row["calls"],
+            contacts=row["contacts"],
+            contact_rate=round(row["contacts"] / row["calls"], 4) if row["calls"] else 0.0,
+            first_contacts=row["first_contacts"],
+            converted=row["converted"],
+        )
+        for row in rows
+    ]
+
+
+class StepFigures(BaseModel):
+    """A campaign step's messages written over the period, and what came after them: a
+    reply, an opt-out or a contact counts for the lead's last campaign message before it."""
+
+    campaign: str
+    step: int = Field(description="the step's place in its campaign, 1 for the first")
+    messages: int = Field(description="messages the step wrote")
+    sent: int = Field(description="taken by the provider")
+    delivered: int = Field(description="delivered, as the provider reported")
+    failed: int = Field(description="failed or undelivered")
+    held_back: int = Field(description="never sent: opted out, its window closed, a list")
+    replied: int = Field(description="messages the lead answered next")
+    opted_out: int = Field(description="messages the lead answered with an opt-out")
+    contacted_after: int = Field(description="messages after which a call reached the lead")
+
+
+STEPS_SQL = """
+SELECT campaign, step, count(*) AS messages,
+  count(*) FILTER (WHERE status IN ('sent', 'delivered', 'read', 'undelivered')) AS sent,
+  count(*) FILTER (WHERE status IN ('delivered', 'read')) AS delivered,
+  count(*) FILTER (WHERE status IN ('failed', 'undelivered')) AS failed,
+  count(*) FILTER (WHERE status IN ('suppressed', 'expired')) AS held_back
+FROM outbox
+WHERE account_id = :account AND created_at >= :start AND created_at < :end
+  AND campaign IS NOT NULL
+GROUP BY campaign, step
+"""
+# What a reply, an opt-out or a contact answered: the lead's last campaign message before it.
+_LAST_MESSAGE = """LEFT JOIN LATERAL (
+  SELECT o.key, o.campaign, o.step, o.created_at FROM outbox o
+  WHERE o.account_id = e.account_id AND o.lead_id = e.lead_id AND o.created_at <= e.at
+    AND o.campaign IS NOT NULL
+  ORDER BY o.created_at DESC LIMIT 1) m ON true"""
+AFTER_STEPS_SQL = f"""
+WITH e AS (
+  SELECT account_id, lead_id, received_at AS at, keyword = 'stop' AS stop, false AS contact
+  FROM inbound_messages
+  WHERE account_id = :account AND received_at >= :start
+    AND received_at < CAST(:end AS timestamptz) + interval '{AFTER}'
+  UNION ALL
+  SELECT account_id, lead_id, at, false, true FROM call_logs
+  WHERE account_id = :account AND at >= :start
+    AND at < CAST(:end AS timestamptz) + interval '{AFTER}' AND contact
+)
+SELECT m.campaign, m.step,
+  count(DISTINCT m.key) FILTER (WHERE NOT e.contact) AS replied,
+  count(DISTINCT m.key) FILTER (WHERE e.stop) AS opted_out,
+  count(DISTINCT m.key) FILTER (WHERE e.contact) AS contacted_after
+FROM e {_LAST_MESSAGE}
+WHERE m.created_at >= :start AND m.created_at < :end
+GROUP BY m.campaign, m.step
+"""
+
+
+async def steps(engine: AsyncEngine, account_id: str, period: Period) -> list[StepFigures]:
+    args = period.args(account_id)
+    async with engine.connect() as conn:
+        sent = (await conn.execute(text(STEPS_SQL), args)).mappings().all()
+        after = (await conn.execute(text(AFTER_STEPS_SQL), args)).mappings().all()
+    later = {(row["campaign"], row["step"]): row for row in after}
+    out = []
+    for row in sorted(sent, key=lambda r: (r["campaign"], r["step"])):
+        found: Any = later.get((row["campaign"], row["step"]), {})
+        out.append(
+            StepFigures(
+                campaign=row["campaign"],
+                step=row["step"] + 1,
+                messages=row["messages"],
+                sent=row["sent"],
+                delivered=row["delivered"],
+                failed=row["failed"],
+                held_back=row["held_back"],
+                replied=found.get("replied", 0),
+                opted_out=found.get("opted_out", 0),
+                contacted_after=found.get("contacted_after", 0),
+            )
+        )
+    return out
+
+
+class UserFigures(BaseModel):
+    """A user's figures over the period."""
+
+    user: str = Field(description="the user, as the lead's history names them")
+    leads_given: int = Field(description="leads of the period routing gave them")
+    first_touches: int = Field(description="leads of the period they touched first")
+    median_seconds: int | None = Field(description="their median time to that first touch")
+    calls: int = Field(description="outbound calls they logged over the period")
+    contacts: int = Field(description="of them, those that reached the lead")
+    converted: int = Field(description="leads given them over the period, converted since")
+
+
+GIVEN_SQL = """
+SELECT g.agent AS who, count(*) AS given,
+  count(*) FILTER (WHERE l.reached && CAST(:milestones AS varchar[])
+                   OR l.status = ANY(CAST(:statuses AS varchar[]))) AS converted
+FROM leads l JOIN LATERAL (
+  SELECT r.agent FROM routing_assignments r
+  WHERE r.account_id = l.account_id AND r.lead_id = l.lead_id AND r.agent IS NOT NULL
+  ORDER BY r.attempt DESC LIMIT 1) g ON true
+WHERE l.account_id = :account AND l.created_at >= :start AND l.created_at < :end
+GROUP BY g.agent
+"""
+TOUCHED_SQL = """
+SELECT f.by AS who, count(*) AS touches,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY f.seconds) AS median
+FROM leads l JOIN first_touches f ON f.account_id = l.account_id AND f.lead_id = l.lead_id
+WHERE l.account_id = :account AND l.created_at >= :start AND l.created_at < :end
+GROUP BY f.by
+"""
+CALLED_SQL = """
+SELECT actor AS who, count(*) AS calls, count(*) FILTER (WHERE contact) AS contacts
+FROM call_logs
+WHERE account_id = :account AND at >= :start AND at < :end AND attempt IS NOT NULL
+GROUP BY actor
+"""
+
+
+async def leaderboard(
+    engine: AsyncEngine, account_id: str, period: Period, conversion: Conversion
+) -> list[UserFigures]:
+    """Every user with a figure over the period, most conversions first."""
+    args = period.args(account_id)
+    args |= {"milestones": conversion.milestones, "statuses": conversion.statuses}
+    table: dict[str, dict[str, Any]] = {}
+    async with engine.connect() as conn:
+        for sql in (GIVEN_SQL, TOUCHED_SQL, CALLED_SQL):
+            query_args = args if sql is GIVEN_SQL else period.args(account_id)
+            for row in (await conn.execute(text(sql), query_args)).mappings():
+                table.setdefault(row["who"], {}).update(row)
+    standings = [
+        UserFigures(
+            user=who,
+            leads_given=got.get("given", 0),
+            first_touches=got.get("touches", 0),
+            median_seconds=_whole(got.get("median")),
+            calls=got.get("calls", 0),
+            contacts=got.get("contacts", 0),
+            converted=got.get("converted", 0),
+        )
+        for who, got in table.items()
+    ]
+    return sorted(standings, key=lambda s: (-s.converted, -s.contacts, -s.first_touches, s.user))
