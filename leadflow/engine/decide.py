@@ -29,7 +29,7 @@ from leadflow.engine import (
     routed,
     statuses,
 )
-from leadflow.engine.commands import Decision, InvalidChange, SaveParties
+from leadflow.engine.commands import CreateTask, Decision, InvalidChange, SaveParties
 from leadflow.engine.events import (
     AgentWrote,
     CallLogged,
@@ -103,6 +103,8 @@ class LeadFacts(Protocol):
     def language(self) -> str | None: ...
     @property
     def price(self) -> int | None: ...
+    @property
+    def review(self) -> str | None: ...
 
 
 def decide(book: Playbook, state: EngineState, event: Event, now: datetime) -> Decision:
@@ -151,6 +153,9 @@ def _lead_created(run: Run, event: LeadCreated) -> None:
         s.inquired_at = run.now
     if s.parties:
         run.emit(SaveParties(parties=s.parties))
+    if s.review is not None:  # an unknown sender's text: a person reads it first
+        _held_for_review(run)
+        return
     routed.new_lead(run)  # who takes it, when the playbook routes and it came unassigned
     for given in s.consents:  # those that came with the lead
         consent.noted(run, given)
@@ -166,6 +171,24 @@ def _lead_created(run: Run, event: LeadCreated) -> None:
             dates.horizon_stated(run, HorizonStated(horizon=horizon, actor="lead"))
         except InvalidChange as exc:
             run.audit("horizon", "skipped", f"no check-in set: {exc}")
+
+
+def _held_for_review(run: Run) -> None:
+    """A lead that came from a text no lead's number sent: a task asks a person who wrote;
+    no routing, campaign or call runs until a person acts on the lead."""
+    s, rule = run.s, run.book.unknown_senders
+    for given in s.consents:
+        consent.noted(run, given)
+    run.emit(
+        CreateTask(
+            key="review",
+            subject="A text from an unknown number: who wrote it?",
+            assignee=rule.assignee if rule is not None else None,
+            due_at=run.now,
+            notes=s.review or "",
+        )
+    )
+    run.audit("review", "note", "a text from an unknown number: nothing runs until a person acts")
 
 
 def _parties_changed(run: Run, event: PartiesChanged) -> None:
@@ -238,6 +261,7 @@ def initial_state(book: Playbook, ensure: LeadFacts, *, law: int = LAW) -> Engin
         tags=list(ensure.tags),
         language=ensure.language,
         price=ensure.price,
+        review=ensure.review,
     )
     merge(state.parties, dict(ensure.parties), book.parties, "party")
     merge(state.designations, dict(ensure.designations), book.designations, "designation")

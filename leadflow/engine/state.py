@@ -205,3 +205,6 @@ class EngineState(Strict):
     # Numbers the Reassigned Numbers Database said were disconnected since they were known
     # to be a party's: no text or call goes to them (a new number for the party does).
     reassigned: list[str] = []
+    # An unknown sender's first text, for a lead held for a person to read (the account's
+    # `unknown_senders: {become: task}`): nothing runs on it until a person acts.
+    review: str | None = None

@@ -62,6 +62,9 @@ def _problems(book: Playbook) -> Iterator[Problem]:
         ]:
             if status not in statuses:
                 yield f"logged_text.{path}", f"unknown status {status!r}"
+    unknown = book.unknown_senders
+    if unknown is not None and unknown.party is not None and unknown.party not in book.parties:
+        yield "unknown_senders.party", f"unknown party {unknown.party!r}"
     if book.conversion is not None:
         for i, milestone in enumerate(book.conversion.milestones):
             if milestone not in milestones:

@@ -303,6 +303,17 @@ class User(Message):
     email: str | None = None
 
 
+class UnknownSenders(Message):
+    """What an inbound text becomes when none of the account's leads has the number it came
+    from (on a number the account holds): a new `lead`, run like any (routed, its
+    `on_new_lead`), or a `task`: a lead that runs nothing (no routing, campaign or call)
+    until a person reads the text, with a task asking who wrote, for `assignee` (a user)."""
+
+    become: Literal["lead", "task"]
+    party: Name | None = None  # the sender's role on the lead (default: the first party)
+    assignee: Name | None = None  # the task's user (default: nobody in particular)
+
+
 class Conversion(Message):
     """What the reports count as a conversion: a lead reaching one of these milestones or
     statuses (`leadflow.store.reports.converted_by` says what counts when none is set)."""
@@ -346,13 +357,14 @@ class Playbook(Message):
     routing: Routing | None = None  # who gets a new lead (`leadflow.playbook.routing`)
     conversion: Conversion | None = None  # for the reports
     logged_text: LoggedText | None = None  # a text logged with no disposition
+    unknown_senders: UnknownSenders | None = None  # None: such a text reaches nobody
 
     @model_serializer(mode="wrap")
     def _as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Without routing, a conversion or a logged text rule, the JSON as before them
-        (`Compliance._as_before`)."""
+        """Without the settings added since (routing, a conversion, a logged text's rule,
+        unknown senders'), the JSON as before them (`Compliance._as_before`)."""
         body: dict[str, Any] = handler(self)
-        for name in ("routing", "conversion", "logged_text"):
+        for name in ("routing", "conversion", "logged_text", "unknown_senders"):
             if getattr(self, name) is None:
                 body.pop(name, None)
         return body

@@ -63,6 +63,13 @@ async def ensure_account(engine: AsyncEngine, account_id: str, name: str, playbo
         )
 
 
+async def preset_of(engine: AsyncEngine, account_id: str) -> str | None:
+    """The preset the account runs when it has no stored playbook version (None: no account)."""
+    async with engine.connect() as conn:
+        found = await conn.execute(select(Account.playbook).where(Account.id == account_id))
+        return found.scalar_one_or_none()
+
+
 async def account_exists(engine: AsyncEngine, account_id: str) -> bool:
     async with engine.connect() as conn:
         found = await conn.execute(select(Account.id).where(Account.id == account_id))

@@ -70,6 +70,9 @@ class EnsureLead(LeadProfile):
     # evidence by whoever took the request (the API, in `consent_records`), weighed from the
     # first decision; a lead that exists takes them as it takes any consent, by id.
     consents: list[ConsentHeld] = Field(default=[], max_length=20)
+    # An unknown sender's first text (the Twilio webhook's, as the account's playbook says):
+    # the lead is held for a person to read it, with a task; nothing else runs.
+    review: Annotated[str, StringConstraints(max_length=1600)] | None = None
 
     def differences(self, state: EngineState) -> list[str]:
         """The facts this request gives that the lead has otherwise, by field name."""

@@ -25,6 +25,7 @@ from xml.sax.saxutils import escape
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from leadflow.api import unknown_senders
 from leadflow.api.deps import AppSettings, Database, Leads
 from leadflow.api.errors import error_responses
 from leadflow.api.provider_requests import (
@@ -156,6 +157,10 @@ async def _inbound(
         for account_id, found in reaches.items():
             if found is None:
                 found = await lead_records.parties_reached_at(database, account_id, phone=sender)
+                if not found and meaning is None:  # as the account's playbook says, if it does
+                    found = await unknown_senders.lead_for(
+                        database, leads, account_id, sender, text
+                    )
             await for_each_lead(account_id, found, reply)
     except Exception:
         async with database.begin() as conn:
