@@ -42,9 +42,11 @@ TARGET_P95_MS = 500.0
 # index's order), when it came in, its source, milestone and status.
 _ID = "'L' || lpad(i::text, 7, '0')"
 _CAME = f"timestamptz '{FIRST.isoformat()}' + (i * interval '365 days') / {LEADS}"
+_STEP_KEY = f"'lead:{ACCOUNT}:' || {_ID} || ':campaign:isa_touches:1:' || m || ':borrower'"
+_STEP_AT = f"{_CAME} + m * interval '2 days'"
 _LEADS = f"""
 INSERT INTO leads (account_id, lead_id, workflow_id, first_name, milestone, status, time_zone,
-  created_at, updated_at, source, reached)
+  created_at, updated_at, source, reached, agent)
 SELECT '{ACCOUNT}', {_ID}, 'lead:{ACCOUNT}:' || {_ID}, 'Pat',
   (ARRAY['Prospect','Prospect','Prospect','Prospect','Prospect','Contacted','Contacted',
          'Appointment Set','Under Contract','Closed'])[1 + i % 10],
@@ -57,7 +59,8 @@ SELECT '{ACCOUNT}', {_ID}, 'lead:{ACCOUNT}:' || {_ID}, 'Pat',
     WHEN 7 THEN ARRAY['Prospect','Contacted','Appointment Set']
     WHEN 8 THEN ARRAY['Prospect','Contacted','Appointment Set','Under Contract']
     WHEN 9 THEN ARRAY['Prospect','Contacted','Appointment Set','Closed']
-    ELSE ARRAY['Prospect'] END::varchar[]
+    ELSE ARRAY['Prospect'] END::varchar[],
+  'agent-' || i % 20
 FROM generate_series($1::int, $2::int) AS i
 """
 _TOUCHED = f"""
@@ -75,12 +78,15 @@ FROM generate_series($1::int, $2::int) AS i
 """
 _CALLS = f"""
 INSERT INTO call_logs (key, account_id, lead_id, at, channel, direction, disposition,
-  contact, attempt, actor)
+  contact, attempt, actor, answered_key, answered_campaign, answered_step, answered_at)
 SELECT 'lead:{ACCOUNT}:' || {_ID} || ':call:' || n, '{ACCOUNT}', {_ID},
   {_CAME} + n * interval '1 day', 'call', 'outbound',
-  CASE WHEN (i * 31 + n * 17) % 7 = 0 THEN 'Talked' ELSE 'No Answer' END,
-  (i * 31 + n * 17) % 7 = 0, n, 'agent-' || i % 20
-FROM generate_series($1::int, $2::int) AS i, generate_series(1, {CALLS}) AS n
+  CASE WHEN contact THEN 'Talked' ELSE 'No Answer' END, contact, n, 'agent-' || i % 20,
+  -- a contact on day n came after the campaign message of day 2 * (n / 2)
+  CASE WHEN contact THEN {_STEP_KEY} END, CASE WHEN contact THEN 'isa_touches' END,
+  CASE WHEN contact THEN m END, CASE WHEN contact THEN {_STEP_AT} END
+FROM generate_series($1::int, $2::int) AS i, generate_series(1, {CALLS}) AS n,
+  LATERAL (SELECT (i * 31 + n * 17) % 7 = 0 AS contact, n / 2 AS m) AS c
 """
 _MESSAGES = f"""
 INSERT INTO outbox (key, account_id, lead_id, channel, party, to_address, sender_id, template,
@@ -96,11 +102,15 @@ FROM generate_series($1::int, $2::int) AS i, generate_series(0, {STEPS - 1}) AS 
 """
 _REPLIES = f"""
 INSERT INTO inbound_messages (account_id, lead_id, key, channel, party, from_address, body,
-  keyword, received_at)
+  keyword, received_at, answered_key, answered_campaign, answered_step, answered_at)
 SELECT '{ACCOUNT}', {_ID}, 'twilio:SM' || i, 'sms', 'borrower',
   '+1312555' || lpad((i % 10000)::text, 4, '0'), 'Yes',
-  CASE WHEN i % 20 = 0 THEN 'stop' END, {_CAME} + (1 + i % 20) * interval '1 day 1 hour'
-FROM generate_series($1::int, $2::int) AS i
+  CASE WHEN i % 20 = 0 THEN 'stop' END, {_CAME} + h * interval '1 hour',
+  {_STEP_KEY}, 'isa_touches', m, {_STEP_AT}
+FROM generate_series($1::int, $2::int) AS i,
+  -- a reply h hours in answers the campaign message of day 2 * (h / 48)
+  LATERAL (SELECT (1 + i % 20) * 25 AS h) AS r,
+  LATERAL (SELECT least(h / 48, {STEPS - 1}) AS m) AS a
 """
 
 

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from leadflow.store.tables import Base, Lead, OutboxMessage
 from leadflow.store.thread_tables import InboundMessage
 
+_COUNTED = ["attempt", "contact", "actor"]
+
 
 class CallLog(Base):
     """A call (or a text) logged with its disposition, once per history note (`key`): whether
@@ -25,8 +27,15 @@ class CallLog(Base):
         ForeignKeyConstraint(
             ["account_id", "lead_id"], ["leads.account_id", "leads.lead_id"], ondelete="CASCADE"
         ),
-        Index("ix_call_logs_at", "account_id", "at"),
-        Index("ix_call_logs_lead", "account_id", "lead_id", "at"),
+        # What the reports count of a call, read from the index alone.
+        Index("ix_call_logs_at", "account_id", "at", postgresql_include=_COUNTED),
+        Index("ix_call_logs_lead", "account_id", "lead_id", "at", postgresql_include=_COUNTED),
+        Index(
+            "ix_call_logs_answered",
+            "account_id",
+            "answered_at",
+            postgresql_where=text("answered_key IS NOT NULL"),
+        ),
     )
 
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
@@ -39,10 +48,20 @@ class CallLog(Base):
     contact: Mapped[bool] = mapped_column(Boolean)
     attempt: Mapped[int | None] = mapped_column(Integer)  # outbound calls only
     actor: Mapped[str] = mapped_column(String(200))
+    # A contact's: the lead's last campaign message before it (`store.answered`).
+    answered_key: Mapped[str | None] = mapped_column(String(400))
+    answered_campaign: Mapped[str | None] = mapped_column(String(100))
+    answered_step: Mapped[int | None] = mapped_column(Integer)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-# The replies of a period (each answers the lead's last campaign message before it).
-Index("ix_inbound_messages_at", InboundMessage.account_id, InboundMessage.received_at)
+# The replies to a period's campaign messages (`store.answered`).
+Index(
+    "ix_inbound_messages_answered",
+    InboundMessage.account_id,
+    InboundMessage.answered_at,
+    postgresql_where=text("answered_key IS NOT NULL"),
+)
 # The leads that came in over a period, and the dashboard's milestone x status counts.
 Index("ix_leads_created", Lead.account_id, Lead.created_at)
 Index("ix_leads_disposition", Lead.account_id, Lead.milestone, Lead.status)

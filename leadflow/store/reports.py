@@ -23,7 +23,6 @@ from leadflow.playbook.schema import Conversion, Playbook
 # Speed to lead's marks: the share of leads first touched within each.
 WITHIN = {"5 min": 300, "15 min": 900, "1 h": 3600, "4 h": 14400, "24 h": 86400}
 ATTEMPTS = 8  # calls counted one by one; later ones together, as the 9th row ("9+")
-AFTER = "7 days"  # how long after a period a reply or a contact still counts for its message
 SpeedBy = Literal["agent", "source", "rule"]
 
 
@@ -70,9 +69,10 @@ class Speed(BaseModel):
 
 _GROUPS: dict[str | None, str] = {
     None: "NULL",
-    "agent": "coalesce(f.by, given.agent, '(nobody)')",
+    # Who touched it first; a lead never touched, the user routing gave it last.
+    "agent": "coalesce(f.by, l.agent, '(nobody)')",
     "source": "coalesce(l.source, '(none)')",
-    "rule": "coalesce(first_rule.rule, '(not routed)')",
+    "rule": "coalesce(first_rule.rule, '(not routed)')",  # its first routing's
 }
 _MARKS = ", ".join(f"count(*) FILTER (WHERE f.seconds <= {s}) AS w{s}" for s in WITHIN.values())
 SPEED_SQL = f"""
@@ -89,14 +89,8 @@ WHERE l.account_id = :account AND l.created_at >= :start AND l.created_at < :end
 GROUP BY grp ORDER BY leads DESC, grp
 """
 _JOINS = {
-    "agent": """LEFT JOIN LATERAL (
-  SELECT r.agent FROM routing_assignments r
-  WHERE r.account_id = l.account_id AND r.lead_id = l.lead_id AND r.agent IS NOT NULL
-  ORDER BY r.attempt DESC LIMIT 1) given ON true""",
-    "rule": """LEFT JOIN LATERAL (
-  SELECT r.rule FROM routing_assignments r
-  WHERE r.account_id = l.account_id AND r.lead_id = l.lead_id
-  ORDER BY r.attempt LIMIT 1) first_rule ON true""",
+    "rule": """LEFT JOIN routing_assignments first_rule ON first_rule.account_id = l.account_id
+  AND first_rule.lead_id = l.lead_id AND first_rule.attempt = 1""",
 }
 
 
@@ -146,26 +140,27 @@ class Attempt(BaseModel):
 
 
 ATTEMPTS_SQL = f"""
-WITH calls AS (
-  SELECT c.lead_id, least(c.attempt, {ATTEMPTS + 1}) AS n, c.contact, c.attempt
+WITH calls AS MATERIALIZED (
+  SELECT c.lead_id, c.attempt, c.contact,
+    l.reached && CAST(:milestones AS varchar[]) OR l.status = ANY(CAST(:statuses AS varchar[]))
+      AS won
   FROM leads l JOIN call_logs c ON c.account_id = l.account_id AND c.lead_id = l.lead_id
   WHERE l.account_id = :account AND l.created_at >= :start AND l.created_at < :end
     AND c.attempt IS NOT NULL
 ), made AS (
-  SELECT n, count(*) AS calls, count(*) FILTER (WHERE contact) AS contacts FROM calls GROUP BY n
+  SELECT least(attempt, {ATTEMPTS + 1}) AS n, count(*) AS calls,
+    count(*) FILTER (WHERE contact) AS contacts
+  FROM calls GROUP BY 1
 ), firsts AS (
-  SELECT lead_id, least(min(attempt), {ATTEMPTS + 1}) AS n FROM calls WHERE contact
-  GROUP BY lead_id
-), won AS (
-  SELECT f.n, count(*) AS first_contacts,
-    count(*) FILTER (WHERE l.reached && CAST(:milestones AS varchar[])
-                     OR l.status = ANY(CAST(:statuses AS varchar[]))) AS converted
-  FROM firsts f JOIN leads l ON l.account_id = :account AND l.lead_id = f.lead_id
-  GROUP BY f.n
+  SELECT least(min(attempt), {ATTEMPTS + 1}) AS n, bool_or(won) AS won
+  FROM calls WHERE contact GROUP BY lead_id
+), reached AS (
+  SELECT n, count(*) AS first_contacts, count(*) FILTER (WHERE won) AS converted
+  FROM firsts GROUP BY n
 )
-SELECT made.n, made.calls, made.contacts, coalesce(won.first_contacts, 0) AS first_contacts,
-  coalesce(won.converted, 0) AS converted
-FROM made LEFT JOIN won ON won.n = made.n ORDER BY made.n
+SELECT made.n, made.calls, made.contacts, coalesce(reached.first_contacts, 0) AS first_contacts,
+  coalesce(reached.converted, 0) AS converted
+FROM made LEFT JOIN reached ON reached.n = made.n ORDER BY made.n
 """
 
 
@@ -216,30 +211,26 @@ WHERE account_id = :account AND created_at >= :start AND created_at < :end
   AND campaign IS NOT NULL
 GROUP BY campaign, step
 """
-# What a reply, an opt-out or a contact answered: the lead's last campaign message before it.
-_LAST_MESSAGE = """LEFT JOIN LATERAL (
-  SELECT o.key, o.campaign, o.step, o.created_at FROM outbox o
-  WHERE o.account_id = e.account_id AND o.lead_id = e.lead_id AND o.created_at <= e.at
-    AND o.campaign IS NOT NULL
-  ORDER BY o.created_at DESC LIMIT 1) m ON true"""
-AFTER_STEPS_SQL = f"""
-WITH e AS (
-  SELECT account_id, lead_id, received_at AS at, keyword = 'stop' AS stop, false AS contact
+# A period's messages' replies, opt-outs and contacts: each row keeps the lead's last campaign
+# message before it (`store.answered`), read from its own index.
+AFTER_STEPS_SQL = """
+SELECT campaign, step,
+  count(DISTINCT key) FILTER (WHERE NOT contact) AS replied,
+  count(DISTINCT key) FILTER (WHERE stop) AS opted_out,
+  count(DISTINCT key) FILTER (WHERE contact) AS contacted_after
+FROM (
+  SELECT answered_campaign AS campaign, answered_step AS step, answered_key AS key,
+    coalesce(keyword = 'stop', false) AS stop, false AS contact
   FROM inbound_messages
-  WHERE account_id = :account AND received_at >= :start
-    AND received_at < CAST(:end AS timestamptz) + interval '{AFTER}'
+  WHERE account_id = :account AND answered_at >= :start AND answered_at < :end
+    AND answered_key IS NOT NULL
   UNION ALL
-  SELECT account_id, lead_id, at, false, true FROM call_logs
-  WHERE account_id = :account AND at >= :start
-    AND at < CAST(:end AS timestamptz) + interval '{AFTER}' AND contact
-)
-SELECT m.campaign, m.step,
-  count(DISTINCT m.key) FILTER (WHERE NOT e.contact) AS replied,
-  count(DISTINCT m.key) FILTER (WHERE e.stop) AS opted_out,
-  count(DISTINCT m.key) FILTER (WHERE e.contact) AS contacted_after
-FROM e {_LAST_MESSAGE}
-WHERE m.created_at >= :start AND m.created_at < :end
-GROUP BY m.campaign, m.step
+  SELECT answered_campaign, answered_step, answered_key, false, true
+  FROM call_logs
+  WHERE account_id = :account AND answered_at >= :start AND answered_at < :end
+    AND answered_key IS NOT NULL
+) e
+GROUP BY campaign, step
 """
 
 
@@ -282,15 +273,13 @@ class UserFigures(BaseModel):
 
 
 GIVEN_SQL = """
-SELECT g.agent AS who, count(*) AS given,
+SELECT l.agent AS who, count(*) AS given,
   count(*) FILTER (WHERE l.reached && CAST(:milestones AS varchar[])
                    OR l.status = ANY(CAST(:statuses AS varchar[]))) AS converted
-FROM leads l JOIN LATERAL (
-  SELECT r.agent FROM routing_assignments r
-  WHERE r.account_id = l.account_id AND r.lead_id = l.lead_id AND r.agent IS NOT NULL
-  ORDER BY r.attempt DESC LIMIT 1) g ON true
+FROM leads l
 WHERE l.account_id = :account AND l.created_at >= :start AND l.created_at < :end
-GROUP BY g.agent
+  AND l.agent IS NOT NULL
+GROUP BY l.agent
 """
 TOUCHED_SQL = """
 SELECT f.by AS who, count(*) AS touches,

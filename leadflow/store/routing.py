@@ -42,7 +42,7 @@ from leadflow.store.routing_tables import (
     RoutingAssignment,
     RoutingRotation,
 )
-from leadflow.store.tables import CallQueueEntry
+from leadflow.store.tables import CallQueueEntry, Lead
 
 DAY_REACH = timedelta(hours=38)  # the longest a user's day may have begun before now (UTC-14..+12)
 LOCK = text("SELECT pg_advisory_xact_lock(hashtext('routing:' || :account))")
@@ -131,12 +131,19 @@ async def assign(
 
 async def hold(conn: AsyncConnection, account_id: str, lead_id: str, user: str | None) -> None:
     """The lead's queued call, if it has one, is now `user`'s (None: anyone's): their claims
-    take it first, and no other agent's while they are on duty (`store.callable`)."""
+    take it first, and no other agent's while they are on duty (`store.callable`). A user
+    given the lead is kept on its row too, for the reports (`leads.agent`)."""
     await conn.execute(
         update(CallQueueEntry)
         .where(CallQueueEntry.account_id == account_id, CallQueueEntry.lead_id == lead_id)
         .values(holder=user)
     )
+    if user is not None:
+        await conn.execute(
+            update(Lead)
+            .where(Lead.account_id == account_id, Lead.lead_id == lead_id)
+            .values(agent=user)
+        )
 
 
 def of_lead(account_id: str, lead_id: str) -> tuple[Any, Any]:

@@ -69,6 +69,7 @@ class Lead(Base):
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
     source: Mapped[str | None] = mapped_column(String(100))  # for the reports, as routing's
+    agent: Mapped[str | None] = mapped_column(String(128))  # the user routing gave it last
     reached: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKeyConstraint, Index, String, Text, func, text
+from sqlalchemy import DateTime, ForeignKeyConstraint, Index, Integer, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadflow.store.tables import Base, OutboxMessage
@@ -35,6 +35,11 @@ class InboundMessage(Base):
     body: Mapped[str] = mapped_column(Text)
     keyword: Mapped[str | None] = mapped_column(String(20))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The lead's last campaign message before it, for the per-step report (`store.answered`).
+    answered_key: Mapped[str | None] = mapped_column(String(400))
+    answered_campaign: Mapped[str | None] = mapped_column(String(100))
+    answered_step: Mapped[int | None] = mapped_column(Integer)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 # Whom an email reply answers: the emails sent to its sender's address (`outbox.emails_to`).

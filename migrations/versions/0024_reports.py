@@ -22,6 +22,16 @@ depends_on: str | Sequence[str] | None = None
 STEP_KEY = r":campaign:([^:]+):[0-9]+:([0-9]+):[^:]+$"
 
 
+def _answered() -> list[sa.Column[object]]:
+    """What a reply or a contact answered: the lead's last campaign message before it."""
+    return [
+        sa.Column("answered_key", sa.String(400), nullable=True),
+        sa.Column("answered_campaign", sa.String(100), nullable=True),
+        sa.Column("answered_step", sa.Integer(), nullable=True),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+    ]
+
+
 def upgrade() -> None:
     op.create_table(
         "call_logs",
@@ -35,6 +45,7 @@ def upgrade() -> None:
         sa.Column("contact", sa.Boolean(), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=True),
         sa.Column("actor", sa.String(200), nullable=False),
+        *_answered(),
         sa.ForeignKeyConstraint(
             ["account_id", "lead_id"],
             ["leads.account_id", "leads.lead_id"],
@@ -43,9 +54,17 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_call_logs")),
     )
-    op.create_index("ix_call_logs_at", "call_logs", ["account_id", "at"])
-    op.create_index("ix_call_logs_lead", "call_logs", ["account_id", "lead_id", "at"])
+    counted = ["attempt", "contact", "actor"]  # what the reports read from the index alone
+    op.create_index(
+        "ix_call_logs_at", "call_logs", ["account_id", "at"], postgresql_include=counted
+    )
     op.add_column("leads", sa.Column("source", sa.String(100), nullable=True))
+    op.add_column("leads", sa.Column("agent", sa.String(128), nullable=True))
+    op.execute(  # the user routing gave each lead last
+        "UPDATE leads l SET agent = (SELECT r.agent FROM routing_assignments r "
+        "WHERE r.account_id = l.account_id AND r.lead_id = l.lead_id AND r.agent IS NOT NULL "
+        "ORDER BY r.attempt DESC LIMIT 1)"
+    )
     op.add_column(
         "leads",
         sa.Column("reached", ARRAY(sa.String(100)), server_default="{}", nullable=False),
@@ -66,7 +85,29 @@ def upgrade() -> None:
         f"step = ((regexp_match(key, '{STEP_KEY}'))[2])::int "
         "WHERE key ~ ':campaign:'"
     )
-    op.create_index("ix_inbound_messages_at", "inbound_messages", ["account_id", "received_at"])
+    for column in _answered():
+        op.add_column("inbound_messages", column)
+    op.execute(  # the replies from before: each answers the last campaign message before it
+        "UPDATE inbound_messages i "
+        "SET (answered_key, answered_campaign, answered_step, answered_at) = ("
+        "  SELECT key, campaign, step, created_at FROM outbox"
+        "  WHERE account_id = i.account_id AND lead_id = i.lead_id"
+        "  AND created_at <= i.received_at AND campaign IS NOT NULL"
+        "  ORDER BY created_at DESC LIMIT 1)"
+    )
+    for table in ("inbound_messages", "call_logs"):
+        op.create_index(
+            f"ix_{table}_answered",
+            table,
+            ["account_id", "answered_at"],
+            postgresql_where=sa.text("answered_key IS NOT NULL"),
+        )
+    op.create_index(
+        "ix_call_logs_lead",
+        "call_logs",
+        ["account_id", "lead_id", "at"],
+        postgresql_include=["attempt", "contact", "actor"],
+    )
     op.create_index("ix_leads_created", "leads", ["account_id", "created_at"])
     op.create_index("ix_leads_disposition", "leads", ["account_id", "milestone", "status"])
     op.create_index(
@@ -82,10 +123,13 @@ def downgrade() -> None:
     op.drop_index("ix_outbox_steps", table_name="outbox")
     op.drop_index("ix_leads_disposition", table_name="leads")
     op.drop_index("ix_leads_created", table_name="leads")
-    op.drop_index("ix_inbound_messages_at", table_name="inbound_messages")
+    op.drop_index("ix_inbound_messages_answered", table_name="inbound_messages")
+    for name in ("answered_key", "answered_campaign", "answered_step", "answered_at"):
+        op.drop_column("inbound_messages", name)
     op.drop_column("first_touches", "business_seconds")
     op.drop_column("outbox", "step")
     op.drop_column("outbox", "campaign")
     op.drop_column("leads", "reached")
+    op.drop_column("leads", "agent")
     op.drop_column("leads", "source")
     op.drop_table("call_logs")

@@ -29,14 +29,15 @@ from leadflow.engine.commands import FirstTouch as FirstTouchCommand
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import Member
 from leadflow.playbook.load import default_playbook
-from leadflow.store import pipeline, reports
+from leadflow.store import pipeline, reports, thread
 from leadflow.store.accounts import ensure_account, new_api_key
+from leadflow.store.call_logs import calls_insert
+from leadflow.store.db import execute
 from leadflow.store.report_tables import CallLog
 from leadflow.store.reports import Period, StepFigures, converted_by
 from leadflow.store.routing import set_availability
 from leadflow.store.routing_tables import FirstTouch, RoutingAssignment
 from leadflow.store.tables import Lead, OutboxMessage
-from leadflow.store.thread_tables import InboundMessage
 from leadflow.store.users import save_user, set_password
 from tests.factories import api_settings
 from tests.integration.test_api import Served
@@ -102,13 +103,19 @@ REPLIES = [  # lead, keyword, at
 
 
 async def seed(db: AsyncEngine) -> None:
+    """The rows as the product writes them: the leads' own rows, first touches, routings and
+    campaign messages as they are, and each call and reply through the code that writes it
+    (which finds the campaign message it came after)."""
     await ensure_account(db, ACCOUNT, "Acme", "isa")
+    given = {lead: agent for lead, _, _, agent in ROUTED if agent}  # the last, as routing keeps
     async with db.begin() as conn:
         for lead, f in LEADS.items():
             row = {"account_id": ACCOUNT, "lead_id": lead, "workflow_id": f"wf-{lead}"}
             row |= {"milestone": f["m"], "status": f["s"], "time_zone": "UTC"}
             row |= {"source": f["source"], "reached": f["reached"], "created_at": f["at"]}
-            await conn.execute(insert(Lead).values(**row, updated_at=f["at"]))
+            await conn.execute(
+                insert(Lead).values(**row, updated_at=f["at"], agent=given.get(lead))
+            )
         for lead, (by, seconds, business) in TOUCHES.items():
             came = LEADS[lead]["at"]
             await conn.execute(
@@ -122,15 +129,6 @@ async def seed(db: AsyncEngine) -> None:
                 insert(RoutingAssignment).values(
                     account_id=ACCOUNT, lead_id=lead, attempt=attempt, rule=rule, agent=agent,
                     why="seeded", at=LEADS[lead]["at"],
-                )
-            )  # fmt: skip
-        for i, (lead, attempt, contact, actor, when) in enumerate(CALLS):
-            await conn.execute(
-                insert(CallLog).values(
-                    key=f"call-{i}", account_id=ACCOUNT, lead_id=lead, at=when,
-                    channel="call", direction="outbound" if attempt else "inbound",
-                    disposition="Talked" if contact else "No Answer", contact=contact,
-                    attempt=attempt, actor=actor,
                 )
             )  # fmt: skip
         for lead, step, status, when in STEPS:
@@ -149,13 +147,22 @@ async def seed(db: AsyncEngine) -> None:
                 body="Hello", media=[], status="delivered", created_at=at(10, 10),
             )
         )  # fmt: skip
+        for i, (lead, attempt, contact, actor, when) in enumerate(CALLS):
+            facts = CallFacts(
+                channel="call", direction="outbound" if attempt else "inbound",
+                disposition="Talked" if contact else "No Answer", contact=contact,
+                attempt=attempt,
+            )  # fmt: skip
+            note = RecordHistory(
+                key="h", action="Call", milestone="Prospect", status="New", note="",
+                actor=actor, call=facts,
+            )  # fmt: skip
+            ref = LeadRef(account_id=ACCOUNT, lead_id=lead)
+            await execute(conn, calls_insert(ref, [(f"call-{i}", note)], when))
         for i, (lead, keyword, when) in enumerate(REPLIES):
-            await conn.execute(
-                insert(InboundMessage).values(
-                    account_id=ACCOUNT, lead_id=lead, key=f"twilio:SM{i}", channel="sms",
-                    party="borrower", from_address="+13125550111", body="Yes",
-                    keyword=keyword, received_at=when,
-                )
+            await thread.record(
+                conn, ACCOUNT, lead, f"twilio:SM{i}", channel="sms", party="borrower",
+                sender="+13125550111", to=None, body="Yes", at=when, keyword=keyword,
             )  # fmt: skip
 
 
@@ -406,5 +413,9 @@ async def test_the_store_activity_writes_what_the_reports_read(db: AsyncEngine) 
     assert [(c["disposition"], c["contact"], c["attempt"], c["actor"]) for c in logged] == [
         ("Talked", True, 1, "ana")
     ]
+    # The contact came after the campaign's third step: the per-step report counts it there.
+    [contact] = logged
+    assert (contact["answered_campaign"], contact["answered_step"]) == ("isa_touches", 2)
+    assert contact["answered_key"] == f"{ref.workflow_id}:campaign:isa_touches:1:2:borrower"
     assert tuple(step) == ("isa_touches", 2)
     assert tuple(first) == (3 * 86400 + 3600, 9 * 3600)  # an hour Friday, eight Monday
