@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow.playbook.schema import Playbook
-from leadflow.store.reports import Period
+from leadflow.store.reports import Period, reading
 
 
 class Combination(BaseModel):
@@ -28,7 +28,7 @@ DISPOSITIONS_SQL = (
 async def dispositions(engine: AsyncEngine, account_id: str, book: Playbook) -> list[Combination]:
     """The account's leads by milestone and status now, in the playbook's order (others
     last), each combination the links do not allow marked."""
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         rows = (
             (await conn.execute(text(DISPOSITIONS_SQL), {"account": account_id})).mappings().all()
         )
@@ -76,7 +76,7 @@ async def funnel(
     engine: AsyncEngine, account_id: str, period: Period, book: Playbook
 ) -> list[Stage]:
     args = period.args(account_id)
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         found = await conn.execute(text(FUNNEL_SQL), args)
         counts = {r["m"]: r["n"] for r in found.mappings()}
         total = (await conn.execute(text(PERIOD_LEADS_SQL), args)).scalar_one()
