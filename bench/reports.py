@@ -249,7 +249,7 @@ async def _explain(engine: AsyncEngine) -> None:
             args = period.args(ACCOUNT) if periodic else {"account": ACCOUNT}
             won = converted_by(default_playbook("isa"))
             args |= {"milestones": won.milestones, "statuses": won.statuses}
-            async with engine.connect() as conn:
+            async with reports.reading(engine) as conn:  # as the report runs it
                 plan = await conn.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"), args)
                 lines = [row[0] for row in plan]
             print(f"\n-- {name} (last 30 days)\n" + "\n".join(lines))

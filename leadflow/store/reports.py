@@ -216,16 +216,19 @@ class StepFigures(BaseModel):
 
 
 STEPS_SQL = """
-SELECT campaign, step, count(*) AS messages,
-  count(*) FILTER (WHERE status IN ('sent', 'delivered', 'read', 'undelivered')) AS sent,
-  count(*) FILTER (WHERE status IN ('delivered', 'read')) AS delivered,
-  count(*) FILTER (WHERE status IN ('failed', 'undelivered')) AS failed,
-  count(*) FILTER (WHERE status IN ('suppressed', 'expired')) AS held_back
+SELECT campaign, step, status, count(*) AS n
 FROM outbox
 WHERE account_id = :account AND created_at >= :start AND created_at < :end
   AND campaign IS NOT NULL
-GROUP BY campaign, step
+GROUP BY campaign, step, status
 """
+# Which delivery states each column counts (a message is in one state).
+_COUNTS = {
+    "sent": ("sent", "delivered", "read", "undelivered"),
+    "delivered": ("delivered", "read"),
+    "failed": ("failed", "undelivered"),
+    "held_back": ("suppressed", "expired"),
+}
 # A period's messages' replies, opt-outs and contacts: each row keeps the lead's last campaign
 # message before it (`store.answered`), read from its own index.
 AFTER_STEPS_SQL = """
@@ -258,18 +261,21 @@ async def steps(engine: AsyncEngine, account_id: str, period: Period) -> list[St
         sent = (await conn.execute(text(STEPS_SQL), args)).mappings().all()
         after = (await conn.execute(text(AFTER_STEPS_SQL), args)).mappings().all()
     later = {(row["campaign"], row["step"]): row for row in after}
+    states: dict[tuple[str, int], dict[str, int]] = {}
+    for row in sent:
+        states.setdefault((row["campaign"], row["step"]), {})[row["status"]] = row["n"]
     out = []
-    for row in sorted(sent, key=lambda r: (r["campaign"], r["step"])):
-        found: Any = later.get((row["campaign"], row["step"]), {})
+    for (campaign, step), counted in sorted(states.items()):
+        found: Any = later.get((campaign, step), {})
+        figures = {
+            name: sum(counted.get(state, 0) for state in chosen) for name, chosen in _COUNTS.items()
+        }
         out.append(
             StepFigures(
-                campaign=row["campaign"],
-                step=row["step"] + 1,
-                messages=row["messages"],
-                sent=row["sent"],
-                delivered=row["delivered"],
-                failed=row["failed"],
-                held_back=row["held_back"],
+                campaign=campaign,
+                step=step + 1,
+                messages=sum(counted.values()),
+                **figures,
                 replied=found.get("replied", 0),
                 opted_out=found.get("opted_out", 0),
                 contacted_after=found.get("contacted_after", 0),
