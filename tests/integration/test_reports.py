@@ -305,6 +305,7 @@ async def test_the_api_gives_the_same_numbers_and_refuses_a_bad_period(
             ({"start": "2026-03-05", "end": "2026-03-01"}, "is after end"),
             ({"start": "2024-01-01", "end": "2026-03-01"}, "at most 366 days"),
             ({"zone": "Mars/Olympus"}, "unknown time zone"),
+            ({"end": "0"}, "not a day as YYYY-MM-DD"),  # not 1970-01-01
         ):
             refused = await api.get("/v1/reports/funnel", params=bad)
             assert refused.status_code == 422 and said in refused.text, refused.text

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from leadflow.api.deps import Authenticated, Book, Database
 from leadflow.api.errors import error_responses
-from leadflow.api.periods import period
+from leadflow.api.periods import Day, period
 from leadflow.engine.refs import IDENTIFIER
 from leadflow.store import leads, pipeline, reports
 from leadflow.store.leads import Unlinked
@@ -62,10 +62,8 @@ async def unlinked(
 
 # ---- the numbers: each report over a period, as the workspace's Reports page shows them --
 
-Start = Annotated[
-    date | None, Query(description="the first day, YYYY-MM-DD (default: 29 days before end)")
-]
-End = Annotated[date | None, Query(description="the last day, included (default: today)")]
+Start = Annotated[Day, Query(description="the first day, YYYY-MM-DD (default: 29 days before end)")]
+End = Annotated[Day, Query(description="the last day, YYYY-MM-DD, included (default: today)")]
 Zone = Annotated[str, Query(max_length=64, description="the IANA zone the days are in")]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from leadflow.api.deps import Database, Leads
+from leadflow.api.periods import Day as IsoDay
 from leadflow.api.periods import period
 from leadflow.api.scopes import holds
 from leadflow.api.web.pages import _book, _page
@@ -26,7 +27,7 @@ from leadflow.store.reports import Period, SpeedBy, converted_by
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 NAMES = ("speed-to-lead", "attempts", "steps", "dispositions", "funnel", "leaderboard")
-Day = Annotated[date | None, Query()]
+Day = Annotated[IsoDay, Query()]
 FORMULA = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would read as a formula
 
 
