@@ -14,11 +14,21 @@ _PICKED = {
 }
 
 
+def _last(picked: str, account: str, lead: str, moment: str) -> str:
+    return (
+        f"SELECT {picked} FROM outbox o WHERE o.account_id = {account} "
+        f"AND o.lead_id = {lead} AND o.created_at <= {moment} AND o.campaign IS NOT NULL "
+        "ORDER BY o.created_at DESC LIMIT 1"
+    )
+
+
 def last_message(column: str, account: str, lead: str, moment: str) -> str:
     """SQL for one column of the last campaign message of lead (`account`, `lead`) written
     at or before `moment` (each an SQL expression); NULL when none was."""
-    return (
-        f"(SELECT {_PICKED[column]} FROM outbox o WHERE o.account_id = {account} "
-        f"AND o.lead_id = {lead} AND o.created_at <= {moment} AND o.campaign IS NOT NULL "
-        "ORDER BY o.created_at DESC LIMIT 1)"
-    )
+    return f"({_last(_PICKED[column], account, lead, moment)})"
+
+
+def joined(account: str, lead: str, moment: str) -> str:
+    """A LEFT JOIN LATERAL giving all the columns at once (as `m.<column>`): one lookup."""
+    picked = ", ".join(f"{sql} AS {name}" for name, sql in _PICKED.items())
+    return f"LEFT JOIN LATERAL ({_last(picked, account, lead, moment)}) m ON true"

@@ -135,15 +135,13 @@ async def zone(engine: AsyncEngine, account_id: str, lead_id: str) -> str | None
 
 _ZONE = "SELECT time_zone FROM leads WHERE account_id = $1 AND lead_id = $2"
 
-_ANSWERED = ", ".join(
-    answered.last_message(name, "$1::varchar", "$2::varchar", "$11::timestamptz")
-    for name in answered.COLUMNS
-)
 _RECORD = f"""
 INSERT INTO inbound_messages (account_id, lead_id, key, channel, party, from_address,
     to_address, subject, body, keyword, received_at, {", ".join(answered.COLUMNS)})
 SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar, $5::varchar, $6::varchar,
-    $7::varchar, $8::text, $9::text, $10::varchar, $11::timestamptz, {_ANSWERED}
+    $7::varchar, $8::text, $9::text, $10::varchar, $11::timestamptz,
+    {", ".join(f"m.{name}" for name in answered.COLUMNS)}
+FROM (SELECT 1) AS one {answered.joined("$1::varchar", "$2::varchar", "$11::timestamptz")}
 WHERE EXISTS (SELECT 1 FROM leads WHERE account_id = $1 AND lead_id = $2)
 ON CONFLICT DO NOTHING
 """

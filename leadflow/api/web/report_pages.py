@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel
 
 from leadflow.api.deps import Database, Leads
 from leadflow.api.periods import Day as IsoDay
@@ -21,6 +20,7 @@ from leadflow.api.periods import period
 from leadflow.api.scopes import holds
 from leadflow.api.web.pages import _book, _page
 from leadflow.api.web.session import Agent, SignedIn
+from leadflow.playbook.schema import Playbook
 from leadflow.store import pipeline, reports
 from leadflow.store.pipeline import Combination
 from leadflow.store.reports import Period, SpeedBy, converted_by
@@ -65,21 +65,36 @@ def _refused(request: Request, agent: Agent) -> HTMLResponse | None:
     return response
 
 
+async def _report(
+    name: str, database: Database, book: Playbook, account: str, chosen: Period, by: SpeedBy | None
+) -> list[Any]:
+    """One report's rows, as the API gives them (`name` one of NAMES)."""
+    won = converted_by(book)
+    match name:
+        case "speed-to-lead":
+            return await reports.speed(database, account, chosen, by)
+        case "attempts":
+            return await reports.attempts(database, account, chosen, won)
+        case "steps":
+            return await reports.steps(database, account, chosen)
+        case "dispositions":
+            return await pipeline.dispositions(database, account, book)
+        case "funnel":
+            return await pipeline.funnel(database, account, chosen, book)
+        case _:
+            return await reports.leaderboard(database, account, chosen, won)
+
+
 async def _figures(
     database: Database, leads: Leads, agent: Agent, chosen: Period, by: SpeedBy | None
 ) -> dict[str, Any]:
+    """Every report, for the page (each under its name with `_` for `-`)."""
     book = await _book(database, leads, agent)
-    conversion = converted_by(book)
-    account = agent.account_id
-    return {
-        "speed": await reports.speed(database, account, chosen, by),
-        "attempts": await reports.attempts(database, account, chosen, conversion),
-        "steps": await reports.steps(database, account, chosen),
-        "dispositions": await pipeline.dispositions(database, account, book),
-        "funnel": await pipeline.funnel(database, account, chosen, book),
-        "leaderboard": await reports.leaderboard(database, account, chosen, conversion),
-        "conversion": conversion,
-    }
+    found: dict[str, Any] = {"conversion": converted_by(book)}
+    for name in NAMES:
+        rows = await _report(name, database, book, agent.account_id, chosen, by)
+        found[name.replace("-", "_")] = rows
+    return found
 
 
 @router.get("/reports", response_class=HTMLResponse)
@@ -99,11 +114,12 @@ async def reports_page(
     except ValueError as exc:
         chosen = period(None, None, agent.time_zone)
         request.session["flash"] = [["error", f"{exc}; showing the last 30 days"]]
-        start = end = None
     figures = await _figures(database, leads, agent, chosen, by)
     first, last = chosen.start.date(), (chosen.end - timedelta(days=1)).date()
     query = {"start": first.isoformat(), "end": last.isoformat()} | ({"by": by} if by else {})
-    speed = [(r.group or "All leads", (r.median_seconds or 0) / 60) for r in figures["speed"]]
+    speed = [
+        (r.group or "All leads", (r.median_seconds or 0) / 60) for r in figures["speed_to_lead"]
+    ]
     contact = [(f"Call {a.attempt}", a.contact_rate * 100) for a in figures["attempts"]]
     return _page(
         request,
@@ -131,12 +147,6 @@ def _leads_of(combination: Combination) -> str:
     )
 
 
-def _rows(name: str, figures: dict[str, Any]) -> list[BaseModel]:
-    key = {"speed-to-lead": "speed"}.get(name, name)
-    found: list[BaseModel] = figures[key]
-    return found
-
-
 @router.get("/reports/{name}.csv")
 async def report_csv(
     request: Request,
@@ -156,7 +166,8 @@ async def report_csv(
         chosen = period(start, end, agent.time_zone)
     except ValueError as exc:
         return Response(f"{exc}\n", status_code=422, media_type="text/plain")
-    rows = _rows(name, await _figures(database, leads, agent, chosen, by))
+    book = await _book(database, leads, agent)
+    rows = await _report(name, database, book, agent.account_id, chosen, by)
     out = io.StringIO()
     writer: Any = None
     for row in rows:
