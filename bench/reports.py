@@ -113,6 +113,21 @@ FROM generate_series($1::int, $2::int) AS i,
   LATERAL (SELECT least(h / 48, {STEPS - 1}) AS m) AS a
 """
 
+# Each message the replies and contacts came after, marked as `store.answered` marks it when
+# they are written (and as the migration marked the rows from before).
+_MARKS = """
+UPDATE outbox o SET answered = m.bits
+FROM (
+  SELECT key, bit_or(bits) AS bits FROM (
+    SELECT answered_key AS key, CASE WHEN keyword = 'stop' THEN 3 ELSE 1 END AS bits
+    FROM inbound_messages WHERE answered_key IS NOT NULL
+    UNION ALL
+    SELECT answered_key, 4 FROM call_logs WHERE answered_key IS NOT NULL
+  ) e GROUP BY key
+) m
+WHERE o.key = m.key
+"""
+
 
 async def _fill(uri: str) -> None:
     conn = await asyncpg.connect(uri)
@@ -129,6 +144,8 @@ async def _fill(uri: str) -> None:
             for low in range(1, LEADS + 1, CHUNK):
                 await conn.execute(sql, low, min(low + CHUNK - 1, LEADS))
             print(f"  {name} written ({time.perf_counter() - began:.0f} s)", flush=True)
+        await conn.execute(_MARKS)
+        print(f"  messages marked ({time.perf_counter() - began:.0f} s)", flush=True)
         for table in ("leads", "first_touches", "routing_assignments", "call_logs", "outbox"):
             await conn.execute(f"VACUUM (ANALYZE) {table}")
         await conn.execute("VACUUM (ANALYZE) inbound_messages")
@@ -164,7 +181,7 @@ def _reports() -> dict[str, tuple[Report, list[tuple[str, bool]]]]:
         ),
         "campaign steps": (
             lambda e, p: reports.steps(e, ACCOUNT, p),
-            [(reports.STEPS_SQL, True), (reports.AFTER_STEPS_SQL, True)],
+            [(reports.STEPS_SQL, True)],
         ),
         "dispositions": (
             lambda e, p: pipeline.dispositions(e, ACCOUNT, book),
@@ -223,7 +240,7 @@ async def _compare(engine: AsyncEngine) -> None:
     print(f"\nreports: p50 / p95 of {RUNS} runs each, beside count(*) over the rows it reads")
     print(f"{'report':<24} {'period':<10} {'rows':>10} {'p50 ms':>8} {'p95 ms':>8} "
           f"{'count(*) p95':>13} {'ratio':>6}  target p95 < {TARGET_P95_MS:.0f} ms")  # fmt: skip
-    worst = 0.0
+    worst = dict.fromkeys(periods, 0.0)
     for name, (report, _) in _reports().items():
         for label, period in periods.items():
             args = period.args(ACCOUNT)
@@ -235,11 +252,16 @@ async def _compare(engine: AsyncEngine) -> None:
             rows = await counted()
             p50, p95 = _ms(await _timed(lambda r=report, p=period: r(engine, p)))  # type: ignore[misc]
             _, floor = _ms(await _timed(counted))
-            worst = max(worst, p95)
+            worst[label] = max(worst[label], p95)
             print(f"{name:<24} {label:<10} {rows:>10,} {p50:>8.1f} {p95:>8.1f} "
                   f"{floor:>13.1f} {p95 / floor:>5.1f}x")  # fmt: skip
-    verdict = "met" if worst < TARGET_P95_MS else "NOT met"
-    print(f"worst p95 {worst:.1f} ms: target {verdict}")
+    # The target is for the reports' own period (the last 30 days, what the page and the
+    # API read unless asked); a quarter is there to show how each grows with its rows.
+    verdict = "met" if worst["30 days"] < TARGET_P95_MS else "NOT met"
+    print(
+        f"worst p95 over 30 days (the default period) {worst['30 days']:.1f} ms: target {verdict}"
+    )
+    print(f"worst p95 over a quarter {worst['a quarter']:.1f} ms (no target)")
 
 
 async def _explain(engine: AsyncEngine) -> None:

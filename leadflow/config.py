@@ -104,6 +104,15 @@ class Settings(DatabaseSettings):
     temporal_tls_key: str | None = None
     temporal_tls_server_name: str | None = None  # when the certificate names another host
     temporal_task_queue: str = "leadflow"
+    # Leads kept in a worker's memory between their tasks (the SDK's max_cached_workflows).
+    # A lead not cached replays its history when it wakes; most sleep for days, so about 1%
+    # of the running leads, spread over the workers, is enough (docs/ARCHITECTURE.md, Sizing).
+    worker_cached_leads: int = Field(default=1000, ge=0)
+    # How many polls a worker keeps open on each task queue: scaled between 2 and this by
+    # the server's answers (the SDK's poller autoscaling), or this many always when
+    # WORKER_POLLER_AUTOSCALING is false.
+    worker_pollers: int = Field(default=20, ge=2)
+    worker_poller_autoscaling: bool = True
 
     # Where the worker serves its metrics for Prometheus (host:port): the Temporal SDK's
     # and leadflow's own (touches, sends). Unset: none. The API serves its own at /metrics.

@@ -11,8 +11,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError
-from temporalio.worker import Worker
+from temporalio.worker import (
+    PollerBehavior,
+    PollerBehaviorAutoscaling,
+    PollerBehaviorSimpleMaximum,
+    Worker,
+)
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from leadflow import tracing
@@ -31,6 +37,7 @@ from leadflow.workflows.lead import LeadWorkflow
 log = logging.getLogger("leadflow.worker")
 
 WORKFLOWS = [LeadWorkflow]
+SDK_POLLERS = PollerBehaviorSimpleMaximum(maximum=5)  # the SDK's own default
 
 
 # Jinja2 compiles templates to Python that imports its runtime lazily, and phonenumbers
@@ -51,9 +58,11 @@ def build_worker(
     *,
     activities: Any = None,
     max_cached_workflows: int = 1000,
+    pollers: PollerBehavior = SDK_POLLERS,
 ) -> Worker:
     """A worker for LeadWorkflow and the store activity (PostgreSQL, or `activities`).
-    `max_cached_workflows=0` keeps no lead in memory between tasks (each replays)."""
+    `max_cached_workflows=0` keeps no lead in memory between tasks (each replays); `pollers`
+    how many polls it keeps open on each of its queues."""
     if activities is None:
         assert engine is not None, "the store activity needs a database engine"
         activities = LeadStoreActivities(engine)
@@ -64,6 +73,8 @@ def build_worker(
         activities=activities.all(),
         workflow_runner=SANDBOX,
         max_cached_workflows=max_cached_workflows,
+        workflow_task_poller_behavior=pollers,
+        activity_task_poller_behavior=pollers,
         # Sends go through their own rate-limited queue, never eagerly from here.
         disable_eager_activity_execution=True,
     )
@@ -75,6 +86,7 @@ def build_send_worker(
     providers: ProviderConfig,
     task_queue: str,
     per_second: float = 10.0,
+    pollers: PollerBehavior = SDK_POLLERS,
 ) -> Worker:
     """The send activity alone, on its own queue, rate-limited across all workers."""
     return Worker(
@@ -83,6 +95,29 @@ def build_send_worker(
         activities=SendActivities(engine, providers).all(),
         max_task_queue_activities_per_second=per_second,
         max_concurrent_activities=32,
+        activity_task_poller_behavior=pollers,
+    )
+
+
+def pollers(settings: Settings) -> PollerBehavior:
+    """The settings' polling: autoscaled between 2 and WORKER_POLLERS, or that many always."""
+    if settings.worker_poller_autoscaling:
+        return PollerBehaviorAutoscaling(
+            minimum=2, maximum=settings.worker_pollers, initial=min(5, settings.worker_pollers)
+        )
+    return PollerBehaviorSimpleMaximum(maximum=settings.worker_pollers)
+
+
+def lead_converter(settings: Settings, engine: AsyncEngine) -> DataConverter:
+    """The converter that opens leads' inputs: a lead's playbook by digest, stored by the
+    API, else one of the playbook files."""
+    files = PlaybookFolder(
+        Path(settings.playbooks_dir) if settings.playbooks_dir else shipped("playbooks")
+    )
+    return data_converter(
+        settings.keyring(),
+        [playbooks.loader(engine), files.by_digest],
+        require_sealed=settings.require_sealed_payloads,
     )
 
 
@@ -94,18 +129,10 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     try:
         await check_database(engine)
         await check_keys(engine, keyring)
-        files = PlaybookFolder(
-            Path(settings.playbooks_dir) if settings.playbooks_dir else shipped("playbooks")
-        )
         client = await connect(
             settings.temporal_address,
             settings.temporal_namespace,
-            # A lead's playbook by digest: stored by the API, else one of the playbook files.
-            converter=data_converter(
-                keyring,
-                [playbooks.loader(engine), files.by_digest],
-                require_sealed=settings.require_sealed_payloads,
-            ),
+            converter=lead_converter(settings, engine),
             runtime=metrics_runtime(settings.metrics_address),
             interceptors=tracing.interceptors("leadflow-worker"),  # none unless configured
             tls=settings.temporal_tls_config(),
@@ -128,16 +155,34 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             loop.add_signal_handler(signum, stop.set)
         senders = [
             build_send_worker(
-                client, engine, providers, settings.sends_task_queue, settings.sends_per_second
+                client,
+                engine,
+                providers,
+                settings.sends_task_queue,
+                settings.sends_per_second,
+                pollers(settings),
             ),
             *(
-                build_send_worker(client, engine, providers, queue, settings.sender_rates[number])
+                build_send_worker(
+                    client,
+                    engine,
+                    providers,
+                    queue,
+                    settings.sender_rates[number],
+                    pollers(settings),
+                )
                 for number, queue in settings.sender_queues().items()
             ),
         ]
         async with contextlib.AsyncExitStack() as running:
             await running.enter_async_context(
-                build_worker(client, engine, settings.temporal_task_queue)
+                build_worker(
+                    client,
+                    engine,
+                    settings.temporal_task_queue,
+                    max_cached_workflows=settings.worker_cached_leads,
+                    pollers=pollers(settings),
+                )
             )
             for sender in senders:
                 await running.enter_async_context(sender)

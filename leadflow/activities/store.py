@@ -152,7 +152,7 @@ def writes(decision: ApplyDecision, business: int | None = None) -> list[Write]:
     if notes:
         out.append(leads.notes_insert(lead, notes, at))
     if calls := [(key, note) for key, note in notes if note.call is not None]:
-        out.append(call_logs.calls_insert(lead, calls, at))
+        out.extend(call_logs.calls_insert(lead, calls, at))
     if tasks:
         out.append(leads.tasks_upsert(lead, tasks, completed))
     if done := [key for key in completed if key not in tasks]:

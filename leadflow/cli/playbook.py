@@ -14,6 +14,7 @@ from rich.console import Console
 import leadflow.engine.localtime as localtime
 from leadflow.cli.scenario import YEARS
 from leadflow.cli.timeline import TIMELINE, AsJson, Everything, of_command, summary, table
+from leadflow.engine import spread
 from leadflow.engine.commands import InvalidChange
 from leadflow.engine.preview import sample_lead, timeline
 from leadflow.engine.state import EngineState
@@ -81,6 +82,12 @@ def preview(
         typer.echo(TIMELINE.dump_json(entries, indent=2, exclude_none=True).decode())
         return
     title = f"{book.name} v{book.version}: {days} days, nobody answers; times in {zone}"
+    if book.spread:
+        later = int(spread.offset(book, state.lead).total_seconds() // 60)
+        title += (
+            f"; each lead's fixed times and window openings come 0-"
+            f"{int(book.spread.total_seconds() // 60) - 1} min later (this one: +{later} min)"
+        )
     out.print(table(entries, title, everything=everything))
     out.print(summary(entries), highlight=False, markup=False)
 

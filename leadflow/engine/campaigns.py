@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import leadflow.engine.localtime as localtime
+from leadflow.engine import spread
 from leadflow.engine.commands import InvalidChange
 from leadflow.engine.events import CampaignChanged
 from leadflow.engine.run import (
@@ -103,7 +104,7 @@ def _due_of(book: Playbook, s: EngineState, campaign: CampaignRun, index: int) -
     due = localtime.add_wall_clock(base, step.after, s.time_zone)
     if step.at is not None:
         due = localtime.at_local(localtime.local_date(due, s.time_zone), step.at, s.time_zone)
-        due = max(due.astimezone(UTC), base)
+        due = max(due.astimezone(UTC) + spread.offset(book, s.lead), base)
     return due
 
 
@@ -116,9 +117,10 @@ def _on_its_day(book: Playbook, s: EngineState, campaign: CampaignRun, index: in
     zone, steps = s.time_zone, book.campaigns[campaign.name].steps
     step, days = steps[index], timedelta(days=campaign.held_days)
     assert step.at is not None
+    later = spread.offset(book, s.lead)  # the lead's own minutes past the written time
     written = localtime.add_wall_clock(campaign.started_at, step.after, zone)
     day = localtime.local_date(written, zone) + days
-    due = localtime.at_local(day, step.at, zone).astimezone(UTC)
+    due = localtime.at_local(day, step.at, zone).astimezone(UTC) + later
     if index == 0:
         return max(due, campaign.started_at + campaign.shift)
     before = _due_of(book, s, campaign, index - 1)
@@ -127,7 +129,7 @@ def _on_its_day(book: Playbook, s: EngineState, campaign: CampaignRun, index: in
         before = max(before, campaign.deferred_until)  # it went then: this one goes after
     while due < before or (due == before and not together):
         day += timedelta(days=1)
-        due = localtime.at_local(day, step.at, zone).astimezone(UTC)
+        due = localtime.at_local(day, step.at, zone).astimezone(UTC) + later
     return due
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, time, timedelta
 
 import leadflow.engine.localtime as localtime
-from leadflow.engine import actions, calls
+from leadflow.engine import actions, calls, spread
 from leadflow.engine.commands import InvalidChange
 from leadflow.engine.events import HorizonStated, KeyDatesChanged
 from leadflow.engine.run import (
@@ -29,6 +29,7 @@ def schedule_date_rules(run: Run, changed: list[str]) -> None:
             continue
         try:
             due = localtime.at_local(day, rule.at, s.time_zone).astimezone(UTC) + rule.offset
+            due += spread.offset(run.book, s.lead)
         except OverflowError:  # the door keeps dates in range; a lead may hold older ones
             raise InvalidChange(
                 f"key date {rule.key_date} {day.isoformat()} is out of range for date rule "

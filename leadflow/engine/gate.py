@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from leadflow.engine import campaigns, consent, contact, limits, reassigned
+from leadflow.engine import campaigns, consent, contact, limits, reassigned, spread
 from leadflow.engine.channels import TEXTS, opt_out_covers
 from leadflow.engine.commands import CapCheck, CompleteTask, RecordOptOut, SendMessage
 from leadflow.engine.events import DesignationsChanged, OptedIn, OptedOut
@@ -76,7 +76,7 @@ def touch(run: Run, touch: PendingTouch) -> None:
         _hold(run, touch, sender.designation or "?")
         return
     where = limits.reach(run, party, touch.channel, address)
-    opens, why = limits.allowed(run, where, address, run.now)
+    opens, why = limits.allowed(run, where, address, run.now, spread.offset(book, s.lead))
     if opens is None:
         run.audit(touch.key, "skipped", why)
         return

@@ -148,11 +148,13 @@ def _limits(
 
 
 def allowed(
-    run: Run, where: Reach, address: str | None, at: datetime
+    run: Run, where: Reach, address: str | None, at: datetime, spread: timedelta = timedelta(0)
 ) -> tuple[datetime | None, str]:
     """The first moment at or after `at` a touch may go, and why it waits ('' if it need
-    not): each cap that binds, then the hours and days. None: the rules leave no hour open
-    (an account's window and a state's hours that never meet), and why."""
+    not): each cap that binds, then the hours and days; a window's opening comes `spread`
+    later (the lead's own offset, `engine.spread`), or at the next opening past that. None:
+    the rules leave no hour open (an account's window and a state's hours that never
+    meet), and why."""
     earliest, why = at, ""
     for limit in where.limits:
         recent = sorted(
@@ -164,6 +166,8 @@ def allowed(
                 earliest, why = until, limit.why
     try:
         opens = law.opening(earliest, where.zones, where.rules)
+        if opens > earliest and spread:
+            opens = law.opening(opens + spread, where.zones, where.rules)
     except law.NoWindow as exc:
         return None, str(exc)
     if opens > earliest:

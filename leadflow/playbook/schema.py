@@ -322,6 +322,9 @@ class Conversion(Message):
     statuses: list[Name] = []
 
 
+MAX_SPREAD = timedelta(hours=2)  # past it, a 10:00 step would be a noon one
+
+
 class Playbook(Message):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
     version: int = Field(ge=1)
@@ -358,16 +361,28 @@ class Playbook(Message):
     conversion: Conversion | None = None  # for the reports
     logged_text: LoggedText | None = None  # a text logged with no disposition
     unknown_senders: UnknownSenders | None = None  # None: such a text reaches nobody
+    # Each lead's fixed-time steps, date rules and window openings come up to this much
+    # later, by an offset of its own (`leadflow.engine.spread`): a zone's leads drain smoothly.
+    spread: Duration | None = None
 
     @model_serializer(mode="wrap")
     def _as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         """Without the settings added since (routing, a conversion, a logged text's rule,
-        unknown senders'), the JSON as before them (`Compliance._as_before`)."""
+        unknown senders', a spread), the JSON as before them (`Compliance._as_before`)."""
         body: dict[str, Any] = handler(self)
-        for name in ("routing", "conversion", "logged_text", "unknown_senders"):
+        for name in ("routing", "conversion", "logged_text", "unknown_senders", "spread"):
             if getattr(self, name) is None:
                 body.pop(name, None)
         return body
+
+    @field_validator("spread")
+    @classmethod
+    def _spread(cls, spread: timedelta | None) -> timedelta | None:
+        if spread is not None and not timedelta(minutes=2) <= spread <= MAX_SPREAD:
+            raise ValueError("a spread is from 2 minutes to 2 hours, e.g. 15m")
+        if spread is not None and spread % timedelta(minutes=1):
+            raise ValueError("a spread is whole minutes, e.g. 15m")
+        return spread
 
     def status(self, name: str) -> Status:
         return next(status for status in self.statuses if status.name == name)

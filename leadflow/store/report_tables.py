@@ -13,7 +13,6 @@ from sqlalchemy import Boolean, DateTime, ForeignKeyConstraint, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadflow.store.tables import Base, Lead, OutboxMessage
-from leadflow.store.thread_tables import InboundMessage
 
 _COUNTED = ["attempt", "contact", "actor"]
 
@@ -30,12 +29,6 @@ class CallLog(Base):
         # What the reports count of a call, read from the index alone.
         Index("ix_call_logs_at", "account_id", "at", postgresql_include=_COUNTED),
         Index("ix_call_logs_lead", "account_id", "lead_id", "at", postgresql_include=_COUNTED),
-        Index(
-            "ix_call_logs_answered",
-            "account_id",
-            "answered_at",
-            postgresql_where=text("answered_key IS NOT NULL"),
-        ),
     )
 
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
@@ -55,21 +48,15 @@ class CallLog(Base):
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-# The replies to a period's campaign messages (`store.answered`).
-Index(
-    "ix_inbound_messages_answered",
-    InboundMessage.account_id,
-    InboundMessage.answered_at,
-    postgresql_where=text("answered_key IS NOT NULL"),
-)
 # The leads that came in over a period, and the dashboard's milestone x status counts.
 Index("ix_leads_created", Lead.account_id, Lead.created_at)
 Index("ix_leads_disposition", Lead.account_id, Lead.milestone, Lead.status)
-# A period's campaign messages, with what the per-step report counts, read from the index.
+# A period's campaign messages, with what the per-step report counts (their state and what
+# came after them), read from the index.
 Index(
     "ix_outbox_steps",
     OutboxMessage.account_id,
     OutboxMessage.created_at,
-    postgresql_include=["campaign", "step", "status"],
+    postgresql_include=["campaign", "step", "status", "answered"],
     postgresql_where=text("campaign IS NOT NULL"),
 )

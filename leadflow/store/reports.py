@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow.playbook.schema import Conversion, Playbook
+from leadflow.store.answered import OPTED_OUT, REACHED, REPLIED
 
 # Speed to lead's marks: the share of leads first touched within each.
 WITHIN = {"5 min": 300, "15 min": 900, "1 h": 3600, "4 h": 14400, "24 h": 86400}
@@ -215,12 +216,14 @@ class StepFigures(BaseModel):
     contacted_after: int = Field(description="messages after which a call reached the lead")
 
 
+# A period's campaign messages by state and by what came after them (`outbox.answered`, set
+# when a reply or a contact is written: `store.answered`), in one pass over ix_outbox_steps.
 STEPS_SQL = """
-SELECT campaign, step, status, count(*) AS n
+SELECT campaign, step, status, answered, count(*) AS n
 FROM outbox
 WHERE account_id = :account AND created_at >= :start AND created_at < :end
   AND campaign IS NOT NULL
-GROUP BY campaign, step, status
+GROUP BY campaign, step, status, answered
 """
 # Which delivery states each column counts (a message is in one state).
 _COUNTS = {
@@ -229,59 +232,32 @@ _COUNTS = {
     "failed": ("failed", "undelivered"),
     "held_back": ("suppressed", "expired"),
 }
-# A period's messages' replies, opt-outs and contacts: each row keeps the lead's last campaign
-# message before it (`store.answered`), read from its own index.
-AFTER_STEPS_SQL = """
-SELECT campaign, step, count(*) FILTER (WHERE replied) AS replied,
-  count(*) FILTER (WHERE stopped) AS opted_out, count(*) FILTER (WHERE reached) AS contacted_after
-FROM (
-  SELECT campaign, step, key, bool_or(NOT contact) AS replied, bool_or(stop) AS stopped,
-    bool_or(contact) AS reached
-  FROM (
-    SELECT answered_campaign AS campaign, answered_step AS step, answered_key AS key,
-      coalesce(keyword = 'stop', false) AS stop, false AS contact
-    FROM inbound_messages
-    WHERE account_id = :account AND answered_at >= :start AND answered_at < :end
-      AND answered_key IS NOT NULL
-    UNION ALL
-    SELECT answered_campaign, answered_step, answered_key, false, true
-    FROM call_logs
-    WHERE account_id = :account AND answered_at >= :start AND answered_at < :end
-      AND answered_key IS NOT NULL
-  ) e
-  GROUP BY campaign, step, key
-) per_message
-GROUP BY campaign, step
-"""
+# Which bit of `answered` each column counts.
+_AFTER = {"replied": REPLIED, "opted_out": OPTED_OUT, "contacted_after": REACHED}
 
 
 async def steps(engine: AsyncEngine, account_id: str, period: Period) -> list[StepFigures]:
-    args = period.args(account_id)
     async with reading(engine) as conn:
-        sent = (await conn.execute(text(STEPS_SQL), args)).mappings().all()
-        after = (await conn.execute(text(AFTER_STEPS_SQL), args)).mappings().all()
-    later = {(row["campaign"], row["step"]): row for row in after}
+        rows = (await conn.execute(text(STEPS_SQL), period.args(account_id))).mappings().all()
     states: dict[tuple[str, int], dict[str, int]] = {}
-    for row in sent:
-        states.setdefault((row["campaign"], row["step"]), {})[row["status"]] = row["n"]
-    out = []
-    for (campaign, step), counted in sorted(states.items()):
-        found: Any = later.get((campaign, step), {})
-        figures = {
-            name: sum(counted.get(state, 0) for state in chosen) for name, chosen in _COUNTS.items()
-        }
-        out.append(
-            StepFigures(
-                campaign=campaign,
-                step=step + 1,
-                messages=sum(counted.values()),
-                **figures,
-                replied=found.get("replied", 0),
-                opted_out=found.get("opted_out", 0),
-                contacted_after=found.get("contacted_after", 0),
-            )
+    after: dict[tuple[str, int], dict[str, int]] = {}
+    for row in rows:
+        step = (row["campaign"], row["step"])
+        counted = states.setdefault(step, {})
+        counted[row["status"]] = counted.get(row["status"], 0) + row["n"]
+        marks = after.setdefault(step, dict.fromkeys(_AFTER, 0))
+        for name, bit in _AFTER.items():
+            marks[name] += row["n"] if row["answered"] & bit else 0
+    return [
+        StepFigures(
+            campaign=campaign,
+            step=step + 1,
+            messages=sum(counted.values()),
+            **{name: sum(counted.get(s, 0) for s in chosen) for name, chosen in _COUNTS.items()},
+            **after[(campaign, step)],
         )
-    return out
+        for (campaign, step), counted in sorted(states.items())
+    ]
 
 
 class UserFigures(BaseModel):

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     func,
@@ -230,18 +231,18 @@ class OutboxMessage(Base):
     attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
-    # The end of the window it was decided in (never sent at or after it), and the caps the
-    # account's messages to the address count towards (`CapCheck`s). NULL: none kept.
+    # The end of its window (never sent at or after it), the caps it counts towards. NULL: none.
     send_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     caps: Mapped[list[dict[str, object]] | None] = mapped_column(JSONB)
     do_not_call: Mapped[list[str] | None] = mapped_column(ARRAY(String(40)))  # as the queue's
     exemption: Mapped[str | None] = mapped_column(Text)
     reassigned_since: Mapped[date | None] = mapped_column(Date)  # as the queue's
-    # Whom it goes to: "lead" (a party of the lead), or "agent" (a user told of the lead by
-    # routing: no reply or delivery event of theirs reaches the lead, no cap counts it).
+    # "lead" (a party), or "agent" (a user routing told of it: no event of theirs, no cap).
     audience: Mapped[str] = mapped_column(String(10), default="lead", server_default="lead")
     campaign: Mapped[str | None] = mapped_column(String(100))  # a campaign step's message
     step: Mapped[int | None] = mapped_column(Integer)
+    # What came after it (`store.answered`): 1 a reply, 2 an opt-out, 4 a call reached the lead.
+    answered: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
 
 class AuditEntry(Base):
@@ -305,8 +306,7 @@ class PlaybookVersion(Base):
 
 
 class PlaybookContent(Base):
-    """Every playbook a lead may run, by the digest of its content: workers load a lead's
-    playbook from here, and one digest always names one content."""
+    """Every playbook a lead may run, by its content's digest (one digest, one content)."""
 
     __tablename__ = "playbook_contents"
 

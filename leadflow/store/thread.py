@@ -136,6 +136,7 @@ async def zone(engine: AsyncEngine, account_id: str, lead_id: str) -> str | None
 _ZONE = "SELECT time_zone FROM leads WHERE account_id = $1 AND lead_id = $2"
 
 _RECORD = f"""
+WITH kept AS (
 INSERT INTO inbound_messages (account_id, lead_id, key, channel, party, from_address,
     to_address, subject, body, keyword, received_at, {", ".join(answered.COLUMNS)})
 SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar, $5::varchar, $6::varchar,
@@ -144,6 +145,16 @@ SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar, $5::varchar, $6::varc
 FROM (SELECT 1) AS one {answered.joined("$1::varchar", "$2::varchar", "$11::timestamptz")}
 WHERE EXISTS (SELECT 1 FROM leads WHERE account_id = $1 AND lead_id = $2)
 ON CONFLICT DO NOTHING
+RETURNING answered_key, keyword
+)
+{
+    answered.marked(
+        "kept.answered_key",
+        f"CASE WHEN kept.keyword = 'stop' THEN {answered.REPLIED | answered.OPTED_OUT} "
+        f"ELSE {answered.REPLIED} END",
+        "kept",
+    )
+}
 """
 
 

@@ -158,7 +158,8 @@ async def seed(db: AsyncEngine) -> None:
                 actor=actor, call=facts,
             )  # fmt: skip
             ref = LeadRef(account_id=ACCOUNT, lead_id=lead)
-            await execute(conn, calls_insert(ref, [(f"call-{i}", note)], when))
+            for write in calls_insert(ref, [(f"call-{i}", note)], when):
+                await execute(conn, write)
         for i, (lead, keyword, when) in enumerate(REPLIES):
             await thread.record(
                 conn, ACCOUNT, lead, f"twilio:SM{i}", channel="sms", party="borrower",

@@ -288,3 +288,39 @@ def test_every_setting_a_service_requires_is_provided(
         settings.providers()
     else:
         assert settings.public_url
+
+
+def test_the_cluster_starts_with_512_shards_and_visibility_in_its_own_database(
+    compose: dict[str, Any],
+) -> None:
+    env = compose["services"]["temporal"]["environment"]
+    # The shard count can never change once the cluster has started: the file says so
+    # where the setting is, and the default is the one the sizing plans for.
+    assert _interpolated(env["NUM_HISTORY_SHARDS"], {}) == "512"
+    assert _interpolated(env["NUM_HISTORY_SHARDS"], {"NUM_HISTORY_SHARDS": "1024"}) == "1024"
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "can NEVER change" in text.split("NUM_HISTORY_SHARDS:")[0].rsplit("\n\n", 1)[-1]
+    assert "512** history shards" in (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    schema = (ROOT / "deploy" / "temporal" / "setup-schema.sh").read_text()
+    assert f"sql {env['VISIBILITY_DBNAME']} update-schema" in schema
+
+
+def test_the_workers_cache_and_polling_are_settings(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from temporalio.worker import PollerBehaviorAutoscaling, PollerBehaviorSimpleMaximum
+
+    from leadflow.worker import pollers
+
+    env = compose["services"]["worker"]["environment"]
+    for key, value in env.items():
+        monkeypatch.setenv(key, _interpolated(value, USER_SETTINGS))
+    settings = load_settings()
+    assert settings.worker_cached_leads == 20_000
+    assert pollers(settings) == PollerBehaviorAutoscaling(minimum=2, maximum=20, initial=5)
+    monkeypatch.setenv("WORKER_POLLER_AUTOSCALING", "false")
+    monkeypatch.setenv("WORKER_POLLERS", "8")
+    assert pollers(load_settings()) == PollerBehaviorSimpleMaximum(maximum=8)
+    monkeypatch.setenv("WORKER_POLLERS", "1")
+    with pytest.raises(ConfigError, match="WORKER_POLLERS"):
+        load_settings()

@@ -21,7 +21,7 @@ MAX_LINES = 400
 LAYERS: list[tuple[str, ...]] = [
     ("leadflow.cli", "leadflow.__main__"),
     ("leadflow.api",),
-    ("leadflow.client", "leadflow.migration"),
+    ("leadflow.client", "leadflow.migration", "leadflow.deploy"),
     ("leadflow.worker",),
     ("leadflow.temporal", "leadflow.config", "leadflow.codec", "leadflow.tracing"),
     ("leadflow.workflows",),

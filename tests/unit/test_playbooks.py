@@ -157,6 +157,9 @@ BROKEN = [
         _set(["date_rules", 0, "key_date"], "birthday"),
         "date_rules[0].key_date: unknown key date 'birthday'",
     ),
+    ("isa", _set(["spread"], "1m"), "spread: a spread is from 2 minutes to 2 hours, e.g. 15m"),
+    ("isa", _set(["spread"], "3h"), "spread: a spread is from 2 minutes to 2 hours, e.g. 15m"),
+    ("isa", _set(["spread"], "150s"), "spread: a spread is whole minutes, e.g. 15m"),
     (
         "insurance",
         _set(["defaults", "status"], "Customer"),
