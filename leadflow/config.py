@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+from temporalio.common import WorkerDeploymentVersion
 from temporalio.service import TLSConfig
 
 from leadflow.codec import Keyring
@@ -113,6 +114,10 @@ class Settings(DatabaseSettings):
     # WORKER_POLLER_AUTOSCALING is false.
     worker_pollers: int = Field(default=20, ge=2)
     worker_poller_autoscaling: bool = True
+    # A versioned deploy (docs/ARCHITECTURE.md, Deploying with versions): the worker joins
+    # this Worker Deployment as this build (both, or neither: unversioned, as `leadflow dev`).
+    worker_deployment: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,100}$")] | None = None
+    worker_build_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")] | None = None
 
     # Where the worker serves its metrics for Prometheus (host:port): the Temporal SDK's
     # and leadflow's own (touches, sends). Unset: none. The API serves its own at /metrics.
@@ -198,6 +203,16 @@ class Settings(DatabaseSettings):
             domain=self.temporal_tls_server_name,
         )
 
+    def deployment(self) -> WorkerDeploymentVersion | None:
+        """The version a versioned worker runs as; None: unversioned."""
+        if self.worker_deployment is None or self.worker_build_id is None:
+            if self.worker_deployment or self.worker_build_id:
+                raise ConfigError(
+                    "WORKER_DEPLOYMENT and WORKER_BUILD_ID go together: set both, or neither"
+                )
+            return None
+        return WorkerDeploymentVersion(self.worker_deployment, self.worker_build_id)
+
     def sender_queues(self) -> dict[str, str]:
         return {number: sender_queue(self.sends_task_queue, number) for number in self.sender_rates}
 
@@ -230,7 +245,15 @@ class Settings(DatabaseSettings):
             raise ConfigError("RND_KEY is not set (RND_URL names a Reassigned Numbers Database)")
         return RndConfig(url=self.rnd_url, key=self.rnd_key.get_secret_value())
 
-    @field_validator("ops_token", "metrics_token", "rnd_url", "rnd_key", mode="before")
+    @field_validator(
+        "ops_token",
+        "metrics_token",
+        "rnd_url",
+        "rnd_key",
+        "worker_deployment",
+        "worker_build_id",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value  # compose's ${OPS_TOKEN:-} when none is given

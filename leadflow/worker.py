@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 from temporalio.worker import (
@@ -18,6 +19,7 @@ from temporalio.worker import (
     PollerBehaviorAutoscaling,
     PollerBehaviorSimpleMaximum,
     Worker,
+    WorkerDeploymentConfig,
 )
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -59,8 +61,10 @@ def build_worker(
     activities: Any = None,
     max_cached_workflows: int = 1000,
     pollers: PollerBehavior = SDK_POLLERS,
+    version: WorkerDeploymentVersion | None = None,
 ) -> Worker:
-    """A worker for LeadWorkflow and the store activity (PostgreSQL, or `activities`).
+    """A worker for LeadWorkflow and the store activity (PostgreSQL, or `activities`);
+    with `version`, one of that Worker Deployment's (its leads pinned to it).
     `max_cached_workflows=0` keeps no lead in memory between tasks (each replays); `pollers`
     how many polls it keeps open on each of its queues."""
     if activities is None:
@@ -75,6 +79,7 @@ def build_worker(
         max_cached_workflows=max_cached_workflows,
         workflow_task_poller_behavior=pollers,
         activity_task_poller_behavior=pollers,
+        deployment_config=deployment(version),
         # Sends go through their own rate-limited queue, never eagerly from here.
         disable_eager_activity_execution=True,
     )
@@ -87,8 +92,10 @@ def build_send_worker(
     task_queue: str,
     per_second: float = 10.0,
     pollers: PollerBehavior = SDK_POLLERS,
+    version: WorkerDeploymentVersion | None = None,
 ) -> Worker:
-    """The send activity alone, on its own queue, rate-limited across all workers."""
+    """The send activity alone, on its own queue, rate-limited across all workers; with
+    `version`, the pinned leads' sends go to their own version's."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -96,6 +103,18 @@ def build_send_worker(
         max_task_queue_activities_per_second=per_second,
         max_concurrent_activities=32,
         activity_task_poller_behavior=pollers,
+        deployment_config=deployment(version),
+    )
+
+
+def deployment(version: WorkerDeploymentVersion | None) -> WorkerDeploymentConfig | None:
+    """A versioned worker's: its leads pinned to `version` unless told otherwise."""
+    if version is None:
+        return None
+    return WorkerDeploymentConfig(
+        version=version,
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.PINNED,
     )
 
 
@@ -161,6 +180,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
                 settings.sends_task_queue,
                 settings.sends_per_second,
                 pollers(settings),
+                settings.deployment(),
             ),
             *(
                 build_send_worker(
@@ -170,6 +190,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
                     queue,
                     settings.sender_rates[number],
                     pollers(settings),
+                    settings.deployment(),
                 )
                 for number, queue in settings.sender_queues().items()
             ),
@@ -182,6 +203,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
                     settings.temporal_task_queue,
                     max_cached_workflows=settings.worker_cached_leads,
                     pollers=pollers(settings),
+                    version=settings.deployment(),
                 )
             )
             for sender in senders:

@@ -13,6 +13,7 @@ from leadflow.store import (
     access_tables,  # noqa: F401  (its tables, on the same metadata)
     consent_tables,  # noqa: F401  (its tables, on the same metadata)
     dnc_tables,  # noqa: F401  (its tables, on the same metadata)
+    import_tables,  # noqa: F401  (its tables, on the same metadata)
     report_tables,  # noqa: F401  (its tables, on the same metadata)
     routing_tables,  # noqa: F401  (its tables, on the same metadata)
     thread_tables,  # noqa: F401  (its tables, on the same metadata)

@@ -47,6 +47,7 @@ from leadflow.store import (
     access_tables,  # noqa: F401  (its tables, emptied with the rest)
     consent_tables,  # noqa: F401  (its tables, emptied with the rest)
     dnc_tables,  # noqa: F401  (its tables, emptied with the rest)
+    import_tables,  # noqa: F401  (its tables, emptied with the rest)
     routing_tables,  # noqa: F401  (its tables, emptied with the rest)
     thread_tables,  # noqa: F401  (its tables, emptied with the rest)
 )

@@ -16,6 +16,7 @@ from leadflow import __version__, tracing
 from leadflow.api import errors
 from leadflow.api.deps import Services, scoped
 from leadflow.api.headers import SecurityHeaders
+from leadflow.api.importer import book_of, resume_all
 from leadflow.api.limits import BodyLimit
 from leadflow.api.metrics import ApiMetrics
 from leadflow.api.routes.codec import redact_access_log
@@ -24,6 +25,8 @@ from leadflow.api.routes.consent import router as consent_router
 from leadflow.api.routes.dnc import MAX_UPLOAD
 from leadflow.api.routes.dnc import router as dnc_router
 from leadflow.api.routes.do_not_call import router as do_not_call_router
+from leadflow.api.routes.imports import MAX_FILE
+from leadflow.api.routes.imports import router as imports_router
 from leadflow.api.routes.keys import router as keys_router
 from leadflow.api.routes.leads import router as leads_router
 from leadflow.api.routes.migrations import router as migrations_router
@@ -53,6 +56,7 @@ def create_app(
     client: Client | None = None,
     engine: AsyncEngine | None = None,
     playbooks: PlaybookSource | None = None,
+    resume_imports: bool = True,
 ) -> FastAPI:
     """Build the app for `settings`.
 
@@ -60,6 +64,7 @@ def create_app(
     test) may hand them in: the app uses them instead of connecting, and leaves them open.
     An account without a stored playbook version runs the preset its account names, from
     `playbooks` (default: the folder `PLAYBOOKS_DIR` names, else the shipped presets).
+    Imports a stopped API left unfinished run on from its start (`resume_imports`).
     """
 
     keyring = settings.keyring()  # a missing or bad key stops the app before it serves
@@ -93,10 +98,13 @@ def create_app(
         )
         rnd = ReassignedNumbers(rnd_config) if rnd_config is not None else None
         codec = EncryptionCodec(keyring)
-        app.state.services = Services(leads, database, settings, codec, rnd)
+        services = app.state.services = Services(leads, database, settings, codec, rnd)
+        if resume_imports:  # those a stopped API left unfinished go on where they stopped
+            services.imports.spawn(resume_all(database, leads, book_of(database, leads)), "all")
         try:
             yield
         finally:
+            await services.imports.close()
             if rnd is not None:
                 await rnd.close()
             if owned is not None:
@@ -117,7 +125,7 @@ def create_app(
     app.state.metrics.instrument(app)
     errors.install(app)
     web.install(app, keyring.derived("leadflow-web-session"))
-    app.add_middleware(BodyLimit, larger={"/v1/dnc-lists/": MAX_UPLOAD})
+    app.add_middleware(BodyLimit, larger={"/v1/dnc-lists/": MAX_UPLOAD, "/v1/imports": MAX_FILE})
     # The Temporal Web UI calls the codec endpoint from the browser, from its own origin.
     app.add_middleware(
         CORSMiddleware,
@@ -132,6 +140,7 @@ def create_app(
     app.include_router(consent_router, dependencies=[scoped("leads")])
     app.include_router(routing_router, dependencies=[scoped("leads")])
     app.include_router(do_not_call_router, dependencies=[scoped("leads")])
+    app.include_router(imports_router, dependencies=[scoped("leads")])
     app.include_router(queue_router, dependencies=[scoped("queue")])
     app.include_router(reports_router, dependencies=[scoped("reports")])
     app.include_router(users_router, dependencies=[scoped("team")])

@@ -8,13 +8,14 @@ The app keeps its services on its state; this module is the only reader of it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, params, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from leadflow.api.importer import Running
 from leadflow.api.metrics import ApiMetrics
 from leadflow.api.scopes import holds, scope_for
 from leadflow.client import LeadflowClient
@@ -37,6 +38,7 @@ class Services:
     settings: Settings
     codec: EncryptionCodec  # seals and opens payloads, for the ops codec endpoint
     rnd: ReassignedNumbers | None = None  # the Reassigned Numbers Database, when configured
+    imports: Running = field(default_factory=Running)  # the imports this process runs
 
 
 def _services(request: Request) -> Services:
@@ -69,12 +71,17 @@ def _codec(request: Request) -> EncryptionCodec:
     return _services(request).codec
 
 
+def _running(request: Request) -> Running:
+    return _services(request).imports
+
+
 Database = Annotated[AsyncEngine, Depends(_database)]
 Leads = Annotated[LeadflowClient, Depends(_leads)]
 AppSettings = Annotated[Settings, Depends(_settings)]
 Codec = Annotated[EncryptionCodec, Depends(_codec)]
 Metrics = Annotated[ApiMetrics, Depends(_metrics)]
 Rnd = Annotated[ReassignedNumbers | None, Depends(_rnd)]
+Imports = Annotated[Running, Depends(_running)]
 
 
 # ---- the caller: every request acts for the account its API key belongs to -----------------

@@ -259,6 +259,7 @@ DESCRIBED = {
     409: "the request contradicts what exists: a reused request id, another lead's facts, "
     "a claim held by someone else",
     413: "the body is larger than the API takes",
+    415: "the body is not of a type the endpoint takes",
     422: "invalid input, or a change the lead refused: `detail` says why",
     503: "a dependency is restarting or no worker is answering: nothing changed, retry "
     "after `Retry-After` seconds",

@@ -17,8 +17,9 @@ from leadflow.client import LeadflowClient
 from leadflow.engine.refs import LeadRef
 from leadflow.engine.state import ConsentHeld, ConsentMeans, Member, Party
 from leadflow.models import Channel, Name
-from leadflow.store import consents
-from leadflow.workflows.messages import LeadProfile
+from leadflow.playbook.schema import Playbook
+from leadflow.store import consents, playbooks
+from leadflow.workflows.messages import EnsureLead, LeadProfile, LeadSnapshot
 
 
 def _as_text(value: object) -> object:
@@ -192,3 +193,30 @@ async def keep_consent(
 
 class ConsentProblem(ValueError):
     """A consent the lead cannot hold: no phone or email of the party for it."""
+
+
+async def start_lead(
+    database: AsyncEngine,
+    leads: LeadflowClient,
+    book: Playbook,
+    lead: LeadRef,
+    actor: str,
+    body: LeadIn,
+    *,
+    bulk: bool = False,
+) -> LeadSnapshot:
+    """Start the lead on the account's playbook, with the consents it arrives with kept
+    before they commit (a lead that was there is told of them after), or answer where it
+    stands. `bulk`: one of many (an import), behind live leads in Temporal's queues."""
+    facts = body.model_dump(exclude_unset=True, exclude={"consents"})
+    facts["playbook"] = book.name
+    given = body.held(lead.account_id, lead.lead_id, actor)
+    request = EnsureLead(lead=lead, consents=[held for held, _ in given], **facts)
+    await playbooks.keep(database, book)  # where every worker can load it by digest
+    async with database.begin() as conn:  # the lead holds its consents before they commit
+        for _, row in given:
+            await consents.record(conn, **row)
+        snapshot = await leads.ensure_lead(request, playbook=book, bulk=bulk)
+        for held, _ in given if not snapshot.created else ():  # a lead that was there
+            await leads.record_consent(lead, held)
+    return snapshot

@@ -13,7 +13,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from leadflow.cli import access, deploy, dnc
+from leadflow.cli import access, deploy, dnc, imports
 from leadflow.cli.oneline import fails_in_one_line
 from leadflow.cli.playbook import app as playbook_app
 from leadflow.cli.timeline import AsJson, Everything
@@ -33,6 +33,8 @@ app.add_typer(access.senders, name="sender")
 app.add_typer(access.users, name="user")
 app.add_typer(dnc.app, name="dnc")
 app.command()(deploy.replay)
+app.add_typer(deploy.app, name="deploy")
+app.command("import")(imports.import_file)
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -21,7 +21,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import Priority, WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 from temporalio.workflow import UpdateMethodMultiParam
 
@@ -90,6 +90,9 @@ __all__ = [
     "OptOutChannel",
 ]
 T = TypeVar("T")
+# Temporal runs a queue's tasks by priority key, 1 first, 3 when unset (every live lead's):
+# an import's leads wait behind them. Within a key, dispatch is fair across accounts.
+BULK_PRIORITY = 4
 R = TypeVar("R", bound=BaseModel)
 OptOutChannel = Literal["sms", "email", "call", "all"]
 
@@ -117,13 +120,15 @@ class LeadflowClient:
     # ---- creating and changing leads -------------------------------------------------------
 
     async def ensure_lead(
-        self, request: EnsureLead, playbook: Playbook | None = None
+        self, request: EnsureLead, playbook: Playbook | None = None, *, bulk: bool = False
     ) -> LeadSnapshot:
         """Start the lead's workflow if absent; either way return where the lead stands.
 
         A new lead starts on `playbook` (the account's current version) or, without one,
         the playbook its request names in the client's playbook source; an existing lead
         keeps the one it has. A lead the playbook refuses is refused before it starts.
+        Its tasks wait behind others' only as their account's share (`fairness_key`);
+        `bulk` (an import's) puts them behind every live lead's (`priority`).
         """
         refuse_unfit(request)
         book = playbook or self.playbook(request.playbook)
@@ -165,6 +170,9 @@ class LeadflowClient:
             # No summary either: the workflow id names the lead and its account, and a
             # summary is sealed into the start event of every lead.
             search_attributes=start_search_attributes(state, minutes=True),
+            priority=Priority(
+                priority_key=BULK_PRIORITY if bulk else None, fairness_key=request.lead.account_id
+            ),
         )
         async with self._answer_in_time(request.lead):
             try:

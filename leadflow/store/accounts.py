@@ -70,6 +70,13 @@ async def preset_of(engine: AsyncEngine, account_id: str) -> str | None:
         return found.scalar_one_or_none()
 
 
+async def account_name(engine: AsyncEngine, account_id: str) -> str | None:
+    """The account's business name (whom its leads' consents name), None: no account."""
+    async with engine.connect() as conn:
+        found = await conn.execute(select(Account.name).where(Account.id == account_id))
+        return found.scalar_one_or_none()
+
+
 async def account_exists(engine: AsyncEngine, account_id: str) -> bool:
     async with engine.connect() as conn:
         found = await conn.execute(select(Account.id).where(Account.id == account_id))

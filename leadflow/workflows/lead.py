@@ -46,6 +46,8 @@ with workflow.unsafe.imports_passed_through():
 # Outside the sandbox: it would load a fresh copy of this module for every lead a worker
 # holds (about 40 KB each), to guard code that only hands over to the loop; the engine and
 # the loop are deterministic by construction, and tests/unit/test_determinism.py guards them.
+# Under a versioned deploy its runs are pinned (the workers' default behaviour,
+# `worker.deployment`): a behaviour named here would fail every task on unversioned workers.
 @workflow.defn(sandboxed=False)
 class LeadWorkflow:
     @workflow.init
@@ -181,6 +183,11 @@ class LeadWorkflow:
     def offer_taken(self, event: LeadRouted) -> None:
         """A user took the lead's standing offer (the store decided, under its lock)."""
         self._lead.hear(event)
+
+    @workflow.signal
+    def nudge(self) -> None:
+        """Wake the lead, nothing else: a run pinned to an older version moves to the current
+        one (`leadflow deploy nudge`) without waiting for its next touch."""
 
     # ---- queries ---------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Updates and signals become events in an inbox. One loop takes them one at a time, or the
 timer when the next touch is due, asks the engine what to do, writes the commands in one
-activity, and sleeps again. Continue-as-new keeps each run's history short.
+activity, and sleeps again. Continue-as-new keeps each run's history short, and moves a
+lead to the version a versioned deploy made current.
 
 This is workflow code (deterministic: time from `workflow.now()`, I/O only through
 activities), kept out of the workflow's own module on purpose: the sandbox passes it
@@ -59,9 +60,8 @@ LOCAL_STORE_PATCH = "store-in-task"  # histories from before write their decisio
 SENDS_PATCH = "send-messages"  # histories from before sending was wired in replay without it
 # Histories from before the state-law table replay under their playbook alone; a lead moves
 # to it at its next live decision: one id per decision, as the SDK memoizes a patch per run.
-# Each later table adds its own patch (a lead moves up one version per marker); a new lead
-# starts on the first table from revision 3, on the second from 4, the third from 5, with no
-# marker.
+# Each later table adds its own (one version per marker); a new lead starts on the first
+# table from revision 3, the second from 4, the third from 5, with no marker.
 LAW_PATCHES = {1: "state-law-1", 2: "state-law-2", 3: "state-law-3"}
 STORE_TIMEOUT = timedelta(seconds=30)
 AWAITED = LeadRef(account_id="awaited", lead_id="awaited")  # a new lead before its facts
@@ -138,8 +138,7 @@ class LeadLoop:
         return self._carry.audit
 
     def agenda(self, days: int) -> list[Entry]:
-        """What the lead receives over the next `days` (at most AGENDA_DAYS) if nothing else
-        happens, within a bounded number of decisions: a query runs on the leads' worker."""
+        """The next `days` (at most AGENDA_DAYS) if nothing else happens, bounded: a query."""
         days = max(0, min(days, AGENDA_DAYS))
         try:
             return project(self._book, self.state, workflow.now(), days, AGENDA_WAKE_UPS)
@@ -173,8 +172,7 @@ class LeadLoop:
                 await workflow.wait_condition(
                     lambda: bool(self._inbox) or self._must_continue(input),
                     timeout=self._until_next_due(),
-                    # Revision 1 on: the current details say what is next (a summary here
-                    # would be sealed into every timer of the history).
+                    # Revision 1 on: the details say what is next (not sealed into every timer)
                     timeout_summary=(
                         None
                         if self._lean
@@ -189,9 +187,8 @@ class LeadLoop:
                 await self._continue_as_new(input)
 
     async def ensure(self, request: EnsureLead) -> LeadSnapshot:
-        """Answer update-with-start: once the lead is on record, say where it stands. From
-        revision 2 the first ensure brings the new lead's facts (its validator checked
-        them); a later one must agree with them."""
+        """Say where the lead stands once on record. From revision 2 the first ensure brings
+        the new lead's facts (its validator checked them); a later one must agree."""
         if self._awaiting_facts:
             state = initial_state(self._book, request, law=self._law_at_start)
             state.created_at = workflow.now() if self._timed else None
@@ -356,9 +353,12 @@ class LeadLoop:
         return due is not None and due <= workflow.now()
 
     def _must_continue(self, input: LeadInput) -> bool:
+        """History grew long, or (a versioned deploy) another version became current."""
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or (
-            info.get_current_history_length() > input.history_limit
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > input.history_limit
+            or info.is_target_worker_deployment_version_changed()
         )
 
     async def _continue_as_new(self, input: LeadInput) -> None:
@@ -383,14 +383,15 @@ class LeadLoop:
         workflow.continue_as_new(
             input.model_copy(update=new_input),
             memo=visibility.memo_for(s.lead) if not self._lean else None,
+            # Each run is pinned to its version; the next starts on the current one.
+            initial_versioning_behavior=workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE,
         )
 
     def _snapshot(self, *, created: bool = False) -> LeadSnapshot:
         return LeadSnapshot.of(self.state, runs=self._carry.runs, created=created)
 
     def _publish(self) -> None:
-        """Keep search attributes and the current-details lines in step with the lead; only
-        the attributes that changed are upserted (each upsert is a command in history)."""
+        """Keep search attributes and details in step; upsert only what changed (a command)."""
         wanted = visibility.search_attributes(self.state, minutes=self._minutes)
         changed = [u for u in wanted if self._published.get(u.key.name, ...) != u.value]
         if changed:

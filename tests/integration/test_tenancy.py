@@ -27,7 +27,7 @@ from leadflow.providers.fake import EventSigner
 from leadflow.store.accounts import ensure_account, key_id, new_api_key
 from leadflow.store.playbooks import save_version
 from leadflow.store.tables import OutboxMessage
-from tests.factories import api_settings
+from tests.factories import api_settings, eventually
 from tests.integration.test_api import Served
 from tests.integration.test_webhooks import hold, lead_row, opt_outs, sent, twilio
 from tests.places import Place
@@ -141,6 +141,11 @@ AIMED_AT_ALPHA: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = 
         {"to_version": 1, "dry_run": False},
         200,
     ),
+    # An import is its account's: beta reads none of alpha's (posted in the test: its id
+    # stands in for IMPORT_ID), and its own needs a CSV body.
+    ("POST", "/v1/imports"): ("/v1/imports?name=beta.csv", {"leads": []}, 415),
+    ("GET", "/v1/imports/{import_id}"): ("/v1/imports/IMPORT_ID", None, 404),
+    ("GET", "/v1/imports/{import_id}/report.csv"): ("/v1/imports/IMPORT_ID/report.csv", None, 404),
     # Keys and sending numbers: beta sees and ends only its own.
     ("GET", "/v1/keys"): ("/v1/keys", None, 200),
     ("POST", "/v1/keys/{key}/revoke"): (f"/v1/keys/{ALPHA_KEY_ID}/revoke", None, 404),
@@ -259,10 +264,22 @@ async def test_another_accounts_key_reaches_nothing_at_any_endpoint(
     assert (await alpha.put(f"/v1/users/{USER}", json={"name": "Ana Alpha"})).status_code == 200
     listed = {"numbers": [ALPHA_LISTED], "source": "alpha's list", "actor": "ana"}
     assert (await alpha.post("/v1/do-not-call", json=listed)).status_code == 202
+    imported = await alpha.post(
+        "/v1/imports", params={"name": "alpha.csv"}, content="email\nzed@example.com\n",
+        headers={"content-type": "text/csv"},
+    )  # fmt: skip
+    assert imported.status_code == 202, imported.text
+
+    async def imported_all() -> bool:
+        answer = await alpha.get(f"/v1/imports/{imported.json()['id']}")
+        return answer.json()["finished_at"] is not None
+
+    assert await eventually(imported_all)  # alpha's side holds still from here
     before = await _alpha_side(alpha)
 
     async with Served(app, await new_api_key(db, "beta")) as beta:
         for (method, _), (path, body, expected) in AIMED_AT_ALPHA.items():
+            path = path.replace("IMPORT_ID", imported.json()["id"])
             if path == "/v1/do-not-call":  # alpha's lead's own number
                 body = {**(body or {}), "numbers": [phone]}
             answer = await beta.request(method, path, json=body)

@@ -324,3 +324,17 @@ def test_the_workers_cache_and_polling_are_settings(
     monkeypatch.setenv("WORKER_POLLERS", "1")
     with pytest.raises(ConfigError, match="WORKER_POLLERS"):
         load_settings()
+
+    # Versioned only when told both the deployment and the build, never half.
+    assert settings.deployment() is None  # compose passes both empty: unversioned
+    monkeypatch.setenv("WORKER_POLLERS", "8")
+    monkeypatch.setenv("WORKER_DEPLOYMENT", "leadflow")
+    with pytest.raises(ConfigError, match="WORKER_DEPLOYMENT and WORKER_BUILD_ID go together"):
+        load_settings().deployment()
+    monkeypatch.setenv("WORKER_BUILD_ID", "2026.12.08-abc123")
+    version = load_settings().deployment()
+    assert version is not None
+    assert (version.deployment_name, version.build_id) == ("leadflow", "2026.12.08-abc123")
+    monkeypatch.setenv("WORKER_BUILD_ID", "has spaces")
+    with pytest.raises(ConfigError, match="WORKER_BUILD_ID"):
+        load_settings()

@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from leadflow.api.deps import Authenticated, Book, Database, Leads, known, own_numbers
 from leadflow.api.errors import error_responses
-from leadflow.api.intake import LeadIn
+from leadflow.api.intake import LeadIn, start_lead
 from leadflow.api.schemas import (
     CampaignIn,
     DesignationsIn,
@@ -30,14 +30,13 @@ from leadflow.api.standing import standing
 from leadflow.client import Conflict
 from leadflow.engine.channels import opt_out_covers
 from leadflow.engine.refs import IDENTIFIER, Identifier
-from leadflow.store import consents, leads, opt_outs, playbooks
+from leadflow.store import leads, opt_outs
 from leadflow.store.leads import LeadSummary
 from leadflow.store.users import member_for
 from leadflow.workflows.messages import (
     REQUEST_ID,
     CallLog,
     CompleteFollowUp,
-    EnsureLead,
     LeadSnapshot,
     MilestoneChange,
     ScheduleFollowUp,
@@ -94,33 +93,22 @@ async def ensure_lead(
 ) -> LeadSnapshot:
     """Create the lead if it does not exist (201); an existing lead answers where it stands
     (200) if the body agrees with it, else 409 naming the endpoint that changes each fact."""
-    facts = body.model_dump(exclude_unset=True, exclude={"consents"})
-    facts["playbook"] = body.playbook or book.name
     await own_numbers(database, caller, (m.sms_from for m in body.designations.values()))
     known([c.party for c in body.consents], book.parties, "party")
-    given = body.held(caller.account_id, lead_id, caller.actor)
-    lead = caller.lead(lead_id)
-    request = EnsureLead(lead=lead, consents=[held for held, _ in given], **facts)
     if body.playbook not in (None, book.name):  # a preset could skip the account's own rules
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"playbook {body.playbook!r} is not this account's: its leads run {book.name!r} "
             "(leave playbook out, or store another with `leadflow account --playbook`)",
         )
-    chosen = book
-    await playbooks.keep(database, chosen)  # where every worker can load it by digest
-    async with database.begin() as conn:  # the lead holds its consents before they commit
-        for _, row in given:
-            await consents.record(conn, **row)
-        try:
-            snapshot = await client.ensure_lead(request, playbook=chosen)
-        except Conflict as exc:
-            if exc.kind != "LeadExists":
-                raise
-            detail = _changed_elsewhere(lead_id, exc)
-            raise HTTPException(status.HTTP_409_CONFLICT, detail) from None
-        for held, _ in given if not snapshot.created else ():  # a lead that was there
-            await client.record_consent(lead, held)
+    try:
+        snapshot = await start_lead(
+            database, client, book, caller.lead(lead_id), caller.actor, body
+        )
+    except Conflict as exc:
+        if exc.kind != "LeadExists":
+            raise
+        raise HTTPException(status.HTTP_409_CONFLICT, _changed_elsewhere(lead_id, exc)) from None
     response.status_code = status.HTTP_201_CREATED if snapshot.created else status.HTTP_200_OK
     return snapshot
 
