@@ -36,7 +36,9 @@ from bench.bare import BareLead
 from bench.stack import stack
 from bench.touches import _phones
 from leadflow.client import LeadflowClient
+from leadflow.engine.preview import written_consents
 from leadflow.engine.refs import LeadRef
+from leadflow.engine.state import Member, Party
 from leadflow.playbook.load import default_playbook
 from leadflow.playbook.schema import Window
 from leadflow.playbook.sources import PlaybookFolder
@@ -108,8 +110,12 @@ async def _first_touches(leads: LeadflowClient, fake: FakeState, phones: list[st
     found = []
     for phone in phones:
         lead = LeadRef(account_id=ACCOUNT, lead_id=f"live-{uuid.uuid4().hex[:10]}")
-        party = {"name": "Live Lead", "phone": phone, "sms_consent": True}
-        request = EnsureLead(lead=lead, parties={"borrower": party}, first_name="Live")
+        party = Party(name="Live Lead", phone=phone, sms_consent=True)
+        request = EnsureLead(
+            lead=lead, playbook=PLAYBOOK, first_name="Live", parties={"borrower": party},
+            designations={"isa": Member(id="isa", name="Ivy Isa")},
+            consents=written_consents({"borrower": party}),
+        )  # fmt: skip
         known = sum(1 for m in fake.messages if m.get("to") == phone)
         began = time.perf_counter()
         await leads.ensure_lead(request)
