@@ -57,8 +57,13 @@ STARTUP_TIMEOUT = 60.0
 # then waits up to 50 ms. A production cluster spreads leads over many shards; these
 # values give one machine the latency a cluster's shard gets.
 DEV_SERVER_TUNING = [
-    f"--dynamic-config-value=history.{processor}ProcessorMaxPollRPS=1000"
-    for processor in ("transfer", "timer", "visibility", "outbound")
+    *(
+        f"--dynamic-config-value=history.{processor}ProcessorMaxPollRPS=1000"
+        for processor in ("transfer", "timer", "visibility", "outbound")
+    ),
+    # Within a priority, tasks are dispatched fairly across their fairness keys (a lead's
+    # account): one account's import or burst takes its share of a queue, not all of it.
+    "--dynamic-config-value=matching.enableFairness=true",
 ]
 STOP_TIMEOUT = 15.0
 

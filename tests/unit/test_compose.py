@@ -118,7 +118,7 @@ def test_the_server_polls_its_queues_as_fast_as_the_dev_server(compose: dict[str
     tuned = dict(
         flag.removeprefix("--dynamic-config-value=").split("=") for flag in DEV_SERVER_TUNING
     )
-    assert {key: str(value) for key, value in values.items()} == tuned
+    assert {key: json.dumps(value) for key, value in values.items()} == tuned
 
 
 def test_ui_reaches_the_temporal_frontend(compose: dict[str, Any]) -> None:
