@@ -198,6 +198,9 @@ def test_preview_answers_a_hostile_lead_file_in_one_line(
         ["new-key", "--id", "a:b"],
         ["new-key", "--id", "k" * 65],
         ["new-key", "--id", "ü"],
+        ["deploy", "status"],  # no deployment named, none in WORKER_DEPLOYMENT
+        ["import", "/nowhere/leads.csv", "--account", "acme"],
+        ["import", "/dev/null", "--account", "acme", "--map", "phone"],
     ],
 )
 def test_commands_answer_hostile_values_in_one_line(args: list[str]) -> None:
