@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from leadflow.api.import_rows import digest, read
 from leadflow.api.intake import LeadIn, start_lead
 from leadflow.client import ChangeRejected, Conflict, LeadflowClient
 from leadflow.engine.refs import LeadRef
@@ -40,6 +41,30 @@ class Pace:
         now = time.monotonic()
         mine, self.next = max(now, self.next), max(now, self.next) + self.gap
         await asyncio.sleep(mine - now)
+
+
+async def prepare(
+    engine: AsyncEngine,
+    account_id: str,
+    book: Playbook,
+    name: str,
+    text: str,
+    mapping: dict[str, str],
+    actor: str,
+    seller: str,
+) -> tuple[imports.Progress, bool]:
+    """Read the file (`ImportProblem` if it cannot be) and keep it as the account's import
+    of it: where that import stands, and whether it is new (False: the same file again,
+    which resumes it). Its lines are the playbook's first party."""
+    party = book.parties[0]
+    lines = read(text, mapping, party, seller)
+    rows = [imports.Row(r.line, r.lead_id, r.state, r.detail, r.body) for r in lines]
+    import_id, new = await imports.create(
+        engine, account_id, name, digest(text, mapping), actor, rows, party
+    )
+    found = await imports.progress(engine, import_id, account_id)
+    assert found is not None
+    return found, new
 
 
 async def run_import(

@@ -73,8 +73,8 @@ async def _import(
     per_second: float,
     report: Path | None,
 ) -> dict[str, int]:
-    from leadflow.api.import_rows import ImportProblem, digest, read
-    from leadflow.api.importer import book_of, run_import
+    from leadflow.api.import_rows import ImportProblem
+    from leadflow.api.importer import book_of, prepare, run_import
     from leadflow.client import LeadflowClient
     from leadflow.paths import shipped
     from leadflow.playbook.sources import PlaybookFolder
@@ -104,17 +104,13 @@ async def _import(
             sender_queues=settings.sender_queues(),
         )
         book = await book_of(engine, leads)(account)
-        party = book.parties[0]
         try:
-            lines = read(text, mapping, party, seller)
+            found, new = await prepare(
+                engine, account, book, name, text, mapping, "leadflow import", seller
+            )
         except ImportProblem as exc:
             raise ConfigError(f"{name}: {exc}") from None
-        rows = [imports.Row(r.line, r.lead_id, r.state, r.detail, r.body) for r in lines]
-        import_id, new = await imports.create(
-            engine, account, name, digest(text, mapping), "leadflow import", rows, party
-        )
-        found = await imports.progress(engine, import_id, account)
-        assert found is not None
+        import_id = found.id
         out.print(
             f"{'import' if new else 'resuming import'} {import_id}: {found.total} lines, "
             f"{found.counts['pending']} to start", highlight=False

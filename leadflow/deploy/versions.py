@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.deployment.v1 import WorkerDeploymentInfo
-from temporalio.api.deployment.v1 import WorkerDeploymentVersion as VersionProto
 from temporalio.api.enums.v1 import VersionDrainageStatus, WorkerDeploymentVersionStatus
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkerDeploymentRequest,
@@ -119,10 +118,9 @@ async def rollback(client: Client, name: str) -> str:
 
 def pinned_query(name: str, build_id: str) -> str:
     """The visibility query for the running leads pinned to a build."""
-    version = VersionProto(deployment_name=name, build_id=build_id)
     return (
         "WorkflowType = 'LeadWorkflow' AND ExecutionStatus = 'Running' AND "
-        f"TemporalWorkerDeploymentVersion = '{version.deployment_name}:{version.build_id}'"
+        f"TemporalWorkerDeploymentVersion = '{name}:{build_id}'"
     )
 
 

@@ -15,14 +15,14 @@ from pydantic import BaseModel, Field
 
 from leadflow.api.deps import Authenticated, Book, Database, Imports, Leads
 from leadflow.api.errors import error_responses
-from leadflow.api.import_rows import FIELDS, ImportProblem, digest, read
-from leadflow.api.importer import PER_SECOND, run_import
+from leadflow.api.import_rows import FIELDS, ImportProblem
+from leadflow.api.importer import PER_SECOND, prepare, run_import
+from leadflow.api.web.report_pages import FORMULA
 from leadflow.store import imports
 from leadflow.store.accounts import account_name
 
 MAX_FILE = 64 << 20  # about 400,000 lines of a CRM's export
 TYPES = ("text/csv", "text/plain", "application/octet-stream")
-FORMULA = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would read as a formula
 
 router = APIRouter(
     prefix="/v1/imports",
@@ -135,26 +135,20 @@ async def post_import(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "the file is not UTF-8 text"
         ) from None
-    given = _mapping(mapping)
-    party = book.parties[0]
     seller = await account_name(database, caller.account_id) or caller.account_id
     try:
-        lines = read(text, given, party, seller)
+        found, new = await prepare(
+            database, caller.account_id, book, name, text, _mapping(mapping), caller.actor, seller
+        )
     except ImportProblem as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    rows = [imports.Row(r.line, r.lead_id, r.state, r.detail, r.body) for r in lines]
-    import_id, new = await imports.create(
-        database, caller.account_id, name, digest(text, given), caller.actor, rows, party
-    )
-    found = await imports.progress(database, import_id, caller.account_id)
-    assert found is not None
     if found.finished_at is None:
         running.spawn(
             run_import(
-                database, leads, book, import_id, caller.account_id, caller.actor,
+                database, leads, book, found.id, caller.account_id, caller.actor,
                 per_second=per_second,
             ),
-            import_id,
+            found.id,
         )  # fmt: skip
     return _out(found, new)
 
